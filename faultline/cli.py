@@ -1,0 +1,50 @@
+"""`faultline ...`: the command line. Each stage owns its commands; they load lazily."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# command name -> "module:attribute" of a click command
+COMMANDS = {
+    "stack": "faultline.stack_cli:stack",
+    "ingest": "ingest.cli:ingest",
+    "deadletters": "ingest.cli:deadletters",
+    "ledger": "ingest.cli:ledger",
+    "simulate": "simulators.cli:simulate",
+    "detect": "detectors.cli:detect",
+    "eval": "detectors.cli:evaluate",
+    "silence": "alerts.cli:silence",
+    "apikey": "api.cli:apikey",
+    "api": "api.cli:api",
+    "tickets": "tickets.cli:tickets",
+    "run": "faultline.run:run",
+    "demo": "faultline.demo:demo",
+    "grafana": "faultline.grafana_cli:grafana",
+}
+
+
+class LazyGroup(click.Group):
+    """Import a command's module only when that command runs."""
+
+    def list_commands(self, ctx):
+        return sorted(name for name in COMMANDS if self._importable(name))
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    @staticmethod
+    def _importable(name: str) -> bool:
+        module = COMMANDS[name].split(":")[0]
+        return importlib.util.find_spec(module) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="faultline")
+def main():
+    """Faultline: IoT telemetry and fault alerting."""

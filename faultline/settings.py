@@ -1,0 +1,143 @@
+"""One typed settings object, read from ``FAULTLINE_*`` environment variables.
+
+Strict: an unknown ``FAULTLINE_*`` variable or a bad value fails at start with
+a message that names the option and the value. ``.env.example`` at the
+repository root documents every option; a test keeps the two in sync.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "FAULTLINE_"
+
+
+class SettingsError(ValueError):
+    """A configuration problem, worded for the operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, case_sensitive=False
+    )
+
+    # --- MQTT -----------------------------------------------------------------
+    mqtt_url: str = Field("mqtt://127.0.0.1:1883", description="Broker URL, mqtt://user:pass@host:port (mqtts:// for TLS)")
+    mqtt_client_id: str = Field("faultline-ingest", description="Fixed client id of the persistent session")
+    mqtt_topic_prefix: str = Field("devices", description="Topic prefix of the device contract")
+    mqtt_shared_group: str = Field("", description="MQTT 5 shared-subscription group; empty for a plain subscription")
+    mqtt_keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds")
+    mqtt_max_inflight: int = Field(1000, ge=1, le=65535, description="Unacknowledged QoS 1 messages the broker may send us at once (receive maximum)")
+
+    # --- InfluxDB -------------------------------------------------------------
+    influx_url: str = Field("http://127.0.0.1:8086", description="InfluxDB base URL")
+    influx_db: str = Field("faultline", description="Database (bucket on 2.x/3.x)")
+    influx_user: str = Field("", description="InfluxDB user (any name on 2.x with a token)")
+    influx_password: SecretStr = Field(SecretStr(""), description="InfluxDB password, or the token on 2.x/3.x")
+    influx_timeout_s: float = Field(10.0, gt=0, description="HTTP timeout for InfluxDB requests")
+
+    # --- Storage --------------------------------------------------------------
+    data_dir: Path = Field(Path(".faultline"), description="Spool, dead letters, checkpoints, local stack")
+    database_url: str = Field("", description="SQLAlchemy URL for tickets and registry; default SQLite file in the data dir")
+
+    # --- Ingest ---------------------------------------------------------------
+    batch_size: int = Field(5000, ge=1, le=1_000_000, description="Points per InfluxDB write")
+    linger_ms: int = Field(200, ge=0, le=60_000, description="Longest wait before a partial batch is written")
+    max_payload_bytes: int = Field(262_144, ge=64, description="Largest accepted MQTT payload")
+    max_clock_skew_s: float = Field(300.0, ge=0, description="Timestamps further in the future are stored at receipt time")
+    max_age_days: float = Field(365.0, gt=0, description="Timestamps older than this are stored at receipt time")
+    spool_max_mb: int = Field(1024, ge=1, description="Disk spool bound; when full, ingest applies backpressure")
+
+    # --- API ------------------------------------------------------------------
+    api_host: str = Field("127.0.0.1", description="API bind address")
+    api_port: int = Field(8000, ge=0, le=65535, description="API port")
+
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, *args, **kwargs):
+        # `load_settings` is the one reader of the environment (it checks for
+        # unknown keys first), so the object itself takes only what it is given.
+        return (init_settings,)
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp") or not parts.hostname:
+            raise ValueError("expected mqtt://[user:pass@]host[:port]")
+        return value
+
+    @field_validator("influx_url")
+    @classmethod
+    def _check_influx_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected http(s)://host[:port]")
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @property
+    def sql_url(self) -> str:
+        """The SQLAlchemy URL in use (the SQLite default lives in the data dir)."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'faultline.db').resolve()}"
+
+    @property
+    def mqtt_host(self) -> str:
+        return urlsplit(self.mqtt_url).hostname or "127.0.0.1"
+
+    @property
+    def mqtt_port(self) -> int:
+        parts = urlsplit(self.mqtt_url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides) -> Settings:
+    """Read settings from the environment; raise `SettingsError` naming the option.
+
+    Options left unset for the broker and InfluxDB fall back to the ports of
+    the local stack (``faultline stack up``) when it is running in the data dir.
+    """
+    env = dict(os.environ if environ is None else environ)
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    unknown = sorted(k for k in env if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
+    if unknown:
+        raise SettingsError(f"unknown option {unknown[0]}={env[unknown[0]]!r}; known options are listed in .env.example")
+    values = {k[len(ENV_PREFIX):].lower(): v for k, v in env.items() if k.upper().startswith(ENV_PREFIX)}
+    values.update(overrides)
+    _fill_from_local_stack(values)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        option = ENV_PREFIX + name.upper()
+        raise SettingsError(f"bad value for {option}={values.get(name)!r}: {err['msg']}") from None
+
+
+def _fill_from_local_stack(values: dict) -> None:
+    """Use the local stack's ports for the broker and InfluxDB URLs left unset."""
+    data_dir = Path(values.get("data_dir") or ".faultline")
+    state_file = data_dir / "stack" / "state.json"
+    if not state_file.exists():
+        return
+    try:
+        state = json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        return
+    if "mqtt_url" not in values and state.get("mqtt_url"):
+        values["mqtt_url"] = state["mqtt_url"]
+    if "influx_url" not in values and state.get("influx_url"):
+        values["influx_url"] = state["influx_url"]
