@@ -1,0 +1,67 @@
+import re
+from pathlib import Path
+
+import pytest
+
+from faultline.settings import Settings, SettingsError, load_settings
+
+SAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
+
+
+def sample_options() -> dict[str, str]:
+    options = {}
+    for line in SAMPLE.read_text().splitlines():
+        m = re.match(r"^#?\s*(FAULTLINE_[A-Z0-9_]+)=([^#]*?)\s*(#.*)?$", line)
+        if m:
+            options[m.group(1)] = m.group(2)
+    return options
+
+
+def test_sample_lists_every_option_and_nothing_else():
+    documented = set(sample_options())
+    known = {"FAULTLINE_" + name.upper() for name in Settings.model_fields}
+    assert documented == known, f"missing: {known - documented}; unknown: {documented - known}"
+
+
+def test_sample_defaults_match_the_code():
+    for option, value in sample_options().items():
+        field = Settings.model_fields[option.removeprefix("FAULTLINE_").lower()]
+        default = field.default
+        default = default.get_secret_value() if hasattr(default, "get_secret_value") else default
+        assert str(default) == value, option
+
+
+def test_sample_loads_as_settings(tmp_path):
+    env = {k: v for k, v in sample_options().items()}
+    env["FAULTLINE_DATA_DIR"] = str(tmp_path)
+    settings = load_settings(env)
+    assert settings.influx_db == "faultline"
+
+
+def test_unknown_option_is_named():
+    with pytest.raises(SettingsError, match="FAULTLINE_INFLUX_DATABSE"):
+        load_settings({"FAULTLINE_INFLUX_DATABSE": "x"})
+
+
+@pytest.mark.parametrize("option,value", [
+    ("FAULTLINE_MQTT_URL", "http://broker"),
+    ("FAULTLINE_INFLUX_URL", "influx:8086"),
+    ("FAULTLINE_BATCH_SIZE", "zero"),
+    ("FAULTLINE_API_PORT", "70000"),
+    ("FAULTLINE_LOG_LEVEL", "LOUD"),
+])
+def test_bad_value_names_option_and_value(option, value, tmp_path):
+    with pytest.raises(SettingsError) as err:
+        load_settings({option: value, "FAULTLINE_DATA_DIR": str(tmp_path)})
+    assert option in str(err.value) and value in str(err.value)
+
+
+def test_password_never_printed(tmp_path):
+    s = load_settings({"FAULTLINE_INFLUX_PASSWORD": "s3cret-token", "FAULTLINE_DATA_DIR": str(tmp_path)})
+    assert "s3cret-token" not in repr(s)
+    assert s.influx_password.get_secret_value() == "s3cret-token"
+
+
+def test_default_database_is_sqlite_in_data_dir(tmp_path):
+    s = load_settings({"FAULTLINE_DATA_DIR": str(tmp_path)})
+    assert s.sql_url == f"sqlite:///{tmp_path.resolve()}/faultline.db"
