@@ -1,0 +1,86 @@
+"""``faultline apikey ...`` (create, list, revoke) and ``faultline api`` (serve the API alone)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from api.keys import ROLES, KeyStore, UnknownApiKey
+from faultline.db import make_engine, migrate
+from faultline.settings import SettingsError, load_settings
+
+
+def _settings():
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _store() -> KeyStore:
+    settings = _settings()
+    migrate(settings.sql_url)
+    return KeyStore(make_engine(settings.sql_url))
+
+
+@click.group()
+def apikey():
+    """Manage API keys (stored hashed; a new key is printed once)."""
+
+
+@apikey.command("create")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="viewer < technician < admin")
+@click.option("--name", required=True, help="Who or what uses the key")
+def create(role: str, name: str):
+    """Create a key and print it (it cannot be shown again)."""
+    try:
+        key, plain = _store().create(name, role)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--name") from None
+    click.echo(plain)
+    click.echo(f"id {key.id}, role {key.role}, name {key.name!r}: store the key now, "
+               "it is not shown again", err=True)
+
+
+@apikey.command("list")
+def list_keys():
+    """List keys (id, role, name, prefix, state); never the keys themselves."""
+    keys = _store().list()
+    if not keys:
+        click.echo("no API keys; create one with: faultline apikey create --role admin --name NAME")
+        return
+    for key in keys:
+        state = "active" if key.active else "revoked"
+        click.echo(f"{key.id}\t{key.role}\t{state}\t{key.prefix}…\t{key.name}")
+
+
+@apikey.command("revoke")
+@click.argument("key_id", type=int)
+def revoke(key_id: int):
+    """Revoke the key with id KEY_ID."""
+    try:
+        key = _store().revoke(key_id)
+    except UnknownApiKey as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"revoked {key.id} ({key.name})")
+
+
+@click.command()
+@click.option("--host", default=None, help="Bind address (default FAULTLINE_API_HOST)")
+@click.option("--port", type=int, default=None, help="Port (default FAULTLINE_API_PORT)")
+def api(host: str | None, port: int | None):
+    """Serve the API alone with uvicorn."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings()
+    app = create_app(settings)
+    bind_host = host or settings.api_host
+    bind_port = settings.api_port if port is None else port
+    config = uvicorn.Config(app, host=bind_host, port=bind_port,
+                            log_level=settings.log_level.lower(), proxy_headers=False)
+    server = uvicorn.Server(config)
+    server.run()
+    sys.exit(0 if server.started else 1)

@@ -1,0 +1,47 @@
+"""What the routes work with: the services `create_app` wired, in one object.
+
+The composition root (``faultline run``) may inject its own engine, InfluxDB
+client, alert manager and clock so the API shares them; ``faultline api``
+builds its own from the settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from fastapi import Request
+from sqlalchemy import Engine
+
+from api.keys import KeyStore
+from faultline.settings import Settings
+
+
+class InfluxReader(Protocol):
+    """The part of `influx.client.InfluxClient` the API uses."""
+
+    def ping(self) -> Any: ...
+
+    def rows(self, q: str, params: dict | None = None, epoch: str = "ms") -> list[dict]: ...
+
+
+class ActiveAlerts(Protocol):
+    """The part of `alerts.manager.AlertManager` the API uses."""
+
+    def active(self) -> list: ...
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    engine: Engine
+    keys: KeyStore
+    influx: InfluxReader
+    alerts: ActiveAlerts | None
+    now: Callable[[], int]  # epoch milliseconds
+    metrics: Any  # api.metrics.ApiMetrics
+
+
+def context(request: Request) -> ApiContext:
+    """FastAPI dependency: the app's context."""
+    return request.app.state.ctx

@@ -1,0 +1,80 @@
+"""Prometheus metrics of one app, on a registry of its own (never the global one).
+
+- ``faultline_api_requests_total{method,route,status}`` and
+  ``faultline_api_request_duration_seconds{method,route}``, labelled by the
+  route template (``/api/v1/tickets/{ticket_id}``) so ids never become labels;
+- ``faultline_tickets{state}`` and ``faultline_dead_letters{reason}``, read
+  from their stores at scrape time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Mapping
+
+from fastapi import FastAPI, Request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+
+Counts = Callable[[], Mapping[str, int]]
+
+
+class CountsCollector(Collector):
+    """A gauge family with one sample per key of a mapping read at scrape time."""
+
+    def __init__(self, name: str, documentation: str, label: str, read: Counts):
+        self.name, self.documentation, self.label, self.read = name, documentation, label, read
+
+    def collect(self):
+        family = GaugeMetricFamily(self.name, self.documentation, labels=[self.label])
+        try:
+            counts = self.read()
+        except Exception:  # a store that is down must not break the scrape
+            log.warning("metric %s: could not read counts", self.name, exc_info=True)
+            counts = {}
+        for value, count in sorted(counts.items()):
+            family.add_metric([str(value)], count)
+        yield family
+
+
+class ApiMetrics:
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "faultline_api_requests", "API requests by method, route template and status",
+            ["method", "route", "status"], registry=self.registry)
+        self.duration = Histogram(
+            "faultline_api_request_duration_seconds", "API request handling time",
+            ["method", "route"], registry=self.registry)
+
+    def add_counts(self, name: str, documentation: str, label: str, read: Counts) -> None:
+        self.registry.register(CountsCollector(name, documentation, label, read))
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def route_label(request: Request) -> str:
+    route = request.scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
+
+
+def instrument(app: FastAPI, metrics: ApiMetrics) -> None:
+    """Count and time every request of `app`."""
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = route_label(request)
+            metrics.requests.labels(request.method, route, str(status)).inc()
+            metrics.duration.labels(request.method, route).observe(time.perf_counter() - started)
