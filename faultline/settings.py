@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", description="API bind address")
     api_port: int = Field(8000, ge=0, le=65535, description="API port")
 
+    # --- Grafana --------------------------------------------------------------
+    grafana_url: str = Field("", description="Grafana base URL for `faultline grafana annotate`, e.g. http://127.0.0.1:3000; empty disables it")
+    grafana_token: SecretStr = Field(SecretStr(""), description="Grafana service-account token (Editor) sent as a Bearer header")
+
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
 
     @classmethod
@@ -80,6 +84,14 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("expected http(s)://host[:port]")
+        return value.rstrip("/")
+
+    @field_validator("grafana_url")
+    @classmethod
+    def _check_grafana_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("expected http(s)://host[:port] or empty")
         return value.rstrip("/")
 
     @field_validator("log_level")
