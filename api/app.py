@@ -17,11 +17,9 @@ from api import errors
 from api.context import ActiveAlerts, ApiContext, InfluxReader
 from api.keys import KeyStore
 from api.metrics import ApiMetrics, instrument
-from api.routes import health
+from api.routes import apikeys, health, silences
 from faultline.db import make_engine, migrate
 from faultline.settings import Settings
-
-API_PREFIX = "/api/v1"
 
 
 def _wall_ms() -> int:
@@ -64,4 +62,6 @@ def create_app(
     errors.install(app)
     instrument(app, ctx.metrics)
     app.include_router(health.router)
+    for resource in (silences, apikeys):
+        app.include_router(resource.router)
     return app

@@ -67,3 +67,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(Conflict, _conflict)
     app.add_exception_handler(Exception, _unexpected)
+
+
+def invalid(location: str, field: str, message: str) -> RequestValidationError:
+    """A 422 naming `field`, for checks that need more than the schema (raise it)."""
+    return RequestValidationError([{"loc": (location, field), "msg": message, "type": "value_error"}])

@@ -1,0 +1,91 @@
+"""`faultline apikey ...` and `faultline api` as a real uvicorn process over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from faultline.cli import main
+from faultline.stack import free_port
+
+FAULTLINE = str(Path(sys.executable).with_name("faultline"))
+
+
+@pytest.fixture
+def cli_env(settings_env, monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("FAULTLINE_"):
+            monkeypatch.delenv(name)
+    for name, value in settings_env.items():
+        monkeypatch.setenv(name, value)
+    return settings_env
+
+
+def test_apikey_create_list_revoke(cli_env):
+    runner = CliRunner()
+    created = runner.invoke(main, ["apikey", "create", "--role", "technician", "--name", "night shift"])
+    assert created.exit_code == 0, created.output
+    plain = created.stdout.strip().splitlines()[0]
+    assert plain.startswith("flk_")
+    listed = runner.invoke(main, ["apikey", "list"])
+    assert listed.exit_code == 0
+    assert "technician\tactive" in listed.stdout and "night shift" in listed.stdout
+    assert plain not in listed.stdout
+    revoked = runner.invoke(main, ["apikey", "revoke", "1"])
+    assert revoked.exit_code == 0 and "revoked 1" in revoked.stdout
+    assert "technician\trevoked" in runner.invoke(main, ["apikey", "list"]).stdout
+
+
+def test_apikey_errors_are_named(cli_env):
+    runner = CliRunner()
+    bad_role = runner.invoke(main, ["apikey", "create", "--role", "root", "--name", "x"])
+    assert bad_role.exit_code == 2 and "--role" in bad_role.output
+    unknown = runner.invoke(main, ["apikey", "revoke", "31337"])
+    assert unknown.exit_code == 1 and "31337 not found" in unknown.output
+
+
+def _get(url: str, key: str | None = None):
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def _wait_until_serving(proc: subprocess.Popen) -> None:
+    """Block on uvicorn's own log until it says it is serving (or the process ends)."""
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "Uvicorn running on" in line:
+            return
+    raise AssertionError(f"faultline api exited with {proc.wait()}: {''.join(seen)}")
+
+
+def test_faultline_api_serves_over_http(cli_env):
+    runner = CliRunner()
+    admin_key = runner.invoke(main, ["apikey", "create", "--role", "admin", "--name", "ops"]).stdout.split()[0]
+    port = free_port()
+    env = dict(os.environ, FAULTLINE_API_PORT=str(port))
+    proc = subprocess.Popen([FAULTLINE, "api"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_serving(proc)
+        assert _get(base + "/ready") == (200, {"status": "ready", "checks": {"sql": "ok", "influxdb": "ok"}})
+        status, body = _get(base + "/api/v1/apikeys")
+        assert status == 401 and "missing API key" in body["detail"]
+        status, body = _get(base + "/api/v1/apikeys", admin_key)
+        assert status == 200 and [k["name"] for k in body] == ["ops"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert proc.returncode == 0

@@ -1,0 +1,64 @@
+"""/health, /ready (real SQL file and real InfluxDB), /metrics, /docs."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from faultline.settings import load_settings
+from faultline.stack import free_port
+
+
+def test_health_needs_no_key(client):
+    response = client.get("/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_ready_checks_sql_and_influxdb(client):
+    response = client.get("/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"sql": "ok", "influxdb": "ok"}}
+
+
+def test_ready_is_503_naming_influxdb_when_it_is_down(settings_env, engine, tmp_path):
+    env = dict(settings_env, FAULTLINE_INFLUX_URL=f"http://127.0.0.1:{free_port()}",
+               FAULTLINE_INFLUX_TIMEOUT_S="2")
+    app = create_app(load_settings(env), engine=engine)
+    with TestClient(app) as c:
+        response = c.get("/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["sql"] == "ok" and body["checks"]["influxdb"].startswith("unreachable")
+
+
+def test_create_app_without_engine_migrates_its_own_database(settings, influx):
+    app = create_app(settings, influx=influx)
+    with TestClient(app) as c:
+        assert c.get("/ready").json()["checks"]["sql"] == "ok"
+        bogus = {"Authorization": "Bearer flk_" + "x" * 43}
+        assert c.get("/api/v1/apikeys", headers=bogus).status_code == 401  # looked up, not a 500
+
+
+def test_openapi_docs_list_the_routes_and_bearer_scheme(client):
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    assert "/api/v1/apikeys" in spec["paths"]
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_metrics_count_requests_by_route_template(client, auth):
+    client.get("/health")
+    client.delete("/api/v1/apikeys/77", headers=auth("admin"))
+    text = client.get("/metrics").text
+    assert 'faultline_api_requests_total{method="GET",route="/health",status="200"} 1.0' in text
+    assert 'route="/api/v1/apikeys/{key_id}",status="404"' in text
+    assert "/apikeys/77" not in text
+
+
+def test_each_app_has_its_own_metrics_registry(settings, engine, influx):
+    first = create_app(settings, engine=engine, influx=influx)
+    second = create_app(settings, engine=engine, influx=influx)
+    with TestClient(first) as a, TestClient(second) as b:
+        a.get("/health")
+        assert 'route="/health"' in a.get("/metrics").text
+        assert 'route="/health"' not in b.get("/metrics").text
