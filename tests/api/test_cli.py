@@ -87,5 +87,7 @@ def test_faultline_api_serves_over_http(cli_env):
         assert status == 200 and [k["name"] for k in body] == ["ops"]
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
-    assert proc.returncode == 0
+        _, rest = proc.communicate(timeout=30)
+    # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught
+    assert "Application shutdown complete" in rest
+    assert proc.returncode in (0, -15)
