@@ -142,8 +142,11 @@ class InfluxClient:
     def _request(self, method: str, path: str, what: str, *, query: Mapping[str, str] | None = None,
                  body: bytes | None = None, headers: Mapping[str, str] | None = None) -> urllib3.BaseHTTPResponse:
         url = self.url + path + ("?" + urlencode(query) if query else "")
+        pool = self._pool()
+        if headers:  # per-request headers replace the pool's, so merge them (auth included)
+            headers = {**pool.headers, **headers}
         try:
-            return self._pool().request(method, url, body=body, headers=headers)
+            return pool.request(method, url, body=body, headers=headers)
         except urllib3.exceptions.HTTPError as exc:
             reason = self._redact(f"{type(exc).__name__}: {exc}")
             raise InfluxError(f"InfluxDB {what} at {self.url} failed (retryable): {reason}",
