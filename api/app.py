@@ -17,7 +17,7 @@ from api import errors
 from api.context import ActiveAlerts, ApiContext, InfluxReader
 from api.keys import KeyStore
 from api.metrics import ApiMetrics, instrument
-from api.routes import apikeys, health, silences
+from api.routes import apikeys, devices, health, silences
 from faultline.db import make_engine, migrate
 from faultline.settings import Settings
 
@@ -62,6 +62,6 @@ def create_app(
     errors.install(app)
     instrument(app, ctx.metrics)
     app.include_router(health.router)
-    for resource in (silences, apikeys):
+    for resource in (devices, silences, apikeys):
         app.include_router(resource.router)
     return app

@@ -1,0 +1,85 @@
+"""InfluxQL reads for one device's telemetry and logs, values always bound.
+
+The device, level, component and code go in as bound parameters; the time
+range and limit are integers validated at the edge; metric names are quoted
+identifiers. The newest `limit` points of the range are returned, oldest first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from influx.query import quote_ident, time_range
+
+TAG_COLUMNS = ("device", "model", "firmware", "site")
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start_ms: int
+    end_ms: int
+    limit: int
+
+
+def telemetry_query(device: str, window: Window, metrics: Sequence[str] = ()) -> tuple[str, dict]:
+    """The statement and parameters for a device's telemetry.
+
+    >>> q, p = telemetry_query("pump-1", Window(0, 1000, 10), ["temp_c"])
+    >>> print(q)
+    SELECT "temp_c", "seq" FROM "telemetry" WHERE "device" = $device AND time >= 0ms AND time < 1000ms ORDER BY time DESC LIMIT 10
+    >>> p
+    {'device': 'pump-1'}
+    """
+    fields = ", ".join([quote_ident(m) for m in metrics] + ['"seq"']) if metrics else "*"
+    q = (f'SELECT {fields} FROM "telemetry" WHERE "device" = $device AND '
+         f"{time_range(window.start_ms, window.end_ms)} ORDER BY time DESC LIMIT {int(window.limit)}")
+    return q, {"device": device}
+
+
+def logs_query(device: str, window: Window, levels: Sequence[str] = (), component: str | None = None,
+               code: str | None = None) -> tuple[str, dict]:
+    """The statement and parameters for a device's log lines.
+
+    >>> q, p = logs_query("pump-1", Window(0, 1000, 5), ["ERROR", "FATAL"], code="E'1")
+    >>> print(q)
+    SELECT * FROM "device_logs" WHERE "device" = $device AND ("level" = $level0 OR "level" = $level1) AND "code" = $code AND time >= 0ms AND time < 1000ms ORDER BY time DESC LIMIT 5
+    >>> p == {"device": "pump-1", "level0": "ERROR", "level1": "FATAL", "code": "E'1"}
+    True
+    """
+    params: dict[str, Any] = {"device": device}
+    conditions = ['"device" = $device']
+    if levels:
+        names = [f"level{i}" for i in range(len(levels))]
+        conditions.append("(" + " OR ".join(f'"level" = ${n}' for n in names) + ")")
+        params.update(zip(names, levels))
+    for column, value in (("component", component), ("code", code)):
+        if value is not None:
+            conditions.append(f'"{column}" = ${column}')
+            params[column] = value
+    conditions.append(time_range(window.start_ms, window.end_ms))
+    q = (f'SELECT * FROM "device_logs" WHERE {" AND ".join(conditions)} '
+         f"ORDER BY time DESC LIMIT {int(window.limit)}")
+    return q, params
+
+
+def telemetry_points(rows: list[dict]) -> list[dict]:
+    """Rows as ``{time_ms, seq, metrics}``, oldest first; absent fields left out.
+
+    >>> telemetry_points([{"time": 2, "device": "d", "seq": 7, "temp_c": 41.5, "rpm": None},
+    ...                   {"time": 1, "device": "d", "seq": 6, "temp_c": 40.0, "rpm": 900.0}])
+    [{'time_ms': 1, 'seq': 6, 'metrics': {'temp_c': 40.0, 'rpm': 900.0}}, {'time_ms': 2, 'seq': 7, 'metrics': {'temp_c': 41.5}}]
+    """
+    points = []
+    for row in reversed(rows):
+        metrics = {k: v for k, v in row.items()
+                   if k not in TAG_COLUMNS and k not in ("time", "seq") and v is not None}
+        points.append({"time_ms": row["time"], "seq": row.get("seq"), "metrics": metrics})
+    return points
+
+
+def log_lines(rows: list[dict]) -> list[dict]:
+    """Rows as log lines, oldest first."""
+    return [{"time_ms": r["time"], "seq": r.get("seq"), "level": r.get("level") or "",
+             "component": r.get("component") or "", "code": r.get("code") or "", "msg": r.get("msg") or ""}
+            for r in reversed(rows)]

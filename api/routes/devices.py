@@ -1,0 +1,141 @@
+"""Devices (viewer): the registry, and each device's telemetry and logs from InfluxDB."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from api import auth
+from api.context import ApiContext, context
+from api.device_data import Window, log_lines, logs_query, telemetry_points, telemetry_query
+from api.errors import NotFound, invalid
+from api.pages import Page, PageParams
+from api.routes import API_PREFIX
+from ingest.registry import DeviceRow
+
+router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"], dependencies=[Depends(auth.viewer)])
+
+DEVICE_ID = Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="Device id as in the MQTT topic")
+HOUR_MS = 3_600_000
+Level = Literal["DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
+
+
+class DeviceOut(BaseModel):
+    device: str
+    model: str
+    firmware: str
+    site: str
+    hw_rev: str
+    customer: str
+    tier: str
+    extra: dict[str, str]
+    meta_ms: int
+    online: bool | None
+    status_ms: int
+
+    @classmethod
+    def of(cls, row) -> "DeviceOut":
+        return cls(device=row.device, model=row.model, firmware=row.firmware, site=row.site,
+                   hw_rev=row.hw_rev, customer=row.customer, tier=row.tier,
+                   extra=json.loads(row.extra or "{}"), meta_ms=row.meta_ms,
+                   online=row.online, status_ms=row.status_ms)
+
+
+class TelemetryOut(BaseModel):
+    device: str
+    start_ms: int
+    end_ms: int
+    limit: int
+    points: list[dict]
+
+
+class LogsOut(BaseModel):
+    device: str
+    start_ms: int
+    end_ms: int
+    limit: int
+    lines: list[dict]
+
+
+@router.get("", summary="Registered devices, filtered and paged")
+def list_devices(
+    model: str | None = Query(None, max_length=256),
+    firmware: str | None = Query(None, max_length=256),
+    site: str | None = Query(None, max_length=256),
+    online: bool | None = None,
+    page: PageParams = Depends(),
+    ctx: ApiContext = Depends(context),
+) -> Page[DeviceOut]:
+    stmt = select(DeviceRow)
+    for column, value in (("model", model), ("firmware", firmware), ("site", site), ("online", online)):
+        if value is not None:
+            stmt = stmt.where(getattr(DeviceRow, column) == value)
+    with ctx.engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        rows = conn.execute(stmt.order_by(DeviceRow.device).limit(page.limit).offset(page.offset)).all()
+    return page.of([DeviceOut.of(r) for r in rows], total)
+
+
+def _registered(ctx: ApiContext, device: str):
+    with ctx.engine.connect() as conn:
+        return conn.execute(select(DeviceRow).where(DeviceRow.device == device)).first()
+
+
+@router.get("/{device_id}", summary="One registered device")
+def get_device(device_id: str = DEVICE_ID, ctx: ApiContext = Depends(context)) -> DeviceOut:
+    row = _registered(ctx, device_id)
+    if row is None:
+        raise NotFound(f"device {device_id!r} not found")
+    return DeviceOut.of(row)
+
+
+def _window(ctx: ApiContext, start_ms: int | None, end_ms: int | None, limit: int) -> Window:
+    end = ctx.now() if end_ms is None else end_ms
+    start = end - HOUR_MS if start_ms is None else start_ms
+    if start >= end:
+        raise invalid("query", "start_ms", f"must be before end_ms ({end})")
+    return Window(start, end, limit)
+
+
+def _read(ctx: ApiContext, device: str, q: str, params: dict) -> list[dict]:
+    rows = ctx.influx.rows(q, params)
+    if not rows and _registered(ctx, device) is None:
+        raise NotFound(f"device {device!r} not found (not registered, no data in range)")
+    return rows
+
+
+@router.get("/{device_id}/telemetry", summary="A device's metrics from InfluxDB (newest `limit` in range)")
+def telemetry(
+    device_id: str = DEVICE_ID,
+    start_ms: int | None = Query(None, ge=0, description="Epoch ms, inclusive; default end_ms - 1 h"),
+    end_ms: int | None = Query(None, ge=1, description="Epoch ms, exclusive; default now"),
+    metric: list[str] = Query([], max_length=50, description="Only these metrics (repeat the parameter)"),
+    limit: int = Query(1000, ge=1, le=10_000),
+    ctx: ApiContext = Depends(context),
+) -> TelemetryOut:
+    window = _window(ctx, start_ms, end_ms, limit)
+    q, params = telemetry_query(device_id, window, metric)
+    points = telemetry_points(_read(ctx, device_id, q, params))
+    return TelemetryOut(device=device_id, start_ms=window.start_ms, end_ms=window.end_ms,
+                        limit=limit, points=points)
+
+
+@router.get("/{device_id}/logs", summary="A device's log lines from InfluxDB (newest `limit` in range)")
+def logs(
+    device_id: str = DEVICE_ID,
+    start_ms: int | None = Query(None, ge=0, description="Epoch ms, inclusive; default end_ms - 1 h"),
+    end_ms: int | None = Query(None, ge=1, description="Epoch ms, exclusive; default now"),
+    level: list[Level] = Query([], description="Only these levels (repeat the parameter)"),
+    component: str | None = Query(None, max_length=256),
+    code: str | None = Query(None, max_length=256),
+    limit: int = Query(500, ge=1, le=10_000),
+    ctx: ApiContext = Depends(context),
+) -> LogsOut:
+    window = _window(ctx, start_ms, end_ms, limit)
+    q, params = logs_query(device_id, window, level, component, code)
+    lines = log_lines(_read(ctx, device_id, q, params))
+    return LogsOut(device=device_id, start_ms=window.start_ms, end_ms=window.end_ms, limit=limit, lines=lines)
