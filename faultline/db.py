@@ -8,6 +8,7 @@ with a busy timeout so several processes can share the file.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -49,7 +50,8 @@ def alembic_config(url: str):
     cfg.set_main_option("script_location", str(Path(__file__).resolve().parent / "migrations"))
     locations = [str(root / pkg / "migrations" / "versions") for pkg in MIGRATION_PACKAGES
                  if (root / pkg / "migrations" / "versions").is_dir()]
-    cfg.set_main_option("version_locations", " ".join(locations))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", os.pathsep.join(locations))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 

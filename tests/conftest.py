@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from faultline.stack import Influxd, Mosquitto, free_port
+from support import publish_all, wait_until  # noqa: F401 - re-exported for tests
 
 
 @dataclass
@@ -88,3 +89,9 @@ def settings_env(stack, influx_db, tmp_path) -> dict[str, str]:
         "FAULTLINE_INFLUX_DB": influx_db,
         "FAULTLINE_DATA_DIR": str(tmp_path / "data"),
     }
+
+
+@pytest.fixture
+def publish(stack):
+    """publish(messages) → count, on the shared broker with QoS 1."""
+    return lambda messages, **kw: publish_all(stack.mqtt_url, messages, **kw)

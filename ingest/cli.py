@@ -1,0 +1,158 @@
+"""`faultline ingest`, `faultline deadletters ...`, `faultline ledger`."""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import sys
+import threading
+import time
+
+import click
+import orjson
+
+from faultline.settings import SettingsError, load_settings
+
+
+def _settings():
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _engine(settings):
+    from faultline.db import make_engine, migrate
+
+    migrate(settings.sql_url)
+    return make_engine(settings.sql_url)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def wait_for_signal() -> None:
+    """Block until SIGTERM or SIGINT."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
+
+
+@click.command()
+def ingest():
+    """Subscribe to the device topics and store every message (or dead-letter it)."""
+    from influx.errors import InfluxError
+    from ingest.service import IngestService, topic_filter
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    service = IngestService(settings)
+    try:
+        service.client.ensure_database()
+    except InfluxError as exc:
+        click.echo(f"InfluxDB is not ready ({exc}); messages will be spooled to disk until it is", err=True)
+    service.start()
+    if service.subscriber.wait_connected(30):
+        click.echo(f"faultline ingest: subscribed to {topic_filter(settings)} as {settings.mqtt_client_id}", err=True)
+    wait_for_signal()
+    click.echo("faultline ingest: stopping (flushing and acknowledging what is stored)", err=True)
+    service.stop()
+
+
+@click.group()
+def deadletters():
+    """List, replay and purge messages that could not be stored."""
+
+
+@deadletters.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--limit", default=100, show_default=True)
+@click.option("--reason", default=None, help="Only this reason kind (e.g. json, schema, topic)")
+@click.option("--device", default=None)
+def list_cmd(fmt, limit, reason, device):
+    from ingest import deadletters as store
+
+    engine = _engine(_settings())
+    rows = store.query(engine, limit=limit, reason_kind=reason, device=device)
+    if fmt == "json":
+        click.echo(orjson.dumps([_row_json(r) for r in rows], option=orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(f"{'id':>6}  {'received (UTC)':19}  {'stage':8}  {'device':20}  reason")
+    for r in rows:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r.received_ms / 1000))
+        click.echo(f"{r.id:>6}  {when}  {r.stage:8}  {(r.device or '-')[:20]:20}  {r.reason[:100]}")
+    click.echo(f"{store.count(engine)} dead letters in all")
+
+
+def _row_json(r) -> dict:
+    return {"id": r.id, "received_ms": r.received_ms, "topic": r.topic, "device": r.device, "firmware": r.firmware,
+            "stage": r.stage, "reason_kind": r.reason_kind, "reason": r.reason, "payload_size": r.payload_size,
+            "payload": r.payload.decode("utf-8", "backslashreplace")[:2000]}
+
+
+@deadletters.command()
+@click.option("--id", "ids", type=int, multiple=True, help="Replay this dead letter (repeatable)")
+@click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter")
+def replay(ids, replay_all):
+    """Re-run decode and write with the current code; remove what now succeeds."""
+    from ingest.replay import replay as run_replay
+
+    if not ids and not replay_all:
+        raise click.UsageError("say which: --id N (repeatable) or --all")
+    settings = _settings()
+    result = run_replay(settings, _engine(settings), None if replay_all else list(ids))
+    click.echo(f"replayed {result.replayed}, still failing {result.still_failing}")
+    for dl_id, reason in list(result.reasons.items())[:20]:
+        click.echo(f"  {dl_id}: {reason[:160]}")
+
+
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
+UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration_s(text: str) -> float:
+    """Seconds in a duration like ``30d``, ``12h``, ``90s``.
+
+    >>> parse_duration_s("30d"), parse_duration_s("1.5h")
+    (2592000.0, 5400.0)
+    """
+    m = DURATION.match(text.strip())
+    if not m:
+        raise click.BadParameter(f"{text!r} is not a duration like 30d, 12h, 15m, 90s")
+    return float(m.group(1)) * UNIT_S[m.group(2)]
+
+
+@deadletters.command()
+@click.option("--older-than", required=True, help="e.g. 30d")
+def purge(older_than):
+    """Delete dead letters received before the given age."""
+    from ingest import deadletters as store
+
+    cutoff = int((time.time() - parse_duration_s(older_than)) * 1000)
+    removed = store.purge(_engine(_settings()), cutoff)
+    click.echo(f"purged {removed} dead letters older than {older_than}")
+
+
+@click.command()
+@click.option("--device", default=None)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def ledger(device, fmt):
+    """Completeness per device and topic: received, gaps, duplicates, resets."""
+    from ingest.ledger import load_entries
+
+    rows = load_entries(_engine(_settings()), device)
+    data = [{"device": r.device, "topic": r.topic, "received": r.received, "last_seq": r.last_seq,
+             "missing": orjson.loads(r.missing), "gaps_total": r.gaps_total, "late": r.late,
+             "duplicates": r.duplicates, "resets": r.resets} for r in rows]
+    if fmt == "json":
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(f"{'device':24} {'topic':10} {'received':>9} {'missing':>8} {'dups':>6} {'resets':>6}")
+    for d in data:
+        missing = sum(hi - lo + 1 for lo, hi in d["missing"])
+        click.echo(f"{d['device'][:24]:24} {d['topic']:10} {d['received']:>9} {missing:>8} "
+                   f"{d['duplicates']:>6} {d['resets']:>6}")

@@ -1,0 +1,100 @@
+"""The device registry: cohort attributes from `meta`, online state from `status`.
+
+Persisted in the SQL database so cohort tags survive restarts; an in-memory
+map serves the hot path (`cohort_of`).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import orjson
+from sqlalchemy import Boolean, BigInteger, Engine, String, Text, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, mapped_column
+
+from faultline.db import Base
+from ingest.records import UNKNOWN_COHORT, Cohort, DeviceMeta, DeviceStatus
+
+
+class DeviceRow(Base):
+    __tablename__ = "devices"
+
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(256), default="")
+    firmware: Mapped[str] = mapped_column(String(256), default="")
+    site: Mapped[str] = mapped_column(String(256), default="")
+    hw_rev: Mapped[str] = mapped_column(String(256), default="")
+    customer: Mapped[str] = mapped_column(String(256), default="")
+    tier: Mapped[str] = mapped_column(String(256), default="")
+    extra: Mapped[str] = mapped_column(Text, default="{}")
+    meta_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    online: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    status_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+def _upsert(engine: Engine, values: list[dict], columns: list[str]) -> None:
+    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    with engine.begin() as conn:
+        for row in values:
+            stmt = insert(DeviceRow).values(**row)
+            stmt = stmt.on_conflict_do_update(index_elements=["device"], set_={c: stmt.excluded[c] for c in columns})
+            conn.execute(stmt)
+
+
+def lookup(engine: Engine, device: str) -> DeviceMeta | None:
+    """The registered attributes of one device."""
+    with engine.connect() as conn:
+        row = conn.execute(select(DeviceRow).where(DeviceRow.device == device)).first()
+    return _meta_of(row) if row else None
+
+
+def list_devices(engine: Engine, limit: int = 1000, offset: int = 0) -> list[DeviceRow]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(DeviceRow).order_by(DeviceRow.device).limit(limit).offset(offset)))
+
+
+def _meta_of(row) -> DeviceMeta:
+    return DeviceMeta(row.device, row.meta_ms, row.model, row.firmware, row.site, row.hw_rev,
+                      row.customer, row.tier, orjson.loads(row.extra or "{}"))
+
+
+class DeviceRegistry:
+    """Cohort lookup for the hot path, backed by the `devices` table."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._cohorts: dict[str, Cohort] = {}
+        self._firmware: dict[str, str] = {}
+        with engine.connect() as conn:
+            for row in conn.execute(select(DeviceRow)):
+                self._remember(row.device, Cohort(row.model, row.firmware, row.site))
+
+    def _remember(self, device: str, cohort: Cohort) -> None:
+        self._cohorts[device] = cohort
+        self._firmware[device] = cohort.firmware
+
+    def cohort_of(self, device: str) -> Cohort:
+        return self._cohorts.get(device, UNKNOWN_COHORT)
+
+    def firmware_of(self, device: str | None) -> str:
+        return self._firmware.get(device, "") if device else ""
+
+    def note_meta(self, meta: DeviceMeta) -> None:
+        """Update the in-memory view at once (later messages get the new tags)."""
+        with self._lock:
+            self._remember(meta.device, meta.cohort)
+
+    def persist(self, metas: list[DeviceMeta], statuses: list[DeviceStatus]) -> None:
+        """Write registry changes durably (called before the messages are acknowledged)."""
+        if metas:
+            _upsert(self.engine, [{
+                "device": m.device, "model": m.model, "firmware": m.firmware, "site": m.site,
+                "hw_rev": m.hw_rev, "customer": m.customer, "tier": m.tier,
+                "extra": orjson.dumps(dict(m.extra)).decode(), "meta_ms": m.ts_ms,
+            } for m in metas], ["model", "firmware", "site", "hw_rev", "customer", "tier", "extra", "meta_ms"])
+        if statuses:
+            _upsert(self.engine, [{"device": s.device, "online": s.online, "status_ms": s.ts_ms} for s in statuses],
+                    ["online", "status_ms"])
