@@ -1,0 +1,135 @@
+"""The life of one alert key: pending → firing → resolved, with hysteresis and flapping.
+
+`AlertRecord` is the whole state of one key (what the store persists);
+`apply_anomaly` and `advance` are pure: they take a record, an anomaly or the
+time, and return the next record and the set of things that changed
+(`FIRED`, `RESOLVED`, `DROPPED`, `FLAPPING`, `SEVERITY`). Times are the
+arrival times given by the manager's clock, not the anomalies' event times.
+
+States: ``pending`` (seen, not yet sure), ``firing``, ``resolved`` (an
+episode that fired and ended) and ``inactive`` (a pending one that died out
+without firing: a blip, never handed to tickets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from alerts.alert import Alert
+from alerts.config import AlertConfig
+from alerts.flapping import clear_gap_ms, is_flapping, recent
+from alerts.severity import higher, severity_for
+from detectors.anomaly import Anomaly
+
+FIRED, RESOLVED, DROPPED, FLAPPING, SEVERITY = "fired", "resolved", "dropped", "flapping", "severity"
+LIVE = ("pending", "firing")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """Everything the lifecycle knows about one alert key."""
+
+    key: str
+    state: str  # pending | firing | resolved | inactive
+    anomaly: Anomaly  # the latest one that counted
+    starts_at_ms: int  # first anomaly of the episode
+    last_seen_ms: int  # last anomaly at or above the re-arm level
+    count: int  # anomalies folded into the episode
+    severity: str  # highest of the episode
+    fired_at_ms: int | None = None
+    ends_at_ms: int | None = None
+    flapping: bool = False
+    raw_on: bool = True  # the condition is on (anomalies keep coming)
+    changes: tuple[int, ...] = ()  # times the condition turned on or off, within the flap window
+    parent_key: str | None = None  # firing cohort alert this device alert belongs to
+    silenced_by: str | None = None
+    notified: bool = False  # this episode's firing reached tickets
+    emitted_at_ms: int | None = None  # last hand-off to tickets
+
+    def to_alert(self) -> Alert:
+        a = self.anomaly
+        state = self.state if self.state != "inactive" else "resolved"
+        return Alert(
+            key=self.key, detector=a.detector, scope=a.scope, subject=a.subject, code=a.code,
+            severity=self.severity, state=state, starts_at_ms=self.starts_at_ms,
+            last_seen_ms=self.last_seen_ms, ends_at_ms=self.ends_at_ms, count=self.count,
+            flapping=self.flapping, anomaly=a, parent_key=self.parent_key, silenced_by=self.silenced_by,
+        )
+
+
+def rearm_level(threshold: float, ratio: float) -> float:
+    """The score an anomaly needs to keep a firing alert alive (hysteresis).
+
+    >>> rearm_level(10.0, 0.8), rearm_level(-2.0, 0.8), rearm_level(0.0, 0.8)
+    (8.0, -2.5, 0.0)
+    """
+    return threshold * ratio if threshold >= 0 else threshold / ratio
+
+
+def new_episode(prev: AlertRecord | None, anomaly: Anomaly, now_ms: int) -> AlertRecord:
+    """A pending record for the first anomaly of an episode; flap history carries over."""
+    severity = severity_for(anomaly.score, anomaly.threshold, anomaly.scope)
+    changes = (prev.changes if prev else ()) + (now_ms,)
+    return AlertRecord(
+        key=anomaly.key, state="pending", anomaly=anomaly, starts_at_ms=now_ms, last_seen_ms=now_ms,
+        count=1, severity=severity, flapping=prev.flapping if prev else False, changes=changes,
+    )
+
+
+def apply_anomaly(rec: AlertRecord | None, anomaly: Anomaly, now_ms: int,
+                  cfg: AlertConfig) -> tuple[AlertRecord | None, set[str]]:
+    """Fold one anomaly into the record of its key (time first moved to `now_ms`)."""
+    reasons: set[str] = set()
+    if rec is not None:
+        rec, reasons = advance(rec, now_ms, cfg)
+    hot = anomaly.score >= anomaly.threshold
+    warm = anomaly.score >= rearm_level(anomaly.threshold, cfg.rearm_ratio)
+    if rec is None or rec.state not in LIVE:
+        if not hot:
+            return rec, reasons
+        rec = new_episode(rec, anomaly, now_ms)
+    elif rec.state == "pending" and hot or rec.state == "firing" and warm:
+        before = rec.severity
+        rec = _refresh(rec, anomaly, now_ms)
+        if rec.state == "firing" and rec.severity != before:
+            reasons.add(SEVERITY)
+    elif warm:  # pending, between re-arm level and threshold: alive, not counted
+        rec = replace(rec, last_seen_ms=now_ms, anomaly=anomaly)
+    else:  # below the re-arm level: as good as quiet
+        return rec, reasons
+    rec, more = advance(rec, now_ms, cfg)
+    return rec, reasons | more
+
+
+def _refresh(rec: AlertRecord, anomaly: Anomaly, now_ms: int) -> AlertRecord:
+    severity = higher(rec.severity, severity_for(anomaly.score, anomaly.threshold, anomaly.scope))
+    changes = rec.changes if rec.raw_on else rec.changes + (now_ms,)
+    return replace(rec, anomaly=anomaly, last_seen_ms=now_ms, count=rec.count + 1,
+                   severity=severity, raw_on=True, changes=changes)
+
+
+def advance(rec: AlertRecord, now_ms: int, cfg: AlertConfig) -> tuple[AlertRecord, set[str]]:
+    """Move the record to `now_ms`: condition off, flapping, promotion, drop, resolve."""
+    reasons: set[str] = set()
+    gap = clear_gap_ms(rec.anomaly.window_s, cfg.clear_windows, cfg.resolve_after_ms)
+    if rec.raw_on and rec.state in LIVE and now_ms - rec.last_seen_ms >= gap:
+        rec = replace(rec, raw_on=False, changes=rec.changes + (rec.last_seen_ms + gap,))
+    changes = recent(rec.changes, now_ms, cfg.flap_window_ms)
+    flapping = is_flapping(rec.flapping, len(changes), cfg.flap_start_changes, cfg.flap_stop_changes)
+    if flapping != rec.flapping and rec.state == "firing":
+        reasons.add(FLAPPING)
+    rec = replace(rec, changes=changes, flapping=flapping)
+    if rec.state == "pending":
+        if not rec.raw_on:
+            return replace(rec, state="inactive", ends_at_ms=now_ms), reasons | {DROPPED}
+        if rec.count >= cfg.min_count and now_ms - rec.starts_at_ms >= cfg.pending_ms:
+            return replace(rec, state="firing", fired_at_ms=now_ms), reasons | {FIRED}
+    elif rec.state == "firing" and now_ms - rec.last_seen_ms >= cfg.resolve_after_ms and not flapping:
+        return replace(rec, state="resolved", ends_at_ms=now_ms), (reasons - {FLAPPING}) | {RESOLVED}
+    return rec, reasons
+
+
+def forgettable(rec: AlertRecord, now_ms: int, cfg: AlertConfig) -> bool:
+    """Whether a finished record no longer matters (no flap history left to keep)."""
+    ended = rec.ends_at_ms if rec.ends_at_ms is not None else rec.last_seen_ms
+    return rec.state not in LIVE and not rec.changes and now_ms - ended >= cfg.flap_window_ms

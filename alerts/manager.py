@@ -1,0 +1,233 @@
+"""`AlertManager`: anomalies in, alert transitions out — for tickets and ``alert_events``.
+
+For each anomaly the manager moves the record of its key through the
+lifecycle (`alerts.lifecycle`), links device alerts under a firing cohort
+alert (`alerts.inhibit`), marks silenced alerts (`alerts.silences`), persists
+what changed (`alerts.store`) and records every transition in InfluxDB
+(`alerts.events`). What it returns is what the ticket stage must apply:
+
+- a firing alert when it starts firing and whenever it changes materially
+  (severity raised, flapping flag, parent link, silence lifted), and as a
+  repeat at most every ``repeat_interval_s`` while anomalies keep coming;
+- a resolved alert when an episode that reached tickets ends;
+- nothing for pending alerts, blips, or silenced alerts (their transitions
+  still go to ``alert_events`` and to `active`).
+
+Device alerts with ``parent_key`` belong to the cohort's ticket. Time comes
+only from the injected ``now`` (epoch ms).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from alerts.alert import Alert
+from alerts.config import AlertConfig
+from alerts.events import EventWriter, event_line
+from alerts.inhibit import parent_for
+from alerts.lifecycle import FIRED, FLAPPING, LIVE, RESOLVED, SEVERITY, AlertRecord, advance, apply_anomaly, forgettable
+from alerts.silences import first_silence
+from alerts.store import AlertStateStore
+from detectors.anomaly import Anomaly
+
+log = logging.getLogger(__name__)
+
+PARENT, UNSILENCED, SILENCED, REPEAT = "grouped", "unsilenced", "silenced", "repeat"
+HANDED_OFF = {FIRED, FLAPPING, SEVERITY, PARENT, UNSILENCED}
+MAX_BACKLOG_LINES = 100_000
+
+
+def wall_clock_ms() -> int:
+    """The current time in epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one `observe` or `tick` changed."""
+
+    now_ms: int
+    dirty: dict[str, AlertRecord] = field(default_factory=dict)
+    alerts: list[Alert] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+
+class AlertManager:
+    """The alerting stage. One instance per store; safe to read from other threads."""
+
+    def __init__(self, config: AlertConfig, store: AlertStateStore, events_writer: EventWriter,
+                 now: Callable[[], int] = wall_clock_ms):
+        self.config = config
+        self.store = store
+        self.events_writer = events_writer
+        self.now = now
+        self._lock = threading.Lock()
+        self._records: dict[str, AlertRecord] = dict(store.load())
+        self._cohorts: dict[str, Anomaly] = {}  # firing cohort alerts: possible parents
+        self._pending_cohorts: dict[str, Anomaly] = {}  # pending ones: device alerts wait for them
+        for rec in self._records.values():
+            self._track_cohort(rec)
+        self._silences = store.silences(now())
+        self._backlog: list[str] = []
+        self.events_dropped = 0
+
+    # --- public API -----------------------------------------------------------
+
+    def observe(self, anomaly: Anomaly) -> list[Alert]:
+        """Fold one anomaly in; return the alerts the ticket stage must apply."""
+        with self._lock:
+            batch = _Batch(self.now())
+            old = self._records.get(anomaly.key)
+            new, reasons = apply_anomaly(old, anomaly, batch.now_ms, self.config)
+            if new is not None:
+                if new.state == "firing" and not reasons and _repeat_due(new, batch.now_ms, self.config):
+                    reasons.add(REPEAT)
+                self._update(batch, old, new, reasons)
+            return self._finish(batch)
+
+    def tick(self) -> list[Alert]:
+        """Move every alert to now: promotions, resolves, flapping, silence changes."""
+        with self._lock:
+            batch = _Batch(self.now())
+            self._silences = self.store.silences(batch.now_ms)
+            for key in list(self._records):
+                rec = self._records[key]
+                new, reasons = advance(rec, batch.now_ms, self.config)
+                self._update(batch, rec, new, reasons)
+            gone = [k for k, r in self._records.items() if forgettable(r, batch.now_ms, self.config)]
+            for key in gone:
+                del self._records[key]
+                batch.dirty.pop(key, None)
+            alerts = self._finish(batch)
+            self.store.delete(gone)
+            return alerts
+
+    def active(self) -> list[Alert]:
+        """Pending and firing alerts (silenced ones included, marked), most severe first."""
+        with self._lock:
+            live = [r.to_alert() for r in self._records.values() if r.state in LIVE]
+        order = {"critical": 0, "major": 1, "minor": 2, "info": 3}
+        return sorted(live, key=lambda a: (a.state != "firing", order.get(a.severity, 9), a.key))
+
+    def get(self, key: str) -> Alert | None:
+        """The alert with `key` in any state, while the manager still remembers it."""
+        with self._lock:
+            rec = self._records.get(key)
+        return rec.to_alert() if rec else None
+
+    # --- one record -----------------------------------------------------------
+
+    def _update(self, batch: _Batch, old: AlertRecord | None, new: AlertRecord, reasons: set[str]) -> None:
+        new, reasons = self._link_parent(new, reasons)
+        new, reasons = self._mark_silence(new, reasons, batch.now_ms)
+        new = self._hand_off(batch, new, reasons)
+        self._record_event(batch, new, reasons)
+        self._track_cohort(new)
+        if new != old:
+            self._records[new.key] = new
+            batch.dirty[new.key] = new
+        if _is_firing_cohort(new) and (FIRED in reasons or (old is not None and new.anomaly is not old.anomaly)):
+            self._adopt_children(batch, new)
+
+    def _track_cohort(self, rec: AlertRecord) -> None:
+        if rec.anomaly.scope != "cohort":
+            return
+        self._cohorts.pop(rec.key, None)
+        self._pending_cohorts.pop(rec.key, None)
+        if rec.state == "firing":
+            self._cohorts[rec.key] = rec.anomaly
+        elif rec.state == "pending":
+            self._pending_cohorts[rec.key] = rec.anomaly
+
+    def _awaits_cohort(self, rec: AlertRecord, now_ms: int) -> bool:
+        """A fresh device alert waits (at most the pending time) for a pending cohort alert it belongs to."""
+        if rec.anomaly.scope != "device" or rec.parent_key or rec.notified or not self._pending_cohorts:
+            return False
+        if now_ms - (rec.fired_at_ms or now_ms) >= self.config.pending_ms:
+            return False
+        return parent_for(rec.anomaly, self._pending_cohorts.items()) is not None
+
+    def _link_parent(self, rec: AlertRecord, reasons: set[str]) -> tuple[AlertRecord, set[str]]:
+        if rec.anomaly.scope != "device" or rec.state not in LIVE or rec.parent_key or not self._cohorts:
+            return rec, reasons
+        parent = parent_for(rec.anomaly, self._cohorts.items())
+        if parent is None:
+            return rec, reasons
+        return replace(rec, parent_key=parent), reasons | {PARENT}
+
+    def _mark_silence(self, rec: AlertRecord, reasons: set[str], now_ms: int) -> tuple[AlertRecord, set[str]]:
+        if rec.state not in LIVE:
+            return rec, reasons
+        silence = first_silence(self._silences, rec.anomaly, now_ms)
+        if silence == rec.silenced_by:
+            return rec, reasons
+        change = SILENCED if silence else UNSILENCED
+        return replace(rec, silenced_by=silence), reasons | ({change} if rec.state == "firing" else set())
+
+    def _hand_off(self, batch: _Batch, rec: AlertRecord, reasons: set[str]) -> AlertRecord:
+        if rec.state == "firing" and self._awaits_cohort(rec, batch.now_ms):
+            return rec
+        if rec.state == "firing" and not rec.silenced_by and (reasons & (HANDED_OFF | {REPEAT}) or not rec.notified):
+            rec = replace(rec, notified=True, emitted_at_ms=batch.now_ms)
+            batch.alerts.append(rec.to_alert())
+        elif rec.state == "resolved" and RESOLVED in reasons and rec.notified:
+            rec = replace(rec, emitted_at_ms=batch.now_ms)
+            batch.alerts.append(rec.to_alert())
+        return rec
+
+    def _record_event(self, batch: _Batch, rec: AlertRecord, reasons: set[str]) -> None:
+        changes = sorted(reasons - {REPEAT})
+        if rec.state not in ("firing", "resolved") or not changes:
+            return
+        words = [_describe(c, rec) for c in changes]
+        batch.lines.append(event_line(rec.to_alert(), ", ".join(words), batch.now_ms))
+
+    def _adopt_children(self, batch: _Batch, cohort: AlertRecord) -> None:
+        for rec in list(self._records.values()):
+            if rec.anomaly.scope == "device" and rec.state in LIVE and rec.parent_key is None:
+                self._update(batch, rec, rec, set())
+
+    # --- persistence and events -----------------------------------------------
+
+    def _finish(self, batch: _Batch) -> list[Alert]:
+        self.store.save(batch.dirty.values(), batch.now_ms)
+        self._backlog.extend(batch.lines)
+        self._flush_events()
+        return batch.alerts
+
+    def _flush_events(self) -> None:
+        if not self._backlog:
+            return
+        overflow = len(self._backlog) - MAX_BACKLOG_LINES
+        if overflow > 0:
+            del self._backlog[:overflow]
+            self.events_dropped += overflow
+            log.error("alert_events backlog full: dropped %d oldest events", overflow)
+        try:
+            self.events_writer.write_lines(list(self._backlog))
+        except Exception as exc:  # kept for the next tick; alerting goes on
+            log.warning("alert_events write failed (%d events kept for retry): %s", len(self._backlog), exc)
+            return
+        self._backlog.clear()
+
+
+def _is_firing_cohort(rec: AlertRecord) -> bool:
+    return rec.anomaly.scope == "cohort" and rec.state == "firing"
+
+
+def _repeat_due(rec: AlertRecord, now_ms: int, cfg: AlertConfig) -> bool:
+    return rec.emitted_at_ms is None or now_ms - rec.emitted_at_ms >= cfg.repeat_interval_ms
+
+
+def _describe(change: str, rec: AlertRecord) -> str:
+    if change == FLAPPING:
+        return "flapping" if rec.flapping else "stopped flapping"
+    if change == SEVERITY:
+        return f"severity raised to {rec.severity}"
+    if change == PARENT:
+        return "grouped under cohort alert"
+    return change

@@ -1,0 +1,149 @@
+"""Fixtures for the alerting stage: a driven clock, a migrated SQL database, anomalies."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from alerts.config import AlertConfig
+from alerts.manager import AlertManager
+from alerts.store import SqlAlertStore
+from detectors.anomaly import Anomaly
+from faultline.db import make_engine, migrate
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+
+class Clock:
+    """A clock the test moves by hand (epoch ms)."""
+
+    def __init__(self, start_ms: int = T0):
+        self.ms = start_ms
+
+    def __call__(self) -> int:
+        return self.ms
+
+    def at(self, seconds: float) -> Clock:
+        """Set the time to `seconds` after T0."""
+        self.ms = T0 + round(seconds * 1000)
+        return self
+
+
+class LineRecorder:
+    """An `EventWriter` that keeps the lines (transport seam for unit tests)."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def write_lines(self, lines: list[str]) -> None:
+        self.lines.extend(lines)
+
+    def states(self, key: str) -> list[str]:
+        return [line.split(",state=")[1].split(" ")[0] for line in self.lines if f"alert={key}," in line]
+
+
+def anomaly(subject="pump-7", code="E214", score=6.0, threshold=3.0, scope="device", detector=None,
+            window_s=10.0, **kw) -> Anomaly:
+    detector = detector or ("cohort_fault_rate" if scope == "cohort" else "device_fault_rate")
+    return Anomaly(detector, scope, subject, code, 0, 0, score, score, 1.0, threshold, window_s,
+                   f"{score} faults per window vs 1", **kw)
+
+
+TEST_CONFIG = AlertConfig(min_count=2, pending_s=20.0, resolve_after_s=120.0, flap_window_s=1800.0,
+                          flap_start_changes=6, flap_stop_changes=2, repeat_interval_s=900.0)
+
+
+def _pg_available() -> bool:
+    try:
+        with create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT").connect() as conn:
+            conn.execute(text("select 1"))
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_url(request, tmp_path):
+    """A migrated, empty SQL database: a SQLite file, or a throwaway PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'alerts.db'}"
+        migrate(url)
+        yield url
+        return
+    if not _pg_available():
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432 (database test, trust auth)")
+    name = f"faultline_alerts_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    url = f"sqlite:///{tmp_path / 'alerts.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def engine(sqlite_url):
+    eng = make_engine(sqlite_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def recorder():
+    return LineRecorder()
+
+
+@pytest.fixture
+def make_manager(engine, clock, recorder):
+    """A manager on the test database; keyword arguments override the test config."""
+    def make(**overrides) -> AlertManager:
+        return AlertManager(replace(TEST_CONFIG, **overrides), SqlAlertStore(engine), recorder, now=clock)
+    return make
+
+
+@pytest.fixture
+def make_anomaly():
+    """The `anomaly` factory: a device fault-rate anomaly by default."""
+    return anomaly
+
+
+@pytest.fixture
+def drive(clock):
+    """Feed anomalies on a schedule and tick every 5 s; collect what goes to tickets.
+
+    ``drive(manager, start_s, until_s, emit)`` walks simulated time from
+    `start_s` to `until_s` (seconds after T0, both included); `emit(t)`
+    returns the anomalies that arrive at second `t` (a multiple of 5).
+    """
+    def run(manager: AlertManager, start_s: int, until_s: int, emit=lambda t: ()) -> list:
+        out = []
+        t = start_s
+        while t <= until_s:
+            clock.at(t)
+            for a in emit(t):
+                out.extend(manager.observe(a))
+            out.extend(manager.tick())
+            t += 5
+        return out
+    return run

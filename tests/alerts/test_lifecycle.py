@@ -1,0 +1,121 @@
+"""The alert lifecycle driven by a hand-moved clock on a real SQLite store.
+
+Test config: fire after 2 anomalies and 20 s pending, resolve after 120 s
+quiet, re-arm at 0.8 × threshold, flapping from 6 changes in 30 min.
+Anomalies arrive every 10 s (the detection window) while a fault holds.
+"""
+
+from __future__ import annotations
+
+
+def every_10s(anomaly, start, stop):
+    """An emit function: `anomaly` at each multiple of 10 s in [start, stop)."""
+    return lambda t: [anomaly] if start <= t < stop and t % 10 == 0 else []
+
+
+def firing_episodes(alerts):
+    return sorted({a.starts_at_ms for a in alerts if a.state == "firing"})
+
+
+def test_one_blip_does_not_fire(make_manager, make_anomaly, drive, recorder):
+    manager = make_manager()
+    out = drive(manager, 0, 600, lambda t: [make_anomaly()] if t == 0 else [])
+    assert out == []
+    assert manager.active() == []
+    assert manager.get(make_anomaly().key).state == "resolved"  # an inactive blip, never handed off
+    assert recorder.lines == []
+
+
+def test_pending_then_firing_after_min_count_and_time(make_manager, make_anomaly, drive, recorder, clock):
+    manager = make_manager()
+    a = make_anomaly()
+    out = drive(manager, 0, 15, every_10s(a, 0, 600))
+    assert out == []
+    assert [x.state for x in manager.active()] == ["pending"]
+    out = drive(manager, 20, 60, every_10s(a, 0, 600))
+    assert [(x.key, x.state) for x in out] == [(a.key, "firing")]
+    fired = out[0]
+    assert fired.starts_at_ms == clock.at(0).ms and fired.count == 3
+    assert fired.severity == "major"  # 6 / 3 = 2x the threshold
+    assert fired.parent_key is None and fired.silenced_by is None and not fired.flapping
+    assert recorder.states(a.key) == ["firing"]
+
+
+def test_quiet_period_resolves(make_manager, make_anomaly, drive, clock, recorder):
+    manager = make_manager()
+    a = make_anomaly()
+    drive(manager, 0, 60, every_10s(a, 0, 60))  # last anomaly at 50 s
+    assert drive(manager, 65, 165) == []  # 115 s of quiet: still firing
+    assert [x.state for x in manager.active()] == ["firing"]
+    out = drive(manager, 170, 400)
+    assert [(x.state, x.ends_at_ms) for x in out] == [("resolved", clock.at(170).ms)]
+    assert manager.active() == []
+    assert recorder.states(a.key) == ["firing", "resolved"]
+
+
+def test_hysteresis_between_rearm_level_and_threshold(make_manager, make_anomaly, drive):
+    manager = make_manager()
+    hot, hovering, low = make_anomaly(score=3.5), make_anomaly(score=2.6), make_anomaly(score=2.0)
+    # hovering just under the threshold (3.0) but above re-arm (2.4) never opens an alert ...
+    assert drive(manager, 0, 300, every_10s(hovering, 0, 300)) == []
+    # ... but keeps a firing one firing, without resolve/re-open churn
+    out = drive(manager, 305, 1100, lambda t: every_10s(hot, 310, 340)(t) + every_10s(hovering, 340, 1000)(t))
+    assert [x.state for x in out] == ["firing"]
+    assert [x.state for x in manager.active()] == ["firing"]
+    # below the re-arm level counts as quiet: resolves 120 s after the last re-arming anomaly
+    out = drive(manager, 1105, 1400, every_10s(low, 1000, 1400))
+    assert [x.state for x in out] == ["resolved"]
+
+
+def test_flapping_40s_on_40s_off_is_one_alert_marked_flapping(make_manager, make_anomaly, drive, recorder):
+    manager = make_manager()
+    a = make_anomaly()
+    on_40_off_40 = lambda t: [a] if t < 8 * 80 and t % 80 < 40 and t % 10 == 0 else []  # noqa: E731
+    out = drive(manager, 0, 8 * 80, on_40_off_40)
+    assert len(firing_episodes(out)) == 1
+    assert [x.state for x in out].count("resolved") == 0
+    assert any(x.flapping for x in out)
+    assert manager.get(a.key).flapping and manager.get(a.key).state == "firing"
+    # the flap window drains, then it resolves once
+    out = drive(manager, 8 * 80 + 5, 8 * 80 + 1900)
+    assert [x.state for x in out] == ["resolved"]
+    assert recorder.states(a.key).count("resolved") == 1
+
+
+def test_flapping_holds_firing_when_gaps_outlast_the_quiet_period(make_manager, make_anomaly, drive):
+    manager = make_manager()
+    a = make_anomaly()
+    on_40_off_160 = lambda t: [a] if t < 8 * 200 and t % 200 < 40 and t % 10 == 0 else []  # noqa: E731
+    out = drive(manager, 0, 8 * 200, on_40_off_160)
+    episodes = firing_episodes(out)
+    assert 1 < len(episodes) <= 3  # the first gaps resolve; then flapping holds it firing
+    flagged = [x for x in out if x.flapping]
+    assert flagged and all(x.starts_at_ms == episodes[-1] for x in flagged)
+    assert manager.get(a.key).state == "firing"
+
+
+def test_recurrence_after_resolve_keeps_the_key(make_manager, make_anomaly, drive):
+    manager = make_manager()
+    a = make_anomaly()
+    first = drive(manager, 0, 400, every_10s(a, 0, 60))
+    second = drive(manager, 405, 4000, every_10s(a, 3000, 3060))
+    assert [x.state for x in first] == ["firing", "resolved"]
+    assert [x.state for x in second] == ["firing", "resolved"]
+    assert {x.key for x in first + second} == {a.key}
+    assert second[0].starts_at_ms > first[1].ends_at_ms
+
+
+def test_severity_rises_within_an_episode_and_never_drops(make_manager, make_anomaly, drive):
+    manager = make_manager()
+    out = drive(manager, 0, 60, every_10s(make_anomaly(score=4.0), 0, 100))
+    assert [x.severity for x in out] == ["minor"]
+    out = drive(manager, 65, 90, lambda t: [make_anomaly(score=13.0)] if t == 70 else [make_anomaly(score=4.0)])
+    assert [x.severity for x in out] == ["critical"]
+    assert manager.get(make_anomaly().key).severity == "critical"
+
+
+def test_repeat_hands_a_long_incident_to_tickets_again(make_manager, make_anomaly, drive):
+    manager = make_manager(repeat_interval_s=300.0)
+    out = drive(manager, 0, 700, every_10s(make_anomaly(), 0, 1000))
+    assert [x.state for x in out] == ["firing"] * 3  # fired at 20 s, repeats at 320 s and 620 s
+    assert len(firing_episodes(out)) == 1 and out[-1].count > out[0].count
