@@ -1,0 +1,59 @@
+# Faultline: `make demo` sets up and runs the demo; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SYSTEM_PACKAGES := mosquitto mosquitto-clients influxdb
+TEST_SYSTEM_PACKAGES := docker-compose
+
+.PHONY: demo test setup system-deps test-system-deps bench bench-quick stack-up stack-down clean
+
+demo: setup
+	$(BIN)/faultline demo
+
+test: setup test-system-deps
+	$(BIN)/pytest -q
+
+setup: system-deps $(VENV)/.installed
+
+# Debian packages: installed when missing (as root), else the exact command is printed.
+system-deps:
+	@missing=""; \
+	for tool in mosquitto influxd; do command -v $$tool >/dev/null 2>&1 || [ -x /usr/sbin/$$tool ] || [ -x /usr/bin/$$tool ] || missing="$$missing $$tool"; done; \
+	$(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages for:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) python3-venv >/dev/null; \
+	  else \
+	    echo "missing:$$missing. Run as root: apt-get install -y $(SYSTEM_PACKAGES) python3-venv"; exit 1; \
+	  fi; \
+	fi
+
+test-system-deps:
+	@if ! command -v docker-compose >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing docker-compose (used to validate docker-compose.yml)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_SYSTEM_PACKAGES) >/dev/null || true; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,postgres]'
+	@touch $@
+
+bench-quick: setup
+	$(BIN)/python -m bench --quick
+
+bench: setup
+	$(BIN)/python -m bench
+
+stack-up: setup
+	$(BIN)/faultline stack up
+
+stack-down:
+	$(BIN)/faultline stack down
+
+clean:
+	-$(BIN)/faultline stack down
+	rm -rf $(VENV) .faultline
