@@ -1,0 +1,248 @@
+"""Evidence: what a technician needs to locate the fault, stored as JSON on the ticket.
+
+`InfluxEvidence.gather` collects the log slice around onset (ERROR/FATAL
+first, bounded), the metric window of the subject against its cohort, the
+cohort comparison table (fault rate per attribute value) and a Grafana link.
+Each part that fails is left out and named in ``errors``; the evidence is
+then marked incomplete and the ticket store refreshes it later. Similar past
+tickets come from SQL (`tickets.similar`) and are added by the service.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import asdict, dataclass, field, replace
+from typing import Protocol
+from urllib.parse import quote
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    ts_ms: int
+    device: str
+    level: str
+    component: str
+    code: str
+    msg: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    min: float | None
+    mean: float | None
+    max: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricWindow:
+    """One metric over the incident window: the subject against its reference group."""
+
+    metric: str
+    subject: Stats
+    reference: Stats
+
+
+@dataclass(frozen=True, slots=True)
+class CohortRow:
+    """Fault rate of one attribute value (e.g. firmware 2.1.0) over the window."""
+
+    attribute: str
+    value: str
+    devices: int
+    faults: int
+    rate: float  # faults per active device
+    flagged: bool  # the value named by the detector
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarCase:
+    ticket_id: int
+    title: str
+    score: float
+    code: str
+    model: str
+    firmware: str
+    root_cause: str
+    resolution: str
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    text: str
+    observed: float
+    expected: float
+    score: float
+    threshold: float
+    attribution: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRequest:
+    """What the gatherer needs to know about the incident."""
+
+    key: str
+    scope: str  # device | cohort
+    subject: str
+    code: str
+    devices: tuple[str, ...]
+    model: str
+    firmware: str
+    site: str
+    attribution: str
+    onset_ms: int
+    last_seen_ms: int
+    explanation: Explanation
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    gathered_ms: int
+    complete: bool
+    errors: tuple[str, ...]
+    window_start_ms: int
+    window_end_ms: int
+    explanation: Explanation
+    logs: tuple[LogEntry, ...] = ()
+    metrics: tuple[MetricWindow, ...] = ()
+    reference: str = ""  # what the metric reference group is
+    cohort: tuple[CohortRow, ...] = ()
+    devices: tuple[str, ...] = ()
+    similar: tuple[SimilarCase, ...] = ()
+    grafana_url: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Evidence":
+        """Inverse of `to_dict`.
+
+        >>> e = Evidence(1, True, (), 0, 2, Explanation("x", 3.0, 1.0, 5.0, 4.0))
+        >>> Evidence.from_dict(e.to_dict()) == e
+        True
+        """
+        def stats(s): return Stats(**s)
+        return cls(
+            gathered_ms=d["gathered_ms"], complete=d["complete"], errors=tuple(d["errors"]),
+            window_start_ms=d["window_start_ms"], window_end_ms=d["window_end_ms"],
+            explanation=Explanation(**d["explanation"]),
+            logs=tuple(LogEntry(**x) for x in d.get("logs", ())),
+            metrics=tuple(MetricWindow(x["metric"], stats(x["subject"]), stats(x["reference"]))
+                          for x in d.get("metrics", ())),
+            reference=d.get("reference", ""),
+            cohort=tuple(CohortRow(**x) for x in d.get("cohort", ())),
+            devices=tuple(d.get("devices", ())),
+            similar=tuple(SimilarCase(**x) for x in d.get("similar", ())),
+            grafana_url=d.get("grafana_url", ""),
+        )
+
+
+class EvidenceSource(Protocol):
+    def gather(self, request: EvidenceRequest, now_ms: int) -> Evidence: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceWindow:
+    """How far around onset to look, and how many log lines to keep."""
+
+    before_s: float = 900.0
+    after_s: float = 300.0
+    log_lines: int = 50
+
+
+def incident_window(onset_ms: int, last_seen_ms: int, window: EvidenceWindow) -> tuple[int, int]:
+    """[start, end) in epoch ms: before onset, until after the last sighting.
+
+    >>> incident_window(1_000_000, 1_060_000, EvidenceWindow(before_s=60, after_s=30))
+    (940000, 1090000)
+    """
+    start = onset_ms - int(window.before_s * 1000)
+    end = max(onset_ms, last_seen_ms) + int(window.after_s * 1000)
+    return start, end
+
+
+def grafana_link(template: str, request: EvidenceRequest, start_ms: int, end_ms: int) -> str:
+    """Fill the Grafana URL template; unknown placeholders are left empty.
+
+    Placeholders: {device} (the subject device, or the first affected one),
+    {subject} {key} {model} {firmware} {site} {code} {from_ms} {to_ms}.
+
+    >>> r = EvidenceRequest("k", "device", "pump 7", "E1", (), "PX", "", "", "", 0, 0,
+    ...                     Explanation("", 0.0, 0.0, 0.0, 0.0))
+    >>> grafana_link("http://g/d/x?var-device={device}&from={from_ms}&to={to_ms}", r, 5, 9)
+    'http://g/d/x?var-device=pump%207&from=5&to=9'
+    """
+    if not template:
+        return ""
+    device = request.subject if request.scope == "device" else (request.devices[0] if request.devices else "")
+    values = {"device": device, "subject": request.subject, "key": request.key, "model": request.model,
+              "firmware": request.firmware, "site": request.site, "code": request.code}
+    values = {k: quote(v, safe="") for k, v in values.items()}
+    values.update(from_ms=str(start_ms), to_ms=str(end_ms))
+    names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    return template.format(**{n: values.get(n, "") for n in names})
+
+
+@dataclass(frozen=True)
+class InfluxEvidence:
+    """Gathers evidence from InfluxDB through an injected `InfluxClient`-like object."""
+
+    client: object  # has .rows(q, params=None, epoch="ms") -> list[dict]
+    grafana_template: str = ""
+    window: EvidenceWindow = field(default_factory=EvidenceWindow)
+
+    def gather(self, request: EvidenceRequest, now_ms: int) -> Evidence:
+        from tickets import evidence_queries as q  # the queries build on the types above
+
+        start, end = incident_window(request.onset_ms, request.last_seen_ms, self.window)
+        ev = Evidence(now_ms, True, (), start, end, request.explanation, devices=request.devices,
+                      grafana_url=grafana_link(self.grafana_template, request, start, end))
+        errors: list[str] = []
+        ev = self._part(ev, errors, "logs", lambda: {"logs": q.log_slice(
+            self.client, _log_filter(request), start, end, self.window.log_lines)})
+        ev = self._part(ev, errors, "metrics", lambda: _metrics_part(q, self.client, request, start, end))
+        if request.scope == "cohort":
+            ev = self._part(ev, errors, "cohort", lambda: {"cohort": q.cohort_table(
+                self.client, request.attribution, _cohort_filter(request), start, end)})
+        return replace(ev, complete=not errors, errors=tuple(errors))
+
+    @staticmethod
+    def _part(ev: Evidence, errors: list[str], name: str, fetch) -> Evidence:
+        try:
+            return replace(ev, **fetch())
+        except Exception as exc:  # any failure leaves the part out; the ticket still opens
+            retry = getattr(exc, "retryable", None)
+            hint = "" if retry is None else (" (retryable)" if retry else " (not retryable)")
+            errors.append(f"{name}: {type(exc).__name__}: {exc}{hint}"[:500])
+            return ev
+
+
+def _cohort_tags(request: EvidenceRequest) -> dict[str, str]:
+    return {k: v for k, v in (("model", request.model), ("firmware", request.firmware),
+                              ("site", request.site)) if v}
+
+
+def _log_filter(request: EvidenceRequest) -> dict:
+    """The subject device; for a cohort its affected devices, else its tags."""
+    if request.scope == "device":
+        return {"device": request.subject}
+    return {"device": tuple(request.devices)} if request.devices else _cohort_tags(request)
+
+
+def _cohort_filter(request: EvidenceRequest) -> dict[str, str]:
+    """The cohort table compares values of the attributed attribute within the same model
+    (across the fleet when the model itself is the attributed attribute)."""
+    attr = request.attribution.split("=", 1)[0] if request.attribution else "firmware"
+    return {"model": request.model} if request.model and attr != "model" else {}
+
+
+def _metrics_part(q, client, request: EvidenceRequest, start: int, end: int) -> dict:
+    cohort = _cohort_tags(request)
+    if request.scope == "device":
+        subject = {"device": request.subject}
+        reference = cohort
+    else:
+        subject = cohort
+        reference = {"model": request.model} if request.model else {}
+    label = ",".join(f"{k}={v}" for k, v in reference.items()) or "fleet"
+    return {"metrics": q.metric_window(client, subject, reference, start, end), "reference": label}

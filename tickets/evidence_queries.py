@@ -1,0 +1,115 @@
+"""The InfluxQL behind a ticket's evidence (schema: DESIGN §3).
+
+Tag values travel as bound parameters; identifiers are quoted with
+`quote_ident`; time bounds come from `time_range` (epoch ms). Each function
+takes a client with ``rows(q, params)`` and raises what it raises
+(`influx.errors.InfluxError` says whether a retry can help).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Mapping
+
+from influx.query import quote_ident, time_range
+from tickets.evidence import CohortRow, LogEntry, MetricWindow, Stats
+
+Filter = Mapping[str, "str | tuple[str, ...]"]
+SEVERE = "(level = 'ERROR' OR level = 'FATAL')"
+NOT_SEVERE = "level != 'ERROR' AND level != 'FATAL' AND level != 'DEBUG'"
+
+
+def where(filters: Filter) -> tuple[str, dict]:
+    """An InfluxQL condition on tags with bound parameters; a tuple value means any of.
+
+    >>> where({"device": ("a", "b"), "model": "PX"})
+    ('("device" = $p0 OR "device" = $p1) AND "model" = $p2', {'p0': 'a', 'p1': 'b', 'p2': 'PX'})
+    >>> where({})
+    ('true', {})
+    """
+    parts, params = [], {}
+    for tag, value in filters.items():
+        values = value if isinstance(value, tuple) else (value,)
+        ors = []
+        for v in values:
+            name = f"p{len(params)}"
+            params[name] = v
+            ors.append(f"{quote_ident(tag)} = ${name}")
+        parts.append(ors[0] if len(ors) == 1 else "(" + " OR ".join(ors) + ")")
+    return (" AND ".join(parts) if parts else "true"), params
+
+
+def _cond(filters: Filter, start_ms: int, end_ms: int) -> tuple[str, dict]:
+    cond, params = where(filters)
+    tr = time_range(start_ms, end_ms)
+    return (tr if cond == "true" else f"{tr} AND {cond}"), params
+
+
+def log_slice(client, filters: Filter, start_ms: int, end_ms: int, limit: int) -> tuple[LogEntry, ...]:
+    """ERROR/FATAL lines first, then WARN/INFO, each in time order; at most `limit` lines."""
+    cond, params = _cond(filters, start_ms, end_ms)
+    cols = "msg, code, device, level, component"
+    rows = client.rows(f"SELECT {cols} FROM device_logs WHERE {cond} AND {SEVERE} LIMIT {int(limit)}", params)
+    if len(rows) < limit:
+        rest = limit - len(rows)
+        rows += client.rows(f"SELECT {cols} FROM device_logs WHERE {cond} AND {NOT_SEVERE} LIMIT {rest}", params)
+    return tuple(LogEntry(int(r["time"]), r.get("device") or "", r.get("level") or "", r.get("component") or "",
+                          r.get("code") or "", r.get("msg") or "") for r in rows[:limit])
+
+
+def _stats(client, filters: Filter, start_ms: int, end_ms: int) -> dict[str, Stats]:
+    cond, params = _cond(filters, start_ms, end_ms)
+    rows = client.rows(f"SELECT min(*), mean(*), max(*) FROM telemetry WHERE {cond}", params)
+    if not rows:
+        return {}
+    row = rows[0]
+    metrics = {c[len("mean_"):] for c in row if c.startswith("mean_")} - {"seq"}
+    return {m: Stats(row.get(f"min_{m}"), row.get(f"mean_{m}"), row.get(f"max_{m}")) for m in metrics}
+
+
+def metric_window(client, subject: Filter, reference: Filter, start_ms: int, end_ms: int
+                  ) -> tuple[MetricWindow, ...]:
+    """min/mean/max per metric for the subject and for its reference group, by metric name."""
+    mine = _stats(client, subject, start_ms, end_ms)
+    theirs = _stats(client, reference, start_ms, end_ms)
+    empty = Stats(None, None, None)
+    return tuple(MetricWindow(m, mine.get(m, empty), theirs.get(m, empty)) for m in sorted(mine))
+
+
+def _per_device(client, measurement: str, extra: str, attribute: str, cond: str, params: dict
+                ) -> dict[tuple[str, str], int]:
+    """count of points per (attribute value, device)."""
+    field = {"device_events": "code", "device_logs": "msg"}.get(measurement, "*")
+    q = (f"SELECT count({field}) FROM {measurement} WHERE {cond}{extra} "
+         f"GROUP BY {quote_ident(attribute)}, device")
+    out = {}
+    for r in client.rows(q, params):
+        counts = [v for k, v in r.items() if k.startswith("count") and isinstance(v, (int, float))]
+        out[(r.get(attribute) or "", r.get("device") or "")] = int(max(counts, default=0))
+    return out
+
+
+def cohort_table(client, attribution: str, within: Filter, start_ms: int, end_ms: int) -> tuple[CohortRow, ...]:
+    """Faults per active device for each value of the attributed attribute, highest rate first.
+
+    ``attribution`` is ``"firmware=2.1.0"`` (attribute firmware, flagged value
+    2.1.0; firmware when empty). Faults are fault events plus ERROR/FATAL log
+    lines (the measure of the cohort detector); a device is active when it
+    sent telemetry, logs or events in the window. ``within`` narrows the
+    comparison (e.g. the same model).
+    """
+    attribute, _, flagged = (attribution or "firmware=").partition("=")
+    cond, params = _cond(within, start_ms, end_ms)
+    events = _per_device(client, "device_events", " AND type = 'fault'", attribute, cond, params)
+    errors = _per_device(client, "device_logs", f" AND {SEVERE}", attribute, cond, params)
+    seen = set(_per_device(client, "telemetry", "", attribute, cond, params))
+    seen |= set(_per_device(client, "device_logs", "", attribute, cond, params)) | set(events)
+    devices, faults = defaultdict(set), defaultdict(int)
+    for value, device in seen:
+        devices[value].add(device)
+    for counts in (events, errors):
+        for (value, _device), n in counts.items():
+            faults[value] += n
+    rows = [CohortRow(attribute, v, len(devices[v]), faults[v], round(faults[v] / len(devices[v]), 4),
+                      v == flagged) for v in devices if v]
+    return tuple(sorted(rows, key=lambda r: (-r.rate, r.value)))

@@ -1,0 +1,86 @@
+"""Keeping a ticket's evidence current: gathered on open, refreshed on update.
+
+Gathering runs outside any transaction. It is redone when the ticket opens
+or reopens, when the stored evidence is incomplete (InfluxDB was down), and
+otherwise at most every ``refresh_s`` seconds. `refresh_incomplete` is the
+scheduler job that retries incomplete evidence without waiting for an alert.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Callable
+
+from sqlalchemy import Engine, select, update
+
+from alerts.alert import Alert
+from tickets import store
+from tickets.evidence import Evidence, EvidenceRequest, Explanation
+from tickets.models import ACTIVE_STATES, TicketRow
+from tickets.similar import CaseText, case_text, find_similar
+from tickets.ticket import Ticket
+
+T = TicketRow.__table__
+
+
+def request_for(ticket: Ticket, alert: Alert | None) -> EvidenceRequest:
+    """What to gather for `ticket`; the alert's anomaly, when given, supplies the numbers."""
+    if alert is not None:
+        a = alert.anomaly
+        expl = Explanation(a.explanation, a.observed, a.expected, a.score, a.threshold, a.attribution)
+    elif ticket.evidence is not None:
+        expl = ticket.evidence.explanation
+    else:
+        expl = Explanation(ticket.explanation, 0.0, 0.0, 0.0, 0.0)
+    return EvidenceRequest(
+        key=ticket.key, scope=ticket.scope, subject=ticket.subject, code=ticket.code, devices=ticket.devices,
+        model=ticket.model, firmware=ticket.firmware, site=ticket.site, attribution=expl.attribution,
+        onset_ms=ticket.onset_ms, last_seen_ms=ticket.last_seen_ms, explanation=expl)
+
+
+class EvidenceRefresher:
+    def __init__(self, engine: Engine, source, now: Callable[[], int], refresh_s: float = 300.0):
+        self.engine = engine
+        self.source = source
+        self.now = now
+        self.refresh_s = refresh_s
+
+    def due(self, ticket: Ticket, now: int) -> bool:
+        if ticket.evidence is None or not ticket.evidence_complete or ticket.evidence_ms is None:
+            return True
+        return now - ticket.evidence_ms >= self.refresh_s * 1000
+
+    def refresh(self, ticket_id: int, alert: Alert | None, *, force: bool = False) -> Ticket:
+        """Gather and store evidence when due (or forced); the ticket as stored."""
+        ticket = store.get_ticket(self.engine, ticket_id)
+        now = self.now()
+        if not (force or self.due(ticket, now)):
+            return ticket
+        evidence = self.gather(ticket, alert, now)
+        with self.engine.begin() as conn:
+            conn.execute(update(T).where(T.c.id == ticket_id).values(
+                evidence=json.dumps(evidence.to_dict()), evidence_complete=evidence.complete, evidence_ms=now))
+            return store.get(conn, ticket_id)
+
+    def gather(self, ticket: Ticket, alert: Alert | None, now: int) -> Evidence:
+        request = request_for(ticket, alert)
+        if self.source is None:
+            evidence = Evidence(now, True, (), request.onset_ms, request.last_seen_ms, request.explanation,
+                                devices=request.devices)
+        else:
+            evidence = self.source.gather(request, now)
+        msgs = [f"{e.code} {e.msg}" for e in evidence.logs]
+        query = CaseText(ticket.id, case_text(ticket.title, ticket.explanation, None, msgs),
+                         ticket.code, ticket.model, ticket.firmware)
+        with self.engine.connect() as conn:
+            return replace(evidence, similar=find_similar(conn, query))
+
+    def refresh_incomplete(self, limit: int = 50) -> int:
+        """Retry incomplete evidence of active tickets; how many were refreshed."""
+        with self.engine.connect() as conn:
+            ids = [r[0] for r in conn.execute(select(T.c.id).where(
+                T.c.state.in_(ACTIVE_STATES), T.c.evidence_complete.is_(False)).order_by(T.c.id).limit(limit))]
+        for ticket_id in ids:
+            self.refresh(ticket_id, None, force=True)
+        return len(ids)

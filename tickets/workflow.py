@@ -1,0 +1,131 @@
+"""The technician's workflow: acknowledge, assign, comment, resolve, reopen, close.
+
+States: ``open`` → ``acknowledged`` → ``resolved`` → ``closed``; ``resolved``
+or ``closed`` → ``reopened`` (by a person here, or by a recurrence in
+`tickets.service`), and ``reopened`` behaves like ``open``. A transition the
+state does not allow raises `InvalidTransition` (HTTP 409); missing or empty
+required input raises `InvalidInput` (HTTP 422); an unknown id raises
+`tickets.store.TicketNotFound` (HTTP 404). Each change bumps the ticket's
+version, appends to its history and, with webhooks on, queues a delivery.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from sqlalchemy import Engine, insert, update
+
+from tickets import history, store
+from tickets.models import ACTIVE_STATES, DONE_STATES, CommentRow, TicketRow
+from tickets.ticket import Ticket
+
+T = TicketRow.__table__
+MAX_TEXT = 10_000
+
+
+class InvalidTransition(Exception):
+    """The ticket's state does not allow the action (HTTP 409)."""
+
+    def __init__(self, ticket_id: int, state: str, action: str, allowed: tuple[str, ...]):
+        super().__init__(f"ticket {ticket_id} is {state}: cannot {action} (allowed from {', '.join(allowed)})")
+        self.ticket_id, self.state, self.action, self.allowed = ticket_id, state, action, allowed
+
+
+class InvalidInput(ValueError):
+    """A required field is missing or malformed (HTTP 422)."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+def _text(field: str, value: str | None, *, required: bool = True) -> str:
+    """Stripped text, checked for presence and size.
+
+    >>> _text("root_cause", "  bad crimp ")
+    'bad crimp'
+    >>> _text("root_cause", " ")
+    Traceback (most recent call last):
+    ...
+    tickets.workflow.InvalidInput: root_cause: is required
+    """
+    value = (value or "").strip()
+    if required and not value:
+        raise InvalidInput(field, "is required")
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(field, f"is longer than {MAX_TEXT} characters")
+    return value
+
+
+class Workflow:
+    """Workflow actions on the ticket store; `outbox` set means webhooks are on."""
+
+    def __init__(self, engine: Engine, outbox=None, *, now: Callable[[], int] = lambda: int(time.time() * 1000)):
+        self.engine = engine
+        self.outbox = outbox
+        self.now = now
+
+    def _transition(self, ticket_id: int, action: str, allowed: tuple[str, ...], user: str, values: dict,
+                    detail: dict | None = None) -> Ticket:
+        """Apply `values` if the state is in `allowed` (checked in the UPDATE itself)."""
+        now = self.now()
+        values = {k: (now if v is _NOW else v) for k, v in values.items()}
+        with self.engine.begin() as conn:
+            res = conn.execute(update(T).where(T.c.id == ticket_id, T.c.state.in_(allowed)).values(**values))
+            if res.rowcount != 1:
+                current = store.get(conn, ticket_id)  # raises TicketNotFound
+                raise InvalidTransition(ticket_id, current.state, action, allowed)
+            return history.record(conn, ticket_id, action, user, detail or {}, now, outbox=self.outbox is not None)
+
+    def ack(self, ticket_id: int, user: str) -> Ticket:
+        """open/reopened → acknowledged."""
+        user = _text("user", user)
+        return self._transition(ticket_id, "acknowledged", ("open", "reopened"), user,
+                                {"state": "acknowledged", "acknowledged_ms": _NOW})
+
+    def assign(self, ticket_id: int, assignee: str, team: str | None = None, *, user: str = "") -> Ticket:
+        """Set the assignee (and team) of an active ticket."""
+        assignee = _text("assignee", assignee)
+        values = {"assignee": assignee}
+        if team is not None:
+            values["team"] = _text("team", team)
+        return self._transition(ticket_id, "assigned", ACTIVE_STATES, user or assignee, values, dict(values))
+
+    def comment(self, ticket_id: int, user: str, text: str) -> Ticket:
+        """Add a comment (any state)."""
+        user, text = _text("user", user), _text("text", text)
+        now = self.now()
+        with self.engine.begin() as conn:
+            store.get(conn, ticket_id)
+            cid = conn.execute(insert(CommentRow.__table__).values(
+                ticket_id=ticket_id, user=user, text=text, ts_ms=now)).inserted_primary_key[0]
+            return history.record(conn, ticket_id, "commented", user, {"comment_id": cid, "text": text[:500]},
+                                  now, outbox=self.outbox is not None)
+
+    def resolve(self, ticket_id: int, user: str, root_cause: str, resolution: str) -> Ticket:
+        """open/acknowledged/reopened → resolved; root cause and resolution are required."""
+        user = _text("user", user)
+        root_cause, resolution = _text("root_cause", root_cause), _text("resolution", resolution)
+        return self._transition(ticket_id, "resolved", ACTIVE_STATES, user, {
+            "state": "resolved", "resolved_ms": _NOW, "resolved_by": user,
+            "root_cause": root_cause, "resolution": resolution},
+            {"root_cause": root_cause, "resolution": resolution})
+
+    def close(self, ticket_id: int, user: str) -> Ticket:
+        """resolved → closed."""
+        return self._transition(ticket_id, "closed", ("resolved",), _text("user", user),
+                                {"state": "closed", "closed_ms": _NOW})
+
+    def reopen(self, ticket_id: int, user: str, reason: str) -> Ticket:
+        """resolved/closed → reopened (a person's decision; not counted as a recurrence)."""
+        user, reason = _text("user", user), _text("reason", reason)
+        with self.engine.connect() as conn:
+            if store.get(conn, ticket_id).merged_into is not None:
+                raise InvalidTransition(ticket_id, "merged", "reopen", DONE_STATES)
+        return self._transition(ticket_id, "reopened", DONE_STATES, user, {
+            "state": "reopened", "reopened_ms": _NOW, "acknowledged_ms": None, "resolved_ms": None,
+            "closed_ms": None, "resolved_by": None, "root_cause": None, "resolution": None}, {"reason": reason})
+
+
+_NOW = object()  # placeholder for the action's time in `_transition` values
