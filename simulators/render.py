@@ -1,0 +1,190 @@
+"""Rendering one device: its plan plus routine telemetry and chatter, as MQTT messages.
+
+A renderer is fed consecutive spans of simulated time and appends finished
+messages ``(ts_ms, device index, n, topic, payload, retain, will)``; within a
+device and topic, ``seq`` follows time.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulators.models import MODELS
+from simulators.payloads import TelemetryEncoder, batch, encode_event, encode_log, encode_meta, format_ts
+from simulators.plan import DevicePlan, EventAction, FirmwareAction, LogAction, RawAction, StatusAction, \
+    TelemetryAction
+from simulators.signals import DeviceSignals
+
+TOPICS = ("telemetry", "logs", "events", "meta", "status")
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class RenderConfig:
+    seed: int
+    start_ms: int
+    end_ms: int
+    prefix: str
+    topics: frozenset[str]
+    ts_style: str  # seconds | millis | rfc3339 | mixed
+    interval_ms: int
+    batch: int
+    chatter_scale: float
+
+
+class DeviceRenderer:
+    def __init__(self, dp: DevicePlan, config: RenderConfig):
+        self.dp = dp
+        self.config = config
+        device = dp.device.device
+        self.model = MODELS[dp.device.model]
+        self.topic = {t: f"{config.prefix}/{device}/{t}" for t in TOPICS}
+        self.seq = dict.fromkeys(TOPICS, 0)
+        self.firmware = dp.device.firmware
+        styles = ("seconds", "millis", "rfc3339")
+        self.ts_style = styles[dp.index % 3] if config.ts_style == "mixed" else config.ts_style
+        self.signals = DeviceSignals(self.model, np.random.default_rng([config.seed, dp.index, 0]), config.start_ms)
+        self.noise_rng = np.random.default_rng([config.seed, dp.index, 1])
+        self.chatter_rng = random.Random(f"{config.seed}:chatter:{device}")
+        self.phase_ms = random.Random(f"{config.seed}:phase:{device}").randrange(config.interval_ms)
+        self.encoder = TelemetryEncoder(self.model)
+        self.next_action = 0
+        self.next_batch = 0
+        self.next_chatter: float | None = None
+        self.n = 0
+
+    def render(self, a: int, b: int, out: list) -> None:
+        """Append the messages of ``[a, b)`` to ``out``."""
+        pending: list[tuple] = []
+        if a == self.config.start_ms:
+            pending.append((a, 0, "status", (True, False)))
+            pending.append((a, 1, "meta", None))
+        self._actions(b, pending)
+        if "telemetry" in self.config.topics:
+            self._telemetry(a, b, pending)
+        if "logs" in self.config.topics:
+            self._chatter(a, b, pending)
+        pending.sort(key=lambda p: (p[0], p[1]))
+        for ts, _, kind, data in pending:
+            self._emit(ts, kind, data, out)
+
+    def _actions(self, b: int, pending: list) -> None:
+        actions = self.dp.actions
+        while self.next_action < len(actions) and actions[self.next_action].ts_ms < b:
+            action = actions[self.next_action]
+            pending.append((action.ts_ms, 2 + self.next_action, "action", action))
+            self.next_action += 1
+
+    def _telemetry(self, a: int, b: int, pending: list) -> None:
+        step, size = self.config.interval_ms, self.config.batch
+        first = self.config.start_ms + self.phase_ms
+        last = (b - 1 - first) // (step * size)  # last batch published before b
+        if last < self.next_batch:
+            return
+        times = first + np.arange(self.next_batch * size, (last + 1) * size, dtype=np.int64) * step
+        self.next_batch = last + 1
+        keep = times < self.config.end_ms
+        if self.dp.silent:
+            keep &= np.array([not self.dp.is_silent(int(t)) for t in times], dtype=bool)
+        times = times[keep]
+        if len(times) == 0:
+            return
+        values, load = self.signals.sample(times, self.noise_rng, self.dp.ramps, self.dp.stuck)
+        flags = load > 0.2
+        for i in range(0, len(times), size):
+            pending.append((int(times[min(i + size, len(times)) - 1]), 1 << 40, "telemetry",
+                            (times[i:i + size], values[i:i + size], flags[i:i + size])))
+
+    def _chatter(self, a: int, b: int, pending: list) -> None:
+        rate_per_ms = self.model.chatter_per_hour * self.config.chatter_scale / HOUR_MS
+        if rate_per_ms <= 0:
+            return
+        rng, chatter = self.chatter_rng, self.model.chatter
+        weights = [c.weight for c in chatter]
+        if self.next_chatter is None:
+            self.next_chatter = a + rng.expovariate(rate_per_ms)
+        while self.next_chatter < b:
+            ts = int(self.next_chatter)
+            self.next_chatter += rng.expovariate(rate_per_ms)
+            spec = rng.choices(chatter, weights)[0]
+            value = rng.uniform(spec.lo, spec.hi)
+            shown = f"{value:.0f}" if spec.hi - spec.lo >= 20 else f"{value:.2f}"
+            if ts < self.config.end_ms and not self.dp.is_silent(ts):
+                pending.append((ts, 1 << 41, "chatter",
+                                LogAction(ts, spec.level, spec.component, spec.code, spec.template.format(value=shown))))
+
+    def _ts(self, ts_ms: int) -> str:
+        if self.dp.skew:
+            ts_ms += self.dp.skew_ms(ts_ms)
+        return format_ts(ts_ms, self.ts_style)
+
+    def _next_seq(self, topic: str) -> int:
+        self.seq[topic] += 1
+        return self.seq[topic]
+
+    def _put(self, out: list, ts: int, topic: str, payload: bytes, retain: bool = False, will: bool = False):
+        if topic in self.config.topics:
+            self.n += 1
+            out.append((ts, self.dp.index, self.n, self.topic[topic], payload, retain, will))
+
+    def _emit(self, ts: int, kind: str, data, out: list) -> None:
+        if kind == "telemetry":
+            times, values, flags = data
+            objs = [self.encoder.encode(self._ts(int(t)), self._next_seq("telemetry"), v.tolist(),
+                                        bool(f) if self.model.boolean_metric else None)
+                    for t, v, f in zip(times, values, flags)]
+            self._put(out, ts, "telemetry", batch(objs))
+        elif kind == "chatter":
+            self._log(out, data)
+        elif kind == "status":
+            self._put(out, ts, "status", b"online" if data[0] else b"offline", True, data[1])
+        elif kind == "meta":
+            self._meta(out, ts)
+        else:
+            self._action(out, data)
+
+    def _action(self, out: list, action) -> None:
+        ts = action.ts_ms
+        if isinstance(action, LogAction):
+            self._log(out, action)
+        elif isinstance(action, EventAction):
+            self._event(out, action)
+        elif isinstance(action, FirmwareAction):
+            self._log(out, LogAction(ts, "INFO", "system", "I010", f"firmware updated to {action.firmware}"))
+            self._event(out, EventAction(ts, "firmware_update", "", "minor",
+                                         (("from", action.previous), ("to", action.firmware))))
+            self.firmware = action.firmware
+            self._meta(out, ts)
+        elif isinstance(action, StatusAction):
+            self._put(out, ts, "status", b"online" if action.online else b"offline", True, action.will)
+            if action.online:
+                self._meta(out, ts)
+        elif isinstance(action, RawAction):
+            last = action.subtopic.rsplit("/", 1)[-1]
+            if last in self.config.topics or (last not in TOPICS and "telemetry" in self.config.topics):
+                self.n += 1
+                out.append((ts, self.dp.index, self.n, f"{self.config.prefix}/{action.subtopic}",
+                            action.payload, False, False))
+        elif isinstance(action, TelemetryAction) and "telemetry" in self.config.topics:
+            times = np.array([ts], dtype=np.int64)
+            values, load = self.signals.sample(times, self.noise_rng, self.dp.ramps, self.dp.stuck)
+            flag = bool(load[0] > 0.2) if self.model.boolean_metric else None
+            text = self.encoder.encode(self._ts(ts), self._next_seq("telemetry"), values[0].tolist(), flag)
+            self._put(out, ts, "telemetry", text.encode())
+
+    def _log(self, out: list, a: LogAction) -> None:
+        if "logs" in self.config.topics:
+            text = encode_log(self._ts(a.ts_ms), self._next_seq("logs"), a.level, a.component, a.code, a.msg)
+            self._put(out, a.ts_ms, "logs", text.encode())
+
+    def _event(self, out: list, e: EventAction) -> None:
+        if "events" in self.config.topics:
+            text = encode_event(self._ts(e.ts_ms), self._next_seq("events"), e.type, e.code, e.severity, e.detail)
+            self._put(out, e.ts_ms, "events", text.encode())
+
+    def _meta(self, out: list, ts: int) -> None:
+        d = self.dp.device
+        self._put(out, ts, "meta", encode_meta(d.model, self.firmware, d.site, d.hw_rev, d.customer, d.tier), True)
