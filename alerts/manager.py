@@ -228,6 +228,4 @@ def _describe(change: str, rec: AlertRecord) -> str:
         return "flapping" if rec.flapping else "stopped flapping"
     if change == SEVERITY:
         return f"severity raised to {rec.severity}"
-    if change == PARENT:
-        return "grouped under cohort alert"
     return change

@@ -42,6 +42,9 @@ class LineRecorder:
     def write_lines(self, lines: list[str]) -> None:
         self.lines.extend(lines)
 
+    def texts(self, key: str) -> list[str]:
+        return [line.split(',text="')[1].split('"')[0] for line in self.lines if f"alert={key}," in line]
+
     def states(self, key: str) -> list[str]:
         return [line.split(",state=")[1].split(" ")[0] for line in self.lines if f"alert={key}," in line]
 
