@@ -62,6 +62,15 @@ class Settings(BaseSettings):
     grafana_url: str = Field("", description="Grafana base URL for `faultline grafana annotate`, e.g. http://127.0.0.1:3000; empty disables it")
     grafana_token: SecretStr = Field(SecretStr(""), description="Grafana service-account token (Editor) sent as a Bearer header")
 
+    # --- Tickets --------------------------------------------------------------
+    tickets_recurrence_days: float = Field(7.0, gt=0, description="An alert key firing again within this many days of its ticket's resolution reopens it; later it opens a new ticket")
+    tickets_auto_resolve: bool = Field(True, description="Resolve an unacknowledged ticket when its alert resolves (root cause: auto-resolved: quiet)")
+    tickets_grafana_link: str = Field("http://127.0.0.1:3000/d/faultline-device/device?orgId=1&var-device={device}&from={from_ms}&to={to_ms}", description="Grafana link on each ticket; placeholders {device} {subject} {key} {model} {firmware} {site} {code} {from_ms} {to_ms}")
+    tickets_routing_file: str = Field("", description="YAML routing rules, see tickets/routing.example.yaml; empty: no team or assignee")
+    tickets_webhook_url: str = Field("", description="Receives a signed JSON per ticket change; empty disables the webhook")
+    tickets_webhook_secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 key of the X-Faultline-Signature header")
+    tickets_evidence_log_lines: int = Field(50, ge=1, le=1000, description="Log lines kept as ticket evidence, ERROR and FATAL first")
+
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
 
     @classmethod
