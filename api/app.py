@@ -2,7 +2,8 @@
 
 ``faultline api`` calls it with settings alone (it then opens its own engine,
 migrates the database and connects to InfluxDB); ``faultline run`` injects the
-engine, InfluxDB client, alert manager and clock it already has.
+engine, InfluxDB client, alert manager, ticket workflow and clock it already
+has, so both share one state.
 """
 
 from __future__ import annotations
@@ -17,9 +18,17 @@ from api import errors
 from api.context import ActiveAlerts, ApiContext, InfluxReader
 from api.keys import KeyStore
 from api.metrics import ApiMetrics, instrument
-from api.routes import apikeys, devices, health, silences
+from api.routes import apikeys, devices, health, silences, tickets
+from api.ticket_queries import counts_by_state
 from faultline.db import make_engine, migrate
 from faultline.settings import Settings
+from tickets.store import TicketNotFound
+from tickets.workflow import InvalidInput, InvalidTransition, Workflow
+
+ERROR_STATUSES = {TicketNotFound: 404, InvalidTransition: 409, InvalidInput: 422}
+DESCRIPTION = ("Devices, telemetry and logs, alerts, tickets and their workflow, silences, KPIs and "
+               "dead letters. Authenticate with `Authorization: Bearer <API key>`; roles are "
+               "viewer (reads) < technician (ticket workflow, silences) < admin (everything).")
 
 
 def _wall_ms() -> int:
@@ -34,18 +43,26 @@ def _influx_from(settings: Settings) -> InfluxReader:
                         timeout=settings.influx_timeout_s)
 
 
+def _metrics(ctx: ApiContext) -> ApiMetrics:
+    metrics = ApiMetrics()
+    metrics.add_counts("faultline_tickets", "Tickets by state", "state", lambda: counts_by_state(ctx.engine))
+    return metrics
+
+
 def create_app(
     settings: Settings,
     *,
     engine: Engine | None = None,
     influx: InfluxReader | None = None,
     alerts: ActiveAlerts | None = None,
+    workflow: Workflow | None = None,
     now: Callable[[], int] | None = None,
 ) -> FastAPI:
     """The API over `settings`; injected parts are shared, missing ones are built.
 
     An injected `engine` is assumed migrated (the caller owns it); without
-    one, the database at ``settings.sql_url`` is migrated here.
+    one, the database at ``settings.sql_url`` is migrated here. `now` returns
+    epoch milliseconds. Without `alerts`, ``/api/v1/alerts`` answers 503.
     """
     if engine is None:
         migrate(settings.sql_url)
@@ -53,15 +70,13 @@ def create_app(
     now = now or _wall_ms
     ctx = ApiContext(settings=settings, engine=engine, keys=KeyStore(engine, now),
                      influx=influx if influx is not None else _influx_from(settings),
-                     alerts=alerts, now=now, metrics=ApiMetrics())
-    app = FastAPI(title="Faultline API", version="1",
-                  description="Devices, telemetry and logs, alerts, tickets and their workflow, "
-                              "silences, KPIs and dead letters. Authenticate with "
-                              "`Authorization: Bearer <API key>`.")
+                     alerts=alerts, workflow=workflow or Workflow(engine, now=now), now=now, metrics=None)
+    ctx.metrics = _metrics(ctx)
+    app = FastAPI(title="Faultline API", version="1", description=DESCRIPTION)
     app.state.ctx = ctx
-    errors.install(app)
+    errors.install(app, ERROR_STATUSES)
     instrument(app, ctx.metrics)
     app.include_router(health.router)
-    for resource in (devices, silences, apikeys):
+    for resource in (tickets, devices, silences, apikeys):
         app.include_router(resource.router)
     return app

@@ -38,6 +38,7 @@ class ApiContext:
     keys: KeyStore
     influx: InfluxReader
     alerts: ActiveAlerts | None
+    workflow: Any  # tickets.workflow.Workflow
     now: Callable[[], int]  # epoch milliseconds
     metrics: Any  # api.metrics.ApiMetrics
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -60,12 +61,25 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal error; the server log has the cause"}, status_code=500)
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers on `app`."""
+def _by_status(status: int):
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        field = getattr(exc, "field", None)
+        if status == 422 and field:  # a domain check on one input field
+            errors = [{"field": field, "location": "body", "message": getattr(exc, "reason", str(exc))}]
+            return JSONResponse({"detail": str(exc), "errors": errors}, status_code=422)
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    return handler
+
+
+def install(app: FastAPI, statuses: Mapping[type[Exception], int] | None = None) -> None:
+    """Register the handlers on `app`; `statuses` maps other packages' errors to HTTP codes."""
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(Conflict, _conflict)
+    for exc_type, status in (statuses or {}).items():
+        app.add_exception_handler(exc_type, _by_status(status))
     app.add_exception_handler(Exception, _unexpected)
 
 

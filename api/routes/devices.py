@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
@@ -19,7 +19,7 @@ from ingest.registry import DeviceRow
 
 router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"], dependencies=[Depends(auth.viewer)])
 
-DEVICE_ID = Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="Device id as in the MQTT topic")
+DeviceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="Device id as in the MQTT topic")]
 HOUR_MS = 3_600_000
 Level = Literal["DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
 
@@ -86,7 +86,7 @@ def _registered(ctx: ApiContext, device: str):
 
 
 @router.get("/{device_id}", summary="One registered device")
-def get_device(device_id: str = DEVICE_ID, ctx: ApiContext = Depends(context)) -> DeviceOut:
+def get_device(device_id: DeviceId, ctx: ApiContext = Depends(context)) -> DeviceOut:
     row = _registered(ctx, device_id)
     if row is None:
         raise NotFound(f"device {device_id!r} not found")
@@ -110,7 +110,7 @@ def _read(ctx: ApiContext, device: str, q: str, params: dict) -> list[dict]:
 
 @router.get("/{device_id}/telemetry", summary="A device's metrics from InfluxDB (newest `limit` in range)")
 def telemetry(
-    device_id: str = DEVICE_ID,
+    device_id: DeviceId,
     start_ms: int | None = Query(None, ge=0, description="Epoch ms, inclusive; default end_ms - 1 h"),
     end_ms: int | None = Query(None, ge=1, description="Epoch ms, exclusive; default now"),
     metric: list[str] = Query([], max_length=50, description="Only these metrics (repeat the parameter)"),
@@ -126,7 +126,7 @@ def telemetry(
 
 @router.get("/{device_id}/logs", summary="A device's log lines from InfluxDB (newest `limit` in range)")
 def logs(
-    device_id: str = DEVICE_ID,
+    device_id: DeviceId,
     start_ms: int | None = Query(None, ge=0, description="Epoch ms, inclusive; default end_ms - 1 h"),
     end_ms: int | None = Query(None, ge=1, description="Epoch ms, exclusive; default now"),
     level: list[Level] = Query([], description="Only these levels (repeat the parameter)"),

@@ -68,3 +68,44 @@ def app(settings, engine, influx, clock):
 def client(app):
     with TestClient(app) as c:
         yield c
+
+
+def _alert(subject: str, code: str = "E214", *, severity: str = "major", scope: str = "device",
+               state: str = "firing", model: str = "PX-200", firmware: str = "2.1.0", site: str = "sh-03",
+               devices: tuple[str, ...] = (), parent_key: str | None = None, at_ms: int = 0,
+               detector: str = "device_fault_rate"):
+    """A real `Alert` as the alert stage hands it to the ticket stage."""
+    from alerts.alert import Alert
+    from detectors.anomaly import Anomaly
+
+    anomaly = Anomaly(detector, scope, subject, code, at_ms, at_ms, 5.0, 12.0, 1.0, 3.0, 600.0,
+                      f"{code} rate {12.0} vs {1.0} expected", devices=devices,
+                      model=model, firmware=firmware, site=site)
+    return Alert(anomaly.key, detector, scope, subject, code, severity, state, at_ms, at_ms,
+                 at_ms if state == "resolved" else None, 1, False, anomaly, parent_key=parent_key)
+
+
+@pytest.fixture
+def make_alert():
+    """`make_alert("pump-1", code=..., ...)` -> a real `Alert`."""
+    return _alert
+
+
+@pytest.fixture
+def ticket_service(engine, clock):
+    """The real ticket service on the test database (no evidence source, no webhooks)."""
+    from tickets.service import TicketService
+
+    return TicketService(engine, now=clock)
+
+
+@pytest.fixture
+def open_ticket(ticket_service, clock):
+    """`open_ticket("pump-1", code=..., ...)` -> the id of the ticket the alert opened."""
+
+    def opener(subject: str, code: str = "E214", **kw) -> int:
+        ticket = ticket_service.apply(_alert(subject, code, at_ms=clock.ms, **kw))
+        assert ticket is not None
+        return ticket.id
+
+    return opener

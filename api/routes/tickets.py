@@ -1,0 +1,182 @@
+"""Tickets: list and read (viewer); ack, assign, comment, resolve, reopen, close (technician).
+
+The acting user recorded in the ticket's history is the API key's name.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from api import auth
+from api.context import ApiContext, context
+from api.keys import ApiKey
+from api.pages import Page, PageParams
+from api.routes import API_PREFIX
+from api.ticket_queries import TicketFilter, children_of, merged_into, page_of_tickets
+from tickets import store
+from tickets.ticket import Ticket
+
+router = APIRouter(prefix=f"{API_PREFIX}/tickets", tags=["tickets"])
+
+TicketId = Annotated[int, Path(ge=1, description="Ticket id")]
+State = Literal["open", "acknowledged", "resolved", "closed", "reopened", "active"]
+Severity = Literal["info", "minor", "major", "critical"]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Value = Annotated[str | None, Query(max_length=256, description="Exact match")]
+
+
+class TicketSummary(BaseModel):
+    id: int
+    key: str
+    title: str
+    severity: str
+    state: str
+    detector: str
+    scope: str
+    subject: str
+    code: str
+    model: str
+    firmware: str
+    site: str
+    customer: str
+    tier: str
+    assignee: str | None
+    team: str | None
+    opened_ms: int
+    opened_at: str = Field(description="opened_ms as RFC 3339 (UTC)")
+    acknowledged_ms: int | None
+    resolved_ms: int | None
+    closed_ms: int | None
+    reopened_ms: int | None
+    updated_ms: int
+    alert_state: str
+    count: int
+    recurrences: int
+    flapping: bool
+    devices: list[str]
+    version: int
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> "TicketSummary":
+        data = {name: getattr(ticket, name) for name in cls.model_fields if hasattr(ticket, name)}
+        data["devices"] = list(ticket.devices)
+        data["opened_at"] = datetime.fromtimestamp(ticket.opened_ms / 1000, timezone.utc).isoformat()
+        return cls(**data)
+
+
+class TicketDetail(TicketSummary):
+    episode: int
+    onset_ms: int
+    alert_starts_ms: int
+    last_seen_ms: int
+    explanation: str
+    resolved_by: str | None
+    root_cause: str | None
+    resolution: str | None
+    merged_into: int | None
+    evidence: dict | None
+    evidence_complete: bool
+    children: list[dict] = Field(description="Affected devices and the child alert that attached each")
+    merged: list[int] = Field(description="Tickets folded into this one")
+    comments: list[dict]
+    history: list[dict]
+
+
+def _detail(ctx: ApiContext, ticket: Ticket) -> TicketDetail:
+    summary = TicketSummary.of(ticket).model_dump()
+    extra = {name: getattr(ticket, name) for name in TicketDetail.model_fields
+             if name not in summary and hasattr(ticket, name)}
+    extra["evidence"] = ticket.evidence.to_dict() if ticket.evidence else None
+    return TicketDetail(
+        **summary, **extra,
+        children=children_of(ctx.engine, ticket.id), merged=merged_into(ctx.engine, ticket.id),
+        comments=[{"id": c.id, "user": c.user, "text": c.text, "ts_ms": c.ts_ms}
+                  for c in store.comments(ctx.engine, ticket.id)],
+        history=[{"version": h.version, "kind": h.kind, "user": h.user, "detail": h.detail, "ts_ms": h.ts_ms}
+                 for h in store.history(ctx.engine, ticket.id)])
+
+
+@router.get("", summary="Tickets, newest first, filtered and paged", dependencies=[Depends(auth.viewer)])
+def list_tickets(
+    state: list[State] = Query([], description="Repeatable; `active` = open, acknowledged or reopened"),
+    severity: list[Severity] = Query([], description="Repeatable"),
+    device: str | None = Query(None, max_length=256, description="Subject or affected device"),
+    model: Value = None, firmware: Value = None, site: Value = None,
+    assignee: Value = None, team: Value = None, code: Value = None,
+    include_merged: bool = Query(False, description="Also tickets folded into a cohort ticket"),
+    page: PageParams = Depends(),
+    ctx: ApiContext = Depends(context),
+) -> Page[TicketSummary]:
+    flt = TicketFilter(tuple(state), tuple(severity), device, model, firmware, site, assignee, team, code,
+                       include_merged)
+    tickets, total = page_of_tickets(ctx.engine, flt, page.limit, page.offset)
+    return page.of([TicketSummary.of(t) for t in tickets], total)
+
+
+@router.get("/{ticket_id}", summary="One ticket with evidence, devices, comments and history",
+            dependencies=[Depends(auth.viewer)])
+def get_ticket(ticket_id: TicketId, ctx: ApiContext = Depends(context)) -> TicketDetail:
+    return _detail(ctx, store.get_ticket(ctx.engine, ticket_id))
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AssignBody(Body):
+    assignee: Name
+    team: Name | None = None
+
+
+class CommentBody(Body):
+    text: Text
+
+
+class ResolveBody(Body):
+    root_cause: Text
+    resolution: Text
+
+
+class ReopenBody(Body):
+    reason: Text
+
+
+@router.post("/{ticket_id}/ack", summary="Acknowledge (open or reopened → acknowledged)")
+def ack(ticket_id: TicketId, key: ApiKey = Depends(auth.technician),
+        ctx: ApiContext = Depends(context)) -> TicketDetail:
+    return _detail(ctx, ctx.workflow.ack(ticket_id, key.name))
+
+
+@router.post("/{ticket_id}/assign", summary="Assign to a person (and team)")
+def assign(body: AssignBody, ticket_id: TicketId, key: ApiKey = Depends(auth.technician),
+           ctx: ApiContext = Depends(context)) -> TicketDetail:
+    return _detail(ctx, ctx.workflow.assign(ticket_id, body.assignee, body.team, user=key.name))
+
+
+@router.post("/{ticket_id}/comments", status_code=201, summary="Add a comment")
+def comment(body: CommentBody, ticket_id: TicketId, key: ApiKey = Depends(auth.technician),
+            ctx: ApiContext = Depends(context)) -> TicketDetail:
+    return _detail(ctx, ctx.workflow.comment(ticket_id, key.name, body.text))
+
+
+@router.post("/{ticket_id}/resolve", summary="Resolve with root cause and resolution")
+def resolve(body: ResolveBody, ticket_id: TicketId, key: ApiKey = Depends(auth.technician),
+            ctx: ApiContext = Depends(context)) -> TicketDetail:
+    return _detail(ctx, ctx.workflow.resolve(ticket_id, key.name, body.root_cause, body.resolution))
+
+
+@router.post("/{ticket_id}/reopen", summary="Reopen a resolved or closed ticket")
+def reopen(body: ReopenBody, ticket_id: TicketId, key: ApiKey = Depends(auth.technician),
+           ctx: ApiContext = Depends(context)) -> TicketDetail:
+    return _detail(ctx, ctx.workflow.reopen(ticket_id, key.name, body.reason))
+
+
+@router.post("/{ticket_id}/close", summary="Close a resolved ticket")
+def close(ticket_id: TicketId, key: ApiKey = Depends(auth.technician),
+          ctx: ApiContext = Depends(context)) -> TicketDetail:
+    return _detail(ctx, ctx.workflow.close(ticket_id, key.name))
