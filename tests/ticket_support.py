@@ -29,3 +29,18 @@ def make_alert(key_subject: str = "pump-7", *, scope: str = "device", code: str 
                       f"{code} rate 12/5min against 2 expected", attribution, devices, model, firmware, site)
     return Alert(anomaly.key, detector, scope, key_subject, code, severity, state, t_ms - 60_000, t_ms,
                  t_ms if state == "resolved" else None, count, flapping, anomaly, parent_key, silenced_by)
+
+
+def apply_many(url: str, calls: int, barrier=None) -> list[int]:
+    """Worker for concurrency tests: apply `calls` repeats of one alert; the ticket ids seen."""
+    from faultline.db import make_engine
+    from tickets.service import TicketService
+
+    engine = make_engine(url)
+    service = TicketService(engine, None, None, None, now=lambda: 1_700_000_000_000)
+    if barrier is not None:
+        barrier.wait()
+    try:
+        return [service.apply(make_alert(count=i + 1)).id for i in range(calls)]
+    finally:
+        engine.dispose()

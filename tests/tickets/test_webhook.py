@@ -1,0 +1,132 @@
+"""Webhook: a real local receiver checks the signature; retries from the SQL outbox; stable idempotency keys."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ticket_support import make_alert
+from tickets.service import TicketService
+from tickets.webhook import SIGNATURE_HEADER, Outbox, backoff_ms, verify
+from tickets.workflow import Workflow
+
+SECRET = "hook-secret"
+
+
+class Receiver:
+    """A stdlib HTTP server on 127.0.0.1 that answers each POST with the next scripted status."""
+
+    def __init__(self, statuses=()):
+        self.statuses = list(statuses)
+        self.requests: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append({"headers": dict(self.headers), "body": body})
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def make_outbox(engine, url, clock, **kw):
+    return Outbox(engine, url, SECRET, now=clock, base_delay_s=10, max_delay_s=600, **kw)
+
+
+def test_each_change_is_delivered_signed_with_a_key_per_version(engine, clock, receiver):
+    outbox = make_outbox(engine, receiver.url, clock)
+    service = TicketService(engine, None, None, outbox, now=clock)
+    t = service.apply(make_alert())
+    Workflow(engine, outbox, now=clock).ack(t.id, "bob")
+    report = outbox.deliver_due()
+    assert (report.delivered, report.retrying, report.dead) == (2, 0, 0)
+    assert len(receiver.requests) == 2
+    for req in receiver.requests:
+        assert verify(SECRET, req["body"], req["headers"][SIGNATURE_HEADER])
+        assert not verify("wrong", req["body"], req["headers"][SIGNATURE_HEADER])
+    bodies = [json.loads(r["body"]) for r in receiver.requests]
+    assert [b["event"] for b in bodies] == ["opened", "acknowledged"]
+    keys = [r["headers"]["Idempotency-Key"] for r in receiver.requests]
+    assert keys == [f"{t.key}#1@v1", f"{t.key}#1@v2"]
+    assert [b["ticket"]["version"] for b in bodies] == [1, 2]
+    assert outbox.deliver_due().delivered == 0  # nothing left
+
+
+def test_failing_receiver_is_retried_with_backoff_and_the_same_key(engine, clock, receiver):
+    receiver.statuses = [500, 503]
+    outbox = make_outbox(engine, receiver.url, clock)
+    TicketService(engine, None, None, outbox, now=clock).apply(make_alert())
+    assert outbox.deliver_due().retrying == 1
+    assert outbox.deliver_due().retrying == 0 and len(receiver.requests) == 1  # not yet due
+    clock.advance(backoff_ms(1, 10, 600) / 1000)
+    assert outbox.deliver_due().retrying == 1
+    clock.advance(backoff_ms(2, 10, 600) / 1000 - 1)
+    assert outbox.deliver_due().delivered == 0  # one second early
+    clock.advance(1)
+    assert outbox.deliver_due().delivered == 1
+    assert len(receiver.requests) == 3
+    assert len({r["headers"]["Idempotency-Key"] for r in receiver.requests}) == 1
+    assert len({r["body"] for r in receiver.requests}) == 1
+    assert all(verify(SECRET, r["body"], r["headers"][SIGNATURE_HEADER]) for r in receiver.requests)
+
+
+def test_unreachable_receiver_never_blocks_the_ticket(engine, clock):
+    dead_port = Receiver()
+    url = dead_port.url
+    dead_port.close()  # nothing listens there any more
+    outbox = make_outbox(engine, url, clock, timeout=2)
+    t = TicketService(engine, None, None, outbox, now=clock).apply(make_alert())
+    assert t.state == "open"
+    report = outbox.deliver_due()
+    assert report.retrying == 1
+
+
+def test_a_client_error_is_not_retried_until_requeued(engine, clock, receiver):
+    receiver.statuses = [401]
+    outbox = make_outbox(engine, receiver.url, clock)
+    TicketService(engine, None, None, outbox, now=clock).apply(make_alert())
+    assert outbox.deliver_due().dead == 1
+    clock.advance(3600)
+    assert outbox.deliver_due().delivered == 0
+    assert outbox.requeue_dead() == 1
+    assert outbox.deliver_due().delivered == 1
+
+
+def test_gives_up_after_max_attempts(engine, clock, receiver):
+    receiver.statuses = [500] * 3
+    outbox = make_outbox(engine, receiver.url, clock, max_attempts=3)
+    TicketService(engine, None, None, outbox, now=clock).apply(make_alert())
+    outcomes = []
+    for _ in range(3):
+        r = outbox.deliver_due()
+        outcomes.append((r.retrying, r.dead))
+        clock.advance(600)
+    assert outcomes == [(1, 0), (1, 0), (0, 1)]
