@@ -8,6 +8,8 @@ device and topic, ``seq`` follows time.
 from __future__ import annotations
 
 import random
+from itertools import accumulate
+from operator import itemgetter
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +22,8 @@ from simulators.signals import DeviceSignals
 
 TOPICS = ("telemetry", "logs", "events", "meta", "status")
 HOUR_MS = 3_600_000
+TELEMETRY, CHATTER, ACTION, STATUS, META = range(5)  # kinds of pending output
+_ORDER = itemgetter(0, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,31 +58,41 @@ class DeviceRenderer:
         self.next_action = 0
         self.next_batch = 0
         self.next_chatter: float | None = None
+        self.chatter_weights = list(accumulate(c.weight for c in self.model.chatter))
         self.n = 0
 
     def render(self, a: int, b: int, out: list) -> None:
         """Append the messages of ``[a, b)`` to ``out``."""
         pending: list[tuple] = []
         if a == self.config.start_ms:
-            pending.append((a, 0, "status", (True, False)))
-            pending.append((a, 1, "meta", None))
+            pending.append((a, 0, STATUS, (True, False)))
+            pending.append((a, 1, META, None))
         self._actions(b, pending)
         if "telemetry" in self.config.topics:
-            self._telemetry(a, b, pending)
+            self._telemetry(b, pending)
         if "logs" in self.config.topics:
             self._chatter(a, b, pending)
-        pending.sort(key=lambda p: (p[0], p[1]))
+        pending.sort(key=_ORDER)
         for ts, _, kind, data in pending:
-            self._emit(ts, kind, data, out)
+            if kind == TELEMETRY:
+                self._emit_telemetry(ts, data, out)
+            elif kind == CHATTER:
+                self._log(out, ts, *data)
+            elif kind == STATUS:
+                self._put(out, ts, "status", b"online" if data[0] else b"offline", True, data[1])
+            elif kind == META:
+                self._meta(out, ts)
+            else:
+                self._action(out, data)
 
     def _actions(self, b: int, pending: list) -> None:
         actions = self.dp.actions
         while self.next_action < len(actions) and actions[self.next_action].ts_ms < b:
             action = actions[self.next_action]
-            pending.append((action.ts_ms, 2 + self.next_action, "action", action))
+            pending.append((action.ts_ms, 2 + self.next_action, ACTION, action))
             self.next_action += 1
 
-    def _telemetry(self, a: int, b: int, pending: list) -> None:
+    def _telemetry(self, b: int, pending: list) -> None:
         step, size = self.config.interval_ms, self.config.batch
         first = self.config.start_ms + self.phase_ms
         last = (b - 1 - first) // (step * size)  # last batch published before b
@@ -93,32 +107,35 @@ class DeviceRenderer:
         if len(times) == 0:
             return
         values, load = self.signals.sample(times, self.noise_rng, self.dp.ramps, self.dp.stuck)
-        flags = load > 0.2
-        for i in range(0, len(times), size):
-            pending.append((int(times[min(i + size, len(times)) - 1]), 1 << 40, "telemetry",
-                            (times[i:i + size], values[i:i + size], flags[i:i + size])))
+        t_list, rows = times.tolist(), values.tolist()
+        flags = (load > 0.2).tolist() if self.model.boolean_metric else [None] * len(t_list)
+        for i in range(0, len(t_list), size):
+            j = min(i + size, len(t_list))
+            pending.append((t_list[j - 1], 1 << 40, TELEMETRY, (t_list[i:j], rows[i:j], flags[i:j])))
 
     def _chatter(self, a: int, b: int, pending: list) -> None:
         rate_per_ms = self.model.chatter_per_hour * self.config.chatter_scale / HOUR_MS
         if rate_per_ms <= 0:
             return
-        rng, chatter = self.chatter_rng, self.model.chatter
-        weights = [c.weight for c in chatter]
+        rng, chatter, weights = self.chatter_rng, self.model.chatter, self.chatter_weights
         if self.next_chatter is None:
             self.next_chatter = a + rng.expovariate(rate_per_ms)
+        end_ms, silent = self.config.end_ms, self.dp.silent
         while self.next_chatter < b:
             ts = int(self.next_chatter)
             self.next_chatter += rng.expovariate(rate_per_ms)
-            spec = rng.choices(chatter, weights)[0]
+            spec = rng.choices(chatter, cum_weights=weights)[0]
             value = rng.uniform(spec.lo, spec.hi)
             shown = f"{value:.0f}" if spec.hi - spec.lo >= 20 else f"{value:.2f}"
-            if ts < self.config.end_ms and not self.dp.is_silent(ts):
-                pending.append((ts, 1 << 41, "chatter",
-                                LogAction(ts, spec.level, spec.component, spec.code, spec.template.format(value=shown))))
+            if ts < end_ms and not (silent and self.dp.is_silent(ts)):
+                pending.append((ts, 1 << 41, CHATTER,
+                                (spec.level, spec.component, spec.code, spec.template.format(value=shown))))
 
     def _ts(self, ts_ms: int) -> str:
         if self.dp.skew:
             ts_ms += self.dp.skew_ms(ts_ms)
+        if self.ts_style == "seconds":
+            return "%d.%03d" % divmod(ts_ms, 1000)
         return format_ts(ts_ms, self.ts_style)
 
     def _next_seq(self, topic: str) -> int:
@@ -130,30 +147,22 @@ class DeviceRenderer:
             self.n += 1
             out.append((ts, self.dp.index, self.n, self.topic[topic], payload, retain, will))
 
-    def _emit(self, ts: int, kind: str, data, out: list) -> None:
-        if kind == "telemetry":
-            times, values, flags = data
-            objs = [self.encoder.encode(self._ts(int(t)), self._next_seq("telemetry"), v.tolist(),
-                                        bool(f) if self.model.boolean_metric else None)
-                    for t, v, f in zip(times, values, flags)]
-            self._put(out, ts, "telemetry", batch(objs))
-        elif kind == "chatter":
-            self._log(out, data)
-        elif kind == "status":
-            self._put(out, ts, "status", b"online" if data[0] else b"offline", True, data[1])
-        elif kind == "meta":
-            self._meta(out, ts)
-        else:
-            self._action(out, data)
+    def _emit_telemetry(self, ts: int, data: tuple, out: list) -> None:
+        encode, stamp, seq = self.encoder.encode, self._ts, self.seq
+        objs = []
+        for t, row, flag in zip(*data):
+            seq["telemetry"] += 1
+            objs.append(encode(stamp(t), seq["telemetry"], row, flag))
+        self._put(out, ts, "telemetry", batch(objs))
 
     def _action(self, out: list, action) -> None:
         ts = action.ts_ms
         if isinstance(action, LogAction):
-            self._log(out, action)
+            self._log(out, ts, action.level, action.component, action.code, action.msg)
         elif isinstance(action, EventAction):
             self._event(out, action)
         elif isinstance(action, FirmwareAction):
-            self._log(out, LogAction(ts, "INFO", "system", "I010", f"firmware updated to {action.firmware}"))
+            self._log(out, ts, "INFO", "system", "I010", f"firmware updated to {action.firmware}")
             self._event(out, EventAction(ts, "firmware_update", "", "minor",
                                          (("from", action.previous), ("to", action.firmware))))
             self.firmware = action.firmware
@@ -175,10 +184,10 @@ class DeviceRenderer:
             text = self.encoder.encode(self._ts(ts), self._next_seq("telemetry"), values[0].tolist(), flag)
             self._put(out, ts, "telemetry", text.encode())
 
-    def _log(self, out: list, a: LogAction) -> None:
+    def _log(self, out: list, ts: int, level: str, component: str, code: str, msg: str) -> None:
         if "logs" in self.config.topics:
-            text = encode_log(self._ts(a.ts_ms), self._next_seq("logs"), a.level, a.component, a.code, a.msg)
-            self._put(out, a.ts_ms, "logs", text.encode())
+            text = encode_log(self._ts(ts), self._next_seq("logs"), level, component, code, msg)
+            self._put(out, ts, "logs", text.encode())
 
     def _event(self, out: list, e: EventAction) -> None:
         if "events" in self.config.topics:
