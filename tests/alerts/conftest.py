@@ -42,11 +42,15 @@ class LineRecorder:
     def write_lines(self, lines: list[str]) -> None:
         self.lines.extend(lines)
 
+    def of(self, key: str) -> list[str]:
+        tag = key.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+        return [line for line in self.lines if line.startswith(f"alert_events,alert={tag},")]
+
     def texts(self, key: str) -> list[str]:
-        return [line.split(',text="')[1].split('"')[0] for line in self.lines if f"alert={key}," in line]
+        return [line.split(',text="')[1].split('"')[0] for line in self.of(key)]
 
     def states(self, key: str) -> list[str]:
-        return [line.split(",state=")[1].split(" ")[0] for line in self.lines if f"alert={key}," in line]
+        return [line.split(",state=")[1].split(" ")[0] for line in self.of(key)]
 
 
 def anomaly(subject="pump-7", code="E214", score=6.0, threshold=3.0, scope="device", detector=None,
