@@ -88,6 +88,10 @@ class TicketService:
         ticket_id, fresh = self._open_or_update(alert)
         return self._evidence.refresh(ticket_id, alert, force=fresh)
 
+    def refresh_incomplete_evidence(self, limit: int = 50) -> int:
+        """Scheduler job: gather again the evidence that InfluxDB could not give; how many tickets."""
+        return self._evidence.refresh_incomplete(limit)
+
     def _open_or_update(self, alert: Alert) -> tuple[int, bool]:
         now = self.now()
         with self.engine.begin() as conn:
