@@ -1,0 +1,82 @@
+"""The device table: what the engine remembers about each device between windows.
+
+Per device: its cohort cell, fault counts of the windows still open, the
+last window it was active and the last one it faulted in (enough for the
+cohort counts at every horizon), and its own detectors. Kept small on
+purpose: state per device is measured by ``bench/bench_detectors.py``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from detectors.attribution import Cell
+from detectors.device_rate import DeviceFaultRate
+from detectors.telemetry import EpisodeGate, TelemetryZ
+
+FAULT_LEVELS = frozenset({"ERROR", "FATAL"})
+NEVER = -(1 << 62)
+
+
+class DeviceState:
+    """One device's memory (pickled with the engine's checkpoint)."""
+
+    __slots__ = ("cell", "pending", "last_active_w", "last_fault_w", "last_code", "first_seen_ms",
+                 "last_seen_ms", "last_fault_ms", "rate", "telemetry", "gate")
+
+    def __init__(self, cell: Cell, ts_ms: int):
+        self.cell = cell
+        self.pending: dict[int, list] = {}  # window -> [fault events, error logs, Counter(codes)]
+        self.last_active_w = NEVER
+        self.last_fault_w = NEVER
+        self.last_code = ""
+        self.first_seen_ms = ts_ms
+        self.last_seen_ms = ts_ms
+        self.last_fault_ms = NEVER
+        self.rate: DeviceFaultRate | None = None
+        self.telemetry: TelemetryZ | None = None
+        self.gate: EpisodeGate | None = None
+
+    def count(self, window: int, event: bool, code: str, ts_ms: int) -> None:
+        """Count one fault signal (a fault event, or an ERROR/FATAL line) in ``window``."""
+        slot = self.pending.get(window)
+        if slot is None:
+            slot = self.pending[window] = [0, 0, None]
+        slot[0 if event else 1] += 1
+        if code:
+            if slot[2] is None:
+                slot[2] = Counter()
+            slot[2][code] += 1
+        self.last_fault_ms = max(self.last_fault_ms, ts_ms)
+
+    def close(self, window: int) -> tuple[int, str]:
+        """Close ``window`` for this (active) device: its fault count and dominant code."""
+        slot = self.pending.pop(window, None)
+        self.last_active_w = window
+        if slot is None:
+            return 0, ""
+        faults = max(slot[0], slot[1])
+        code = slot[2].most_common(1)[0][0] if slot[2] else ""
+        if faults:
+            self.last_fault_w = window
+            self.last_code = code or self.last_code
+        return faults, code
+
+    def __getstate__(self):
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, state):
+        for k, v in state.items():
+            setattr(self, k, v)
+
+
+def shard_of(device: str, shards: int) -> int:
+    """A stable shard number for a device (FNV-1a, independent of Python's hash seed).
+
+    >>> shard_of("px200-0001", 1), shard_of("px200-0001", 4) == shard_of("px200-0001", 4)
+    (0, True)
+    """
+    h = 0xCBF29CE484222325
+    for b in device.encode():
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h % shards
