@@ -18,11 +18,15 @@ from api import errors
 from api.context import ActiveAlerts, ApiContext, InfluxReader
 from api.keys import KeyStore
 from api.metrics import ApiMetrics, instrument
-from api.routes import apikeys, devices, health, silences, tickets
+from api.routes import alerts as alert_routes
+from api.routes import apikeys, deadletters, devices, health, silences, tickets
+from api.stored_alerts import StoredAlerts
 from api.ticket_queries import counts_by_state
 from faultline.db import make_engine, migrate
 from faultline.settings import Settings
+from ingest import deadletters as dead_letters
 from tickets.store import TicketNotFound
+from tickets.webhook import Outbox
 from tickets.workflow import InvalidInput, InvalidTransition, Workflow
 
 ERROR_STATUSES = {TicketNotFound: 404, InvalidTransition: 409, InvalidInput: 422}
@@ -43,9 +47,19 @@ def _influx_from(settings: Settings) -> InfluxReader:
                         timeout=settings.influx_timeout_s)
 
 
+def _workflow(settings: Settings, engine: Engine, now: Callable[[], int]) -> Workflow:
+    outbox = None
+    if settings.tickets_webhook_url:  # changes are queued; `faultline run` delivers them
+        outbox = Outbox(engine, settings.tickets_webhook_url,
+                        settings.tickets_webhook_secret.get_secret_value(), now=now)
+    return Workflow(engine, outbox, now=now)
+
+
 def _metrics(ctx: ApiContext) -> ApiMetrics:
     metrics = ApiMetrics()
     metrics.add_counts("faultline_tickets", "Tickets by state", "state", lambda: counts_by_state(ctx.engine))
+    metrics.add_counts("faultline_dead_letters", "Dead letters by reason", "reason",
+                       lambda: dead_letters.counts_by(ctx.engine, "reason_kind"))
     return metrics
 
 
@@ -62,7 +76,9 @@ def create_app(
 
     An injected `engine` is assumed migrated (the caller owns it); without
     one, the database at ``settings.sql_url`` is migrated here. `now` returns
-    epoch milliseconds. Without `alerts`, ``/api/v1/alerts`` answers 503.
+    epoch milliseconds. Without `alerts`, active alerts are read from the
+    alert stage's SQL store; without `workflow`, one is built (queuing
+    webhook deliveries when ``tickets_webhook_url`` is set).
     """
     if engine is None:
         migrate(settings.sql_url)
@@ -70,13 +86,14 @@ def create_app(
     now = now or _wall_ms
     ctx = ApiContext(settings=settings, engine=engine, keys=KeyStore(engine, now),
                      influx=influx if influx is not None else _influx_from(settings),
-                     alerts=alerts, workflow=workflow or Workflow(engine, now=now), now=now, metrics=None)
+                     alerts=alerts if alerts is not None else StoredAlerts(engine),
+                     workflow=workflow or _workflow(settings, engine, now), now=now, metrics=None)
     ctx.metrics = _metrics(ctx)
     app = FastAPI(title="Faultline API", version="1", description=DESCRIPTION)
     app.state.ctx = ctx
     errors.install(app, ERROR_STATUSES)
     instrument(app, ctx.metrics)
     app.include_router(health.router)
-    for resource in (tickets, devices, silences, apikeys):
+    for resource in (tickets, alert_routes, silences, devices, deadletters, apikeys):
         app.include_router(resource.router)
     return app

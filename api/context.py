@@ -37,7 +37,7 @@ class ApiContext:
     engine: Engine
     keys: KeyStore
     influx: InfluxReader
-    alerts: ActiveAlerts | None
+    alerts: ActiveAlerts
     workflow: Any  # tickets.workflow.Workflow
     now: Callable[[], int]  # epoch milliseconds
     metrics: Any  # api.metrics.ApiMetrics

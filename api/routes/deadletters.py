@@ -1,0 +1,95 @@
+"""Dead letters: list (viewer) and replay with the current code (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+
+from api import auth
+from api.context import ApiContext, context
+from api.errors import NotFound, invalid
+from api.pages import Page, PageParams
+from api.routes import API_PREFIX
+from influx.errors import InfluxError
+from ingest.deadletters import DeadLetterRow
+
+router = APIRouter(prefix=f"{API_PREFIX}/deadletters", tags=["dead letters"])
+PAYLOAD_EXCERPT = 2000
+MAX_REPLAY_IDS = 10_000
+Value = Annotated[str | None, Query(max_length=256, description="Exact match")]
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    received_ms: int
+    topic: str
+    device: str | None
+    firmware: str | None
+    stage: str
+    reason_kind: str
+    reason: str
+    payload_size: int
+    payload: str = Field(description=f"First {PAYLOAD_EXCERPT} characters, undecodable bytes escaped")
+
+    @classmethod
+    def of(cls, row) -> "DeadLetterOut":
+        return cls(id=row.id, received_ms=row.received_ms, topic=row.topic, device=row.device,
+                   firmware=row.firmware, stage=row.stage, reason_kind=row.reason_kind, reason=row.reason,
+                   payload_size=row.payload_size,
+                   payload=row.payload.decode("utf-8", "backslashreplace")[:PAYLOAD_EXCERPT])
+
+
+class ReplayBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[Annotated[int, Field(ge=1)]] | None = Field(None, max_length=MAX_REPLAY_IDS)
+    all: bool = Field(False, description="Replay every dead letter")
+
+
+class ReplayOut(BaseModel):
+    replayed: int = Field(description="Stored now and removed from the dead letters")
+    still_failing: int
+    reasons: dict[int, str] = Field(description="Current reason per dead letter still failing")
+
+
+@router.get("", summary="Dead letters, oldest first", dependencies=[Depends(auth.viewer)])
+def list_dead_letters(
+    reason_kind: Value = None, device: Value = None, firmware: Value = None, stage: Value = None,
+    page: PageParams = Depends(), ctx: ApiContext = Depends(context),
+) -> Page[DeadLetterOut]:
+    stmt = select(DeadLetterRow)
+    for column, value in (("reason_kind", reason_kind), ("device", device), ("firmware", firmware),
+                          ("stage", stage)):
+        if value is not None:
+            stmt = stmt.where(getattr(DeadLetterRow, column) == value)
+    with ctx.engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        rows = conn.execute(stmt.order_by(DeadLetterRow.id).limit(page.limit).offset(page.offset)).all()
+    return page.of([DeadLetterOut.of(r) for r in rows], total)
+
+
+def _check_ids(ctx: ApiContext, ids: list[int]) -> None:
+    with ctx.engine.connect() as conn:
+        known = set(conn.scalars(select(DeadLetterRow.id).where(DeadLetterRow.id.in_(ids))))
+    missing = sorted(set(ids) - known)
+    if missing:
+        raise NotFound(f"no dead letter with id {', '.join(map(str, missing[:20]))}")
+
+
+@router.post("/replay", summary="Re-run decode and write; what now succeeds leaves the store",
+             dependencies=[Depends(auth.admin)],
+             responses={503: {"description": "InfluxDB unreachable; nothing was removed"}})
+def replay(body: ReplayBody, ctx: ApiContext = Depends(context)) -> ReplayOut:
+    from ingest.replay import replay as run_replay
+
+    if bool(body.ids) == body.all:
+        raise invalid("body", "ids", "give a non-empty ids list or all=true (not both)")
+    if body.ids:
+        _check_ids(ctx, body.ids)
+    try:
+        result = run_replay(ctx.settings, ctx.engine, None if body.all else body.ids)
+    except InfluxError as exc:
+        raise HTTPException(503, f"InfluxDB unavailable, nothing replayed: {exc}") from None
+    return ReplayOut(replayed=result.replayed, still_failing=result.still_failing, reasons=result.reasons)
