@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+
 from alerts.alert import Alert
 from influx.line_protocol import encode_line
 
@@ -16,9 +17,30 @@ MEASUREMENT = "alert_events"
 
 
 class EventWriter(Protocol):
-    """Where alert events go: lines of line protocol with millisecond timestamps."""
+    """Where alert events go: lines of line protocol with millisecond timestamps.
+
+    A failure raises; an exception with ``retryable = False`` (InfluxDB refused
+    the points for good) makes the manager drop the lines instead of retrying.
+    """
 
     def write_lines(self, lines: list[str]) -> None: ...
+
+
+class LineWriter(Protocol):
+    """The part of `influx.client.InfluxClient` the event writer needs."""
+
+    def write(self, body: bytes | str, precision: str = "ms") -> None: ...
+
+
+class InfluxEventWriter:
+    """`EventWriter` onto InfluxDB through `influx.client.InfluxClient` (errors pass through)."""
+
+    def __init__(self, client: LineWriter):
+        self.client = client
+
+    def write_lines(self, lines: list[str]) -> None:
+        if lines:
+            self.client.write("\n".join(lines), precision="ms")
 
 
 def event_text(alert: Alert, change: str) -> str:

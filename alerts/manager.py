@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 PARENT, UNSILENCED, SILENCED, REPEAT = "grouped", "unsilenced", "silenced", "repeat"
 HANDED_OFF = {FIRED, FLAPPING, SEVERITY, PARENT, UNSILENCED}
 MAX_BACKLOG_LINES = 100_000
+EVENT_RETRY_MS = 10_000  # after a failed alert_events write, wait this long before the next try
 
 
 def wall_clock_ms() -> int:
@@ -73,6 +74,7 @@ class AlertManager:
             self._track_cohort(rec)
         self._silences = store.silences(now())
         self._backlog: list[str] = []
+        self._retry_at_ms = 0
         self.events_dropped = 0
 
     # --- public API -----------------------------------------------------------
@@ -196,22 +198,26 @@ class AlertManager:
     def _finish(self, batch: _Batch) -> list[Alert]:
         self.store.save(batch.dirty.values(), batch.now_ms)
         self._backlog.extend(batch.lines)
-        self._flush_events()
+        self._flush_events(batch.now_ms)
         return batch.alerts
 
-    def _flush_events(self) -> None:
-        if not self._backlog:
-            return
+    def _flush_events(self, now_ms: int) -> None:
         overflow = len(self._backlog) - MAX_BACKLOG_LINES
         if overflow > 0:
             del self._backlog[:overflow]
             self.events_dropped += overflow
             log.error("alert_events backlog full: dropped %d oldest events", overflow)
+        if not self._backlog or now_ms < self._retry_at_ms:
+            return
         try:
             self.events_writer.write_lines(list(self._backlog))
-        except Exception as exc:  # kept for the next tick; alerting goes on
-            log.warning("alert_events write failed (%d events kept for retry): %s", len(self._backlog), exc)
-            return
+        except Exception as exc:  # alerting goes on either way
+            if getattr(exc, "retryable", True):
+                self._retry_at_ms = now_ms + EVENT_RETRY_MS
+                log.warning("alert_events write failed (%d events kept for retry): %s", len(self._backlog), exc)
+                return
+            self.events_dropped += len(self._backlog)
+            log.error("alert_events refused by InfluxDB, %d events dropped: %s", len(self._backlog), exc)
         self._backlog.clear()
 
 
