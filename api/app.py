@@ -19,7 +19,7 @@ from api.context import ActiveAlerts, ApiContext, InfluxReader
 from api.keys import KeyStore
 from api.metrics import ApiMetrics, instrument
 from api.routes import alerts as alert_routes
-from api.routes import apikeys, deadletters, devices, health, silences, tickets
+from api.routes import apikeys, deadletters, devices, health, kpis, silences, tickets
 from api.stored_alerts import StoredAlerts
 from api.ticket_queries import counts_by_state
 from faultline.db import make_engine, migrate
@@ -94,6 +94,6 @@ def create_app(
     errors.install(app, ERROR_STATUSES)
     instrument(app, ctx.metrics)
     app.include_router(health.router)
-    for resource in (tickets, alert_routes, silences, devices, deadletters, apikeys):
+    for resource in (tickets, alert_routes, silences, kpis, devices, deadletters, apikeys):
         app.include_router(resource.router)
     return app
