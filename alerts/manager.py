@@ -11,9 +11,16 @@ what changed (`alerts.store`) and records every transition in InfluxDB
   repeat at most every ``repeat_interval_s`` while anomalies keep coming;
 - a resolved alert when an episode that reached tickets ends;
 - nothing for pending alerts, blips, or silenced alerts (their transitions
-  still go to ``alert_events`` and to `active`).
+  still go to ``alert_events`` and to `active`);
+- after a restart, on the first `tick`, the current state of every alert
+  already announced (firing, or resolved within the quiet period), since the
+  previous process may have stopped before the ticket stage applied it.
 
-Device alerts with ``parent_key`` belong to the cohort's ticket. Time comes
+Device alerts with ``parent_key`` belong to the cohort's ticket. A device
+alert that starts firing while a *pending* cohort alert it belongs to exists
+waits for it (at most the pending time), so a cohort incident arriving a few
+seconds after its devices leaks no device tickets; one announced earlier is
+announced again with ``parent_key`` when the cohort alert fires. Time comes
 only from the injected ``now`` (epoch ms).
 """
 
@@ -75,6 +82,7 @@ class AlertManager:
         self._silences = store.silences(now())
         self._backlog: list[str] = []
         self._retry_at_ms = 0
+        self._resend_due = bool(self._records)
         self.events_dropped = 0
 
     # --- public API -----------------------------------------------------------
@@ -96,6 +104,8 @@ class AlertManager:
         with self._lock:
             batch = _Batch(self.now())
             self._silences = self.store.silences(batch.now_ms)
+            if self._resend_due:
+                self._resend(batch)
             for key in list(self._records):
                 rec = self._records[key]
                 new, reasons = advance(rec, batch.now_ms, self.config)
@@ -187,6 +197,21 @@ class AlertManager:
             return
         words = [_describe(c, rec) for c in changes]
         batch.lines.append(event_line(rec.to_alert(), ", ".join(words), batch.now_ms))
+
+    def _resend(self, batch: _Batch) -> None:
+        """After a restart, hand the current state of every announced alert to tickets again.
+
+        The previous process may have stopped between saving a transition and
+        the ticket stage applying it; tickets are idempotent by key, so the
+        repeat is harmless. Resolves are repeated while still recent.
+        """
+        self._resend_due = False
+        for rec in list(self._records.values()):
+            if rec.state == "firing" and rec.notified:
+                self._update(batch, rec, rec, {REPEAT})
+            elif rec.state == "resolved" and rec.notified and rec.ends_at_ms is not None \
+                    and batch.now_ms - rec.ends_at_ms <= self.config.resolve_after_ms:
+                batch.alerts.append(rec.to_alert())
 
     def _adopt_children(self, batch: _Batch, cohort: AlertRecord) -> None:
         for rec in list(self._records.values()):

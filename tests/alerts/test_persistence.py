@@ -27,7 +27,8 @@ def test_new_manager_on_the_same_store_continues_the_episode(sql_url, make_anoma
     second = AlertManager(config, SqlAlertStore(second_engine), recorder, now=clock)
     assert [(x.key, x.state, x.starts_at_ms) for x in second.active()] == [(a.key, "firing", before[0].starts_at_ms)]
     during = drive(second, 105, 300, every_10s(a, 0, 200))
-    assert during == []  # no second firing episode, nothing new for tickets
+    # no second episode: the restarted process only re-announces the one in progress, once
+    assert [(x.state, x.starts_at_ms) for x in during] == [("firing", before[0].starts_at_ms)]
     after = drive(second, 305, 500)
     assert [(x.state, x.starts_at_ms) for x in after] == [("resolved", before[0].starts_at_ms)]
     assert after[0].count == 20  # anomalies from both processes folded into one episode
@@ -51,4 +52,17 @@ def test_flap_history_and_children_survive_a_restart(sql_url, make_anomaly, driv
     assert all(x.state == "firing" for x in out)
     fired = [t for t in recorder.texts(device.key) + recorder.texts(cohort.key) if t.startswith("fired")]
     assert len(fired) == 2  # one episode each, across both processes
+    engine.dispose()
+
+
+def test_a_resolve_just_before_a_restart_is_announced_again(sqlite_url, make_anomaly, drive, clock, recorder):
+    a = make_anomaly()
+    engine = make_engine(sqlite_url)
+    out = drive(AlertManager(CONFIG, SqlAlertStore(engine), recorder, now=clock), 0, 200, every_10s(a, 0, 60))
+    assert [x.state for x in out] == ["firing", "resolved"]  # resolved at 170 s; then the process stops
+    engine.dispose()
+    engine = make_engine(sqlite_url)
+    again = drive(AlertManager(CONFIG, SqlAlertStore(engine), recorder, now=clock), 205, 600)
+    assert [(x.state, x.ends_at_ms) for x in again] == [("resolved", out[1].ends_at_ms)]
+    assert recorder.states(a.key) == ["firing", "resolved"]  # alert_events not duplicated
     engine.dispose()
