@@ -135,3 +135,16 @@ def insert_ignore(conn: Connection, table, values: dict, index_elements: list[st
         return True
     except IntegrityError:
         return False
+
+
+def kpi_rows(engine: Engine, *, opened_from_ms: int | None = None, opened_to_ms: int | None = None) -> list:
+    """Light rows (no evidence) of the tickets opened in a period, for `tickets.kpis.compute_kpis`."""
+    cols = [T.c[n] for n in ("id", "state", "opened_ms", "reopened_ms", "acknowledged_ms", "resolved_ms",
+                             "resolved_by", "recurrences", "merged_into", "model", "firmware", "site")]
+    stmt = select(*cols)
+    if opened_from_ms is not None:
+        stmt = stmt.where(T.c.opened_ms >= opened_from_ms)
+    if opened_to_ms is not None:
+        stmt = stmt.where(T.c.opened_ms < opened_to_ms)
+    with engine.connect() as conn:
+        return list(conn.execute(stmt.order_by(T.c.id)))

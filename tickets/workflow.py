@@ -22,6 +22,8 @@ from tickets.ticket import Ticket
 
 T = TicketRow.__table__
 MAX_TEXT = 10_000
+VERBS = {"acknowledged": "acknowledge", "assigned": "assign", "resolved": "resolve", "closed": "close",
+         "reopened": "reopen"}
 
 
 class InvalidTransition(Exception):
@@ -75,7 +77,7 @@ class Workflow:
             res = conn.execute(update(T).where(T.c.id == ticket_id, T.c.state.in_(allowed)).values(**values))
             if res.rowcount != 1:
                 current = store.get(conn, ticket_id)  # raises TicketNotFound
-                raise InvalidTransition(ticket_id, current.state, action, allowed)
+                raise InvalidTransition(ticket_id, current.state, VERBS.get(action, action), allowed)
             return history.record(conn, ticket_id, action, user, detail or {}, now, outbox=self.outbox is not None)
 
     def ack(self, ticket_id: int, user: str) -> Ticket:

@@ -1,0 +1,171 @@
+"""`faultline tickets ...`: list, show and work tickets; KPIs; webhook and evidence jobs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import click
+
+from faultline.settings import SettingsError, load_settings
+
+
+class _Context:
+    """Settings and engine, made on first use (the database is migrated then)."""
+
+    def __init__(self):
+        self._settings = None
+        self._engine = None
+
+    @property
+    def settings(self):
+        if self._settings is None:
+            try:
+                self._settings = load_settings()
+            except SettingsError as exc:
+                raise click.UsageError(str(exc)) from None
+        return self._settings
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            from faultline.db import make_engine, migrate
+
+            migrate(self.settings.sql_url)
+            self._engine = make_engine(self.settings.sql_url)
+        return self._engine
+
+    def workflow(self):
+        from tickets.wiring import build_workflow
+
+        return build_workflow(self.settings, self.engine)
+
+
+pass_ctx = click.make_pass_decorator(_Context, ensure=True)
+
+
+def _run(action):
+    """Run a store or workflow call; its errors become a one-line message and exit code 1."""
+    from tickets.store import TicketNotFound
+    from tickets.workflow import InvalidInput, InvalidTransition
+
+    try:
+        return action()
+    except (TicketNotFound, InvalidTransition, InvalidInput) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+def tickets():
+    """Tickets: one per alert key, with the evidence that locates the fault."""
+
+
+@tickets.command("list")
+@click.option("--state", multiple=True, help="open, acknowledged, resolved, closed or reopened (repeatable)")
+@click.option("--assignee")
+@click.option("--team")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
+@pass_ctx
+def list_cmd(ctx, state, assignee, team, limit, as_json):
+    """Tickets, newest first."""
+    from tickets import render, store
+
+    for t in store.list_tickets(ctx.engine, state=tuple(state) or None, assignee=assignee, team=team, limit=limit):
+        click.echo(json.dumps(t.to_dict(), sort_keys=True) if as_json else render.one_line(t))
+
+
+@tickets.command()
+@click.argument("ticket_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def show(ctx, ticket_id, as_json):
+    """One ticket with its evidence, comments and history."""
+    from tickets import render, store
+
+    t = _run(lambda: store.get_ticket(ctx.engine, ticket_id))
+    if as_json:
+        click.echo(json.dumps(t.to_dict(), sort_keys=True, indent=2))
+        return
+    click.echo(render.ticket_text(t))
+    for c in store.comments(ctx.engine, ticket_id):
+        click.echo(f"  comment {render.when(c.ts_ms)} {c.user}: {c.text}")
+    for h in store.history(ctx.engine, ticket_id):
+        click.echo(f"  v{h.version} {render.when(h.ts_ms)} {h.kind} {h.user}")
+
+
+def _action(name: str, help_text: str, *options):
+    """A workflow subcommand: `tickets <name> ID --user U [options]` printing the new state."""
+    def decorate(fn):
+        cmd = click.argument("ticket_id", type=int)(fn)
+        cmd = click.option("--user", required=True, help="who does it")(cmd)
+        for opt in options:
+            cmd = opt(cmd)
+        cmd = pass_ctx(cmd)
+        return tickets.command(name, help=help_text)(cmd)
+    return decorate
+
+
+def _done(t) -> None:
+    click.echo(f"ticket {t.id} is {t.state} (version {t.version})")
+
+
+@_action("ack", "Acknowledge: you are working on it.")
+def ack_cmd(ctx, ticket_id, user):
+    _done(_run(lambda: ctx.workflow().ack(ticket_id, user)))
+
+
+@_action("assign", "Assign to a person (and team).", click.option("--to", "assignee", required=True),
+         click.option("--team"))
+def assign_cmd(ctx, ticket_id, user, assignee, team):
+    _done(_run(lambda: ctx.workflow().assign(ticket_id, assignee, team, user=user)))
+
+
+@_action("comment", "Add a comment.", click.option("--text", required=True))
+def comment_cmd(ctx, ticket_id, user, text):
+    _done(_run(lambda: ctx.workflow().comment(ticket_id, user, text)))
+
+
+@_action("resolve", "Resolve with the root cause and what fixed it.",
+         click.option("--root-cause", required=True), click.option("--resolution", required=True))
+def resolve_cmd(ctx, ticket_id, user, root_cause, resolution):
+    _done(_run(lambda: ctx.workflow().resolve(ticket_id, user, root_cause, resolution)))
+
+
+@_action("reopen", "Reopen a resolved or closed ticket.", click.option("--reason", required=True))
+def reopen_cmd(ctx, ticket_id, user, reason):
+    _done(_run(lambda: ctx.workflow().reopen(ticket_id, user, reason)))
+
+
+@_action("close", "Close a resolved ticket.")
+def close_cmd(ctx, ticket_id, user):
+    _done(_run(lambda: ctx.workflow().close(ticket_id, user)))
+
+
+@tickets.command()
+@click.option("--by", type=click.Choice(["model", "firmware", "site"]))
+@click.option("--days", type=float, help="only tickets opened in the last N days")
+@pass_ctx
+def kpis(ctx, by, days):
+    """MTTA, MTTR, recurrence rate and open tickets (definitions: tickets/kpis.py)."""
+    import time
+
+    from tickets import store
+    from tickets.kpis import compute_kpis
+
+    since = int((time.time() - days * 86_400) * 1000) if days else None
+    report = compute_kpis(store.kpi_rows(ctx.engine, opened_from_ms=since), by=by)
+    click.echo(json.dumps(asdict(report), indent=2))
+
+
+@tickets.command()
+@pass_ctx
+def deliver(ctx):
+    """Send the webhook deliveries that are due (what the scheduler job does)."""
+    from tickets.wiring import build_outbox
+
+    outbox = build_outbox(ctx.settings, ctx.engine)
+    if outbox is None:
+        raise click.ClickException("no webhook configured (FAULTLINE_TICKETS_WEBHOOK_URL)")
+    r = outbox.deliver_due()
+    click.echo(f"delivered {r.delivered}, retrying {r.retrying}, dead {r.dead}")
