@@ -62,3 +62,19 @@ def test_each_app_has_its_own_metrics_registry(settings, engine, influx):
         a.get("/health")
         assert 'route="/health"' in a.get("/metrics").text
         assert 'route="/health"' not in b.get("/metrics").text
+
+
+def test_metrics_gauge_tickets_by_state_and_dead_letters_by_reason(client, auth, engine, clock, open_ticket):
+    from ingest import deadletters
+    from ingest.deadletters import DeadLetter
+
+    first, _second = open_ticket("pump-1"), open_ticket("pump-2")
+    client.post(f"/api/v1/tickets/{first}/ack", headers=auth("technician"))
+    deadletters.add(engine, [DeadLetter(clock.ms, "devices/a/telemetry", b"{", "decode", "json", "bad JSON"),
+                             DeadLetter(clock.ms, "devices/b/telemetry", b"{", "decode", "json", "bad JSON"),
+                             DeadLetter(clock.ms, "devices/c/logs", b"{}", "validate", "schema", "no level")])
+    text = client.get("/metrics").text
+    assert 'faultline_tickets{state="acknowledged"} 1.0' in text
+    assert 'faultline_tickets{state="open"} 1.0' in text
+    assert 'faultline_dead_letters{reason="json"} 2.0' in text
+    assert 'faultline_dead_letters{reason="schema"} 1.0' in text
