@@ -4,9 +4,10 @@ The rules are InfluxDB's own (the server's parser in 1.x and 2.x, checked
 against a real server in the tests):
 
 - The measurement escapes ``,`` and space; tag keys, tag values and field
-  keys escape ``,``, ``=`` and space. A backslash is written as is: the
-  server keeps a backslash that does not precede one of those characters
-  and reads ``\\,`` as a backslash followed by an escaped comma.
+  keys escape ``,``, ``=`` and space. A backslash is written as is (there
+  is no escape for it): the server keeps a backslash that does not precede
+  one of those characters, and in tag keys and values it reads ``\\,`` as
+  a backslash followed by an escaped comma.
 - Tags are written sorted by key (InfluxDB's recommended order, and it makes
   lines canonical); fields are written sorted by key too. Tags whose value
   is empty (or ``None``) are skipped.
@@ -25,11 +26,20 @@ against a real server in the tests):
 - The timestamp is written as given (an int in the precision the caller
   sends with the write) or left out when ``None``.
 
-What the server cannot store raises ``ValueError`` instead of producing a
-line that would be rejected or, worse, silently altered: no fields, a name
-that is empty, contains a newline or ends with a backslash (the backslash
-would escape the separator), a measurement starting with ``#`` (a comment
-line), a tag or field key named ``time``.
+What InfluxDB cannot store, or would store altered, raises ``ValueError``
+(the caller dead-letters the point) instead of producing a bad line:
+
+- no fields; an empty name or key;
+- a name, key or tag value containing a newline, carriage return or NUL
+  (a newline ends the line; InfluxQL cannot address a carriage return);
+- a name, key or tag value ending with a backslash (it would escape the
+  separator that follows);
+- in a measurement, a backslash before ``,``, ``=`` or space; in a field
+  key, an odd run of backslashes before one of them (the server takes them
+  as escapes there and drops the backslash or fails to parse); a leading
+  tab in either (the server strips it);
+- a measurement starting with ``#`` (a comment line); a tag or field key
+  named ``time`` (InfluxDB drops the point).
 
 Deliberate deviations from the Go line-protocol corpus (the encode vectors):
 an empty tag value is skipped rather than an error (Faultline's contract),
@@ -43,6 +53,7 @@ shortest form (``6632243`` rather than ``6.632243e+06``; equal in value).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 _INT_MIN = -(1 << 63)
@@ -56,20 +67,45 @@ _STRING_ESCAPES = str.maketrans({'"': '\\"', "\\": "\\\\"})
 # so escaping and validation happen once per distinct name; the caches are
 # emptied when they grow past the bound.
 _CACHE_LIMIT = 65_536
+# What the server's parser cannot take back (measured against InfluxDB 1.x
+# over every name of up to four characters from "a", "\\", ",", "=", " "):
+_BACKSLASH_BEFORE_SPECIAL = re.compile(r"\\[ ,=]")
+_ODD_BACKSLASHES_BEFORE_SPECIAL = re.compile(r"(?<!\\)(?:\\\\)*\\[ ,=]")
 _measurements: dict[str, str] = {}
-_keys: dict[str, str] = {}
+_tag_keys: dict[str, str] = {}
+_field_keys: dict[str, str] = {}
 _tag_values: dict[str, str] = {}
 
 
 def _check_name(name: object, what: str) -> str:
-    if type(name) is not str and not isinstance(name, str):
+    if not isinstance(name, str):
         raise ValueError(f"{what} must be a string, not {type(name).__name__}")
     if not name:
         raise ValueError(f"{what} is empty")
-    if "\n" in name:
-        raise ValueError(f"{what} {name!r} contains a newline")
+    if "\n" in name or "\r" in name or "\0" in name:
+        raise ValueError(f"{what} {name!r} contains a newline, carriage return or NUL")
     if name.endswith("\\"):
         raise ValueError(f"{what} {name!r} ends with a backslash")
+    return name
+
+
+def _check_measurement(name: str) -> str:
+    _check_name(name, "measurement")
+    if "\\" in name and _BACKSLASH_BEFORE_SPECIAL.search(name):
+        raise ValueError(f"measurement {name!r} has a backslash before ',', '=' or space")
+    if name[0] in "#\t":
+        raise ValueError(f"measurement {name!r} starts with '#' (a comment line) or a tab")
+    return name
+
+
+def _check_field_key(name: str) -> str:
+    _check_name(name, "field key")
+    if "\\" in name and _ODD_BACKSLASHES_BEFORE_SPECIAL.search(name):
+        raise ValueError(f"field key {name!r} has an odd run of backslashes before ',', '=' or space")
+    if name[0] == "\t":
+        raise ValueError(f"field key {name!r} starts with a tab")
+    if name == "time":
+        raise ValueError("key 'time' is reserved by InfluxDB")
     return name
 
 
@@ -90,29 +126,44 @@ def escape_measurement(name: str) -> str:
     """
     escaped = _measurements.get(name)
     if escaped is None:
-        _check_name(name, "measurement")
-        if name.startswith("#"):
-            raise ValueError(f"measurement {name!r} starts with '#' (a comment line)")
+        _check_measurement(name)
         escaped = _remember(_measurements, name, name.translate(_MEASUREMENT_ESCAPES))
     return escaped
 
 
-def escape_key(name: str) -> str:
-    r"""A tag key or field key as written in a line.
+def escape_tag_key(name: str) -> str:
+    r"""A tag key as written in a line.
 
-    >>> escape_key("value ms=1,2")
+    >>> escape_tag_key("value ms=1,2")
     'value\\ ms\\=1\\,2'
-    >>> escape_key("time")
+    >>> escape_tag_key("time")
     Traceback (most recent call last):
     ...
     ValueError: key 'time' is reserved by InfluxDB
     """
-    escaped = _keys.get(name)
+    escaped = _tag_keys.get(name)
     if escaped is None:
-        _check_name(name, "key")
+        _check_name(name, "tag key")
         if name == "time":
             raise ValueError("key 'time' is reserved by InfluxDB")
-        escaped = _remember(_keys, name, name.translate(_KEY_ESCAPES))
+        escaped = _remember(_tag_keys, name, name.translate(_KEY_ESCAPES))
+    return escaped
+
+
+def escape_field_key(name: str) -> str:
+    r"""A field key as written in a line.
+
+    >>> escape_field_key("temp c")
+    'temp\\ c'
+    >>> escape_field_key("a\\=b")
+    Traceback (most recent call last):
+    ...
+    ValueError: field key 'a\\=b' has an odd run of backslashes before ',', '=' or space
+    """
+    escaped = _field_keys.get(name)
+    if escaped is None:
+        _check_field_key(name)
+        escaped = _remember(_field_keys, name, name.translate(_KEY_ESCAPES))
     return escaped
 
 
@@ -195,7 +246,7 @@ def encode_line(
         for key, value in sorted(tags.items()):
             if value:
                 parts.append(",")
-                parts.append(_keys.get(key) or escape_key(key))
+                parts.append(_tag_keys.get(key) or escape_tag_key(key))
                 parts.append("=")
                 parts.append(_tag_values.get(value) or escape_tag_value(value))
     if not fields:
@@ -203,7 +254,7 @@ def encode_line(
     sep = " "
     for key, value in sorted(fields.items()):
         parts.append(sep)
-        parts.append(_keys.get(key) or escape_key(key))
+        parts.append(_field_keys.get(key) or escape_field_key(key))
         parts.append("=")
         parts.append(format_field_value(value))
         sep = ","

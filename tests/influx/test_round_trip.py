@@ -1,28 +1,34 @@
-"""Corpus points encoded, written to the real InfluxDB and read back with InfluxQL.
+"""Points encoded, written to the real InfluxDB and read back with InfluxQL.
 
-Every point of decode_valid.json (``output.result``) is encoded and written.
-The only points not stored are those the encoder refuses because InfluxDB
-cannot hold them, each for a reason asserted below:
+1. Every point of the corpus' decode_valid.json (``output.result``) is
+   encoded and written. The only points not stored are those the encoder
+   refuses because InfluxDB cannot hold them, each for a reason asserted:
 
-- an integer outside int64 (the corpus' uint values above 2**63-1): InfluxDB
-  1.x has no unsigned type and Faultline never writes the ``u`` suffix;
-- a name containing a newline: the server ends the line there (an escaped
-  ``\\n`` would be stored as two characters);
-- a name ending with a backslash: it escapes the separator that follows;
-- a tag or field key named ``time``: InfluxDB drops the point
-  ("invalid tag key: input tag "time" ... is invalid").
+   - an integer outside int64 (the corpus' uint values above 2**63-1):
+     InfluxDB 1.x has no unsigned type and Faultline never writes ``u``;
+   - a tag or field key named ``time``: InfluxDB drops the point
+     ("invalid tag key: input tag "time" ... is invalid");
+   - (none in this corpus) a name with a newline, or ending with a backslash.
+
+2. Generated points with hostile names and values.
+3. The name rules, name by name: the encoder refuses a name exactly when the
+   server would not give it back unchanged.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from influx.client import InfluxClient
-from influx.line_protocol import encode_line
+from influx.errors import InfluxError
+from influx.line_protocol import _KEY_ESCAPES, _MEASUREMENT_ESCAPES, encode_line
 from influx.query import quote_ident
 
 CORPUS = Path("/work/shared/data/line-protocol/decode_valid.json")
@@ -99,7 +105,14 @@ def _read_back(client: InfluxClient, names: set[str]) -> dict:
 def _same_fields(expected: dict, stored: dict) -> bool:
     if expected.keys() != stored.keys():
         return False
-    return all(expected[k][1] == stored[k][1] and expected[k][0] == stored[k][0] for k in expected)
+    for k, (value, kind) in expected.items():
+        got, got_kind = stored[k]
+        if got_kind != kind:
+            return False
+        # JSON carries a float field like 5e16 as 50000000000000000: compare as a float.
+        if (float(got) if kind == "float" else got) != value:
+            return False
+    return True
 
 
 @pytest.mark.timeout(300)
@@ -131,3 +144,99 @@ def test_refused_corpus_points_are_exactly_the_unstorable_ones():
         too_big = [f for f in point["fields"] if "uint" in f["value"] and f["value"]["uint"] > INT64_MAX]
         keys = [t["key"] for t in point["tags"]] + [f["key"] for f in point["fields"]]
         assert too_big or "time" in keys or any("\n" in n or n.endswith("\\") for n in names), point
+
+
+# -- generated points, hostile names included, through the real server ------------
+
+
+_CHARS = st.sampled_from(list("ab09_-.:,= \"'\\\té✓"))
+_name = st.text(_CHARS, min_size=1, max_size=10)
+_values = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1),
+    st.booleans(),
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=20),
+)
+_serial = itertools.count()
+_KINDS = {bool: "boolean", int: "integer", float: "float", str: "string"}
+
+
+@pytest.fixture(scope="module")
+def generated_db(stack) -> InfluxClient:
+    return InfluxClient(stack.influx_url, stack.new_database("gen"))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_name, st.dictionaries(_name, _name, max_size=4), st.dictionaries(_name, _values, min_size=1, max_size=4),
+       st.integers(min_value=-(1 << 62), max_value=1 << 62))
+def test_generated_points_round_trip(generated_db, name, tags, fields, ts):
+    """Every line the encoder writes is stored exactly; what it refuses, it refuses for a documented reason."""
+    measurement = f"m_{next(_serial)}_{name}"  # a fresh measurement per example: no type conflicts
+    tags = {k: v for k, v in tags.items() if k not in fields}
+    try:
+        line = encode_line(measurement, tags, fields, ts)
+    except ValueError as exc:
+        assert any(r in str(exc) for r in ("backslash", "reserved", "tab", "carriage return", "'#'")), exc
+        assume(False)
+    generated_db.write(line, precision="ns")
+    stored = _read_back(generated_db, {measurement})
+    key = (measurement, frozenset((k, v) for k, v in tags.items() if v), ts)
+    assert list(stored) == [key]
+    assert _same_fields({k: (v, _KINDS[type(v)]) for k, v in fields.items()}, stored[key])
+
+
+# -- the name rules, name by name, against the server -------------------------------
+
+_ALPHABET = ["a", "\\", ",", "=", " "]
+_POSITIONS = ("measurement", "tag key", "tag value", "field key")
+
+
+def _stored_exactly(client: InfluxClient, where: str, name: str, serial: int) -> bool:
+    """Write one point with ``name`` at ``where``, escaped but not validated, and read it back."""
+    m, tk, tv, fk = f"n{serial}", "t", "v", "f"
+    if where == "measurement":
+        m += name
+    elif where == "tag key":
+        tk = name
+    elif where == "tag value":
+        tv = name
+    else:
+        fk = name
+    line = f"{m.translate(_MEASUREMENT_ESCAPES)},{tk.translate(_KEY_ESCAPES)}={tv.translate(_KEY_ESCAPES)} " \
+           f"{fk.translate(_KEY_ESCAPES)}=1 1"
+    try:
+        client.write(line, precision="ns")
+    except InfluxError as exc:
+        assert exc.status == 400, exc
+        return False
+    series = client.query(f"SELECT * FROM {quote_ident(m)} GROUP BY *", epoch="ns")
+    return [(s.name, dict(s.tags), s.columns, s.values) for s in series] == [(m, {tk: tv}, ("time", fk), ((1, 1),))]
+
+
+def _encoder_accepts(where: str, name: str) -> bool:
+    m, tags, fields = "n", {"t": "v"}, {"f": 1}
+    if where == "measurement":
+        m += name
+    elif where == "tag key":
+        tags = {name: "v"}
+    elif where == "tag value":
+        tags = {"t": name}
+    else:
+        fields = {name: 1}
+    try:
+        encode_line(m, tags, fields, 1)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.timeout(300)
+def test_encoder_refuses_exactly_the_names_the_server_cannot_take_back(stack):
+    """Every name of up to three characters from a, backslash, comma, equals and space,
+    in each position: the encoder accepts it if and only if InfluxDB stores it exactly."""
+    client = InfluxClient(stack.influx_url, stack.new_database("names"))
+    names = ["".join(p) for n in (1, 2, 3) for p in itertools.product(_ALPHABET, repeat=n)]
+    serial = itertools.count()
+    mismatches = [(where, name) for name in names for where in _POSITIONS
+                  if _encoder_accepts(where, name) != _stored_exactly(client, where, name, next(serial))]
+    assert mismatches == []
