@@ -13,7 +13,7 @@ from simulators.models import MODELS
 from simulators.plan import LogAction, Plan, RawAction, StatusAction, TelemetryAction, Window
 from simulators.scenario import ClockSkew, Malformed, MessageStorm, Offline, Scenario
 from simulators.timespan import parse_span
-from simulators.truth import ExpectedTicket, Incident
+from simulators.truth import ExpectedTicket, Incident, Occurrence
 
 HOUR_MS = 3_600_000
 
@@ -38,12 +38,15 @@ def plan_offline(spec: Offline, iid: str, plan: Plan, start_ms: int, end_ms: int
         if returns:
             dp.actions.append(StatusAction(end_ms, online=True))
     devices = tuple(dp.device.device for dp in chosen)
+    occurrences = [Occurrence(d, start_ms, "status", "offline", "", "") for d in devices]
+    occurrences += [Occurrence(d, end_ms, "status", "online", "", "") for d in devices if returns]
     return Incident(
         id=iid, kind=spec.kind, start_ms=start_ms, end_ms=end_ms, scope="device", device=devices[0],
         cohort={"site": site}, fault_codes=("offline",), affected_devices=devices,
         tickets=tuple(ExpectedTicket("device", d, "offline", "major", start_ms) for d in devices),
         expectations={"status": "offline", "via": spec.via, "back_online_ms": end_ms if returns else None,
                       "telemetry_stops_ms": start_ms},
+        occurrences=tuple(occurrences),
         description=f"{len(devices)} device(s) at {site} go offline ({'last will' if spec.via == 'will' else 'explicit status'})"
                     + ("" if not returns else " and come back"))
 

@@ -52,8 +52,8 @@ class Occurrence:
 
     device: str
     ts_ms: int  # simulated time of publication
-    topic: str  # "logs" | "events"
-    kind: str  # log level for logs, event type for events
+    topic: str  # "logs" | "events" | "status"
+    kind: str  # log level for logs, event type for events, online/offline for status
     code: str
     text: str  # the log message, or "" for events
 

@@ -1,0 +1,233 @@
+"""Publishing a simulation over real MQTT (the only module here that imports paho).
+
+QoS 1 messages in flight are bounded (DESIGN §2: paho loses messages silently
+past 65,535 outstanding): a publish waits until the broker has acknowledged
+enough earlier ones. Devices that go offline through their last will get a
+connection of their own with that will set; the rest share one connection.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Callable, Iterable, Protocol
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
+
+DISCONNECT_WITH_WILL = 0x04  # MQTT 5 reason code: the broker publishes the will
+
+
+class PublishError(RuntimeError):
+    """The broker could not be reached or stopped acknowledging."""
+
+
+class MessageSource(Protocol):
+    def messages(self) -> Iterable: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    sim_ms: int  # simulated time of the last message sent
+    messages: int
+    elapsed_s: float
+    rate: float  # messages per second so far
+
+
+@dataclass(frozen=True, slots=True)
+class PublishSummary:
+    messages: int
+    elapsed_s: float
+    rate: float  # messages per second
+    sim_start_ms: int
+    sim_end_ms: int
+    wills: int = 0  # connections dropped so that the broker sends the device's last will
+
+    @property
+    def sim_span_s(self) -> float:
+        return max(0, self.sim_end_ms - self.sim_start_ms) / 1000
+
+
+class _Connection:
+    """One paho client driven from the publishing thread (no network thread, no locks).
+
+    The socket is serviced while waiting: for acknowledgements when too many
+    QoS 1 messages are in flight, and while pacing holds messages back.
+    """
+
+    def __init__(self, url: str, client_id: str, max_inflight: int, timeout_s: float,
+                 will_topic: str = ""):
+        parts = urlsplit(url)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=mqtt.MQTTv5 if will_topic else mqtt.MQTTv311)
+        self.limit = max_inflight
+        self.inflight = 0
+        self.connected = False
+        self.closed = False
+        self.refused = ""
+        # We bound in-flight messages ourselves (`limit`). paho's own bound would
+        # re-scan its whole outgoing queue on every acknowledgement, so it is off.
+        self.client.max_inflight_messages_set(0)
+        self.client.max_queued_messages_set(0)
+        self.client.on_connect = self._on_connect
+        self.client.on_publish = self._on_publish
+        if parts.username:
+            self.client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
+        if parts.scheme == "mqtts":
+            self.client.tls_set()
+        if will_topic:
+            self.client.will_set(will_topic, b"offline", qos=1, retain=True)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        self.timeout_s = timeout_s
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self.refused = str(reason_code)
+        else:
+            self.connected = True
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self.inflight -= 1
+
+    def open(self) -> "_Connection":
+        try:
+            self.client.connect(self.host, self.port, keepalive=30)
+        except OSError as exc:
+            raise PublishError(f"cannot connect to the broker at {self.host}:{self.port}: {exc}") from None
+        self._service_until(lambda: self.connected or bool(self.refused), "connect")
+        if self.refused:
+            raise PublishError(f"broker at {self.host}:{self.port} refused the connection: {self.refused}")
+        return self
+
+    def service(self, timeout: float = 0.0) -> None:
+        """Read acknowledgements, write pending packets, keep the session alive; reconnect if lost."""
+        rc = self.client.loop(timeout)
+        if rc != mqtt.MQTT_ERR_SUCCESS:
+            self.connected = False
+            try:
+                self.client.reconnect()  # unacknowledged QoS 1 messages are sent again
+            except OSError:
+                pass
+
+    def _service_until(self, done, what: str) -> None:
+        deadline = time.monotonic() + self.timeout_s
+        while not done():
+            if time.monotonic() > deadline:
+                raise PublishError(f"broker at {self.host}:{self.port}: no answer to {what} "
+                                   f"after {self.timeout_s:.0f} s ({self.inflight} messages unacknowledged)")
+            self.service(0.05)
+
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        if qos:
+            if self.inflight >= self.limit:
+                self._service_until(lambda: self.inflight < self.limit // 2, "publish")
+            self.inflight += 1
+        self.client.publish(topic, payload, qos, retain)
+
+    def abort(self) -> None:
+        """Disconnect at once (after an error), without waiting for acknowledgements."""
+        if not self.closed:
+            self.closed = True
+            self.client.disconnect()
+
+    def close(self, with_will: bool = False) -> None:
+        """Wait until the broker has acknowledged everything, then disconnect."""
+        self.closed = True
+        self._service_until(lambda: self.inflight <= 0, "the last publishes")
+        if with_will:
+            self.client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=DISCONNECT_WITH_WILL))
+        else:
+            self.client.disconnect()
+        self.client.loop(0.05)
+
+
+def publish(sim: MessageSource, mqtt_url: str, speed: float = 0.0, realtime: bool = False,
+            progress: Callable[[Progress], None] | None = None, *, max_inflight: int = 1000,
+            client_id: str = "", timeout_s: float = 60.0, progress_every_s: float = 0.5,
+            clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> PublishSummary:
+    """Send every message of ``sim``; return once the broker has acknowledged them all.
+
+    ``speed`` is simulated seconds per wall second (0 or inf: as fast as
+    possible). ``realtime`` sends each message when the wall clock reaches
+    its timestamp (speed 1 on wall-clock time).
+    """
+    prefix = client_id or f"faultline-sim-{uuid.uuid4().hex[:8]}"
+    main = _Connection(mqtt_url, prefix, max_inflight, timeout_s).open()
+    own: dict[str, _Connection] = {}
+    try:
+        for device in getattr(sim, "will_devices", lambda: [])():
+            own[device] = _Connection(mqtt_url, f"{prefix}-{device}", max_inflight, timeout_s,
+                                      will_topic=_status_topic(sim, device)).open()
+        summary = _run(sim, main, own, _Pacer(speed, realtime, clock, wall), progress, progress_every_s, clock)
+    except BaseException:
+        for conn in [main, *own.values()]:
+            conn.abort()
+        raise
+    return summary
+
+
+def _run(sim, main: _Connection, own: dict[str, _Connection], pace: "_Pacer", progress, every_s: float,
+         clock) -> PublishSummary:
+    count = wills = 0
+    first = last = None
+    started = clock()
+    next_report = started + every_s
+
+    def idle(seconds: float) -> None:
+        for conn in [main, *own.values()]:
+            conn.service(seconds / (1 + len(own)))
+
+    for m in sim.messages():
+        pace.wait(m.ts_ms, idle)
+        device = m.topic.split("/")[-2] if m.topic.count("/") >= 2 else ""
+        conn = own.get(device)
+        if m.will and conn is not None:
+            own.pop(device).close(with_will=True)
+            wills += 1
+        else:
+            (conn or main).publish(m.topic, m.payload, m.qos, m.retain)
+        count += 1
+        first = m.ts_ms if first is None else first
+        last = m.ts_ms
+        if progress is not None and count % 256 == 0 and clock() >= next_report:
+            elapsed = clock() - started
+            progress(Progress(last, count, elapsed, count / elapsed if elapsed else 0.0))
+            next_report = clock() + every_s
+    for conn in [main, *own.values()]:
+        conn.close()
+    own.clear()
+    elapsed = max(clock() - started, 1e-9)
+    return PublishSummary(count, elapsed, count / elapsed, first or 0, last or 0, wills)
+
+
+def _status_topic(sim, device: str) -> str:
+    prefix = getattr(getattr(sim, "scenario", None), "topic_prefix", "devices")
+    return f"{prefix}/{device}/status"
+
+
+class _Pacer:
+    """Holds messages back until their simulated time is due on the wall clock."""
+
+    def __init__(self, speed: float, realtime: bool, clock, wall):
+        self.speed = 1.0 if realtime else speed
+        self.realtime = realtime
+        self.clock, self.wall = clock, wall
+        self.anchor: tuple[float, int] | None = None
+
+    def wait(self, ts_ms: int, idle: Callable[[float], None]) -> None:
+        """Service the connections (``idle``) until ``ts_ms`` is due."""
+        if not self.realtime and (self.speed <= 0 or math.isinf(self.speed)):
+            return
+        while (ahead := self._ahead(ts_ms)) > 0.002:
+            idle(min(ahead, 0.5))
+
+    def _ahead(self, ts_ms: int) -> float:
+        if self.realtime:
+            return ts_ms / 1000 - self.wall()
+        if self.anchor is None:
+            self.anchor = (self.clock(), ts_ms)
+        return self.anchor[0] + (ts_ms - self.anchor[1]) / 1000 / self.speed - self.clock()
