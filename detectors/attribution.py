@@ -96,7 +96,13 @@ def explain(ranked: list[CohortKey], cells_of: Mapping[CohortKey, frozenset],
         if rest and excess(frozenset(rest), frozenset(covered)):
             kept.append(key)
             covered |= cells_of[key]
-    return [_narrow(key, ranked, cells_of, excess, enough) for key in kept]
+    return [_general(_narrow(key, ranked, cells_of, excess, enough), ranked, cells_of) for key in kept]
+
+
+def _general(key, ranked, cells_of) -> CohortKey:
+    """The most general tested cohort with exactly the same devices (firmware 2.1.0 on PX-200 only)."""
+    same = [k for k in cells_of if cells_of[k] == cells_of[key]]
+    return min(same, key=lambda k: (generality(k), ranked.index(k) if k in ranked else len(ranked)))
 
 
 def _narrow(key, ranked, cells_of, excess, enough) -> CohortKey:

@@ -7,11 +7,15 @@ its cohort look bad; the test is a binomial tail ``P(Bin(N, p0) >= m)``.
 
 Expected fraction ``p0`` is the larger of
 
-* the fleet outside the cohort over the same horizon (a regression shows
-  against the devices that do not have it), and
+* the fleet outside the cohort over the same horizon, standardised by
+  model (each device is compared with devices of its own model, because
+  models differ in their inherent fault rates; a regression shows against
+  the devices that do not have it), and
 * the cohort's own history (``CohortRate``, exponentially forgetting), pulled
   towards the fleet while young, so a chronically worse cohort is not
-  re-reported forever.
+  re-reported forever. A cohort with no same-model devices outside it (a
+  whole model) is compared with its own history only, once that history
+  holds ``prior_devices`` device-observations; before that it is not tested.
 
 Guards: at least ``min_devices`` active and ``min_affected`` faulty devices.
 False-alarm control: every scan (one per closed window) tests many cohorts at
@@ -46,27 +50,42 @@ class CohortRate(AnomalyDetector):
     True
     """
 
-    def __init__(self, memory_scans: int = 168, prior_devices: float = 50.0):
+    def __init__(self, memory_scans: int = 168, prior_devices: float = 50.0, lag: int = 1):
         self.memory_scans = memory_scans
         self.prior_devices = prior_devices
+        self.lag = lag
         self._faulty = 0.0
         self._active = 0.0
+        self._pending: list[tuple[float, float]] = []
 
-    def expected(self, x: dict) -> float:
-        fleet = float(x.get("fleet_rate", 0.0))
+    def expected(self, x: dict) -> float | None:
+        """The expected faulty fraction; None without a fleet baseline or enough history."""
+        fleet = x.get("fleet_rate")
+        if fleet is None:
+            if self._active < self.prior_devices:
+                return None
+            return (self._faulty + 0.5) / (self._active + 1.0)
         own = (self._faulty + self.prior_devices * fleet) / (self._active + self.prior_devices)
         return max(fleet, own)
 
     def p_value(self, x: dict) -> float:
-        return binomial_sf(int(x["faulty"]), int(x["active"]), self.expected(x))
+        expected = self.expected(x)
+        return 1.0 if expected is None else binomial_sf(int(x["faulty"]), int(x["active"]), expected)
 
     def score_one(self, x: dict) -> float:
         return surprise(self.p_value(x))
 
     def learn_one(self, x: dict) -> None:
+        # Horizon counts overlap from one scan to the next: each is learned
+        # with weight 1/lag, and only once it is `lag` scans old, so the
+        # history never contains the horizon being tested.
+        self._pending.append((float(x["faulty"]), float(x["active"])))
+        if len(self._pending) <= self.lag - 1:
+            return
+        faulty, active = self._pending.pop(0)
         keep = 1.0 - 1.0 / self.memory_scans
-        self._faulty = self._faulty * keep + float(x["faulty"])
-        self._active = self._active * keep + float(x["active"])
+        self._faulty = self._faulty * keep + faulty / self.lag
+        self._active = self._active * keep + active / self.lag
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,21 +121,21 @@ class CohortScan:
     def scan(self, counts: dict[int, Counts]) -> list[CohortFinding]:
         """``counts[h]`` are the cell counts over horizon ``h``; returns the explained excesses."""
         agg = {h: _aggregate(counts.get(h, {})) for h in self.horizons}
-        totals = {h: _total(counts.get(h, {})) for h in self.horizons}
         tests: dict[CohortKey, tuple[float, int, dict]] = {}
+        xs: dict[tuple, dict] = {}
         n_tests = 0
         for h in self.horizons:
-            for key, (n, m, _cells) in agg[h].items():
-                x = self._x(n, m, totals[h])
-                det = self.history.get((key, h))
-                if n >= self.min_devices and m >= self.min_affected:
+            for key, (n, m, cells) in agg[h].items():
+                x = xs[key, h] = {"active": n, "faulty": m,
+                                  "fleet_rate": self._baseline(counts.get(h, {}), cells, frozenset())}
+                det = self.history.get((key, h)) or self._new(h)
+                if n >= self.min_devices and m >= self.min_affected and det.expected(x) is not None:
                     n_tests += 1
-                    p = (det or self._new()).p_value(x)
+                    p = det.p_value(x)
                     if key not in tests or p < tests[key][0]:
                         tests[key] = (p, h, x)
-        for h in self.horizons:  # prequential: learn after scoring
-            for key, (n, m, _cells) in agg[h].items():
-                self.history.setdefault((key, h), self._new()).learn_one(self._x(n, m, totals[h]))
+        for (key, h), x in xs.items():  # prequential: learn after scoring
+            self.history.setdefault((key, h), self._new(h)).learn_one(x)
         threshold = surprise(self.alpha)
         cells_of = {k: frozenset(agg[h][k][2]) for k in tests for h in self.horizons if k in agg[h]}
         significant = sorted((k for k, (p, _, _) in tests.items() if surprise(p * n_tests) >= threshold),
@@ -134,31 +153,45 @@ class CohortScan:
         findings = []
         for key in explain(significant, cells_of, excess, enough):
             p, h, x = tests[key]
-            findings.append(CohortFinding(key, cells_of[key], h, x["active"], x["faulty"],
-                                          self._expected_of(key, h, x), surprise(p * n_tests), threshold))
+            expected = self.history[(key, h)].expected(x)
+            findings.append(CohortFinding(key, cells_of[key], h, x["active"], x["faulty"], expected,
+                                          surprise(p * n_tests), threshold))
         return findings
 
-    def _new(self) -> CohortRate:
-        return CohortRate(self.memory_scans, self.prior_devices)
+    def _new(self, horizon: int) -> CohortRate:
+        return CohortRate(self.memory_scans, self.prior_devices, lag=horizon)
 
-    def _expected_of(self, key, h, x) -> float:
-        det = self.history.get((key, h))
-        return det.expected(x) if det else x["fleet_rate"]
+    def _baseline(self, counts: Counts, cells, left_out: frozenset) -> float | None:
+        """Expected faulty fraction of ``cells`` from same-model devices outside them (and ``left_out``).
 
-    @staticmethod
-    def _x(n: int, m: int, total: tuple[int, int]) -> dict:
-        rest_n, rest_m = total[0] - n, total[1] - m
-        fleet = (rest_m + 0.5) / (rest_n + 1.0) if rest_n > 0 else (total[1] + 0.5) / (total[0] + 1.0)
-        return {"active": n, "faulty": m, "fleet_rate": fleet}
+        Models differ in their inherent fault rates, so each cell is compared
+        with the other devices of its model (indirect standardisation); None
+        when some model has too few devices outside to compare with.
+        """
+        per_model: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for c, (n, m) in counts.items():
+            if c not in cells and c not in left_out:
+                per_model[c[0]][0] += n
+                per_model[c[0]][1] += m
+        expected = total = 0.0
+        for c in cells:
+            n = counts.get(c, (0, 0))[0]
+            if not n:
+                continue
+            base = per_model.get(c[0])
+            if base is None or base[0] < self.min_devices:
+                return None
+            expected += n * (base[1] + 0.5) / (base[0] + 1.0)
+            total += n
+        return expected / total if total else None
 
     def _residual_p(self, counts: Counts, cells: frozenset, left_out: frozenset) -> float:
         n = sum(counts.get(c, (0, 0))[0] for c in cells)
         m = sum(counts.get(c, (0, 0))[1] for c in cells)
         if n < self.min_devices or m < self.min_affected:
             return 1.0
-        base_n = sum(v[0] for c, v in counts.items() if c not in cells and c not in left_out)
-        base_m = sum(v[1] for c, v in counts.items() if c not in cells and c not in left_out)
-        return binomial_sf(m, n, (base_m + 0.5) / (base_n + 1.0))
+        base = self._baseline(counts, cells, left_out)
+        return 1.0 if base is None else binomial_sf(m, n, base)
 
 
 def _aggregate(counts: Counts) -> dict[CohortKey, tuple[int, int, set]]:
@@ -172,5 +205,3 @@ def _aggregate(counts: Counts) -> dict[CohortKey, tuple[int, int, set]]:
     return {k: (v[0], v[1], v[2]) for k, v in out.items()}
 
 
-def _total(counts: Counts) -> tuple[int, int]:
-    return sum(v[0] for v in counts.values()), sum(v[1] for v in counts.values())

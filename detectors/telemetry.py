@@ -16,8 +16,8 @@ variance).
 
 A frozen sensor scores by the surprise of its run of identical readings,
 ``-log10(p_repeat ** run)``, where ``p_repeat`` is the metric's learned
-chance of repeating the previous value: boolean or coarse metrics repeat
-often and need long runs, continuous ones very few.
+chance of repeating the previous value; metrics that repeat more often than
+``max_repeat`` (booleans, coarse counters) are never called frozen.
 
 `EpisodeGate` turns scores into episodes (one anomaly per episode): an
 episode opens when the score reaches the threshold and closes after
@@ -54,12 +54,13 @@ class TelemetryZ(AnomalyDetector):
     """
 
     def __init__(self, halflife: float = 720.0, grace: int = 60, clip: float = 4.0,
-                 min_std: float = 1e-6, stuck_min_run: int = 5):
+                 min_std: float = 1e-6, stuck_min_run: int = 5, max_repeat: float = 0.2):
         self.halflife = halflife
         self.grace = grace
         self.clip = clip
         self.min_std = min_std
         self.stuck_min_run = stuck_min_run
+        self.max_repeat = max_repeat
         self._stats: dict[str, list[float]] = {}  # metric -> [n, mean, var, last, run, p_repeat]
 
     def assess(self, x: dict) -> TelemetryAssessment:
@@ -73,7 +74,7 @@ class TelemetryZ(AnomalyDetector):
             if z > best.score:
                 best = TelemetryAssessment(z, name, "deviation", float(value), s[1])
             run = s[4] + 1 if value == s[3] else 1
-            if run >= self.stuck_min_run:
+            if run >= self.stuck_min_run and s[5] < self.max_repeat:
                 stuck = -run * math.log10(min(max(s[5], 1e-6), 0.999))
                 if stuck > best.score:
                     best = TelemetryAssessment(stuck, name, "stuck", float(value), s[1])
