@@ -3,7 +3,12 @@
 Written here rather than taken from scikit-learn: the corpus is the resolved
 tickets of one deployment (hundreds to a few thousand short documents), the
 vectoriser is thirty lines, and it spares the service a large dependency.
-``bench/similar_bench.py`` measures it on 5,000 tickets.
+``bench/similar_bench.py`` measures it on a seeded corpus of 40 overlapping
+fault families where half the codes are shared: precision@1 0.995 with the
+attribute bonus, 0.95 for text alone, 0.78 for "same code, same model";
+about 60 ms per query against 1,000 candidates and 0.35-0.45 s against
+5,000 on two cores — hence the 2,000 most recent candidates, and ranking
+runs outside any transaction (on open, reopen and evidence refresh only).
 
 Score = cosine(tf-idf) + 0.15 if the fault code matches + 0.05 each for the
 same model and the same firmware. Only tickets with a root cause written by
@@ -27,16 +32,16 @@ T = TicketRow.__table__
 TOKEN = re.compile(r"[a-z0-9][a-z0-9_.-]*", re.I)
 NUMBER = re.compile(r"[\d.]+")
 CODE_BONUS, MODEL_BONUS, FIRMWARE_BONUS = 0.15, 0.05, 0.05
-CANDIDATE_LIMIT = 5000
+CANDIDATE_LIMIT = 2000
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-case word tokens; bare numbers are dropped (they are times and counts).
+    """Lower-case word tokens; bare numbers are dropped (they are times, counts, versions).
 
     >>> tokens("E214: overcurrent on phase B, 42 times (fw 2.1.0)")
     ['e214', 'overcurrent', 'on', 'phase', 'b', 'times', 'fw']
     """
-    return [t.lower().rstrip(".-") for t in TOKEN.findall(text) if not NUMBER.fullmatch(t)]
+    return [t.rstrip(".-") for t in TOKEN.findall(text.lower()) if not (t[0].isdigit() and NUMBER.fullmatch(t))]
 
 
 def tfidf(docs: list[list[str]]) -> list[dict[str, float]]:
@@ -47,10 +52,12 @@ def tfidf(docs: list[list[str]]) -> list[dict[str, float]]:
     (0.336, 1.0)
     """
     n = len(docs)
-    df = Counter(t for d in docs for t in set(d))
+    counts = [Counter(d) for d in docs]
+    df = Counter(t for c in counts for t in c)
+    idf = {t: math.log((1 + n) / (1 + k)) + 1 for t, k in df.items()}
     out = []
-    for d in docs:
-        vec = {t: (1 + math.log(c)) * (math.log((1 + n) / (1 + df[t])) + 1) for t, c in Counter(d).items()}
+    for c in counts:
+        vec = {t: (1 + math.log(k)) * idf[t] if k > 1 else idf[t] for t, k in c.items()}
         norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
         out.append({t: w / norm for t, w in vec.items()})
     return out
