@@ -34,7 +34,12 @@ def field_errors(exc: RequestValidationError) -> list[dict]:
         loc = [str(p) for p in err.get("loc", ())]
         location = loc[0] if loc else "request"
         field = ".".join(loc[1:]) or location
-        out.append({"field": field, "location": location, "message": err.get("msg", "invalid")})
+        message = err.get("msg", "invalid")
+        if err.get("type") == "json_invalid":  # loc carries the character position, not a field
+            field = "body"
+            reason = (err.get("ctx") or {}).get("error", "")
+            message = f"invalid JSON at character {loc[1] if len(loc) > 1 else '?'}: {reason}".rstrip(": ")
+        out.append({"field": field, "location": location, "message": message})
     return out
 
 

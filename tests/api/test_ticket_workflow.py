@@ -78,4 +78,6 @@ def test_bad_bodies_are_422_naming_the_field(client, auth, ticket, action, body,
 def test_malformed_json_is_422(client, auth, ticket):
     response = client.post(f"/api/v1/tickets/{ticket}/resolve", content=b"{not json",
                            headers={**auth("technician"), "Content-Type": "application/json"})
-    assert response.status_code == 422 and response.json()["detail"]
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body"
+    assert response.json()["detail"].startswith("body: invalid JSON at character 1")

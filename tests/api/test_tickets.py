@@ -106,3 +106,22 @@ def test_unknown_ticket_is_404_on_every_ticket_route(client, auth):
         assert "9999" in response.json()["detail"]
     bad_id = client.get("/api/v1/tickets/0", headers=auth("viewer"))
     assert bad_id.status_code == 422 and bad_id.json()["errors"][0]["field"] == "ticket_id"
+
+
+def test_detail_shows_evidence_gathered_from_influxdb(client, auth, engine, influx, clock, make_alert):
+    from ingest.points import line_for
+    from ingest.records import Cohort, LogLine
+    from tickets.evidence import InfluxEvidence
+    from tickets.service import TicketService
+
+    cohort = Cohort("PX-200", "2.1.0", "sh-03")
+    influx.write("\n".join(line_for(r) for r in [
+        LogLine("pump-1", clock.ms - 20_000, 1, "INFO", "motor", "I001", "start", cohort),
+        LogLine("pump-1", clock.ms - 10_000, 2, "ERROR", "motor", "E214", "overcurrent on phase B", cohort),
+    ]), precision="ns")
+    service = TicketService(engine, InfluxEvidence(influx), now=clock)
+    ticket = service.apply(make_alert("pump-1", at_ms=clock.ms))
+    evidence = client.get(f"/api/v1/tickets/{ticket.id}", headers=auth("viewer")).json()["evidence"]
+    assert evidence["complete"] is True
+    assert [(e["level"], e["msg"]) for e in evidence["logs"]] == [("ERROR", "overcurrent on phase B"),
+                                                                   ("INFO", "start")]
