@@ -63,5 +63,6 @@ def _finish(plan: Plan) -> None:
         dp.actions = actions
     for i, incident in enumerate(plan.incidents):
         kept = tuple(o for o in incident.occurrences
-                     if o.ts_ms < plan.end_ms and not plan.devices[o.device].is_silent(o.ts_ms))
+                     if o.ts_ms < plan.end_ms
+                     and (o.topic == "status" or not plan.devices[o.device].is_silent(o.ts_ms)))
         plan.incidents[i] = replace(incident, occurrences=kept)
