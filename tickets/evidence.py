@@ -197,13 +197,18 @@ class InfluxEvidence:
         start, end = incident_window(request.onset_ms, request.last_seen_ms, self.window)
         ev = Evidence(now_ms, True, (), start, end, request.explanation, devices=request.devices,
                       grafana_url=grafana_link(self.grafana_template, request, start, end))
-        errors: list[str] = []
-        ev = self._part(ev, errors, "logs", lambda: {"logs": q.log_slice(
-            self.client, _log_filter(request), start, end, self.window.log_lines)})
-        ev = self._part(ev, errors, "metrics", lambda: _metrics_part(q, self.client, request, start, end))
+        parts = [("logs", lambda: {"logs": q.log_slice(
+                     self.client, _log_filter(request), start, end, self.window.log_lines)}),
+                 ("metrics", lambda: _metrics_part(q, self.client, request, start, end))]
         if request.scope == "cohort":
-            ev = self._part(ev, errors, "cohort", lambda: {"cohort": q.cohort_table(
-                self.client, request.attribution, _cohort_filter(request), start, end)})
+            parts.append(("cohort", lambda: {"cohort": q.cohort_table(
+                self.client, request.attribution, _cohort_filter(request), start, end)}))
+        errors: list[str] = []
+        for name, fetch in parts:
+            if _unreachable(errors):
+                errors.append(f"{name}: skipped, InfluxDB did not answer")
+                continue
+            ev = self._part(ev, errors, name, fetch)
         return replace(ev, complete=not errors, errors=tuple(errors))
 
     @staticmethod
@@ -213,8 +218,14 @@ class InfluxEvidence:
         except Exception as exc:  # any failure leaves the part out; the ticket still opens
             retry = getattr(exc, "retryable", None)
             hint = "" if retry is None else (" (retryable)" if retry else " (not retryable)")
-            errors.append(f"{name}: {type(exc).__name__}: {exc}{hint}"[:500])
+            unreachable = " [no answer]" if retry and getattr(exc, "status", 0) is None else ""
+            errors.append(f"{name}: {type(exc).__name__}: {exc}{hint}"[:480] + unreachable)
             return ev
+
+
+def _unreachable(errors: list[str]) -> bool:
+    """After a network error or timeout, the other parts would only wait for the same timeout."""
+    return any(e.endswith("[no answer]") for e in errors)
 
 
 def _cohort_tags(request: EvidenceRequest) -> dict[str, str]:

@@ -1,8 +1,9 @@
 """Keeping a ticket's evidence current: gathered on open, refreshed on update.
 
 Gathering runs outside any transaction. It is redone when the ticket opens
-or reopens, when the stored evidence is incomplete (InfluxDB was down), and
-otherwise at most every ``refresh_s`` seconds. `refresh_incomplete` is the
+or reopens; on a repeat of the alert, when the stored evidence is older than
+``refresh_s`` (or than ``retry_s`` when it is incomplete because InfluxDB was
+down). `refresh_incomplete` is the
 scheduler job that retries incomplete evidence without waiting for an alert.
 """
 
@@ -40,16 +41,22 @@ def request_for(ticket: Ticket, alert: Alert | None) -> EvidenceRequest:
 
 
 class EvidenceRefresher:
-    def __init__(self, engine: Engine, source, now: Callable[[], int], refresh_s: float = 300.0):
+    """Complete evidence is refreshed every `refresh_s`; incomplete evidence is retried every
+    `retry_s`, so a down InfluxDB costs an alert repeat at most one attempt per interval."""
+
+    def __init__(self, engine: Engine, source, now: Callable[[], int], refresh_s: float = 300.0,
+                 retry_s: float = 60.0):
         self.engine = engine
         self.source = source
         self.now = now
         self.refresh_s = refresh_s
+        self.retry_s = retry_s
 
     def due(self, ticket: Ticket, now: int) -> bool:
-        if ticket.evidence is None or not ticket.evidence_complete or ticket.evidence_ms is None:
+        if ticket.evidence is None or ticket.evidence_ms is None:
             return True
-        return now - ticket.evidence_ms >= self.refresh_s * 1000
+        interval = self.refresh_s if ticket.evidence_complete else self.retry_s
+        return now - ticket.evidence_ms >= interval * 1000
 
     def refresh(self, ticket_id: int, alert: Alert | None, *, force: bool = False) -> Ticket:
         """Gather and store evidence when due (or forced); the ticket as stored."""

@@ -122,3 +122,33 @@ def test_similar_past_tickets_come_with_their_resolution(sqlite_engine, clock, i
     assert [s.ticket_id for s in similar][:1] == [past.id]
     assert (similar[0].root_cause, similar[0].resolution) == ("worn motor bearing", "replaced the bearing")
     assert similar[0].score > (similar[1].score if len(similar) > 1 else 0)
+
+
+def test_a_repeat_refreshes_stale_evidence_with_new_lines(sqlite_engine, clock, influx):
+    svc = _service(sqlite_engine, clock, influx)
+    t = svc.apply(make_alert("pump-2", t_ms=T0))
+    assert t.evidence.logs == ()
+    influx.write(line_for(LogLine("pump-2", T0 + 1_000, 7, "ERROR", "valve", "E300", "valve stuck open",
+                                  NEW)), precision="ns")
+    clock.advance(60)
+    same = svc.apply(make_alert("pump-2", t_ms=T0 + 2_000))
+    assert same.evidence.logs == () and same.evidence_ms == t.evidence_ms  # fresh enough: kept
+    clock.advance(300)
+    later = svc.apply(make_alert("pump-2", t_ms=T0 + 3_000))
+    assert [(e.code, e.msg) for e in later.evidence.logs] == [("E300", "valve stuck open")]
+    assert later.evidence_ms == clock()
+
+
+def test_influx_unreachable_costs_one_attempt_not_one_per_part(sqlite_engine, clock):
+    calls = []
+
+    class Refusing:
+        def rows(self, q, params=None, epoch="ms"):
+            calls.append(q)
+            from influx.errors import InfluxError
+            raise InfluxError("InfluxDB query: connection refused", None, retryable=True)
+
+    alert = make_alert("model=PX-200,firmware=2.1.0", scope="cohort", detector="cohort_fault_rate", t_ms=T0)
+    t = _service(sqlite_engine, clock, Refusing()).apply(alert)
+    assert len(calls) == 1 and not t.evidence_complete
+    assert [e.split(":")[0] for e in t.evidence.errors] == ["logs", "metrics", "cohort"]
