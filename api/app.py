@@ -55,11 +55,11 @@ def _workflow(settings: Settings, engine: Engine, now: Callable[[], int]) -> Wor
     return Workflow(engine, outbox, now=now)
 
 
-def _metrics(ctx: ApiContext) -> ApiMetrics:
+def _metrics(engine: Engine) -> ApiMetrics:
     metrics = ApiMetrics()
-    metrics.add_counts("faultline_tickets", "Tickets by state", "state", lambda: counts_by_state(ctx.engine))
+    metrics.add_counts("faultline_tickets", "Tickets by state", "state", lambda: counts_by_state(engine))
     metrics.add_counts("faultline_dead_letters", "Dead letters by reason", "reason",
-                       lambda: dead_letters.counts_by(ctx.engine, "reason_kind"))
+                       lambda: dead_letters.counts_by(engine, "reason_kind"))
     return metrics
 
 
@@ -87,8 +87,7 @@ def create_app(
     ctx = ApiContext(settings=settings, engine=engine, keys=KeyStore(engine, now),
                      influx=influx if influx is not None else _influx_from(settings),
                      alerts=alerts if alerts is not None else StoredAlerts(engine),
-                     workflow=workflow or _workflow(settings, engine, now), now=now, metrics=None)
-    ctx.metrics = _metrics(ctx)
+                     workflow=workflow or _workflow(settings, engine, now), now=now, metrics=_metrics(engine))
     app = FastAPI(title="Faultline API", version="1", description=DESCRIPTION)
     app.state.ctx = ctx
     errors.install(app, ERROR_STATUSES)

@@ -14,6 +14,7 @@ from fastapi import Request
 from sqlalchemy import Engine
 
 from api.keys import KeyStore
+from api.metrics import ApiMetrics
 from faultline.settings import Settings
 
 
@@ -40,7 +41,7 @@ class ApiContext:
     alerts: ActiveAlerts
     workflow: Any  # tickets.workflow.Workflow
     now: Callable[[], int]  # epoch milliseconds
-    metrics: Any  # api.metrics.ApiMetrics
+    metrics: ApiMetrics
 
 
 def context(request: Request) -> ApiContext:

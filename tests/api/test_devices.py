@@ -101,6 +101,13 @@ def test_logs_filter_by_level_component_and_hostile_code(client, auth, fleet, po
     assert injection.status_code == 200 and injection.json()["lines"] == []
 
 
+def test_hostile_metric_names_are_quoted_identifiers(client, auth, fleet, points):
+    for name in ('temp_c" FROM telemetry --', "temp_c\\", "it's"):
+        response = client.get("/api/v1/devices/pump-1/telemetry", params={"metric": name}, headers=auth("viewer"))
+        assert response.status_code == 200, name
+        assert all(p["metrics"] == {} for p in response.json()["points"])
+
+
 def test_telemetry_and_logs_errors(client, auth, fleet, points):
     reversed_range = client.get(f"/api/v1/devices/pump-1/telemetry?start_ms={T0}&end_ms={T0 - 1}",
                                 headers=auth("viewer"))
