@@ -45,3 +45,35 @@ def test_processes_open_exactly_one_ticket(db_url):
     ids = {i for r in results for i in r}
     assert len(ids) == 1
     assert _tickets_for_key(db_url, make_alert().key) == [(ids.pop(), PROCESSES * PER_PROCESS)]
+
+
+def test_concurrent_recurrences_reopen_once(db_url):
+    from tickets.workflow import Workflow
+
+    engine = make_engine(db_url)
+    service = TicketService(engine, None, None, None, now=lambda: 1_700_000_000_000)
+    first = service.apply(make_alert())
+    Workflow(engine, now=lambda: 1_700_000_000_000).resolve(first.id, "ann", "cable", "replaced")
+    with ThreadPoolExecutor(THREADS) as pool:
+        got = list(pool.map(lambda _: service.apply(make_alert()), range(THREADS * 2)))
+    again = service.apply(make_alert())
+    engine.dispose()
+    assert {t.id for t in got} == {first.id}
+    assert (again.state, again.recurrences, again.count) == ("reopened", 1, THREADS * 2 + 2)
+
+
+def test_concurrent_recurrences_after_the_window_open_one_new_ticket(db_url):
+    from ticket_support import Clock
+    from tickets.workflow import Workflow
+
+    clock = Clock()
+    engine = make_engine(db_url)
+    service = TicketService(engine, None, None, None, now=clock, recurrence_days=7)
+    first = service.apply(make_alert())
+    Workflow(engine, now=clock).resolve(first.id, "ann", "cable", "replaced")
+    clock.advance(8 * 86_400)
+    with ThreadPoolExecutor(THREADS) as pool:
+        got = list(pool.map(lambda _: service.apply(make_alert()), range(THREADS * 2)))
+    engine.dispose()
+    assert len({t.id for t in got}) == 1 and got[0].id != first.id
+    assert sorted(_tickets_for_key(db_url, first.key)) == [(first.id, 1), (got[0].id, THREADS * 2)]
