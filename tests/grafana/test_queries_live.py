@@ -1,0 +1,150 @@
+"""Every InfluxQL query of the dashboards, run against the real InfluxDB holding a simulated fleet.
+
+Data: the firmware-regression scenario (30 devices, 2 hours) published over
+the real Mosquitto and stored by a real `faultline ingest` process, plus a
+few malformed messages and a sequence gap so that the ingest-health panels
+have what a real deployment shows (ingest writes ``ingest_stats`` and
+``ingest_gaps`` itself). ``anomalies`` and ``alert_events`` are written
+directly in the detectors' and alert stage's shape (tests/grafana/fleet_points.py).
+
+Grafana macros are substituted as Grafana would: ``$timeFilter`` with the
+simulated range, ``$__interval`` with ``1m``, ``$device`` with the device that
+faulted most, ``$level`` with all levels. A query returning nothing is a
+failure: that panel would be empty for a technician.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass
+
+import orjson
+import pytest
+
+from fleet_points import alert_lines, anomaly_lines
+from influx.client import InfluxClient
+from simulators.fleet import Simulation
+from support import IngestProcess, publish_all, wait_until
+
+DEVICES, DURATION_S, SEED = 30, 2 * 3600, 11
+GAP_DEVICE = "gw10-9901"
+
+
+@dataclass(frozen=True)
+class LiveFleet:
+    client: InfluxClient
+    start_ms: int
+    end_ms: int
+    device: str
+    cohort: str
+
+    def substitute(self, q: str) -> str:
+        q = q.replace("$timeFilter", f"time >= {self.start_ms}ms AND time <= {self.end_ms}ms")
+        q = q.replace("$__interval", "1m")
+        q = q.replace("$device", re.sub(r"([.\\+*?()|\[\]{}^$])", r"\\\1", self.device))
+        return q.replace("$level", "(DEBUG|INFO|WARN|ERROR|FATAL)")
+
+
+def _telemetry(now_ms: int, seq: int) -> bytes:
+    return orjson.dumps({"ts": now_ms - 600_000 + seq * 1000, "seq": seq, "metrics": {"cpu_pct": 12.5 + seq % 7}})
+
+
+def _extra_messages(now_ms: int) -> list[tuple[str, bytes]]:
+    """What a real fleet also sends: a device whose seq jumps (a gap) and malformed payloads."""
+    return [
+        (f"devices/{GAP_DEVICE}/telemetry", _telemetry(now_ms, 1)),
+        (f"devices/{GAP_DEVICE}/telemetry", _telemetry(now_ms, 5)),  # 2..4 never arrive
+        ("devices/px200-0001/telemetry", b'{"ts": 1, "seq": 3, "metrics": '),  # truncated JSON
+        ("devices/px200-0002/logs", orjson.dumps({"level": "LOUD", "msg": "?"})),  # invalid level
+        ("devices/px200-0003/events", orjson.dumps({"type": "exploded"})),  # unknown event type
+    ]
+
+
+def _stats(client: InfluxClient) -> dict[str, float]:
+    rows = client.rows('SELECT sum("messages") AS "n" FROM "ingest_stats" GROUP BY "stage"')
+    return {r["stage"]: r["n"] for r in rows}
+
+
+@pytest.fixture(scope="module")
+def live(stack, tmp_path_factory) -> LiveFleet:
+    db = stack.new_database("grafana")
+    work = tmp_path_factory.mktemp("grafana-live")
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("FAULTLINE_")}
+    env.update(FAULTLINE_MQTT_URL=stack.mqtt_url, FAULTLINE_MQTT_CLIENT_ID=f"grafana-live-{uuid.uuid4().hex[:8]}",
+               FAULTLINE_INFLUX_URL=stack.influx_url, FAULTLINE_INFLUX_DB=db, FAULTLINE_DATA_DIR=str(work / "data"))
+    client = InfluxClient(stack.influx_url, db)
+    ingest = IngestProcess(env, work / "ingest.log").start()
+    try:
+        sim = Simulation("firmware-regression", devices=DEVICES, seed=SEED, duration_s=DURATION_S)
+        extra = _extra_messages(sim.end_ms)
+        publish_all(stack.mqtt_url, extra[:2])  # opens the gap first: it is confirmed a minute later
+        sent = publish_all(stack.mqtt_url, [(m.topic, m.payload, m.retain) for m in sim.messages()])
+        publish_all(stack.mqtt_url, extra[2:])
+        # Ingest writes its counters and confirmed gaps with the batches of
+        # incoming messages, so the gap device keeps reporting, as devices do.
+        heartbeat = iter(range(6, 10_000))
+
+        def stored_and_counted() -> bool:
+            publish_all(stack.mqtt_url, [(f"devices/{GAP_DEVICE}/telemetry", _telemetry(sim.end_ms, next(heartbeat)))])
+            stats = _stats(client)
+            return stats.get("stored", 0) >= sent + 2 and len(stats) >= 2 \
+                and bool(client.rows('SELECT count("missing") FROM "ingest_gaps"'))
+
+        wait_until(stored_and_counted, timeout=240, interval=1.0,
+                   what="ingest to store the fleet, count dead letters and confirm the sequence gap")
+    finally:
+        assert ingest.terminate() == 0
+    end_ms = int(time.time() * 1000) + 60_000  # ingest counters and gaps are stamped at wall-clock time
+    faults = client.rows('SELECT count("code") AS "n" FROM "device_events" WHERE "type" = \'fault\' GROUP BY "device"')
+    assert faults, "the scenario produced no fault events"
+    top = max(faults, key=lambda r: r["n"])["device"]
+    (meta,) = client.rows('SELECT last("seq"), "model", "firmware" FROM "telemetry" WHERE "device" = $d', {"d": top})
+    cohort = f"model={meta['model']},firmware={meta['firmware']}"
+    client.write("\n".join(anomaly_lines(top, cohort, sim.start_ms, sim.end_ms)
+                           + alert_lines(top, cohort, sim.start_ms, sim.end_ms)), precision="ms")
+    yield LiveFleet(client, sim.start_ms, end_ms, top, cohort)
+    client.close()
+
+
+def _has_data(series) -> bool:
+    for s in series:
+        for row in s.values:
+            if any(v is not None for col, v in zip(s.columns, row) if col != "time"):
+                return True
+    return False
+
+
+def test_dashboard_query_returns_data(live, dashboard_query):
+    q = live.substitute(dashboard_query.text)
+    series = live.client.query(q)
+    assert _has_data(series), f"{dashboard_query.where} would show no data:\n{q}"
+
+
+def test_device_variable_lists_the_fleet(live):
+    rows = live.client.rows('SHOW TAG VALUES FROM "telemetry" WITH KEY = "device"')
+    devices = {r["value"] for r in rows}
+    assert live.device in devices and len(devices) >= DEVICES
+
+
+def test_active_alerts_panel_shows_only_firing_alerts(live):
+    q = live.substitute('SELECT "alert", "state" FROM (SELECT last("text") AS "text", "state" FROM "alert_events" '
+                        'WHERE $timeFilter GROUP BY "alert") WHERE "state" = \'firing\'')
+    alerts = {r["alert"] for r in live.client.rows(q)}
+    # The telemetry alert fired and then resolved: not active.
+    assert alerts == {f"device_fault_rate|device|{live.device}|E214", f"cohort_fault_rate|cohort|{live.cohort}|E214"}
+
+
+def test_dead_letters_are_counted_by_stage_and_reason(live):
+    rows = live.client.rows(live.substitute(
+        'SELECT sum("messages") AS "n" FROM "ingest_stats" WHERE "stage" != \'stored\' AND $timeFilter GROUP BY "stage", "reason"'))
+    assert sum(r["n"] for r in rows) == 3
+    assert {r["stage"] for r in rows} <= {"decode", "validate"}
+
+
+def test_gap_panel_reports_the_missing_messages(live):
+    rows = live.client.rows(live.substitute(
+        'SELECT sum("missing") AS "missing" FROM "ingest_gaps" WHERE $timeFilter GROUP BY "device", "topic"'))
+    assert [(r["device"], r["topic"], r["missing"]) for r in rows] == [(GAP_DEVICE, "telemetry", 3)]
