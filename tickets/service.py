@@ -12,7 +12,7 @@ Rules (DESIGN §5):
   parent's ticket; when the parent's ticket does not exist yet the child
   waits in ``ticket_pending_children`` and is attached when it opens; a
   ticket the child opened earlier on its own is folded into the parent's
-  (closed, ``merged_into`` set);
+  (closed, ``merged_into`` set); a child's resolution changes nothing;
 - a *resolved* alert updates its ticket; with ``auto_resolve`` on, a ticket
   nobody has acknowledged (state ``open`` or ``reopened``) is resolved with
   root cause "auto-resolved: quiet". An acknowledged ticket is left to the
@@ -82,6 +82,8 @@ class TicketService:
         if alert.silenced_by or alert.state == "pending":
             return None
         if alert.parent_key:
+            if alert.state == "resolved":  # the device stays listed on the parent's ticket
+                return None
             return attach_child(self.engine, alert, self.now(), webhooks=self._webhooks, window_ms=self._window_ms)
         if alert.state == "resolved":
             return self._alert_resolved(alert)

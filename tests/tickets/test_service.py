@@ -134,3 +134,11 @@ def test_merged_key_firing_alone_again_opens_a_new_episode(service, engine):
     service.apply(make_alert("pump-9", parent_key=parent.key))
     again = service.apply(make_alert("pump-9"))
     assert again.id != alone.id and again.episode == 2
+
+
+def test_a_resolved_child_changes_nothing(service, engine):
+    parent = service.apply(cohort_alert())
+    service.apply(make_alert("pump-9", parent_key=parent.key))
+    assert service.apply(make_alert("pump-9", parent_key=parent.key, state="resolved")) is None
+    after = store.get_ticket(engine, parent.id)
+    assert (after.state, after.version) == ("open", 2) and "pump-9" in after.devices
