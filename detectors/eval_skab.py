@@ -31,6 +31,8 @@ class SkabParams:
     threshold: float = 3.5
     quiet_s: float = 5.0
     release: float = 0.6
+    outlier_variance: bool = True
+    max_repeat: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,8 @@ def read_series(path: Path, time_column: str, value_columns: list[str] | None,
 def alarms(rows: Iterable[dict[str, float]], params: SkabParams, train: int = TRAIN_ROWS,
            step_ms: int = 1000) -> tuple[list[float], list[int]]:
     """Scores and 0/1 alarms per row after ``train`` learn-only rows (one row per ``step_ms``)."""
-    det = TelemetryZ(halflife=params.halflife, grace=min(60, max(train, 1)))
+    det = TelemetryZ(halflife=params.halflife, grace=min(60, max(train, 1)),
+                     outlier_variance=params.outlier_variance, max_repeat=params.max_repeat)
     gate = EpisodeGate(params.threshold, int(params.quiet_s * 1000), params.release)
     scores, alarm = [], []
     for i, x in enumerate(rows):

@@ -9,8 +9,13 @@ far below 16 KB). One detector prototype per device model carries the
 configuration; every device gets its own clone, because devices of one model
 differ in base level and daily phase.
 
-Learning is robust: a reading is learned clipped to ``clip`` standard
-deviations, so an ongoing degradation is not absorbed at once; repeated
+Learning is robust: a reading beyond ``clip`` standard deviations moves the
+mean by at most that much and leaves the variance alone, so an ongoing
+degradation is neither absorbed at once nor hidden by an inflated variance
+(clipping into the variance too made a 6-hour ramp invisible). With
+``outlier_variance=True`` clipped outliers also widen the variance, which
+re-adapts faster after a level shift: better for changepoint scoring on 1 Hz
+test-bed data (SKAB), worse for slow degradations. Repeated
 identical readings are not learned (a frozen sensor must not shrink the
 variance).
 
@@ -54,13 +59,15 @@ class TelemetryZ(AnomalyDetector):
     """
 
     def __init__(self, halflife: float = 720.0, grace: int = 60, clip: float = 4.0,
-                 min_std: float = 1e-6, stuck_min_run: int = 5, max_repeat: float = 0.2):
+                 min_std: float = 1e-6, stuck_min_run: int = 5, max_repeat: float = 0.2,
+                 outlier_variance: bool = False):
         self.halflife = halflife
         self.grace = grace
         self.clip = clip
         self.min_std = min_std
         self.stuck_min_run = stuck_min_run
         self.max_repeat = max_repeat
+        self.outlier_variance = outlier_variance
         self._stats: dict[str, list[float]] = {}  # metric -> [n, mean, var, last, run, p_repeat]
 
     def assess(self, x: dict) -> TelemetryAssessment:
@@ -98,10 +105,14 @@ class TelemetryZ(AnomalyDetector):
                 continue
             a = max(1.0 - decay, 1.0 / (s[0] + 1.0))
             std = math.sqrt(s[2])
-            v = value
-            if s[0] >= self.grace and std > 0:
-                v = min(max(value, s[1] - self.clip * std), s[1] + self.clip * std)
-            diff = v - s[1]
+            if s[0] >= self.grace and std > 0 and abs(value - s[1]) > self.clip * std:
+                if not self.outlier_variance:
+                    # an outlier moves the mean by at most `clip` deviations, the variance not at all
+                    s[1] += a * math.copysign(self.clip * std, value - s[1])
+                    s[0] += 1.0
+                    continue
+                value = s[1] + math.copysign(self.clip * std, value - s[1])
+            diff = value - s[1]
             s[1] += a * diff
             s[2] = (1.0 - a) * (s[2] + a * diff * diff)
             s[0] += 1.0
