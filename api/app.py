@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from api import errors
@@ -21,6 +21,7 @@ from api.metrics import ApiMetrics, instrument
 from api.routes import alerts as alert_routes
 from api.routes import apikeys, deadletters, devices, health, kpis, silences, tickets
 from api.stored_alerts import StoredAlerts
+from api.strict_query import reject_unknown_query
 from api.ticket_queries import counts_by_state
 from faultline.db import make_engine, migrate
 from faultline.settings import Settings
@@ -94,5 +95,5 @@ def create_app(
     instrument(app, ctx.metrics)
     app.include_router(health.router)
     for resource in (tickets, alert_routes, silences, kpis, devices, deadletters, apikeys):
-        app.include_router(resource.router)
+        app.include_router(resource.router, dependencies=[Depends(reject_unknown_query)])
     return app

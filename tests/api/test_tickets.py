@@ -125,3 +125,14 @@ def test_detail_shows_evidence_gathered_from_influxdb(client, auth, engine, infl
     assert evidence["complete"] is True
     assert [(e["level"], e["msg"]) for e in evidence["logs"]] == [("ERROR", "overcurrent on phase B"),
                                                                    ("INFO", "start")]
+
+
+def test_unknown_query_parameters_are_422_not_ignored(client, auth, six):
+    response = client.get("/api/v1/tickets?stat=open", headers=auth("viewer"))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "stat"
+    assert "state" in response.json()["detail"]  # the message lists what the route takes
+    devices = client.get("/api/v1/devices/pump-1/logs?levle=ERROR", headers=auth("viewer"))
+    assert devices.status_code == 422 and devices.json()["errors"][0]["field"] == "levle"
+    kpis = client.get("/api/v1/kpis?from=1&to=2", headers=auth("viewer"))
+    assert kpis.status_code == 200  # aliases count as known
