@@ -81,6 +81,18 @@ class Settings(BaseSettings):
     alert_flap_stop_changes: int = Field(2, ge=0, description="An alert stops flapping when at most this many changes remain in the window (below the start count)")
     alert_repeat_interval_s: float = Field(900.0, gt=0, description="A firing alert is handed to tickets again at most this often while anomalies keep coming")
 
+    # --- Detectors ------------------------------------------------------------
+    detector_window_s: float = Field(3600.0, ge=60, description="Event-time window of the fault-rate detectors, in seconds")
+    detector_lateness_s: float = Field(300.0, ge=0, description="A window closes when event time is this far past its end")
+    detector_device_threshold: float = Field(6.0, gt=0, description="Device fault-rate surprise (-log10 tail probability) that raises an anomaly")
+    detector_cohort_alpha: float = Field(0.001, gt=0, lt=1, description="Cohort fault rate: false-alarm probability per window over all cohorts tested (Bonferroni)")
+    detector_cohort_min_devices: int = Field(5, ge=2, description="Cohorts with fewer active devices are not tested")
+    detector_telemetry_threshold: float = Field(10.0, gt=0, description="Telemetry score (standard deviations, or run surprise for frozen sensors) that opens an episode")
+    detector_checkpoint_s: float = Field(300.0, gt=0, description="Seconds between detector state checkpoints in the data dir (also written on shutdown)")
+    detector_warmup_days: float = Field(0.0, ge=0, description="Days of fault history read from InfluxDB on a cold start; 0 disables warm-up")
+    detector_mqtt_client_id: str = Field("faultline-detect", description="Client id of the persistent session of faultline detect")
+    rules_file: str = Field("", description="YAML static detector rules, see detectors/rules.example.yaml; empty: no rules")
+
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
 
     @classmethod
