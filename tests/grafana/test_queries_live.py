@@ -1,7 +1,8 @@
 """Every InfluxQL query of the dashboards, run against the real InfluxDB holding a simulated fleet.
 
-Data: the firmware-regression scenario (30 devices, 2 hours) published over
-the real Mosquitto and stored by a real `faultline ingest` process, plus a
+Data: the firmware-regression scenario (30 devices, 2 hours) published by
+`faultline simulate` over the real Mosquitto and stored by a real
+`faultline ingest` process, plus a
 few malformed messages and a sequence gap so that the ingest-health panels
 have what a real deployment shows (ingest writes ``ingest_stats`` and
 ``ingest_gaps`` itself). ``anomalies`` and ``alert_events`` are written
@@ -17,19 +18,22 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 import pytest
 
 from fleet_points import alert_lines, anomaly_lines
 from influx.client import InfluxClient
-from simulators.fleet import Simulation
+from simulators.truth import GroundTruth
 from support import IngestProcess, publish_all, wait_until
 
-DEVICES, DURATION_S, SEED = 30, 2 * 3600, 11
+DEVICES, DURATION, SEED = 30, "2h", 11
 GAP_DEVICE = "gw10-9901"
 
 
@@ -63,6 +67,17 @@ def _extra_messages(now_ms: int) -> list[tuple[str, bytes]]:
     ]
 
 
+def _simulate(env: dict[str, str], truth_file) -> tuple[GroundTruth, int]:
+    """`faultline simulate` as an operator runs it; returns its ground truth and the messages it published."""
+    exe = str(Path(sys.executable).parent / "faultline")
+    result = subprocess.run([exe, "simulate", "--scenario", "firmware-regression", "--devices", str(DEVICES),
+                             "--duration", DURATION, "--speed", "0", "--seed", str(SEED), "--truth", str(truth_file),
+                             "--quiet"], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    sent = int(re.search(r"([\d,]+) messages from", result.stdout).group(1).replace(",", ""))
+    return GroundTruth.from_json(truth_file.read_text()), sent
+
+
 def _stats(client: InfluxClient) -> dict[str, float]:
     rows = client.rows('SELECT sum("messages") AS "n" FROM "ingest_stats" GROUP BY "stage"')
     return {r["stage"]: r["n"] for r in rows}
@@ -78,17 +93,17 @@ def live(stack, tmp_path_factory) -> LiveFleet:
     client = InfluxClient(stack.influx_url, db)
     ingest = IngestProcess(env, work / "ingest.log").start()
     try:
-        sim = Simulation("firmware-regression", devices=DEVICES, seed=SEED, duration_s=DURATION_S)
-        extra = _extra_messages(sim.end_ms)
+        now_ms = int(time.time() * 1000)
+        extra = _extra_messages(now_ms)
         publish_all(stack.mqtt_url, extra[:2])  # opens the gap first: it is confirmed a minute later
-        sent = publish_all(stack.mqtt_url, [(m.topic, m.payload, m.retain) for m in sim.messages()])
+        sim, sent = _simulate(env, work / "truth.json")
         publish_all(stack.mqtt_url, extra[2:])
         # Ingest writes its counters and confirmed gaps with the batches of
         # incoming messages, so the gap device keeps reporting, as devices do.
         heartbeat = iter(range(6, 10_000))
 
         def stored_and_counted() -> bool:
-            publish_all(stack.mqtt_url, [(f"devices/{GAP_DEVICE}/telemetry", _telemetry(sim.end_ms, next(heartbeat)))])
+            publish_all(stack.mqtt_url, [(f"devices/{GAP_DEVICE}/telemetry", _telemetry(now_ms, next(heartbeat)))])
             stats = _stats(client)
             return stats.get("stored", 0) >= sent + 2 and len(stats) >= 2 \
                 and bool(client.rows('SELECT count("missing") FROM "ingest_gaps"'))
