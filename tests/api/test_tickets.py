@@ -136,3 +136,21 @@ def test_unknown_query_parameters_are_422_not_ignored(client, auth, six):
     assert devices.status_code == 422 and devices.json()["errors"][0]["field"] == "levle"
     kpis = client.get("/api/v1/kpis?from=1&to=2", headers=auth("viewer"))
     assert kpis.status_code == 200  # aliases count as known
+
+
+def test_a_device_ticket_folded_into_a_cohort_ticket(client, auth, open_ticket, ticket_service, clock, make_alert):
+    own = open_ticket("pump-9")
+    clock.ms += 60_000
+    cohort = open_ticket("model=PX-200,firmware=2.1.0", scope="cohort", detector="cohort_fault_rate")
+    parent_key = make_alert("model=PX-200,firmware=2.1.0", scope="cohort", detector="cohort_fault_rate").key
+    clock.ms += 1000
+    ticket_service.apply(make_alert("pump-9", parent_key=parent_key, at_ms=clock.ms))
+    assert _ids(client.get("/api/v1/tickets", headers=auth("viewer"))) == [cohort]
+    assert _ids(client.get("/api/v1/tickets?include_merged=true", headers=auth("viewer"))) == [cohort, own]
+    assert _ids(client.get("/api/v1/tickets?device=pump-9", headers=auth("viewer"))) == [cohort]
+    parent = client.get(f"/api/v1/tickets/{cohort}", headers=auth("viewer")).json()
+    assert parent["merged"] == [own] and "pump-9" in parent["devices"]
+    folded = client.get(f"/api/v1/tickets/{own}", headers=auth("viewer")).json()
+    assert (folded["state"], folded["merged_into"]) == ("closed", cohort)
+    reopen = client.post(f"/api/v1/tickets/{own}/reopen", json={"reason": "x"}, headers=auth("technician"))
+    assert reopen.status_code == 409 and "merged" in reopen.json()["detail"]
