@@ -7,6 +7,7 @@ registry, routing file, webhook). Nothing here runs at import.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
@@ -65,3 +66,20 @@ def build_service(settings: Settings, engine: Engine, *, now: Callable[[], int] 
 
 def build_workflow(settings: Settings, engine: Engine, *, now: Callable[[], int] = _wall_ms) -> Workflow:
     return Workflow(engine, build_outbox(settings, engine, now), now=now)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A periodic task of the ticket stage, for the scheduler of `faultline run`."""
+
+    name: str
+    run: Callable[[], object]
+    every_s: float
+
+
+def scheduled_jobs(service: TicketService, outbox: Outbox | None) -> list[Job]:
+    """Webhook deliveries (every 5 s, when a webhook is configured) and evidence retries (every 60 s)."""
+    jobs = [Job("tickets-evidence-retry", service.refresh_incomplete_evidence, 60.0)]
+    if outbox is not None:
+        jobs.append(Job("tickets-webhook-deliver", outbox.deliver_due, 5.0))
+    return jobs

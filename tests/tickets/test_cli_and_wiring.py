@@ -62,3 +62,16 @@ def test_cli_lists_shows_and_works_a_ticket(settings_env):
     assert report["overall"]["tickets"] == 1 and report["groups"][0][0] == "PX-200"
     missing = run(main, ["tickets", "show", "999"], env=env)
     assert missing.exit_code == 1 and "no ticket with id 999" in missing.output
+
+
+def test_scheduled_jobs_deliver_and_retry(settings_env):
+    from tickets.wiring import build_outbox, scheduled_jobs
+
+    env, settings, engine = _wired(settings_env)
+    service = build_service(settings, engine)
+    jobs = {j.name: j for j in scheduled_jobs(service, build_outbox(settings, engine))}
+    assert set(jobs) == {"tickets-evidence-retry", "tickets-webhook-deliver"}
+    service.apply(make_alert("pump-1"))
+    assert jobs["tickets-webhook-deliver"].run().retrying == 1  # nothing listens on port 9
+    assert jobs["tickets-evidence-retry"].run() == 0  # the evidence was complete
+    engine.dispose()
