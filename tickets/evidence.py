@@ -198,7 +198,7 @@ class InfluxEvidence:
         ev = Evidence(now_ms, True, (), start, end, request.explanation, devices=request.devices,
                       grafana_url=grafana_link(self.grafana_template, request, start, end))
         parts = [("logs", lambda: {"logs": q.log_slice(
-                     self.client, _log_filter(request), start, end, self.window.log_lines)}),
+                     self.client, _log_filter(request), request.onset_ms, start, end, self.window.log_lines)}),
                  ("metrics", lambda: _metrics_part(q, self.client, request, start, end))]
         if request.scope == "cohort":
             parts.append(("cohort", lambda: {"cohort": q.cohort_table(

@@ -45,16 +45,35 @@ def _cond(filters: Filter, start_ms: int, end_ms: int) -> tuple[str, dict]:
     return (tr if cond == "true" else f"{tr} AND {cond}"), params
 
 
-def log_slice(client, filters: Filter, start_ms: int, end_ms: int, limit: int) -> tuple[LogEntry, ...]:
-    """ERROR/FATAL lines first, then WARN/INFO, each in time order; at most `limit` lines."""
-    cond, params = _cond(filters, start_ms, end_ms)
-    cols = "msg, code, device, level, component"
-    rows = client.rows(f"SELECT {cols} FROM device_logs WHERE {cond} AND {SEVERE} LIMIT {int(limit)}", params)
-    if len(rows) < limit:
-        rest = limit - len(rows)
-        rows += client.rows(f"SELECT {cols} FROM device_logs WHERE {cond} AND {NOT_SEVERE} LIMIT {rest}", params)
+def log_slice(client, filters: Filter, onset_ms: int, start_ms: int, end_ms: int, limit: int
+              ) -> tuple[LogEntry, ...]:
+    """ERROR/FATAL lines first, then WARN/INFO; each group the lines nearest onset, in time order.
+
+    At most `limit` lines in all. Within a group, up to half the room goes to
+    the lines just before onset (the lead-up) and the rest to those from
+    onset on; a side with fewer lines leaves its room to the other.
+    """
+    severe = _around(client, filters, SEVERE, onset_ms, start_ms, end_ms, limit)
+    rest = limit - len(severe)
+    others = _around(client, filters, NOT_SEVERE, onset_ms, start_ms, end_ms, rest) if rest > 0 else []
     return tuple(LogEntry(int(r["time"]), r.get("device") or "", r.get("level") or "", r.get("component") or "",
-                          r.get("code") or "", r.get("msg") or "") for r in rows[:limit])
+                          r.get("code") or "", r.get("msg") or "") for r in severe + others)
+
+
+def _around(client, filters: Filter, level: str, onset_ms: int, start_ms: int, end_ms: int, limit: int) -> list:
+    cols = "msg, code, device, level, component"
+    onset = min(max(onset_ms, start_ms), end_ms)
+    before = after = []
+    if onset > start_ms:
+        cond, params = _cond(filters, start_ms, onset)
+        before = client.rows(f"SELECT {cols} FROM device_logs WHERE {cond} AND {level} "
+                             f"ORDER BY time DESC LIMIT {int(limit)}", params)
+    if end_ms > onset:
+        cond, params = _cond(filters, onset, end_ms)
+        after = client.rows(f"SELECT {cols} FROM device_logs WHERE {cond} AND {level} LIMIT {int(limit)}", params)
+    n_after = min(len(after), limit - min(len(before), limit // 2))
+    n_before = min(len(before), limit - n_after)
+    return before[:n_before][::-1] + after[:n_after]
 
 
 def _stats(client, filters: Filter, start_ms: int, end_ms: int) -> dict[str, Stats]:

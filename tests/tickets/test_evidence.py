@@ -64,7 +64,7 @@ def test_device_ticket_carries_log_slice_metrics_and_link(sqlite_engine, clock, 
     assert ev.complete and ev.errors == () and t.evidence_complete
     assert len(ev.logs) == 50  # bounded
     assert [e.level for e in ev.logs[:6]] == ["ERROR", "FATAL", "ERROR", "ERROR", "ERROR", "ERROR"]
-    assert {e.level for e in ev.logs[6:]} == {"INFO"}
+    assert [e.msg for e in ev.logs[6:]] == [f"cycle {i} ok" for i in range(56, 100)]  # the lead-up to onset
     assert {e.device for e in ev.logs} == {"pump-1"}
     assert ev.logs[0] == type(ev.logs[0])(ONSET + 1_000, "pump-1", "ERROR", "motor", "E214", "overcurrent on phase B")
     assert all(ev.window_start_ms <= e.ts_ms < ev.window_end_ms for e in ev.logs)
@@ -152,3 +152,11 @@ def test_influx_unreachable_costs_one_attempt_not_one_per_part(sqlite_engine, cl
     t = _service(sqlite_engine, clock, Refusing()).apply(alert)
     assert len(calls) == 1 and not t.evidence_complete
     assert [e.split(":")[0] for e in t.evidence.errors] == ["logs", "metrics", "cohort"]
+
+
+def test_an_error_storm_keeps_the_lines_nearest_onset_on_both_sides(sqlite_engine, clock, influx):
+    storm = [LogLine("pump-4", ONSET + k * 1_000, 2000 + k, "ERROR", "pump", "E410", f"pressure loss {k}", OLD)
+             for k in range(-40, 40)]
+    influx.write("\n".join(line_for(r) for r in storm), precision="ns")
+    ev = _service(sqlite_engine, clock, influx).apply(make_alert("pump-4", t_ms=T0, firmware="2.0.3")).evidence
+    assert [e.msg for e in ev.logs] == [f"pressure loss {k}" for k in range(-25, 25)]
