@@ -305,11 +305,13 @@ def device() -> dict:
 def tickets() -> dict:
     g = Grid()
     p = [g.row("Tickets")]
-    p.append(table(g, "Open tickets", [infinity("/api/v1/tickets?state=open", "items", [
-        ("id", "Ticket", "string"), ("severity", "Severity", "string"), ("state", "State", "string"),
+    p.append(table(g, "Open tickets", [infinity("/api/v1/tickets?state=open&limit=200", "items", [
+        ("id", "Ticket", "number"), ("severity", "Severity", "string"), ("state", "State", "string"),
         ("title", "Title", "string"), ("subject", "Subject", "string"), ("code", "Code", "string"),
+        ("model", "Model", "string"), ("firmware", "Firmware", "string"), ("site", "Site", "string"),
         ("assignee", "Assignee", "string"), ("team", "Team", "string"), ("opened_at", "Opened", "timestamp")])],
-        h=10, description="From the Faultline API (`GET /api/v1/tickets?state=open`).",
+        h=10, description="Newest 200 open tickets, from the Faultline API (`GET /api/v1/tickets?state=open`). "
+                          "Acknowledge, assign and resolve them through the API (`/docs`).",
         overrides=[colored_column("Severity", {"critical": "dark-red", "major": "red", "minor": "orange", "info": "blue"}),
                    link_column("Subject", DEVICE_LINK, "Open device")]))
     p.append(g.row("KPIs"))
