@@ -13,10 +13,14 @@ class AlertConfig:
       above their threshold and `pending_s` has passed since the first one;
     - a firing alert stays firing while anomalies keep coming at or above the
       re-arm level ``threshold * rearm_ratio`` (hysteresis) and *resolves*
-      after `resolve_after_s` without one;
-    - it is *flapping* when its condition changed state `flap_start_changes`
-      times within `flap_window_s` (until at most `flap_stop_changes` remain):
-      a flapping alert is held firing instead of resolving and re-opening;
+      after `resolve_after_s` without one, but never before its detector has
+      missed `clear_windows` steps (a detector's step is learnt from the event
+      times of consecutive anomalies, else the anomaly's ``window_s``);
+    - its condition turns *off* after `clear_windows` silent steps and *on*
+      again at the next anomaly; it is *flapping* when it changed
+      `flap_start_changes` times within `flap_window_s` (at least 20 steps),
+      until at most `flap_stop_changes` remain: a flapping alert is held
+      firing instead of resolving and re-opening;
     - a firing alert is handed to tickets again every `repeat_interval_s`
       while it keeps firing, so the ticket sees its latest evidence.
     """

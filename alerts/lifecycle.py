@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from alerts.alert import Alert
 from alerts.config import AlertConfig
-from alerts.flapping import clear_gap_ms, is_flapping, recent
+from alerts.flapping import clear_gap_ms, flap_window_ms, is_flapping, recent, step_ms
 from alerts.severity import higher, severity_for
 from detectors.anomaly import Anomaly
 
@@ -45,6 +45,7 @@ class AlertRecord:
     silenced_by: str | None = None
     notified: bool = False  # this episode's firing reached tickets
     emitted_at_ms: int | None = None  # last hand-off to tickets
+    cadence_ms: int = 0  # event-time spacing of consecutive anomalies (the detector's window); 0: unknown
 
     def to_alert(self) -> Alert:
         a = self.anomaly
@@ -73,6 +74,7 @@ def new_episode(prev: AlertRecord | None, anomaly: Anomaly, now_ms: int) -> Aler
     return AlertRecord(
         key=anomaly.key, state="pending", anomaly=anomaly, starts_at_ms=now_ms, last_seen_ms=now_ms,
         count=1, severity=severity, flapping=prev.flapping if prev else False, changes=changes,
+        cadence_ms=prev.cadence_ms if prev else 0,
     )
 
 
@@ -94,7 +96,7 @@ def apply_anomaly(rec: AlertRecord | None, anomaly: Anomaly, now_ms: int,
         if rec.state == "firing" and rec.severity != before:
             reasons.add(SEVERITY)
     elif warm:  # pending, between re-arm level and threshold: alive, not counted
-        rec = replace(rec, last_seen_ms=now_ms, anomaly=anomaly)
+        rec = replace(rec, last_seen_ms=now_ms, anomaly=anomaly, cadence_ms=_cadence(rec, anomaly))
     else:  # below the re-arm level: as good as quiet
         return rec, reasons
     rec, more = advance(rec, now_ms, cfg)
@@ -105,16 +107,23 @@ def _refresh(rec: AlertRecord, anomaly: Anomaly, now_ms: int) -> AlertRecord:
     severity = higher(rec.severity, severity_for(anomaly.score, anomaly.threshold, anomaly.scope))
     changes = rec.changes if rec.raw_on else rec.changes + (now_ms,)
     return replace(rec, anomaly=anomaly, last_seen_ms=now_ms, count=rec.count + 1,
-                   severity=severity, raw_on=True, changes=changes)
+                   severity=severity, raw_on=True, changes=changes, cadence_ms=_cadence(rec, anomaly))
+
+
+def _cadence(rec: AlertRecord, anomaly: Anomaly) -> int:
+    """The latest event-time step between consecutive anomalies while the condition holds."""
+    step = anomaly.ts_ms - rec.anomaly.ts_ms
+    return step if rec.raw_on and step > 0 else rec.cadence_ms
 
 
 def advance(rec: AlertRecord, now_ms: int, cfg: AlertConfig) -> tuple[AlertRecord, set[str]]:
     """Move the record to `now_ms`: condition off, flapping, promotion, drop, resolve."""
     reasons: set[str] = set()
-    gap = clear_gap_ms(rec.anomaly.window_s, cfg.clear_windows, cfg.resolve_after_ms)
+    step = step_ms(rec.cadence_ms, rec.anomaly.window_s)
+    gap = clear_gap_ms(step, cfg.clear_windows, cfg.resolve_after_ms)
     if rec.raw_on and rec.state in LIVE and now_ms - rec.last_seen_ms >= gap:
         rec = replace(rec, raw_on=False, changes=rec.changes + (rec.last_seen_ms + gap,))
-    changes = recent(rec.changes, now_ms, cfg.flap_window_ms)
+    changes = recent(rec.changes, now_ms, flap_window_ms(cfg.flap_window_ms, step))
     flapping = is_flapping(rec.flapping, len(changes), cfg.flap_start_changes, cfg.flap_stop_changes)
     if flapping != rec.flapping and rec.state == "firing":
         reasons.add(FLAPPING)
@@ -124,7 +133,7 @@ def advance(rec: AlertRecord, now_ms: int, cfg: AlertConfig) -> tuple[AlertRecor
             return replace(rec, state="inactive", ends_at_ms=now_ms), reasons | {DROPPED}
         if rec.count >= cfg.min_count and now_ms - rec.starts_at_ms >= cfg.pending_ms:
             return replace(rec, state="firing", fired_at_ms=now_ms), reasons | {FIRED}
-    elif rec.state == "firing" and now_ms - rec.last_seen_ms >= cfg.resolve_after_ms and not flapping:
+    elif rec.state == "firing" and now_ms - rec.last_seen_ms >= max(cfg.resolve_after_ms, gap) and not flapping:
         return replace(rec, state="resolved", ends_at_ms=now_ms), (reasons - {FLAPPING}) | {RESOLVED}
     return rec, reasons
 
@@ -132,4 +141,5 @@ def advance(rec: AlertRecord, now_ms: int, cfg: AlertConfig) -> tuple[AlertRecor
 def forgettable(rec: AlertRecord, now_ms: int, cfg: AlertConfig) -> bool:
     """Whether a finished record no longer matters (no flap history left to keep)."""
     ended = rec.ends_at_ms if rec.ends_at_ms is not None else rec.last_seen_ms
-    return rec.state not in LIVE and not rec.changes and now_ms - ended >= cfg.flap_window_ms
+    window = flap_window_ms(cfg.flap_window_ms, step_ms(rec.cadence_ms, rec.anomaly.window_s))
+    return rec.state not in LIVE and not rec.changes and now_ms - ended >= window

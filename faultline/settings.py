@@ -74,9 +74,9 @@ class Settings(BaseSettings):
     # --- Alerts ---------------------------------------------------------------
     alert_min_count: int = Field(2, ge=1, le=1000, description="Anomalies an alert needs before it fires (with the pending time)")
     alert_pending_s: float = Field(60.0, ge=0, description="Seconds an alert stays pending after its first anomaly before it may fire")
-    alert_resolve_after_s: float = Field(300.0, gt=0, description="Seconds without an anomaly (at or above the re-arm level) that resolve a firing alert")
+    alert_resolve_after_s: float = Field(300.0, gt=0, description="Seconds without an anomaly (at or above the re-arm level) that resolve a firing alert; never less than 1.5 detector windows")
     alert_rearm_ratio: float = Field(0.8, gt=0, le=1, description="Hysteresis: anomalies scoring at least this fraction of the threshold keep a firing alert firing")
-    alert_flap_window_s: float = Field(1800.0, gt=0, description="Window in which on/off changes of an alert's condition are counted for flapping")
+    alert_flap_window_s: float = Field(1800.0, gt=0, description="Window in which on/off changes of an alert's condition are counted for flapping; at least 20 detector windows")
     alert_flap_start_changes: int = Field(6, ge=2, description="Changes within the window that mark an alert flapping (held firing, one ticket)")
     alert_flap_stop_changes: int = Field(2, ge=0, description="An alert stops flapping when at most this many changes remain in the window (below the start count)")
     alert_repeat_interval_s: float = Field(900.0, gt=0, description="A firing alert is handed to tickets again at most this often while anomalies keep coming")

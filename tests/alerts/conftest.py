@@ -54,9 +54,9 @@ class LineRecorder:
 
 
 def anomaly(subject="pump-7", code="E214", score=6.0, threshold=3.0, scope="device", detector=None,
-            window_s=10.0, **kw) -> Anomaly:
+            window_s=10.0, ts_ms=0, **kw) -> Anomaly:
     detector = detector or ("cohort_fault_rate" if scope == "cohort" else "device_fault_rate")
-    return Anomaly(detector, scope, subject, code, 0, 0, score, score, 1.0, threshold, window_s,
+    return Anomaly(detector, scope, subject, code, ts_ms, ts_ms, score, score, 1.0, threshold, window_s,
                    f"{score} faults per window vs 1", **kw)
 
 

@@ -88,7 +88,7 @@ def test_flapping_holds_firing_when_gaps_outlast_the_quiet_period(make_manager, 
     on_40_off_160 = lambda t: [a] if t < 8 * 200 and t % 200 < 40 and t % 10 == 0 else []  # noqa: E731
     out = drive(manager, 0, 8 * 200, on_40_off_160)
     episodes = firing_episodes(out)
-    assert 1 < len(episodes) <= 3  # the first gaps resolve; then flapping holds it firing
+    assert len(episodes) == 3  # the first two gaps resolve; then flapping holds it firing
     flagged = [x for x in out if x.flapping]
     assert flagged and all(x.starts_at_ms == episodes[-1] for x in flagged)
     assert manager.get(a.key).state == "firing"
@@ -119,3 +119,24 @@ def test_repeat_hands_a_long_incident_to_tickets_again(make_manager, make_anomal
     out = drive(manager, 0, 700, every_10s(make_anomaly(), 0, 1000))
     assert [x.state for x in out] == ["firing"] * 3  # fired at 20 s, repeats at 320 s and 620 s
     assert len(firing_episodes(out)) == 1 and out[-1].count > out[0].count
+
+
+def test_an_hourly_detector_is_not_resolved_between_its_windows(make_manager, make_anomaly, drive, clock):
+    """The quiet period stretches to 1.5 detector steps, learnt from the anomalies' event times."""
+    manager = make_manager(resolve_after_s=300.0)
+    hourly = lambda t: ([make_anomaly(window_s=7200.0, ts_ms=clock.ms)]  # noqa: E731
+                        if t < 4 * 3600 and t % 3600 == 0 else [])
+    out = drive(manager, 0, 3 * 3600 + 5395, hourly)  # last anomaly at 3 h; quiet until 1.5 h later
+    assert [x.state for x in out] == ["firing"] * 3  # fired at 1 h, then a repeat each hour (> 900 s)
+    assert len(firing_episodes(out)) == 1
+    out = drive(manager, 3 * 3600 + 5400, 4 * 3600 + 5500)
+    assert [(x.state, x.ends_at_ms) for x in out] == [("resolved", clock.at(3 * 3600 + 5400).ms)]
+
+
+def test_an_hourly_detector_flapping_is_seen_over_hours(make_manager, make_anomaly, drive, clock):
+    manager = make_manager(resolve_after_s=300.0)
+    on_1h_off_2h = lambda t: ([make_anomaly(window_s=3600.0, ts_ms=clock.ms)]  # noqa: E731
+                              if t % 10800 in (0, 3600) else [])
+    out = drive(manager, 0, 8 * 10800, on_1h_off_2h)
+    assert len(firing_episodes(out)) == 3  # 8 cycles: two resolve, then flapping holds the third open
+    assert manager.get(make_anomaly().key).flapping and manager.get(make_anomaly().key).state == "firing"
