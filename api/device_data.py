@@ -7,6 +7,7 @@ identifiers. The newest `limit` points of the range are returned, oldest first.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -63,6 +64,30 @@ def logs_query(device: str, window: Window, levels: Sequence[str] = (), componen
     return q, params
 
 
+def events_query(device: str, window: Window, types: Sequence[str] = (), severities: Sequence[str] = (),
+                 code: str | None = None) -> tuple[str, dict]:
+    """The statement and parameters for a device's events (faults, reboots, ...).
+
+    >>> q, p = events_query("pump-1", Window(0, 1000, 5), ["fault"], ["major", "critical"])
+    >>> print(q)
+    SELECT * FROM "device_events" WHERE "device" = $device AND ("type" = $type0) AND ("severity" = $severity0 OR "severity" = $severity1) AND time >= 0ms AND time < 1000ms ORDER BY time DESC LIMIT 5
+    """
+    params: dict[str, Any] = {"device": device}
+    conditions = ['"device" = $device']
+    for column, values in (("type", types), ("severity", severities)):
+        if values:
+            names = [f"{column}{i}" for i in range(len(values))]
+            conditions.append("(" + " OR ".join(f'"{column}" = ${n}' for n in names) + ")")
+            params.update(zip(names, values))
+    if code is not None:
+        conditions.append('"code" = $code')
+        params["code"] = code
+    conditions.append(time_range(window.start_ms, window.end_ms))
+    q = (f'SELECT * FROM "device_events" WHERE {" AND ".join(conditions)} '
+         f"ORDER BY time DESC LIMIT {int(window.limit)}")
+    return q, params
+
+
 def telemetry_points(rows: list[dict]) -> list[dict]:
     """Rows as ``{time_ms, seq, metrics}``, oldest first; absent fields left out.
 
@@ -76,6 +101,19 @@ def telemetry_points(rows: list[dict]) -> list[dict]:
                    if k not in TAG_COLUMNS and k not in ("time", "seq") and v is not None}
         points.append({"time_ms": row["time"], "seq": row.get("seq"), "metrics": metrics})
     return points
+
+
+def device_events(rows: list[dict]) -> list[dict]:
+    """Rows as events, oldest first; ``detail`` parsed back from its JSON text."""
+    out = []
+    for r in reversed(rows):
+        try:
+            detail = json.loads(r.get("detail") or "{}")
+        except ValueError:
+            detail = {"raw": r.get("detail")}
+        out.append({"time_ms": r["time"], "seq": r.get("seq"), "type": r.get("type") or "",
+                    "severity": r.get("severity") or "", "code": r.get("code") or "", "detail": detail})
+    return out
 
 
 def log_lines(rows: list[dict]) -> list[dict]:

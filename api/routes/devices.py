@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from api import auth
 from api.context import ApiContext, context
-from api.device_data import Window, log_lines, logs_query, telemetry_points, telemetry_query
+from api.device_data import Window, device_events, events_query, log_lines, logs_query, telemetry_points, \
+    telemetry_query
 from api.errors import NotFound, invalid
 from api.pages import Page, PageParams
 from api.routes import API_PREFIX
@@ -22,6 +23,8 @@ router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"], dependencie
 DeviceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="Device id as in the MQTT topic")]
 HOUR_MS = 3_600_000
 Level = Literal["DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
+EventType = Literal["fault", "fault_cleared", "reboot", "maintenance", "firmware_update"]
+EventSeverity = Literal["minor", "major", "critical"]
 
 
 class DeviceOut(BaseModel):
@@ -45,20 +48,33 @@ class DeviceOut(BaseModel):
                    online=row.online, status_ms=row.status_ms)
 
 
-class TelemetryOut(BaseModel):
+class DeviceSlice(BaseModel):
     device: str
     start_ms: int
     end_ms: int
     limit: int
+
+
+class TelemetryOut(DeviceSlice):
     points: list[dict]
 
 
-class LogsOut(BaseModel):
-    device: str
-    start_ms: int
-    end_ms: int
-    limit: int
+class LogsOut(DeviceSlice):
     lines: list[dict]
+
+
+class EventsOut(DeviceSlice):
+    events: list[dict]
+
+
+class TimeRange:
+    """Query parameters ``start_ms`` and ``end_ms`` (a FastAPI dependency)."""
+
+    def __init__(self,
+                 start_ms: int | None = Query(None, ge=0, description="Epoch ms, inclusive; default end_ms - 1 h"),
+                 end_ms: int | None = Query(None, ge=1, description="Epoch ms, exclusive; default now")):
+        self.start_ms = start_ms
+        self.end_ms = end_ms
 
 
 @router.get("", summary="Registered devices, filtered and paged")
@@ -93,9 +109,9 @@ def get_device(device_id: DeviceId, ctx: ApiContext = Depends(context)) -> Devic
     return DeviceOut.of(row)
 
 
-def _window(ctx: ApiContext, start_ms: int | None, end_ms: int | None, limit: int) -> Window:
-    end = ctx.now() if end_ms is None else end_ms
-    start = end - HOUR_MS if start_ms is None else start_ms
+def _window(ctx: ApiContext, span: TimeRange, limit: int) -> Window:
+    end = ctx.now() if span.end_ms is None else span.end_ms
+    start = end - HOUR_MS if span.start_ms is None else span.start_ms
     if start >= end:
         raise invalid("query", "start_ms", f"must be before end_ms ({end})")
     return Window(start, end, limit)
@@ -111,13 +127,12 @@ def _read(ctx: ApiContext, device: str, q: str, params: dict) -> list[dict]:
 @router.get("/{device_id}/telemetry", summary="A device's metrics from InfluxDB (newest `limit` in range)")
 def telemetry(
     device_id: DeviceId,
-    start_ms: int | None = Query(None, ge=0, description="Epoch ms, inclusive; default end_ms - 1 h"),
-    end_ms: int | None = Query(None, ge=1, description="Epoch ms, exclusive; default now"),
+    span: TimeRange = Depends(),
     metric: list[str] = Query([], max_length=50, description="Only these metrics (repeat the parameter)"),
     limit: int = Query(1000, ge=1, le=10_000),
     ctx: ApiContext = Depends(context),
 ) -> TelemetryOut:
-    window = _window(ctx, start_ms, end_ms, limit)
+    window = _window(ctx, span, limit)
     q, params = telemetry_query(device_id, window, metric)
     points = telemetry_points(_read(ctx, device_id, q, params))
     return TelemetryOut(device=device_id, start_ms=window.start_ms, end_ms=window.end_ms,
@@ -127,15 +142,30 @@ def telemetry(
 @router.get("/{device_id}/logs", summary="A device's log lines from InfluxDB (newest `limit` in range)")
 def logs(
     device_id: DeviceId,
-    start_ms: int | None = Query(None, ge=0, description="Epoch ms, inclusive; default end_ms - 1 h"),
-    end_ms: int | None = Query(None, ge=1, description="Epoch ms, exclusive; default now"),
+    span: TimeRange = Depends(),
     level: list[Level] = Query([], description="Only these levels (repeat the parameter)"),
     component: str | None = Query(None, max_length=256),
     code: str | None = Query(None, max_length=256),
     limit: int = Query(500, ge=1, le=10_000),
     ctx: ApiContext = Depends(context),
 ) -> LogsOut:
-    window = _window(ctx, start_ms, end_ms, limit)
+    window = _window(ctx, span, limit)
     q, params = logs_query(device_id, window, level, component, code)
     lines = log_lines(_read(ctx, device_id, q, params))
     return LogsOut(device=device_id, start_ms=window.start_ms, end_ms=window.end_ms, limit=limit, lines=lines)
+
+
+@router.get("/{device_id}/events", summary="A device's events from InfluxDB (faults, reboots, updates)")
+def events(
+    device_id: DeviceId,
+    span: TimeRange = Depends(),
+    type: list[EventType] = Query([], description="Only these types (repeat the parameter)"),
+    severity: list[EventSeverity] = Query([], description="Only these severities (repeat the parameter)"),
+    code: str | None = Query(None, max_length=256),
+    limit: int = Query(500, ge=1, le=10_000),
+    ctx: ApiContext = Depends(context),
+) -> EventsOut:
+    window = _window(ctx, span, limit)
+    q, params = events_query(device_id, window, type, severity, code)
+    found = device_events(_read(ctx, device_id, q, params))
+    return EventsOut(device=device_id, start_ms=window.start_ms, end_ms=window.end_ms, limit=limit, events=found)

@@ -124,3 +124,22 @@ def test_unregistered_device_with_data_is_served(client, auth, influx):
     influx.write(line_for(Telemetry("loose-1", T0 - 1000, 1, {"temp_c": 5.0})), precision="ns")
     body = client.get("/api/v1/devices/loose-1/telemetry", headers=auth("viewer"))
     assert body.status_code == 200 and [p["metrics"] for p in body.json()["points"]] == [{"temp_c": 5.0}]
+
+
+def test_events_filter_by_type_severity_and_code(client, auth, fleet, influx):
+    from ingest.records import DeviceEvent
+
+    influx.write("\n".join(line_for(r) for r in [
+        DeviceEvent("pump-1", T0 - 30_000, 1, "fault", "E214", "major", '{"phase": "B"}', PX),
+        DeviceEvent("pump-1", T0 - 20_000, 2, "reboot", "", "minor", "{}", PX),
+        DeviceEvent("pump-1", T0 - 10_000, 3, "fault", HOSTILE, "critical", "{}", PX),
+    ]), precision="ns")
+    every = client.get("/api/v1/devices/pump-1/events", headers=auth("viewer")).json()["events"]
+    assert [(e["type"], e["code"]) for e in every] == [("fault", "E214"), ("reboot", ""), ("fault", HOSTILE)]
+    assert every[0]["detail"] == {"phase": "B"}
+    faults = client.get("/api/v1/devices/pump-1/events?type=fault&severity=major", headers=auth("viewer")).json()
+    assert [e["code"] for e in faults["events"]] == ["E214"]
+    hostile = client.get("/api/v1/devices/pump-1/events", params={"code": HOSTILE}, headers=auth("viewer"))
+    assert [e["severity"] for e in hostile.json()["events"]] == ["critical"]
+    bad = client.get("/api/v1/devices/pump-1/events?type=explosion", headers=auth("viewer"))
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "type.0"

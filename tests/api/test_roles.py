@@ -32,6 +32,7 @@ ROUTES = [  # method, path, least role, body, success status
     ("GET", "/api/v1/devices/pump-1", "viewer", None, 200),
     ("GET", "/api/v1/devices/pump-1/telemetry", "viewer", None, 200),
     ("GET", "/api/v1/devices/pump-1/logs", "viewer", None, 200),
+    ("GET", "/api/v1/devices/pump-1/events", "viewer", None, 200),
     ("GET", "/api/v1/deadletters", "viewer", None, 200),
     ("POST", "/api/v1/deadletters/replay", "admin", {"all": True}, 200),
     ("GET", "/api/v1/apikeys", "admin", None, 200),
