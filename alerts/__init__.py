@@ -10,11 +10,12 @@ Identity
 Lifecycle (`alerts.lifecycle`, knobs in `alerts.config.AlertConfig`)
     pending → firing after ``min_count`` anomalies at or above threshold and
     ``pending_s``; a pending alert whose detector goes quiet is dropped (a
-    blip). Firing → resolved after ``resolve_after_s`` with no anomaly scoring
-    at least ``rearm_ratio`` × threshold (hysteresis: a score hovering just
-    under the threshold neither opens nor closes an alert). Many on/off
-    changes within ``flap_window_s`` mark the alert flapping and hold it
-    firing (`alerts.flapping`). A new episode after a resolve keeps the key.
+    blip). Firing → resolved after ``resolve_after_s`` (and at least 1.5
+    detector steps) with no anomaly scoring at least ``rearm_ratio`` ×
+    threshold (hysteresis: a score hovering just under the threshold neither
+    opens nor closes an alert). Many on/off changes within ``flap_window_s``
+    mark the alert flapping and hold it firing (`alerts.flapping`). A new
+    episode after a resolve keeps the key.
 
 Severity (`alerts.severity`)
     score / threshold: below 1 info, from 1 minor, from 2 major, from 4
