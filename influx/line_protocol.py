@@ -34,10 +34,11 @@ What InfluxDB cannot store, or would store altered, raises ``ValueError``
   (a newline ends the line; InfluxQL cannot address a carriage return);
 - a name, key or tag value ending with a backslash (it would escape the
   separator that follows);
-- in a measurement, a backslash before ``,``, ``=`` or space; in a field
-  key, an odd run of backslashes before one of them (the server takes them
-  as escapes there and drops the backslash or fails to parse); a leading
-  tab in either (the server strips it);
+- in a measurement, a backslash before ``,``, ``=``, space or ``"``; in a
+  field key, a backslash before ``"`` or an odd run of backslashes before
+  ``,``, ``=`` or space (the server takes them as escapes there and drops
+  the backslash or fails to parse); a leading tab in either (the server
+  strips it);
 - a measurement starting with ``#`` (a comment line); a tag or field key
   named ``time`` (InfluxDB drops the point).
 
@@ -68,9 +69,10 @@ _STRING_ESCAPES = str.maketrans({'"': '\\"', "\\": "\\\\"})
 # emptied when they grow past the bound.
 _CACHE_LIMIT = 65_536
 # What the server's parser cannot take back (measured against InfluxDB 1.x
-# over every name of up to four characters from "a", "\\", ",", "=", " "):
-_BACKSLASH_BEFORE_SPECIAL = re.compile(r"\\[ ,=]")
-_ODD_BACKSLASHES_BEFORE_SPECIAL = re.compile(r"(?<!\\)(?:\\\\)*\\[ ,=]")
+# over every name of up to four characters from a, backslash, comma, equals,
+# space and double quote):
+_MEASUREMENT_UNSAFE = re.compile(r"\\[ ,=\"]")
+_FIELD_KEY_UNSAFE = re.compile(r"(?<!\\)(?:\\\\)*\\[ ,=]|\\\"")
 _measurements: dict[str, str] = {}
 _tag_keys: dict[str, str] = {}
 _field_keys: dict[str, str] = {}
@@ -91,8 +93,8 @@ def _check_name(name: object, what: str) -> str:
 
 def _check_measurement(name: str) -> str:
     _check_name(name, "measurement")
-    if "\\" in name and _BACKSLASH_BEFORE_SPECIAL.search(name):
-        raise ValueError(f"measurement {name!r} has a backslash before ',', '=' or space")
+    if "\\" in name and _MEASUREMENT_UNSAFE.search(name):
+        raise ValueError(f"measurement {name!r} has a backslash before a comma, '=', space or '\"'")
     if name[0] in "#\t":
         raise ValueError(f"measurement {name!r} starts with '#' (a comment line) or a tab")
     return name
@@ -100,8 +102,9 @@ def _check_measurement(name: str) -> str:
 
 def _check_field_key(name: str) -> str:
     _check_name(name, "field key")
-    if "\\" in name and _ODD_BACKSLASHES_BEFORE_SPECIAL.search(name):
-        raise ValueError(f"field key {name!r} has an odd run of backslashes before ',', '=' or space")
+    if "\\" in name and _FIELD_KEY_UNSAFE.search(name):
+        raise ValueError(f"field key {name!r} has a backslash before '\"' or an odd run of them "
+                         "before a comma, '=' or space")
     if name[0] == "\t":
         raise ValueError(f"field key {name!r} starts with a tab")
     if name == "time":
@@ -158,7 +161,7 @@ def escape_field_key(name: str) -> str:
     >>> escape_field_key("a\\=b")
     Traceback (most recent call last):
     ...
-    ValueError: field key 'a\\=b' has an odd run of backslashes before ',', '=' or space
+    ValueError: field key 'a\\=b' has a backslash before '"' or an odd run of them before a comma, '=' or space
     """
     escaped = _field_keys.get(name)
     if escaped is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from influx.client import InfluxClient, Series, ServerInfo
@@ -21,11 +23,6 @@ HOSTILE = [
     "tab\there, comma=equals",
     "ünïcödé ✓",
 ]
-
-
-@pytest.fixture
-def client(stack, influx_db) -> InfluxClient:
-    return InfluxClient(stack.influx_url, influx_db)
 
 
 def test_ping_reports_the_server_version(client):
@@ -145,7 +142,7 @@ def test_several_statements_return_all_series(client):
 
 
 def test_ensure_database_creates_it_once_and_again(stack):
-    name = f"ensure_{stack.new_database('x')}"
+    name = f"ensure_{uuid.uuid4().hex[:10]}"
     client = InfluxClient(stack.influx_url, name)
     client.ensure_database()
     client.ensure_database()
@@ -155,8 +152,8 @@ def test_ensure_database_creates_it_once_and_again(stack):
 
 
 def test_stopped_server_is_retryable_and_password_stays_secret(private_stack):
-    client = InfluxClient(private_stack.influx_url, private_stack.new_database(), user="svc",
-                          password="hunter2-secret", timeout=2.0)
+    client = InfluxClient(private_stack.influx_url, "private", user="svc", password="hunter2-secret", timeout=2.0)
+    client.ensure_database()
     client.write("m v=1 1")
     private_stack.influxd.stop()
     for call in (lambda: client.write("m v=2 2"), lambda: client.query("SELECT * FROM m"), client.ping):
