@@ -38,7 +38,7 @@ from alerts.alert import Alert
 from tickets import history, store
 from tickets.children import add_devices, attach_child, claim_pending_children
 from tickets.evidence_refresh import EvidenceRefresher
-from tickets.models import ACTIVE_STATES, DONE_STATES, TicketRow
+from tickets.models import DONE_STATES, TicketRow
 from tickets.routing import RouteInput, Router, pick_assignee
 from tickets.ticket import Ticket
 
@@ -212,5 +212,3 @@ class TicketService:
                 return history.record(conn, row.id, "auto_resolved", SYSTEM_USER, {}, now, outbox=self._webhooks)
             return store.get(conn, row.id)
 
-
-__all__ = ["TicketService", "ACTIVE_STATES"]
