@@ -25,12 +25,13 @@ from api.strict_query import reject_unknown_query
 from api.ticket_queries import counts_by_state
 from faultline.db import make_engine, migrate
 from faultline.settings import Settings
+from influx.errors import InfluxError
 from ingest import deadletters as dead_letters
 from tickets.store import TicketNotFound
 from tickets.webhook import Outbox
 from tickets.workflow import InvalidInput, InvalidTransition, Workflow
 
-ERROR_STATUSES = {TicketNotFound: 404, InvalidTransition: 409, InvalidInput: 422}
+ERROR_STATUSES = {TicketNotFound: 404, InvalidTransition: 409, InvalidInput: 422, InfluxError: 503}
 DESCRIPTION = ("Devices, telemetry and logs, alerts, tickets and their workflow, silences, KPIs and "
                "dead letters. Authenticate with `Authorization: Bearer <API key>`; roles are "
                "viewer (reads) < technician (ticket workflow, silences) < admin (everything).")

@@ -143,3 +143,17 @@ def test_events_filter_by_type_severity_and_code(client, auth, fleet, influx):
     assert [e["severity"] for e in hostile.json()["events"]] == ["critical"]
     bad = client.get("/api/v1/devices/pump-1/events?type=explosion", headers=auth("viewer"))
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "type.0"
+
+
+def test_influxdb_down_is_503_not_500(settings, engine, auth, fleet):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from faultline.stack import free_port
+    from influx.client import InfluxClient
+
+    dead = InfluxClient(f"http://127.0.0.1:{free_port()}", "faultline", timeout=2)
+    with TestClient(create_app(settings, engine=engine, influx=dead)) as c:
+        for route in ("telemetry", "logs", "events"):
+            response = c.get(f"/api/v1/devices/pump-1/{route}", headers=auth("viewer"))
+            assert response.status_code == 503 and "InfluxDB" in response.json()["detail"], route
