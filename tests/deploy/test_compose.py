@@ -179,7 +179,12 @@ def wheel(tmp_path_factory) -> Path:
     # does in the image, in an isolated environment with pyproject's build requirements.
     isolation = [] if _can_build_in_place() else ["--no-cache-dir"]
     flags = ["--no-build-isolation"] if not isolation else isolation
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", *flags, "-w", str(out), str(ROOT)],
+    # From a copy of the build context (.dockerignore applied), as the image
+    # sees it; building in the checkout would leave build/ behind.
+    source = tmp_path_factory.mktemp("context") / "src"
+    ignored = [line for line in (ROOT / ".dockerignore").read_text().split() if not line.startswith("#")]
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*[Path(p).name for p in ignored], "build"))
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", *flags, "-w", str(out), str(source)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     (whl,) = out.glob("faultline-*.whl")
