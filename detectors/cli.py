@@ -1,0 +1,121 @@
+"""`faultline detect` and `faultline eval`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` as a pair.
+
+    >>> parse_shard("1/4")
+    (1, 4)
+    """
+    try:
+        i, n = (int(p) for p in text.split("/"))
+    except ValueError:
+        raise click.BadParameter(f"expected i/n, e.g. 0/4, got {text!r}") from None
+    if not 0 <= i < n:
+        raise click.BadParameter(f"shard index must be in 0..{n - 1}, got {i}")
+    return i, n
+
+
+@click.command()
+@click.option("--shard", default="0/1", show_default=True, help="i/n: run device detectors for shard i of n")
+@click.option("--cohort/--no-cohort", default=None, help="Run the cohort scan and rules (default: on shard 0)")
+def detect(shard: str, cohort: bool | None):
+    """Run the detectors as their own process: MQTT in, anomalies to InfluxDB."""
+    from detectors.engine import EngineConfig
+    from detectors.service import DetectService
+    from faultline.settings import SettingsError, load_settings
+    from influx.client import InfluxClient
+    from ingest.mqtt import Subscriber
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    i, n = parse_shard(shard)
+    config = EngineConfig.from_settings(settings, shard=(i, n), cohort=(i == 0) if cohort is None else cohort)
+    client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
+                          settings.influx_password.get_secret_value(), settings.influx_timeout_s)
+    client.ensure_database()
+
+    def subscriber(url, client_id, topic_filter, on_message):
+        return Subscriber(url, client_id, topic_filter, on_message, keepalive=settings.mqtt_keepalive_s,
+                          receive_maximum=settings.mqtt_max_inflight)
+
+    service = DetectService(settings, config, client, subscriber, history=client)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    service.run(stop)
+
+
+@click.command("eval")
+@click.option("--scenario", help="Simulator scenario name or YAML path")
+@click.option("--devices", type=int, default=None, help="Fleet size (default: the scenario's)")
+@click.option("--duration", default=None, help="Simulated span, e.g. 2d (default: the scenario's)")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--no-telemetry", is_flag=True, help="Simulate events, logs, meta and status only (faster)")
+@click.option("--skab", "skab", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="SKAB data directory (valve1/, valve2/, other/, anomaly-free/)")
+@click.option("--csv", "csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Score a CSV series with the telemetry detector")
+@click.option("--time-column", default="timestamp", show_default=True)
+@click.option("--value-columns", default="", help="Comma-separated; default: every other column")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Scores CSV (with --csv)")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def evaluate(scenario, devices, duration, seed, no_telemetry, skab, csv_file, time_column, value_columns, out, fmt):
+    """Measure the detectors on a simulator scenario, on SKAB, or score a CSV."""
+    if sum(x is not None for x in (scenario, skab, csv_file)) != 1:
+        raise click.UsageError("give exactly one of --scenario, --skab, --csv")
+    if scenario:
+        _eval_scenario(scenario, devices, duration, seed, no_telemetry, fmt)
+    elif skab:
+        from detectors.eval_skab import SkabParams, evaluate_skab
+        result = evaluate_skab(skab)
+        doc = {"params": asdict(SkabParams()), **asdict(result)}
+        if fmt == "json":
+            click.echo(json.dumps(doc, indent=2))
+        else:
+            p = result.point
+            click.echo(f"SKAB ({result.files} files, {result.rows} scored rows): F1 {p.f1:.3f} "
+                       f"(precision {p.precision:.3f}, recall {p.recall:.3f}), FAR {p.far:.1%}, MAR {p.mar:.1%}; "
+                       f"NAB changepoint score (standard) {result.nab:.2f}; anomaly-free FAR {result.free_far:.1%}")
+    else:
+        if out is None:
+            raise click.UsageError("--csv needs --out")
+        from detectors.eval_skab import score_csv
+        cols = [c for c in value_columns.split(",") if c] or None
+        n = score_csv(csv_file, out, time_column, cols)
+        click.echo(f"scored {n} rows into {out}")
+
+
+def _eval_scenario(scenario, devices, duration, seed, no_telemetry, fmt) -> None:
+    from detectors.eval_sim import evaluate_scenario
+    from simulators.timespan import parse_span
+
+    topics = ("logs", "events", "meta", "status") if no_telemetry else None
+    result, _ = evaluate_scenario(scenario, devices=devices, seed=seed, topics=topics,
+                                  duration_s=parse_span(duration) if duration else None)
+    if fmt == "json":
+        click.echo(json.dumps(asdict(result), indent=2))
+        return
+    click.echo(f"scenario {result.scenario} seed {result.seed}: {result.devices} devices x {result.days:g} days, "
+               f"{result.records} records ({result.rejected} rejected), {result.anomalies} anomalies")
+    for inc in result.incidents:
+        delay = f"{inc.delay_s / 60:.0f} min" if inc.delay_s is not None else "-"
+        click.echo(f"  {inc.id:<28} {inc.kind:<20} {'detected' if inc.detected else 'MISSED':<9} "
+                   f"delay {delay:<9} attribution {'ok' if inc.attribution_correct else 'WRONG'} "
+                   f"(expected {inc.attribution_expected}, found {inc.attribution_found or '-'})")
+    click.echo(f"  false alarms: {result.false_alarms} = {result.false_alarms_per_1000_device_days:g} "
+               f"per 1,000 device-days {result.false_alarm_detectors or ''}")
