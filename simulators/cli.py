@@ -60,13 +60,13 @@ class ProgressLine:
 @click.option("--truth", "truth_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the ground truth (JSON) here before publishing.")
 @click.option("--mqtt-url", help="Broker URL (default: FAULTLINE_MQTT_URL).")
+@click.option("--topic-prefix", help="Topic prefix (default: the scenario's, normally 'devices').")
 @click.option("--topics", help="Comma-separated subset of telemetry,logs,events,meta,status.")
 @click.option("--list", "list_only", is_flag=True, help="List the shipped scenarios and exit.")
 @click.option("--quiet", is_flag=True, help="No progress line.")
-def simulate(scenario_ref, devices, duration, seed, speed, realtime, truth_file, mqtt_url, topics,
+def simulate(scenario_ref, devices, duration, seed, speed, realtime, truth_file, mqtt_url, topic_prefix, topics,
              list_only, quiet):
     """Publish a seeded fleet running a scenario, faster than real time with explicit timestamps."""
-    from simulators.fleet import Simulation
     from simulators.planner import PlanError
     from simulators.publisher import PublishError, publish
     from simulators.scenario import ScenarioError, load_scenario, scenario_names
@@ -76,11 +76,7 @@ def simulate(scenario_ref, devices, duration, seed, speed, realtime, truth_file,
             click.echo(f"{name:22} {load_scenario(name).description}")
         return
     try:
-        scenario = load_scenario(scenario_ref)
-        span = duration if duration is not None else parse_span(scenario.duration)
-        start_ms = round(time.time()) * 1000 if realtime else None
-        sim = Simulation(scenario, devices=devices, seed=seed, duration_s=span, start_ms=start_ms,
-                         topics=topics.split(",") if topics else None)
+        sim = _simulation(scenario_ref, devices, duration, seed, realtime, topic_prefix, topics)
         truth = sim.truth()
     except (ScenarioError, PlanError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -96,10 +92,23 @@ def simulate(scenario_ref, devices, duration, seed, speed, realtime, truth_file,
     finally:
         if line is not None:
             line.clear()
-    click.echo(f"{scenario.name}: {summary.messages:,} messages from {sim.devices} devices in "
+    click.echo(f"{sim.scenario.name}: {summary.messages:,} messages from {sim.devices} devices in "
                f"{summary.elapsed_s:.1f} s ({summary.rate:,.0f} msg/s); simulated {_when(sim.start_ms)} to "
                f"{_when(sim.end_ms)} UTC ({sim.duration_s / 3600:g} h), seed {seed}, "
                f"{len(truth.incidents)} incident(s)" + (f", truth in {truth_file}" if truth_file else ""))
+
+
+def _simulation(scenario_ref, devices, duration, seed, realtime, topic_prefix, topics):
+    from simulators.fleet import Simulation
+    from simulators.scenario import load_scenario
+
+    scenario = load_scenario(scenario_ref)
+    if topic_prefix:
+        scenario = scenario.model_copy(update={"topic_prefix": topic_prefix.strip("/")})
+    span = duration if duration is not None else parse_span(scenario.duration)
+    start_ms = round(time.time()) * 1000 if realtime else None
+    return Simulation(scenario, devices=devices, seed=seed, duration_s=span, start_ms=start_ms,
+                      topics=topics.split(",") if topics else None)
 
 
 def _default_url() -> str:
