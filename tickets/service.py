@@ -138,8 +138,8 @@ class TicketService:
             last_seen_ms=case((T.c.last_seen_ms < alert.last_seen_ms, alert.last_seen_ms), else_=T.c.last_seen_ms),
             alert_count=case((T.c.alert_count < alert.count, alert.count), else_=T.c.alert_count),
             severity=severity, flapping=alert.flapping, explanation=alert.anomaly.explanation))
-        add_devices(conn, ticket_id, alert.anomaly.devices, None, now)
-        changes = {}
+        added = add_devices(conn, ticket_id, alert.anomaly.devices, None, now)
+        changes: dict = {"devices_added": added} if added else {}
         if SEVERITY_RANK.get(before.severity, 0) < rank:
             changes["severity"] = [before.severity, alert.severity]
         if bool(before.flapping) != alert.flapping:

@@ -142,3 +142,11 @@ def test_a_resolved_child_changes_nothing(service, engine):
     assert service.apply(make_alert("pump-9", parent_key=parent.key, state="resolved")) is None
     after = store.get_ticket(engine, parent.id)
     assert (after.state, after.version) == ("open", 2) and "pump-9" in after.devices
+
+
+def test_new_devices_of_a_cohort_alert_join_its_ticket(service, engine):
+    t = service.apply(cohort_alert())
+    later = service.apply(make_alert(COHORT, scope="cohort", detector="cohort_fault_rate",
+                                     devices=("pump-2", "pump-3")))
+    assert later.devices == ("pump-1", "pump-2", "pump-3")
+    assert store.history(engine, t.id)[-1].detail == {"devices_added": ["pump-3"]}
