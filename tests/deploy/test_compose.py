@@ -228,3 +228,21 @@ def test_installed_wheel_runs_faultline(wheel, tmp_path):
     result = subprocess.run([str(faultline), "grafana", "annotate", "--help"], capture_output=True, text=True,
                             timeout=120, cwd=tmp_path)
     assert result.returncode == 0 and "alert_events" in result.stdout
+
+
+def test_sample_env_and_compose_name_the_same_variables():
+    sample = {m.group(1) for m in re.finditer(r"^([A-Z][A-Z0-9_]*)=", SAMPLE.read_text(), flags=re.M)}
+    used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", COMPOSE.read_text()))
+    assert used == sample, f"undocumented: {used - sample}; unused: {sample - used}"
+    assert not any(name.startswith("FAULTLINE_") for name in sample)  # those are Faultline settings, set per container
+
+
+def test_operator_guide_matches_the_stack():
+    guide = (ROOT / "docs" / "operators.md").read_text()
+    for name in SERVICES:
+        assert f"`{name}`" in guide
+    for uid in ("faultline-fleet", "faultline-device", "faultline-tickets", "faultline-influx", "faultline-api"):
+        assert uid in guide
+    for word in ("FAULTLINE_MQTT_SHARED_GROUP", "max_queued_messages", "queue_qos0_messages", "localhost:3000",
+                 "localhost:8000/docs", "localhost:8086"):
+        assert word in guide
