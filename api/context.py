@@ -13,9 +13,11 @@ from typing import Any, Callable, Protocol
 from fastapi import Request
 from sqlalchemy import Engine
 
+from alerts.alert import Alert
 from api.keys import KeyStore
 from api.metrics import ApiMetrics
 from faultline.settings import Settings
+from tickets.workflow import Workflow
 
 
 class InfluxReader(Protocol):
@@ -29,17 +31,17 @@ class InfluxReader(Protocol):
 class ActiveAlerts(Protocol):
     """The part of `alerts.manager.AlertManager` the API uses."""
 
-    def active(self) -> list: ...
+    def active(self) -> list[Alert]: ...
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class ApiContext:
     settings: Settings
     engine: Engine
     keys: KeyStore
     influx: InfluxReader
     alerts: ActiveAlerts
-    workflow: Any  # tickets.workflow.Workflow
+    workflow: Workflow
     now: Callable[[], int]  # epoch milliseconds
     metrics: ApiMetrics
 
