@@ -27,7 +27,10 @@ def plan_offline(spec: Offline, iid: str, plan: Plan, start_ms: int, end_ms: int
         by_site.setdefault(dp.device.site, []).append(dp)
     if spec.site and spec.site not in by_site:
         raise ValueError(f"no free device at site {spec.site!r}")
-    site = spec.site or rng.choice(sorted(s for s in by_site if len(by_site[s]) >= min(spec.count, 1)))
+    roomy = sorted(s for s in by_site if len(by_site[s]) >= spec.count) or sorted(by_site)
+    if not roomy:
+        raise ValueError("no device left to take offline")
+    site = spec.site or rng.choice(roomy)
     chosen = rng.sample(by_site[site], min(spec.count, len(by_site[site])))
     chosen.sort(key=lambda dp: dp.index)
     returns = end_ms < plan.end_ms
@@ -41,8 +44,9 @@ def plan_offline(spec: Offline, iid: str, plan: Plan, start_ms: int, end_ms: int
     occurrences = [Occurrence(d, start_ms, "status", "offline", "", "") for d in devices]
     occurrences += [Occurrence(d, end_ms, "status", "online", "", "") for d in devices if returns]
     return Incident(
-        id=iid, kind=spec.kind, start_ms=start_ms, end_ms=end_ms, scope="device", device=devices[0],
-        cohort={"site": site}, fault_codes=("offline",), affected_devices=devices,
+        id=iid, kind=spec.kind, start_ms=start_ms, end_ms=end_ms, scope="device" if len(devices) == 1 else "cohort",
+        device=devices[0] if len(devices) == 1 else "", cohort={} if len(devices) == 1 else {"site": site},
+        attribution="" if len(devices) == 1 else f"site={site}", fault_codes=("offline",), affected_devices=devices,
         tickets=tuple(ExpectedTicket("device", d, "offline", "major", start_ms) for d in devices),
         expectations={"status": "offline", "via": spec.via, "back_online_ms": end_ms if returns else None,
                       "telemetry_stops_ms": start_ms},
@@ -91,6 +95,8 @@ def plan_malformed(spec: Malformed, iid: str, plan: Plan, start_ms: int, end_ms:
         dp = rng.choice(devices)
         reason = rng.choice(spec.kinds)
         ts = rng.randrange(start_ms, end_ms)
+        while dp.is_silent(ts):  # an offline device sends nothing, corrupt or not
+            dp, ts = rng.choice(devices), rng.randrange(start_ms, end_ms)
         subtopic, payload = corrupt_payload(reason, dp.device.device, ts, rng)
         dp.actions.append(RawAction(ts, subtopic, payload, reason))
         by_reason[reason] = by_reason.get(reason, 0) + 1

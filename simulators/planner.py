@@ -34,14 +34,18 @@ def make_plan(scenario: Scenario, fleet: tuple[FleetDevice, ...], start_ms: int,
     plan = Plan(devices={d.device: DevicePlan(d, i) for i, d in enumerate(fleet)}, incidents=[],
                 background_faults={}, start_ms=start_ms, end_ms=end_ms, seed=seed)
     duration_s = (end_ms - start_ms) / 1000
-    for spec, iid in zip(scenario.incidents, scenario.incident_ids()):
+    specs = list(zip(scenario.incidents, scenario.incident_ids()))
+    planned: dict[str, Incident] = {}
+    # Malformed messages go last so that they avoid devices another incident takes offline.
+    for spec, iid in sorted(specs, key=lambda pair: pair[0].kind == "malformed"):
         a = start_ms + int(resolve_offset(spec.start, duration_s) * 1000)
         b = end_ms if spec.end is None else start_ms + int(resolve_offset(spec.end, duration_s) * 1000)
         a, b = max(start_ms, min(a, end_ms - 1)), max(start_ms + 1, min(b, end_ms))
         try:
-            plan.incidents.append(PLANNERS[spec.kind](spec, iid, plan, a, max(a + 1, b), scenario))
+            planned[iid] = PLANNERS[spec.kind](spec, iid, plan, a, max(a + 1, b), scenario)
         except (ValueError, KeyError) as exc:
             raise PlanError(f"scenario {scenario.name!r}, incident {iid!r}: {exc}") from None
+    plan.incidents = [planned[iid] for _, iid in specs]
     for dp in plan.devices.values():
         model = MODELS[dp.device.model]
         excluded = [(w.start_ms, w.end_ms) for w in dp.silent]
@@ -62,7 +66,18 @@ def _finish(plan: Plan) -> None:
         actions.sort(key=lambda a: a.ts_ms)  # stable: simultaneous actions keep their order
         dp.actions = actions
     for i, incident in enumerate(plan.incidents):
-        kept = tuple(o for o in incident.occurrences
-                     if o.ts_ms < plan.end_ms
-                     and (o.topic == "status" or not plan.devices[o.device].is_silent(o.ts_ms)))
-        plan.incidents[i] = replace(incident, occurrences=kept)
+        plan.incidents[i] = _without_silenced(incident, plan)
+
+
+def _without_silenced(incident: Incident, plan: Plan) -> Incident:
+    """The incident minus what its devices could not send while offline (children recounted)."""
+    kept = tuple(o for o in incident.occurrences
+                 if o.ts_ms < plan.end_ms and (o.topic == "status" or not plan.devices[o.device].is_silent(o.ts_ms)))
+    if len(kept) == len(incident.occurrences):
+        return incident
+    faulted = {o.device for o in kept if o.kind == "fault"}
+    tickets = tuple(replace(t, children=tuple(d for d in t.children if d in faulted)) for t in incident.tickets)
+    expectations = dict(incident.expectations)
+    if "incident_faults" in expectations:
+        expectations["incident_faults"] = sum(o.kind == "fault" for o in kept)
+    return replace(incident, occurrences=kept, tickets=tickets, expectations=expectations)
