@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, delete, select, update
 
 from alerts.alert import Alert
 from tickets import history, store
-from tickets.models import ACTIVE_STATES, DONE_STATES, PendingChildRow, TicketDeviceRow, TicketRow
+from tickets.models import ACTIVE_STATES, PendingChildRow, TicketDeviceRow, TicketRow
 from tickets.ticket import Ticket
 
 T = TicketRow.__table__
@@ -38,7 +38,7 @@ def attach_child(engine: Engine, alert: Alert, now: int, *, webhooks: bool,
     """
     with engine.begin() as conn:
         parent = store.current_row(conn, alert.parent_key)
-        if parent is None or parent.merged_into is not None or _stale(parent, now, window_ms):
+        if parent is None or store.episode_over(parent, now, window_ms):
             store.insert_ignore(conn, P, {"parent_key": alert.parent_key, "child_key": alert.key,
                                           "device": alert.subject, "ts_ms": now}, ["parent_key", "child_key"])
             return None
@@ -79,9 +79,3 @@ def _fold(conn: Connection, child_key: str, parent_id: int, now: int, webhooks: 
     history.record(conn, row.id, "merged", SYSTEM_USER, {"into": parent_id}, now, outbox=webhooks)
     return row.id
 
-
-def _stale(row, now: int, window_ms: int) -> bool:
-    if row.state not in DONE_STATES:
-        return False
-    done = row.resolved_ms if row.resolved_ms is not None else (row.closed_ms or row.updated_ms)
-    return now - done > window_ms

@@ -98,7 +98,7 @@ class TicketService:
         now = self.now()
         with self.engine.begin() as conn:
             row = store.current_row(conn, alert.key)
-            if row is None or self._expired(row, now):
+            if row is None or store.episode_over(row, now, self._window_ms):
                 episode = 1 if row is None else row.episode + 1
                 created = store.insert_ignore(conn, T, self._new_values(alert, episode, now), ["key", "episode"])
                 row = store.current_row(conn, alert.key)
@@ -112,14 +112,6 @@ class TicketService:
                                {"previous_root_cause": row.root_cause, "previous_resolution": row.resolution},
                                now, outbox=self._webhooks)
             return row.id, reopened
-
-    def _expired(self, row, now: int) -> bool:
-        if row.merged_into is not None:
-            return True
-        if row.state not in DONE_STATES:
-            return False
-        done_ms = row.resolved_ms if row.resolved_ms is not None else (row.closed_ms or row.updated_ms)
-        return now - done_ms > self._window_ms
 
     def _reopen(self, conn, ticket_id: int, now: int) -> bool:
         """Reopen a done ticket; False when a concurrent writer already did."""

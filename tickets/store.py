@@ -57,6 +57,20 @@ def current_row(conn: Connection, key: str):
     return conn.execute(select(T).where(T.c.key == key).order_by(T.c.episode.desc()).limit(1)).first()
 
 
+def episode_over(row, now_ms: int, window_ms: int) -> bool:
+    """Whether a key firing at `now_ms` needs a new episode rather than this ticket.
+
+    True for a folded ticket, and for one resolved (or closed) more than
+    `window_ms` ago; within the window a recurrence reopens it.
+    """
+    if row.merged_into is not None:
+        return True
+    if row.state not in ("resolved", "closed"):
+        return False
+    done_ms = row.resolved_ms if row.resolved_ms is not None else (row.closed_ms or row.updated_ms)
+    return now_ms - done_ms > window_ms
+
+
 def get_ticket(engine: Engine, ticket_id: int) -> Ticket:
     """The ticket with that id; `TicketNotFound` otherwise."""
     with engine.connect() as conn:
