@@ -16,12 +16,12 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from simulators.models import MODELS
-from simulators.timespan import check_offset, parse_span
+from simulators.timespan import check_offset, check_span
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 
 Offset = Annotated[Union[str, float], AfterValidator(check_offset)]
-Span = Annotated[Union[str, float], AfterValidator(lambda v: (parse_span(v), v)[1])]
+Span = Annotated[Union[str, float], AfterValidator(check_span)]
 
 
 class ScenarioError(ValueError):

@@ -41,6 +41,16 @@ def resolve_offset(text: str | float | int, duration_s: float) -> float:
     return parse_span(text)
 
 
+def check_span(text: str | float | int) -> str | float | int:
+    """Validate a span (for scenario files), keeping it as written.
+
+    >>> check_span("2h")
+    '2h'
+    """
+    parse_span(text)
+    return text
+
+
 def check_offset(text: str | float | int) -> str | float | int:
     """Validate an offset without a run length (for scenario files).
 
