@@ -33,20 +33,21 @@ from dataclasses import dataclass
 from river.base import AnomalyDetector
 
 from detectors.attribution import Cell, CohortKey, explain, keys_of
-from detectors.tails import binomial_sf, surprise
+from detectors.tails import betabinomial_sf, surprise
 
 
 class CohortRate(AnomalyDetector):
     """A cohort's faulty-device fraction against the fleet and its own history.
 
-    ``x = {"active": N, "faulty": m, "fleet_rate": p}``.
+    ``x = {"active": N, "faulty": m, "fleet_rate": p, "fleet_n": n}`` (``p`` None
+    when there is no reference; ``n`` the reference's effective size).
 
     >>> det = CohortRate()
     >>> for _ in range(50):
     ...     det.learn_one({"active": 100, "faulty": 5, "fleet_rate": 0.05})
     >>> det.score_one({"active": 100, "faulty": 5, "fleet_rate": 0.05})
     0.0
-    >>> det.score_one({"active": 100, "faulty": 30, "fleet_rate": 0.05}) > 10
+    >>> det.score_one({"active": 100, "faulty": 30, "fleet_rate": 0.05, "fleet_n": 500}) > 8
     True
     """
 
@@ -69,8 +70,17 @@ class CohortRate(AnomalyDetector):
         return max(fleet, own)
 
     def p_value(self, x: dict) -> float:
+        """Beta-binomial tail: the expected fraction is known only as well as its reference is large."""
         expected = self.expected(x)
-        return 1.0 if expected is None else binomial_sf(int(x["faulty"]), int(x["active"]), expected)
+        if expected is None:
+            return 1.0
+        fleet = x.get("fleet_rate")
+        if fleet is not None and expected == fleet:
+            size = float(x.get("fleet_n", 1e6))
+        else:
+            size = self._active + (self.prior_devices if fleet is not None else 0.0)
+        return betabinomial_sf(int(x["faulty"]), int(x["active"]), expected * size + 0.5,
+                               (1.0 - expected) * size + 0.5)
 
     def score_one(self, x: dict) -> float:
         return surprise(self.p_value(x))
@@ -126,8 +136,9 @@ class CohortScan:
         n_tests = 0
         for h in self.horizons:
             for key, (n, m, cells) in agg[h].items():
-                x = xs[key, h] = {"active": n, "faulty": m,
-                                  "fleet_rate": self._baseline(counts.get(h, {}), cells, frozenset())}
+                base = self._baseline(counts.get(h, {}), cells, frozenset())
+                x = xs[key, h] = {"active": n, "faulty": m, "fleet_rate": base[0] if base else None,
+                                  "fleet_n": base[1] if base else 0.0}
                 det = self.history.get((key, h)) or self._new(h)
                 if n >= self.min_devices and m >= self.min_affected and det.expected(x) is not None:
                     n_tests += 1
@@ -161,7 +172,7 @@ class CohortScan:
     def _new(self, horizon: int) -> CohortRate:
         return CohortRate(self.memory_scans, self.prior_devices, lag=horizon)
 
-    def _baseline(self, counts: Counts, cells, left_out: frozenset) -> float | None:
+    def _baseline(self, counts: Counts, cells, left_out: frozenset) -> tuple[float, float] | None:
         """Expected faulty fraction of ``cells`` from same-model devices outside them (and ``left_out``).
 
         Models differ in their inherent fault rates, so each cell is compared
@@ -173,17 +184,23 @@ class CohortScan:
             if c not in cells and c not in left_out:
                 per_model[c[0]][0] += n
                 per_model[c[0]][1] += m
-        expected = total = 0.0
+        weights: dict[str, int] = defaultdict(int)
         for c in cells:
-            n = counts.get(c, (0, 0))[0]
+            weights[c[0]] += counts.get(c, (0, 0))[0]
+        total = sum(weights.values())
+        if not total:
+            return None
+        expected = variance_share = 0.0
+        for model, n in weights.items():
+            base = per_model.get(model)
             if not n:
                 continue
-            base = per_model.get(c[0])
             if base is None or base[0] < self.min_devices:
                 return None
-            expected += n * (base[1] + 0.5) / (base[0] + 1.0)
-            total += n
-        return expected / total if total else None
+            w = n / total
+            expected += w * (base[1] + 0.5) / (base[0] + 1.0)
+            variance_share += w * w / base[0]
+        return expected, 1.0 / variance_share  # rate and effective reference size
 
     def _residual_p(self, counts: Counts, cells: frozenset, left_out: frozenset) -> float:
         n = sum(counts.get(c, (0, 0))[0] for c in cells)
@@ -191,7 +208,10 @@ class CohortScan:
         if n < self.min_devices or m < self.min_affected:
             return 1.0
         base = self._baseline(counts, cells, left_out)
-        return 1.0 if base is None else binomial_sf(m, n, base)
+        if base is None:
+            return 1.0
+        rate, size = base
+        return betabinomial_sf(m, n, rate * size + 0.5, (1.0 - rate) * size + 0.5)
 
 
 def _aggregate(counts: Counts) -> dict[CohortKey, tuple[int, int, set]]:
