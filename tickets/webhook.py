@@ -34,7 +34,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 
 from tickets.models import OutboxRow
 
@@ -179,3 +179,10 @@ class Outbox:
         with self.engine.begin() as conn:
             return conn.execute(update(O).where(O.c.dead.is_(True), O.c.delivered_ms.is_(None)).values(
                 dead=False, attempts=0, next_attempt_ms=now)).rowcount
+
+    def prune(self, now_ms: int | None = None, keep_days: float = 7.0) -> int:
+        """Delete deliveries older than `keep_days` that were delivered; how many."""
+        now = self.now() if now_ms is None else now_ms
+        cutoff = now - int(keep_days * 86_400_000)
+        with self.engine.begin() as conn:
+            return conn.execute(delete(O).where(O.c.delivered_ms.is_not(None), O.c.delivered_ms < cutoff)).rowcount

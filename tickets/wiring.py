@@ -78,8 +78,9 @@ class Job:
 
 
 def scheduled_jobs(service: TicketService, outbox: Outbox | None) -> list[Job]:
-    """Webhook deliveries (every 5 s, when a webhook is configured) and evidence retries (every 60 s)."""
+    """Evidence retries (every 60 s) and, with a webhook, deliveries (every 5 s) and pruning (hourly)."""
     jobs = [Job("tickets-evidence-retry", service.refresh_incomplete_evidence, 60.0)]
     if outbox is not None:
         jobs.append(Job("tickets-webhook-deliver", outbox.deliver_due, 5.0))
+        jobs.append(Job("tickets-webhook-prune", outbox.prune, 3600.0))
     return jobs

@@ -70,7 +70,7 @@ def test_scheduled_jobs_deliver_and_retry(settings_env):
     env, settings, engine = _wired(settings_env)
     service = build_service(settings, engine)
     jobs = {j.name: j for j in scheduled_jobs(service, build_outbox(settings, engine))}
-    assert set(jobs) == {"tickets-evidence-retry", "tickets-webhook-deliver"}
+    assert set(jobs) == {"tickets-evidence-retry", "tickets-webhook-deliver", "tickets-webhook-prune"}
     service.apply(make_alert("pump-1"))
     assert jobs["tickets-webhook-deliver"].run().retrying == 1  # nothing listens on port 9
     assert jobs["tickets-evidence-retry"].run() == 0  # the evidence was complete

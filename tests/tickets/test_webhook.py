@@ -78,6 +78,10 @@ def test_each_change_is_delivered_signed_with_a_key_per_version(engine, clock, r
     assert keys == [f"{t.key}#1@v1", f"{t.key}#1@v2"]
     assert [b["ticket"]["version"] for b in bodies] == [1, 2]
     assert outbox.deliver_due().delivered == 0  # nothing left
+    clock.advance(7 * 86_400)
+    assert outbox.prune(keep_days=7) == 0  # exactly seven days: kept
+    clock.advance(1)
+    assert outbox.prune(keep_days=7) == 2
 
 
 def test_failing_receiver_is_retried_with_backoff_and_the_same_key(engine, clock, receiver):
