@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, and_, exists, func, or_, select
 
 from tickets.models import ACTIVE_STATES, TicketDeviceRow, TicketRow
-from tickets.store import devices_of
 from tickets.ticket import Ticket
 
 T = TicketRow.__table__
@@ -56,7 +55,13 @@ def page_of_tickets(engine: Engine, flt: TicketFilter, limit: int, offset: int) 
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(T).where(where)).scalar_one()
         rows = conn.execute(select(T).where(where).order_by(T.c.id.desc()).limit(limit).offset(offset)).all()
-        return [Ticket.from_row(r, devices_of(conn, r.id)) for r in rows], int(total)
+        devices: dict[int, list[str]] = {}
+        if rows:
+            pairs = conn.execute(select(D.c.ticket_id, D.c.device).where(D.c.ticket_id.in_([r.id for r in rows]))
+                                 .order_by(D.c.device))
+            for ticket_id, device in pairs:
+                devices.setdefault(ticket_id, []).append(device)
+        return [Ticket.from_row(r, tuple(devices.get(r.id, ()))) for r in rows], int(total)
 
 
 def children_of(engine: Engine, ticket_id: int) -> list[dict]:
