@@ -127,6 +127,10 @@ class TicketService:
                         else_=alert.severity)
         conn.execute(update(T).where(T.c.id == ticket_id).values(
             count=T.c.count + 1, updated_ms=now, alert_state=alert.state,
+            # a new alert episode (the alert resolved and fired again) moves the incident's onset
+            alert_starts_ms=case((T.c.alert_starts_ms < alert.starts_at_ms, alert.starts_at_ms),
+                                 else_=T.c.alert_starts_ms),
+            onset_ms=case((T.c.alert_starts_ms < alert.starts_at_ms, alert.anomaly.onset_ms), else_=T.c.onset_ms),
             last_seen_ms=case((T.c.last_seen_ms < alert.last_seen_ms, alert.last_seen_ms), else_=T.c.last_seen_ms),
             alert_count=case((T.c.alert_count < alert.count, alert.count), else_=T.c.alert_count),
             severity=severity, flapping=alert.flapping, explanation=alert.anomaly.explanation))

@@ -150,3 +150,15 @@ def test_new_devices_of_a_cohort_alert_join_its_ticket(service, engine):
                                      devices=("pump-2", "pump-3")))
     assert later.devices == ("pump-1", "pump-2", "pump-3")
     assert store.history(engine, t.id)[-1].detail == {"devices_added": ["pump-3"]}
+
+
+def test_a_recurrence_moves_the_incident_onset(service, workflow, clock):
+    first = make_alert(t_ms=clock())
+    t = service.apply(first)
+    workflow.resolve(t.id, "alice", "loose connector", "reseated the connector")
+    clock.advance(3 * DAY)
+    again = service.apply(make_alert(t_ms=clock()))
+    assert again.onset_ms == clock() - 60_000 and again.alert_starts_ms == clock() - 60_000
+    assert again.evidence.window_start_ms > first.anomaly.onset_ms  # evidence looks at the new incident
+    late_repeat = service.apply(make_alert(t_ms=clock() - 30_000))  # an older start never moves it back
+    assert late_repeat.onset_ms == again.onset_ms
