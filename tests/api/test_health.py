@@ -78,3 +78,16 @@ def test_metrics_gauge_tickets_by_state_and_dead_letters_by_reason(client, auth,
     assert 'faultline_tickets{state="open"} 1.0' in text
     assert 'faultline_dead_letters{reason="json"} 2.0' in text
     assert 'faultline_dead_letters{reason="schema"} 1.0' in text
+
+
+def test_an_unexpected_failure_is_a_generic_500_and_is_counted(settings, engine, influx, auth):
+    class BrokenAlerts:
+        def active(self):
+            raise RuntimeError("secret-ish internal detail")
+
+    app = create_app(settings, engine=engine, influx=influx, alerts=BrokenAlerts())
+    with TestClient(app, raise_server_exceptions=False) as c:
+        response = c.get("/api/v1/alerts", headers=auth("viewer"))
+        assert response.status_code == 500
+        assert response.json() == {"detail": "internal error; the server log has the cause"}
+        assert 'route="/api/v1/alerts",status="500"' in c.get("/metrics").text
