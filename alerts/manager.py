@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from alerts.alert import Alert
@@ -89,14 +89,14 @@ class AlertManager:
 
     def observe(self, anomaly: Anomaly) -> list[Alert]:
         """Fold one anomaly in; return the alerts the ticket stage must apply."""
+        return self.observe_many((anomaly,))
+
+    def observe_many(self, anomalies: Iterable[Anomaly]) -> list[Alert]:
+        """Fold several anomalies in at once (one store transaction, one events write)."""
         with self._lock:
             batch = _Batch(self.now())
-            old = self._records.get(anomaly.key)
-            new, reasons = apply_anomaly(old, anomaly, batch.now_ms, self.config)
-            if new is not None:
-                if new.state == "firing" and not reasons and _repeat_due(new, batch.now_ms, self.config):
-                    reasons.add(REPEAT)
-                self._update(batch, old, new, reasons)
+            for anomaly in anomalies:
+                self._observe_one(batch, anomaly)
             return self._finish(batch)
 
     def tick(self) -> list[Alert]:
@@ -132,6 +132,15 @@ class AlertManager:
         return rec.to_alert() if rec else None
 
     # --- one record -----------------------------------------------------------
+
+    def _observe_one(self, batch: _Batch, anomaly: Anomaly) -> None:
+        old = self._records.get(anomaly.key)
+        new, reasons = apply_anomaly(old, anomaly, batch.now_ms, self.config)
+        if new is None:
+            return
+        if new.state == "firing" and not reasons and _repeat_due(new, batch.now_ms, self.config):
+            reasons.add(REPEAT)
+        self._update(batch, old, new, reasons)
 
     def _update(self, batch: _Batch, old: AlertRecord | None, new: AlertRecord, reasons: set[str]) -> None:
         new, reasons = self._link_parent(new, reasons)

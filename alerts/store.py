@@ -14,12 +14,17 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from sqlalchemy import BigInteger, Engine, String, Text, delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from alerts.lifecycle import AlertRecord
 from alerts.silences import Silence, list_silences
 from detectors.anomaly import Anomaly
 from faultline.db import Base
+
+
+_UPSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 
 
 class AlertStateStore(Protocol):
@@ -43,9 +48,15 @@ class AlertStateRow(Base):
     body: Mapped[str] = mapped_column(Text)
 
 
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(AlertRecord))
+_ANOMALY_FIELDS = tuple(f.name for f in dataclasses.fields(Anomaly))
+
+
 def record_to_json(rec: AlertRecord) -> str:
     """The record as JSON (the anomaly nested, tuples as lists)."""
-    return json.dumps(dataclasses.asdict(rec), separators=(",", ":"))
+    data = {name: getattr(rec, name) for name in _RECORD_FIELDS}
+    data["anomaly"] = {name: getattr(rec.anomaly, name) for name in _ANOMALY_FIELDS}
+    return json.dumps(data, separators=(",", ":"))
 
 
 def record_from_json(text: str) -> AlertRecord:
@@ -54,8 +65,7 @@ def record_from_json(text: str) -> AlertRecord:
     anomaly = data.pop("anomaly")
     anomaly["devices"] = tuple(anomaly.get("devices", ()))
     data["changes"] = tuple(data.get("changes", ()))
-    known = {f.name for f in dataclasses.fields(AlertRecord)}
-    return AlertRecord(anomaly=Anomaly(**anomaly), **{k: v for k, v in data.items() if k in known})
+    return AlertRecord(anomaly=Anomaly(**anomaly), **{k: v for k, v in data.items() if k in _RECORD_FIELDS})
 
 
 class SqlAlertStore:
@@ -69,13 +79,20 @@ class SqlAlertStore:
             return {row.key: record_from_json(row.body) for row in session.scalars(select(AlertStateRow))}
 
     def save(self, records: Iterable[AlertRecord], now_ms: int) -> None:
-        records = list(records)
-        if not records:
+        rows = [{"key": r.key, "state": r.state, "updated_at_ms": now_ms, "body": record_to_json(r)} for r in records]
+        if not rows:
             return
-        with Session(self.engine) as session, session.begin():
-            for rec in records:
-                session.merge(AlertStateRow(key=rec.key, state=rec.state, updated_at_ms=now_ms,
-                                            body=record_to_json(rec)))
+        table = AlertStateRow.__table__
+        with self.engine.begin() as conn:
+            insert = _UPSERTS.get(conn.dialect.name)
+            if insert is None:  # any other database: replace the rows
+                conn.execute(delete(table).where(table.c.key.in_([r["key"] for r in rows])))
+                conn.execute(table.insert(), rows)
+                return
+            stmt = insert(table)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={
+                "state": stmt.excluded.state, "updated_at_ms": stmt.excluded.updated_at_ms,
+                "body": stmt.excluded.body}), rows)
 
     def delete(self, keys: Iterable[str]) -> None:
         keys = list(keys)

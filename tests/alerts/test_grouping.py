@@ -78,3 +78,18 @@ def test_device_alerts_waiting_for_a_cohort_that_never_fires_are_handed_off(make
                 + cohort_anomaly(make_anomaly, t, 10, 11))  # one cohort blip
     assert len(device_alerts(out)) == 50
     assert all(a.parent_key is None for a in out)
+
+
+def test_a_storm_folded_in_one_call_groups_the_same(make_manager, make_anomaly, clock, engine):
+    from alerts.store import SqlAlertStore
+
+    manager = make_manager()
+    out = []
+    for t in range(0, 60, 10):
+        clock.at(t)
+        out += manager.observe_many(device_anomalies(make_anomaly, t, 0, 60) + cohort_anomaly(make_anomaly, t, 10, 60))
+        out += manager.tick()
+    cohort_key = next(a.key for a in out if a.scope == "cohort")
+    assert len(device_alerts(out)) == 50 and all(a.parent_key == cohort_key for a in device_alerts(out))
+    stored = SqlAlertStore(engine).load()  # one transaction per call, all of it persisted
+    assert len(stored) == 51 and all(r.parent_key == cohort_key for r in stored.values() if r.key != cohort_key)
