@@ -69,6 +69,7 @@ class IngestService:
         self.subscriber = Subscriber(settings.mqtt_url, settings.mqtt_client_id, topic_filter(settings),
                                      self._receive, settings.mqtt_keepalive_s, settings.mqtt_max_inflight)
         self.flush_messages = max(1, min(settings.batch_size, settings.mqtt_max_inflight // 2))
+        self.acked = 0  # messages acknowledged to the broker
         self._accepting = True
         self._threads: list[threading.Thread] = []
 
@@ -154,6 +155,7 @@ class IngestService:
             batch.stats[("write", letter.reason_kind, letter.firmware or "")] += 1
         for mid, qos, generation in batch.acks:
             self.subscriber.ack(mid, qos, generation)
+        self.acked += len(batch.acks)
         self.stats.add(batch.stats)
         for sink in self.sinks:
             sink(batch.records)

@@ -73,7 +73,9 @@ class DurableWriter:
                     return self._store_refused(batch, self.write_isolating(batch.lines))
                 except InfluxError as exc:
                     self._note_failure(exc)
-            self._append_waiting(batch)
+        # Only this (the writer) thread commits, so nothing overtakes the batch while it
+        # waits for room; the lock stays free for the drainer to make that room.
+        self._append_waiting(batch)
         return []
 
     def _note_failure(self, exc: InfluxError) -> None:

@@ -43,3 +43,59 @@ def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1, what: st
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+class IngestProcess:
+    """`faultline ingest` as a real child process (killable with SIGKILL)."""
+
+    def __init__(self, env: dict[str, str], log_path):
+        import os
+
+        self.env = {**os.environ, **env}
+        self.log_path = log_path
+        self.proc = None
+
+    def start(self, timeout: float = 60.0) -> "IngestProcess":
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        exe = str(Path(sys.executable).parent / "faultline")
+        self._log = open(self.log_path, "ab")
+        start_size = Path(self.log_path).stat().st_size
+        self.proc = subprocess.Popen([exe, "ingest"], env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        wait_until(lambda: b"subscribed to" in Path(self.log_path).read_bytes()[start_size:]
+                   or self.proc.poll() is not None, timeout, what="ingest subscribed")
+        assert self.proc.poll() is None, Path(self.log_path).read_text()[-3000:]
+        return self
+
+    def kill(self) -> None:
+        import signal
+
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+        self._log.close()
+
+    def terminate(self) -> int:
+        import signal
+
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(60)
+        self._log.close()
+        return code
+
+    def stop_if_running(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+
+
+def telemetry_stream(n: int, devices: int, base_ms: int, metrics: int = 4):
+    """n telemetry messages round-robin over devices, seq per device from 1."""
+    import orjson
+
+    for i in range(n):
+        dev, seq = i % devices, i // devices + 1
+        payload = {"ts": base_ms + seq * 1000, "seq": seq,
+                   "metrics": {f"m{k}": float((i * 7 + k) % 101) for k in range(metrics)}}
+        yield f"devices/dev-{dev:04d}/telemetry", orjson.dumps(payload)

@@ -1,0 +1,169 @@
+"""No message lost: kill -9, InfluxDB outage, broker restart, spool full, graceful stop.
+
+Counting happens in InfluxDB: every (device, seq) published must be there once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import orjson
+import pytest
+
+from faultline.settings import load_settings
+from influx.client import InfluxClient
+from ingest.service import IngestService
+from support import IngestProcess, publish_all, telemetry_stream, wait_until
+
+
+def stored(client: InfluxClient) -> int:
+    try:
+        rows = client.rows('SELECT count("seq") FROM "telemetry"')
+    except Exception:  # noqa: BLE001 - InfluxDB may be down in the outage test
+        return -1
+    return rows[0]["count"] if rows else 0
+
+
+def per_device(client: InfluxClient) -> dict[str, int]:
+    rows = client.rows('SELECT count("seq") FROM "telemetry" GROUP BY "device"')
+    return {r["device"]: r["count"] for r in rows}
+
+
+def in_background(fn, *args, **kwargs) -> threading.Thread:
+    thread = threading.Thread(target=fn, args=args, kwargs=kwargs, daemon=True)
+    thread.start()
+    return thread
+
+
+def env_for(stack, tmp_path, db: str, **extra) -> dict[str, str]:
+    return {"FAULTLINE_MQTT_URL": stack.mqtt_url, "FAULTLINE_MQTT_CLIENT_ID": f"ingest-{db}",
+            "FAULTLINE_INFLUX_URL": stack.influx_url, "FAULTLINE_INFLUX_DB": db,
+            "FAULTLINE_DATA_DIR": str(tmp_path / "data"), **extra}
+
+
+def test_kill_9_mid_stream_loses_nothing_and_duplicates_add_no_points(stack, tmp_path):
+    n, devices = 50_000, 100
+    db = stack.new_database("kill")
+    env = env_for(stack, tmp_path, db)
+    client = InfluxClient(stack.influx_url, db)
+    ingest = IngestProcess(env, tmp_path / "ingest.log").start()
+    try:
+        publisher = in_background(publish_all, stack.mqtt_url, telemetry_stream(n, devices, int(time.time() * 1000) - 3_600_000))
+        wait_until(lambda: stored(client) >= 10_000, 120, what="10,000 stored before the kill")
+        ingest.kill()
+        assert stored(client) < n, "the kill must land mid-stream"
+        ingest.start()
+        publisher.join(300)
+        wait_until(lambda: stored(client) == n, 300, what=f"all {n} stored after restart")
+        assert per_device(client) == {f"dev-{d:04d}": n // devices for d in range(devices)}
+        assert ingest.terminate() == 0
+    finally:
+        ingest.stop_if_running()
+    assert stored(client) == n  # redelivered duplicates overwrote, never added
+
+
+def test_influxdb_down_for_30s_under_load_then_everything_in_order(private_stack, tmp_path):
+    stack = private_stack
+    db = stack.new_database("outage")
+    settings = load_settings(env_for(stack, tmp_path, db, FAULTLINE_LINGER_MS="50"))
+    service = IngestService(settings)
+    service.start()
+    assert service.subscriber.wait_connected(20)
+    client = InfluxClient(stack.influx_url, db)
+    base = int(time.time() * 1000) - 3_600_000
+    n_total = 0
+
+    def publish_phase(count: int, version: int) -> None:
+        # 40 "order" devices re-send the same point (same ts and seq) with a rising version:
+        # the value left in InfluxDB must be the last one sent, i.e. writes kept their order.
+        msgs = list(telemetry_stream(count, 50, base + version * 10_000_000))
+        msgs += [(f"devices/order-{d:02d}/telemetry", orjson.dumps({"ts": base, "seq": 1, "metrics": {"v": version}}))
+                 for d in range(40)]
+        publish_all(stack.mqtt_url, msgs)
+
+    try:
+        publish_phase(2_000, 1)
+        n_total += 2_000
+        wait_until(lambda: stored(client) == n_total + 40, 60, what="first phase stored")
+        stack.influxd.stop()
+        outage_start = time.monotonic()
+        version = 2
+        while time.monotonic() - outage_start < 30:
+            publish_phase(1_000, version)
+            n_total += 1_000
+            version += 1
+        wait_until(lambda: len(service.spool) > 0, 30, what="batches spooled during the outage")
+        stack.influxd.start()
+        wait_until(lambda: stored(client) == n_total + 40 and len(service.spool) == 0, 180,
+                   what="spool drained and everything stored")
+        values = {r["device"]: r["v"] for r in client.rows('SELECT last("v") AS v FROM "telemetry" GROUP BY "device"')
+                  if r["device"].startswith("order-")}
+        assert values == {f"order-{d:02d}": float(version - 1) for d in range(40)}
+    finally:
+        service.stop()
+    assert stored(client) == n_total + 40
+
+
+def test_broker_restart_mid_stream_loses_nothing(private_stack, tmp_path):
+    stack = private_stack
+    n = 20_000
+    db = stack.new_database("broker")
+    env = env_for(stack, tmp_path, db)
+    client = InfluxClient(stack.influx_url, db)
+    ingest = IngestProcess(env, tmp_path / "ingest.log").start()
+    try:
+        first = list(telemetry_stream(n, 50, int(time.time() * 1000) - 3_600_000))
+        publish_all(stack.mqtt_url, first[: n // 2], client_id="pub-broker-test")
+        stack.mosquitto.stop()  # graceful: persistence writes the queued session to disk
+        stack.mosquitto.start()
+        publish_all(stack.mqtt_url, first[n // 2:], client_id="pub-broker-test")
+        wait_until(lambda: stored(client) == n, 180, what=f"all {n} stored across the broker restart")
+        assert ingest.terminate() == 0
+    finally:
+        ingest.stop_if_running()
+
+
+def test_full_spool_applies_backpressure_and_drops_nothing(private_stack, tmp_path):
+    stack = private_stack
+    db = stack.new_database("spoolfull")
+    settings = load_settings(env_for(stack, tmp_path, db, FAULTLINE_SPOOL_MAX_MB="1",
+                                     FAULTLINE_MQTT_MAX_INFLIGHT="200", FAULTLINE_LINGER_MS="20"))
+    service = IngestService(settings)
+    service.start()
+    assert service.subscriber.wait_connected(20)
+    client = InfluxClient(stack.influx_url, db)
+    n = 12_000
+    try:
+        stack.influxd.stop()
+        publisher = in_background(publish_all, stack.mqtt_url,
+                                  telemetry_stream(n, 20, int(time.time() * 1000) - 3_600_000, metrics=8))
+        wait_until(lambda: service.spool.size_bytes > 900_000, 120, what="the spool filling up")
+        acked_when_full = service.acked
+        assert acked_when_full < n
+        assert service.spool.size_bytes <= 1_048_576 + 400_000  # the bound, give or take one batch
+        stack.influxd.start()
+        publisher.join(300)
+        wait_until(lambda: stored(client) == n, 300, what="every message stored after backpressure")
+        assert len(service.spool) == 0 and service.acked >= n
+    finally:
+        service.stop()
+
+
+def test_sigterm_exits_0_and_the_session_keeps_queuing_while_down(stack, tmp_path):
+    db = stack.new_database("graceful")
+    env = env_for(stack, tmp_path, db)
+    client = InfluxClient(stack.influx_url, db)
+    base = int(time.time() * 1000) - 3_600_000
+    msgs = list(telemetry_stream(3_000, 10, base))
+    ingest = IngestProcess(env, tmp_path / "ingest.log").start()
+    try:
+        publish_all(stack.mqtt_url, msgs[:1_000])
+        wait_until(lambda: stored(client) == 1_000, 60, what="first part stored")
+        assert ingest.terminate() == 0
+        publish_all(stack.mqtt_url, msgs[1_000:])  # published while Faultline is stopped
+        ingest.start()
+        wait_until(lambda: stored(client) == 3_000, 120, what="messages published during the stop")
+        assert ingest.terminate() == 0
+    finally:
+        ingest.stop_if_running()
