@@ -178,7 +178,7 @@ class InfluxClient:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
         data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-        if not data.strip():
+        if not data or data.isspace():
             return
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if gzip:

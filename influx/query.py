@@ -24,6 +24,10 @@ def quote_ident(name: str) -> str:
 def quote_string(value: str) -> str:
     r"""A single-quoted InfluxQL string literal.
 
+    InfluxQL has no escape for a carriage return (its scanner reads one as a
+    newline, which ends a string): a value holding one makes the query fail
+    with a parse error. Bound parameters carry any value.
+
     >>> print(quote_string("it's"))
     'it\'s'
     >>> print(quote_string("' OR 1=1 --"))

@@ -84,6 +84,14 @@ def test_bound_parameters_with_hostile_values_return_exact_rows(client):
     assert everything == [{"time": 0, "count": len(HOSTILE)}]
 
 
+def test_bound_parameters_carry_control_characters_in_string_fields(client):
+    values = ["line one\r\nline two", "nul \x00 inside", "tab\tand newline\n"]
+    client.write("\n".join(encode_line("logs", {}, {"msg": v, "n": i}, 1_000 + i) for i, v in enumerate(values)))
+    for i, value in enumerate(values):
+        assert client.rows("SELECT n, msg FROM logs WHERE msg = $msg", {"msg": value}) == [
+            {"time": 1_000 + i, "n": i, "msg": value}]
+
+
 def test_quoted_literals_and_identifiers_with_hostile_values(client):
     lines = [encode_line(name, {"device": name}, {"n": i}, 1_000 + i) for i, name in enumerate(HOSTILE)]
     client.write("\n".join(lines))
