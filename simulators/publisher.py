@@ -46,6 +46,7 @@ class PublishSummary:
     sim_start_ms: int
     sim_end_ms: int
     wills: int = 0  # connections dropped so that the broker sends the device's last will
+    reconnects: int = 0  # connections lost and made again (unacknowledged messages were sent again)
 
     @property
     def sim_span_s(self) -> float:
@@ -68,6 +69,7 @@ class _Connection:
         self.inflight = 0
         self.connected = False
         self.closed = False
+        self.reconnects = 0
         self.refused = ""
         # We bound in-flight messages ourselves (`limit`). paho's own bound would
         # re-scan its whole outgoing queue on every acknowledgement, so it is off.
@@ -106,10 +108,11 @@ class _Connection:
     def service(self, timeout: float = 0.0) -> None:
         """Read acknowledgements, write pending packets, keep the session alive; reconnect if lost."""
         rc = self.client.loop(timeout)
-        if rc != mqtt.MQTT_ERR_SUCCESS:
+        if rc != mqtt.MQTT_ERR_SUCCESS and not self.closed:
             self.connected = False
             try:
                 self.client.reconnect()  # unacknowledged QoS 1 messages are sent again
+                self.reconnects += 1
             except OSError:
                 pass
 
@@ -136,8 +139,10 @@ class _Connection:
 
     def close(self, with_will: bool = False) -> None:
         """Wait until the broker has acknowledged everything, then disconnect."""
-        self.closed = True
+        if self.closed:
+            return
         self._service_until(lambda: self.inflight <= 0, "the last publishes")
+        self.closed = True
         if with_will:
             self.client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=DISCONNECT_WITH_WILL))
         else:
@@ -201,7 +206,7 @@ def _run(sim, main: _Connection, own: dict[str, _Connection], pace: "_Pacer", pr
         conn.close()
     own.clear()
     elapsed = max(clock() - started, 1e-9)
-    return PublishSummary(count, elapsed, count / elapsed, first or 0, last or 0, wills)
+    return PublishSummary(count, elapsed, count / elapsed, first or 0, last or 0, wills, main.reconnects)
 
 
 def _status_topic(sim, device: str) -> str:

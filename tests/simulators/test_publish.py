@@ -161,3 +161,78 @@ def test_realtime_waits_for_the_wall_clock_and_speed_zero_never_waits():
     assert wall[0] == pytest.approx(1_764_000_005.0, abs=0.005)
     fast = _Pacer(speed=0.0, realtime=False, clock=lambda: 0.0, wall=lambda: 0.0)
     fast.wait(10**15, lambda s: pytest.fail("speed 0 must not wait"))
+
+
+class PersistentCollector:
+    """A persistent-session QoS 1 subscriber that reconnects by itself; keeps (topic, seq) of each object."""
+
+    def __init__(self, port: int, prefix: str):
+        self.seen: set[tuple[str, int]] = set()
+        self.cv = threading.Condition()
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"keeper-{uuid.uuid4().hex[:8]}",
+                                  clean_session=False)
+        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(f"{prefix}/#", qos=1)
+        self.client.on_subscribe = lambda c, u, mid, rcs, p: self.subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        assert self.subscribed.wait(DEADLINE_S)
+
+    def _on_message(self, client, userdata, msg) -> None:
+        try:
+            body = json.loads(msg.payload)
+        except ValueError:
+            return
+        with self.cv:
+            for obj in body if isinstance(body, list) else [body]:
+                if isinstance(obj, dict) and "seq" in obj:
+                    self.seen.add((msg.topic, obj["seq"]))
+            self.cv.notify_all()
+
+    def wait_for(self, wanted: set) -> set:
+        with self.cv:
+            self.cv.wait_for(lambda: wanted <= self.seen, DEADLINE_S)
+            return set(self.seen)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def sequenced(messages) -> set[tuple[str, int]]:
+    out = set()
+    for m in messages:
+        if m.topic.rsplit("/", 1)[-1] in ("telemetry", "logs", "events"):
+            body = json.loads(m.payload)
+            out |= {(m.topic, obj["seq"]) for obj in (body if isinstance(body, list) else [body])}
+    return out
+
+
+def test_publishing_loses_nothing_across_a_broker_restart(private_stack):
+    prefix = f"sim{uuid.uuid4().hex[:8]}"
+    sim = sim_with_prefix("healthy", prefix, devices=20, seed=3, duration_s=3 * 3600)
+    wanted = sequenced(sim.messages())
+    halfway = sum(1 for _ in sim.messages()) // 2
+    broker = private_stack.mosquitto
+
+    class RestartHalfway:
+        """The run's messages, with the broker restarted (SIGTERM, start) halfway through."""
+
+        def messages(self):
+            for i, m in enumerate(sim.messages()):
+                if i == halfway:
+                    broker.stop()
+                    broker.start()
+                yield m
+
+    keeper = PersistentCollector(private_stack.mqtt_port, prefix)
+    try:
+        summary = publish(RestartHalfway(), private_stack.mqtt_url, timeout_s=30)
+        seen = keeper.wait_for(wanted)
+    finally:
+        keeper.close()
+    assert summary.messages in (2 * halfway, 2 * halfway + 1)
+    assert summary.reconnects >= 1
+    assert wanted - seen == set()
