@@ -98,7 +98,8 @@ class TelemetryZ(AnomalyDetector):
                 self._stats[name] = [1.0, float(value), 0.0, value, 1.0, 0.5]
                 continue
             repeat = value == s[3]
-            s[5] = s[5] * decay + (1.0 - decay) * (1.0 if repeat else 0.0)
+            w = max(1.0 - decay, 1.0 / (s[0] + 1.0))  # a plain average until the half-life is reached
+            s[5] += w * ((1.0 if repeat else 0.0) - s[5])
             s[4] = s[4] + 1 if repeat else 1.0
             s[3] = value
             if repeat and s[4] > 2:

@@ -1,0 +1,108 @@
+"""The engine on synthetic record streams: device fault rate, telemetry, windows, checkpoints."""
+
+import random
+
+from detectors.engine import DetectorEngine, EngineConfig
+from ingest.records import DeviceEvent, DeviceMeta, LogLine, Telemetry
+
+HOUR = 3_600_000
+T0 = 1_767_225_600_000
+
+
+def stream(seed: int, hours: int, flapper: str | None = None, flap_from_h: int = 10**9, stuck: str | None = None,
+           stuck_from_h: int = 10**9, devices: int = 30):
+    """Telemetry every 10 min per device, faults at 0.3 per device-day, optional incidents."""
+    rng = random.Random(seed)
+    names = [f"d{i:03d}" for i in range(devices)]
+    out = [DeviceMeta(d, T0, model="PX-200" if i % 2 else "CH-50", firmware="1.0", site=f"s{i % 3}")
+           for i, d in enumerate(names)]
+    for step in range(hours * 6):
+        t = T0 + step * 600_000
+        for d in names:
+            temp = 40 + 5 * ((step % 144) / 144) + rng.gauss(0, 0.3)
+            pressure = 2.0 + rng.gauss(0, 0.05)
+            if d == stuck and step >= stuck_from_h * 6:
+                pressure = 2.013
+            out.append(Telemetry(d, t + 1, None, {"temp_c": round(temp, 2), "pressure_bar": round(pressure, 3)}))
+            rate = 0.3 / 144 if not (d == flapper and step >= flap_from_h * 6) else 2.0
+            if rng.random() < rate:
+                out.append(DeviceEvent(d, t + 2, None, "fault", "E430", "minor", "{}"))
+                out.append(LogLine(d, t + 2, None, "ERROR", "fan", "E430", "condenser fan stalled"))
+    return out
+
+
+def run(records, engine=None):
+    engine = engine or DetectorEngine(EngineConfig())
+    found = []
+    for r in records:
+        found += engine.process(r)
+    return found, engine
+
+
+def test_healthy_streams_stay_quiet_over_several_seeds():
+    for seed in (1, 2, 3):
+        found, _ = run(stream(seed, hours=72))
+        assert found == [], (seed, found[:3])
+
+
+def test_flapping_device_raises_device_fault_rate_with_its_code():
+    found, _ = run(stream(4, hours=48, flapper="d007", flap_from_h=30))
+    rate = [a for a in found if a.detector == "device_fault_rate"]
+    assert rate and {a.subject for a in rate} == {"d007"}
+    first = rate[0]
+    assert first.code == "E430" and first.scope == "device"
+    assert first.observed > first.expected and first.score >= first.threshold
+    assert first.ts_ms >= T0 + 30 * HOUR and first.model == "PX-200"
+    assert not [a for a in found if a.subject != "d007"]
+
+
+def test_stuck_sensor_gives_one_telemetry_anomaly_per_episode():
+    found, _ = run(stream(5, hours=48, stuck="d003", stuck_from_h=36))
+    tele = [a for a in found if a.detector == "telemetry"]
+    assert len(tele) == 1
+    assert tele[0].subject == "d003" and "pressure_bar" in tele[0].explanation
+    assert tele[0].ts_ms >= T0 + 36 * HOUR
+
+
+def test_windows_close_on_event_time_and_tick():
+    engine = DetectorEngine(EngineConfig(window_s=3600, lateness_s=0))
+    engine.process(DeviceMeta("a", T0, model="M"))
+    engine.process(DeviceEvent("a", T0 + 10, None, "fault", "E1", "major", "{}"))
+    assert engine.next_window == T0 // HOUR
+    engine.tick(T0 + HOUR - 1)
+    assert engine.next_window == T0 // HOUR  # not yet ended
+    engine.tick(T0 + HOUR)
+    assert engine.next_window == T0 // HOUR + 1
+    assert engine.devices["a"].last_fault_w == T0 // HOUR
+
+
+def test_checkpoint_restore_gives_identical_subsequent_output(tmp_path):
+    records = stream(6, hours=60, flapper="d011", flap_from_h=40, stuck="d004", stuck_from_h=45)
+    cut = len(records) // 2
+    _, first = run(records[:cut])
+    path = tmp_path / "state.pkl"
+    first.checkpoint(path)
+    restored = DetectorEngine(EngineConfig())
+    assert restored.restore(path)
+    a, _ = run(records[cut:], first)
+    b, _ = run(records[cut:], restored)
+    assert a and a == b
+
+
+def test_restore_ignores_missing_or_foreign_files(tmp_path):
+    engine = DetectorEngine()
+    assert not engine.restore(tmp_path / "none.pkl")
+    (tmp_path / "bad.pkl").write_bytes(b"not a pickle")
+    assert not engine.restore(tmp_path / "bad.pkl")
+    other = DetectorEngine(EngineConfig(window_s=60))
+    other.checkpoint(tmp_path / "other.pkl")
+    assert not engine.restore(tmp_path / "other.pkl")
+
+
+def test_shard_runs_device_detectors_only_for_its_devices():
+    records = stream(4, hours=48, flapper="d007", flap_from_h=30)
+    hits = []
+    for i in range(3):
+        found, _ = run(records, DetectorEngine(EngineConfig(shard=(i, 3), cohort=i == 0)))
+        hits.append([a.subject for a in found if a.detector == "device_fault_rate"])
+    assert sorted(h for hs in hits for h in set(hs)) == ["d007"]
