@@ -129,6 +129,15 @@ def test_backslash_before_specials_in_tags_is_kept():
     assert line == "m,a\\\\=b=c\\\\,d\\\\ e v=1 1"
 
 
+def test_name_caches_stay_bounded(monkeypatch):
+    import influx.line_protocol as lp
+
+    monkeypatch.setattr(lp, "_CACHE_LIMIT", 8)
+    lines = [encode_line(f"m{i}", {f"k{i}": f"v {i}"}, {f"f{i}": i}, i) for i in range(50)]
+    assert lines[49] == "m49,k49=v\\ 49 f49=49i 49"
+    assert all(len(cache) <= 8 for cache in (lp._measurements, lp._tag_keys, lp._tag_values, lp._field_keys))
+
+
 def test_tags_and_fields_are_sorted_and_none_tags_skipped():
     line = encode_line("m", {"b": "2", "a": "1", "c": None}, {"z": 1, "y": True}, None)
     assert line == "m,a=1,b=2 y=true,z=1i"

@@ -21,11 +21,13 @@ from influx.errors import InfluxError
 
 @dataclass
 class Scripted:
-    """Answers the next request with the next (status, headers, body)."""
+    """Answers the next request with the next (status, headers, body);
+    while ``hold`` is clear, requests wait unanswered."""
 
     answers: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
     seen: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
     url: str = ""
+    hold: threading.Event = field(default_factory=threading.Event)
 
 
 @pytest.fixture
@@ -37,6 +39,7 @@ def fake() -> Iterator[Scripted]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             script.seen.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            script.hold.wait(30)
             status, headers, payload = script.answers.pop(0)
             self.send_response(status)
             for name, value in headers.items():
@@ -54,7 +57,9 @@ def fake() -> Iterator[Scripted]:
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     script.url = f"http://127.0.0.1:{server.server_port}"
+    script.hold.set()
     yield script
+    script.hold.set()
     server.shutdown()
     server.server_close()
     thread.join()
@@ -138,3 +143,13 @@ def test_ensure_database_on_2x_accepts_an_existing_bucket(fake):
         {"name": "databases", "columns": ["name"], "values": [["faultline"]]}]}]}).encode()))
     InfluxClient(fake.url, "faultline", password="token").ensure_database()
     assert len(fake.seen) == 2 and not fake.answers
+
+
+def test_a_server_that_does_not_answer_in_time_is_retryable(fake):
+    fake.hold.clear()
+    fake.answers.append((204, {}, b""))
+    with pytest.raises(InfluxError) as info:
+        InfluxClient(fake.url, "db", password="hunter2-secret", timeout=0.3).write("m v=1 1")
+    err = info.value
+    assert (err.status, err.retryable, err.partial) == (None, True, False)
+    assert "Timeout" in str(err) and "hunter2-secret" not in str(err)
