@@ -75,3 +75,14 @@ def test_scheduled_jobs_deliver_and_retry(settings_env):
     assert jobs["tickets-webhook-deliver"].run().retrying == 1  # nothing listens on port 9
     assert jobs["tickets-evidence-retry"].run() == 0  # the evidence was complete
     engine.dispose()
+
+
+def test_wired_service_reads_customer_tier_from_the_device_registry(settings_env):
+    from ingest.records import DeviceMeta
+    from ingest.registry import DeviceRegistry
+
+    env, settings, engine = _wired(settings_env, FAULTLINE_TICKETS_WEBHOOK_URL="")
+    DeviceRegistry(engine).persist([DeviceMeta("pump-7", 1, "PX-200", "2.1.0", "de-01", "B", "acme", "gold")], [])
+    t = build_service(settings, engine).apply(make_alert("pump-7", code="E214", site=""))
+    assert (t.customer, t.tier, t.site, t.team, t.severity) == ("acme", "gold", "de-01", "field-service", "critical")
+    engine.dispose()
