@@ -8,7 +8,9 @@ arrival times given by the manager's clock, not the anomalies' event times.
 
 States: ``pending`` (seen, not yet sure), ``firing``, ``resolved`` (an
 episode that fired and ended) and ``inactive`` (a pending one that died out
-without firing: a blip, never handed to tickets).
+without firing: a blip, never handed to tickets). A condition that keeps
+coming back in bursts too short to pass the pending time is flapping: it
+fires, marked so, instead of dying out again and again.
 """
 
 from __future__ import annotations
@@ -129,10 +131,10 @@ def advance(rec: AlertRecord, now_ms: int, cfg: AlertConfig) -> tuple[AlertRecor
         reasons.add(FLAPPING)
     rec = replace(rec, changes=changes, flapping=flapping)
     if rec.state == "pending":
-        if not rec.raw_on:
-            return replace(rec, state="inactive", ends_at_ms=now_ms), reasons | {DROPPED}
-        if rec.count >= cfg.min_count and now_ms - rec.starts_at_ms >= cfg.pending_ms:
+        if flapping or rec.raw_on and rec.count >= cfg.min_count and now_ms - rec.starts_at_ms >= cfg.pending_ms:
             return replace(rec, state="firing", fired_at_ms=now_ms), reasons | {FIRED}
+        if not rec.raw_on:  # a blip (a fault too short to fire, but recurring, is flapping: it fires)
+            return replace(rec, state="inactive", ends_at_ms=now_ms), reasons | {DROPPED}
     elif rec.state == "firing" and now_ms - rec.last_seen_ms >= max(cfg.resolve_after_ms, gap) and not flapping:
         return replace(rec, state="resolved", ends_at_ms=now_ms), (reasons - {FLAPPING}) | {RESOLVED}
     return rec, reasons

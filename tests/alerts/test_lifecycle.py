@@ -140,3 +140,12 @@ def test_an_hourly_detector_flapping_is_seen_over_hours(make_manager, make_anoma
     out = drive(manager, 0, 8 * 10800, on_1h_off_2h)
     assert len(firing_episodes(out)) == 3  # 8 cycles: two resolve, then flapping holds the third open
     assert manager.get(make_anomaly().key).flapping and manager.get(make_anomaly().key).state == "firing"
+
+
+def test_a_fault_too_short_to_fire_but_recurring_fires_as_flapping(make_manager, make_anomaly, drive):
+    manager = make_manager(pending_s=60.0)  # each 40 s burst ends before the pending time
+    a = make_anomaly()
+    on_40_off_40 = lambda t: [a] if t < 8 * 80 and t % 80 < 40 and t % 10 == 0 else []  # noqa: E731
+    out = drive(manager, 0, 8 * 80, on_40_off_40)
+    assert [(x.state, x.flapping) for x in out][:1] == [("firing", True)]
+    assert len(firing_episodes(out)) == 1 and "resolved" not in [x.state for x in out]
