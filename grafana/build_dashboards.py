@@ -201,6 +201,11 @@ def fleet_overview() -> dict:
         fmt="table")], h=8, description="Alerts whose latest transition in the range is `firing`.",
         overrides=[colored_column("severity", {"critical": "dark-red", "major": "red", "minor": "orange", "info": "blue"}),
                    link_column("subject", DEVICE_LINK, "Open device")]))
+    p.append(table(g, "Cohort anomalies", [influx(
+        '''SELECT "subject", "score", "observed", "expected", "attribution", "explanation" FROM "anomalies" '''
+        '''WHERE "scope" = 'cohort' AND $timeFilter ORDER BY time DESC LIMIT 200''', fmt="table")], h=8,
+        description="Cohorts whose fault rate per active device stands out from the fleet, newest first; "
+                    "`attribution` names the attribute that explains the excess (e.g. firmware=2.1.0)."))
     p.append(g.row("Ingest health"))
     p.append(timeseries(g, "Messages stored", [influx(
         '''SELECT sum("messages") FROM "ingest_stats" WHERE "stage" = 'stored' AND $timeFilter GROUP BY time($__interval) fill(0)''',

@@ -2,7 +2,9 @@
 
 Each function returns line-protocol lines (millisecond timestamps) shaped as
 the owning stage writes them (see grafana/schema.json): the detectors'
-``anomalies``, the alert stage's ``alert_events``.
+``anomalies`` (detectors/sink.py), the alert stage's ``alert_events``
+(alerts/events.py). The real detectors raise nothing on a two-hour fleet of
+thirty devices: their fault-rate windows need more history than that.
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ def anomaly_lines(device: str, cohort: str, start_ms: int, end_ms: int, seed: in
         score = 2.0 + i * 0.25 + rng.random()
         lines.append(encode_line("anomalies", {"detector": "device_fault_rate", "scope": "device", "subject": device}, {
             "score": score, "observed": 1.0 + i * 0.15, "expected": 0.3, "threshold": 6.0, "code": "E214",
-            "explanation": f"{1 + i * 0.15:.1f} E214 faults/h against a learned 0.3/h"}, ts))
+            "explanation": f"{1 + i * 0.15:.1f} E214 faults/h against a learned 0.3/h", "attribution": ""}, ts))
         lines.append(encode_line("anomalies", {"detector": "cohort_fault_rate", "scope": "cohort", "subject": cohort}, {
             "score": score * 1.5, "observed": 0.2 + i * 0.02, "expected": 0.05, "threshold": 8.0, "code": "E214",
-            "explanation": "faults per active device 4x the fleet; firmware=2.1.0 explains the excess"}, ts))
+            "explanation": "faults per active device 4x the fleet", "attribution": "firmware=2.1.0"}, ts))
     lines.append(encode_line("anomalies", {"detector": "telemetry", "scope": "device", "subject": device}, {
         "score": 0.93, "observed": 0.93, "expected": 0.5, "threshold": 0.9, "code": "",
-        "explanation": "temp_c and current_a jointly unusual for PX-200"}, start_ms + span // 3))
+        "explanation": "temp_c and current_a jointly unusual for PX-200", "attribution": ""}, start_ms + span // 3))
     return lines
 
 
