@@ -141,9 +141,9 @@ def drive(clock):
 
     ``drive(manager, start_s, until_s, emit)`` walks simulated time from
     `start_s` to `until_s` (seconds after T0, both included); `emit(t)`
-    returns the anomalies that arrive at second `t` (a multiple of 5).
+    returns the anomalies that arrive at second `t` (a multiple of `step`, 5 s).
     """
-    def run(manager: AlertManager, start_s: int, until_s: int, emit=lambda t: ()) -> list:
+    def run(manager: AlertManager, start_s: int, until_s: int, emit=lambda t: (), step: int = 5) -> list:
         out = []
         t = start_s
         while t <= until_s:
@@ -151,6 +151,6 @@ def drive(clock):
             for a in emit(t):
                 out.extend(manager.observe(a))
             out.extend(manager.tick())
-            t += 5
+            t += step
         return out
     return run

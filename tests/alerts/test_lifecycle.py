@@ -126,10 +126,10 @@ def test_an_hourly_detector_is_not_resolved_between_its_windows(make_manager, ma
     manager = make_manager(resolve_after_s=300.0)
     hourly = lambda t: ([make_anomaly(window_s=7200.0, ts_ms=clock.ms)]  # noqa: E731
                         if t < 4 * 3600 and t % 3600 == 0 else [])
-    out = drive(manager, 0, 3 * 3600 + 5395, hourly)  # last anomaly at 3 h; quiet until 1.5 h later
+    out = drive(manager, 0, 3 * 3600 + 5340, hourly, step=60)  # last anomaly at 3 h; quiet until 1.5 h later
     assert [x.state for x in out] == ["firing"] * 3  # fired at 1 h, then a repeat each hour (> 900 s)
     assert len(firing_episodes(out)) == 1
-    out = drive(manager, 3 * 3600 + 5400, 4 * 3600 + 5500)
+    out = drive(manager, 3 * 3600 + 5400, 4 * 3600 + 5400, step=60)
     assert [(x.state, x.ends_at_ms) for x in out] == [("resolved", clock.at(3 * 3600 + 5400).ms)]
 
 
@@ -137,7 +137,7 @@ def test_an_hourly_detector_flapping_is_seen_over_hours(make_manager, make_anoma
     manager = make_manager(resolve_after_s=300.0)
     on_1h_off_2h = lambda t: ([make_anomaly(window_s=3600.0, ts_ms=clock.ms)]  # noqa: E731
                               if t % 10800 in (0, 3600) else [])
-    out = drive(manager, 0, 8 * 10800, on_1h_off_2h)
+    out = drive(manager, 0, 8 * 10800, on_1h_off_2h, step=60)
     assert len(firing_episodes(out)) == 3  # 8 cycles: two resolve, then flapping holds the third open
     assert manager.get(make_anomaly().key).flapping and manager.get(make_anomaly().key).state == "firing"
 
