@@ -196,8 +196,9 @@ class AlertManager:
             rec = replace(rec, notified=True, emitted_at_ms=batch.now_ms)
             batch.alerts.append(rec.to_alert())
         elif rec.state == "resolved" and RESOLVED in reasons and rec.notified:
+            # an announced episode always gets its end, even when silenced since: its ticket must close
             rec = replace(rec, emitted_at_ms=batch.now_ms)
-            batch.alerts.append(rec.to_alert())
+            batch.alerts.append(replace(rec.to_alert(), silenced_by=None))
         return rec
 
     def _record_event(self, batch: _Batch, rec: AlertRecord, reasons: set[str]) -> None:
@@ -220,7 +221,7 @@ class AlertManager:
                 self._update(batch, rec, rec, {REPEAT})
             elif rec.state == "resolved" and rec.notified and rec.ends_at_ms is not None \
                     and batch.now_ms - rec.ends_at_ms <= self.config.resolve_after_ms:
-                batch.alerts.append(rec.to_alert())
+                batch.alerts.append(replace(rec.to_alert(), silenced_by=None))
 
     def _adopt_children(self, batch: _Batch, cohort: AlertRecord) -> None:
         for rec in list(self._records.values()):

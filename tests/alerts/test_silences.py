@@ -96,3 +96,17 @@ def test_silence_ending_on_its_own_releases_the_alert(make_manager, make_anomaly
     assert out == []
     out = drive(manager, 60, 65, every_10s([make_anomaly()], 0, 10_000))
     assert [a.state for a in out] == ["firing"]
+
+
+def test_an_alert_silenced_after_it_was_announced_still_resolves_its_ticket(make_manager, make_anomaly, drive,
+                                                                             engine, clock, recorder):
+    manager = make_manager()
+    a = make_anomaly()
+    out = drive(manager, 0, 60, every_10s([a], 0, 100))
+    assert [x.state for x in out] == ["firing"]
+    s = create_silence(engine, ["device=pump-7"], starts_at_ms=clock.at(62).ms, ends_at_ms=clock.ms + HOUR_MS,
+                       now_ms=clock.ms)
+    out = drive(manager, 65, 400, every_10s([a], 0, 100))
+    assert [(x.state, x.silenced_by) for x in out] == [("resolved", None)]  # repeats muted, the end is not
+    assert manager.get(a.key).silenced_by == s.id
+    assert recorder.texts(a.key)[1].startswith("silenced")
