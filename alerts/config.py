@@ -41,7 +41,8 @@ class AlertConfig:
         if not 0 < self.rearm_ratio <= 1:
             raise ValueError(f"rearm_ratio must be in (0, 1], got {self.rearm_ratio}")
         if self.flap_stop_changes >= self.flap_start_changes:
-            raise ValueError("flap_stop_changes must be below flap_start_changes")
+            raise ValueError(f"flap_stop_changes ({self.flap_stop_changes}, FAULTLINE_ALERT_FLAP_STOP_CHANGES) must be "
+                             f"below flap_start_changes ({self.flap_start_changes})")
         if min(self.pending_s, self.resolve_after_s, self.flap_window_s, self.repeat_interval_s) < 0:
             raise ValueError("alert durations must not be negative")
 

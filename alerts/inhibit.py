@@ -1,7 +1,8 @@
 """Grouping and inhibition: device alerts that a firing cohort alert explains.
 
 A device alert is a child of a firing cohort alert when both carry the same
-fault code and the device belongs to the cohort: it is listed in the cohort
+fault code (not empty: a shared fault is what makes them one incident) and
+the device belongs to the cohort: it is listed in the cohort
 anomaly's ``devices``, or it matches every cohort attribute the cohort names
 (model, firmware, site). A child keeps its own key and lifecycle but carries
 ``parent_key``, so the ticket stage folds it into the cohort's ticket instead
@@ -29,8 +30,10 @@ def is_member(cohort: Anomaly, device: Anomaly) -> bool:
     False
     >>> is_member(a("cohort", "c", devices=("pump-9",)), a("device", "pump-9"))
     True
+    >>> is_member(a("cohort", "c", code="", model="PX-200"), a("device", "pump-7", code="", model="PX-200"))
+    False
     """
-    if cohort.scope != "cohort" or device.scope != "device" or cohort.code != device.code:
+    if cohort.scope != "cohort" or device.scope != "device" or not cohort.code or cohort.code != device.code:
         return False
     if device.subject in cohort.devices:
         return True
