@@ -5,6 +5,13 @@ the parent's current ticket; if that ticket does not exist yet, the child
 waits in ``ticket_pending_children`` and is attached when the parent's ticket
 opens (`claim_pending_children`). A ticket the child opened on its own before
 it was grouped is folded into the parent's: closed, ``merged_into`` set.
+
+Race between a child and its parent's opening: the child looks for the
+parent again after writing its pending row (on SQLite it then holds the
+write lock, so it sees a parent that opened meanwhile), and every repeat of
+the parent's alert claims pending children too — on PostgreSQL a child
+that slipped between the parent's claim and its commit is attached at the
+parent's next repeat.
 """
 
 from __future__ import annotations
@@ -41,7 +48,11 @@ def attach_child(engine: Engine, alert: Alert, now: int, *, webhooks: bool,
         if parent is None or store.episode_over(parent, now, window_ms):
             store.insert_ignore(conn, P, {"parent_key": alert.parent_key, "child_key": alert.key,
                                           "device": alert.subject, "ts_ms": now}, ["parent_key", "child_key"])
-            return None
+            parent = store.current_row(conn, alert.parent_key)  # opened since the first look?
+            if parent is None or store.episode_over(parent, now, window_ms):
+                return None
+            claim_pending_children(conn, parent.id, alert.parent_key, now, webhooks=webhooks, window_ms=window_ms)
+            return store.get(conn, parent.id)
         _attach(conn, parent.id, alert.key, alert.subject, now, webhooks)
         return store.get(conn, parent.id)
 
@@ -49,11 +60,13 @@ def attach_child(engine: Engine, alert: Alert, now: int, *, webhooks: bool,
 def claim_pending_children(conn: Connection, ticket_id: int, parent_key: str, now: int, *, webhooks: bool,
                            window_ms: int = 7 * 86_400_000) -> int:
     """Attach the children that arrived before this ticket opened; how many were claimed."""
-    rows = conn.execute(select(P).where(P.c.parent_key == parent_key, P.c.ts_ms >= now - window_ms)).all()
-    for r in rows:
+    rows = conn.execute(select(P).where(P.c.parent_key == parent_key)).all()
+    fresh = [r for r in rows if r.ts_ms >= now - window_ms]
+    for r in fresh:
         _attach(conn, ticket_id, r.child_key, r.device, now, webhooks)
-    conn.execute(delete(P).where(P.c.parent_key == parent_key))
-    return len(rows)
+    if rows:  # only the rows read: one committed meanwhile stays for the next claim
+        conn.execute(delete(P).where(P.c.id.in_([r.id for r in rows])))
+    return len(fresh)
 
 
 def _attach(conn: Connection, parent_id: int, child_key: str, device: str, now: int, webhooks: bool) -> None:

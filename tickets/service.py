@@ -107,6 +107,7 @@ class TicketService:
                     return row.id, True
             reopened = row.state in DONE_STATES and self._reopen(conn, row.id, now)
             self._bump(conn, row.id, alert, now)
+            claim_pending_children(conn, row.id, alert.key, now, webhooks=self._webhooks, window_ms=self._window_ms)
             if reopened:
                 history.record(conn, row.id, "recurred", SYSTEM_USER,
                                {"previous_root_cause": row.root_cause, "previous_resolution": row.resolution},

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from sqlalchemy import select
 
 from faultline.db import make_engine
-from ticket_support import apply_many, make_alert
+from ticket_support import Clock, apply_many, make_alert
+from tickets import store
 from tickets.models import TicketRow
 from tickets.service import TicketService
+from tickets.workflow import Workflow
 
 THREADS, PER_THREAD = 8, 12
 PROCESSES, PER_PROCESS = 3, 25
@@ -48,8 +50,6 @@ def test_processes_open_exactly_one_ticket(db_url):
 
 
 def test_concurrent_recurrences_reopen_once(db_url):
-    from tickets.workflow import Workflow
-
     engine = make_engine(db_url)
     service = TicketService(engine, None, None, None, now=lambda: 1_700_000_000_000)
     first = service.apply(make_alert())
@@ -63,9 +63,6 @@ def test_concurrent_recurrences_reopen_once(db_url):
 
 
 def test_concurrent_recurrences_after_the_window_open_one_new_ticket(db_url):
-    from ticket_support import Clock
-    from tickets.workflow import Workflow
-
     clock = Clock()
     engine = make_engine(db_url)
     service = TicketService(engine, None, None, None, now=clock, recurrence_days=7)
@@ -77,3 +74,19 @@ def test_concurrent_recurrences_after_the_window_open_one_new_ticket(db_url):
     engine.dispose()
     assert len({t.id for t in got}) == 1 and got[0].id != first.id
     assert sorted(_tickets_for_key(db_url, first.key)) == [(first.id, 1), (got[0].id, THREADS * 2)]
+
+
+def test_child_racing_its_parent_always_ends_on_the_parent_ticket(db_url):
+    engine = make_engine(db_url)
+    service = TicketService(engine, None, None, None, now=lambda: 1_700_000_000_000)
+    rounds = 30
+    with ThreadPoolExecutor(2) as pool:
+        for i in range(rounds):
+            parent = make_alert(f"model=PX-{i}", scope="cohort", detector="cohort_fault_rate", model=f"PX-{i}")
+            child = make_alert(f"dev-{i}", parent_key=parent.key)
+            wait([pool.submit(service.apply, parent), pool.submit(service.apply, child)])
+            service.apply(parent)  # the parent's next repeat
+    tickets = store.list_tickets(engine, limit=rounds + 1)
+    engine.dispose()
+    assert len(tickets) == rounds
+    assert [t.devices for t in tickets] == [(f"dev-{t.subject.split('-')[-1]}",) for t in tickets]

@@ -162,3 +162,17 @@ def test_a_recurrence_moves_the_incident_onset(service, workflow, clock):
     assert again.evidence.window_start_ms > first.anomaly.onset_ms  # evidence looks at the new incident
     late_repeat = service.apply(make_alert(t_ms=clock() - 30_000))  # an older start never moves it back
     assert late_repeat.onset_ms == again.onset_ms
+
+
+def test_a_pending_child_is_claimed_at_the_parents_next_repeat(service, engine, clock):
+    from sqlalchemy import insert
+
+    from tickets.models import PendingChildRow
+
+    parent = service.apply(cohort_alert())
+    # a child that slipped in between the parent's claim and its commit leaves a pending row behind
+    with engine.begin() as conn:
+        conn.execute(insert(PendingChildRow.__table__).values(
+            parent_key=parent.key, child_key=make_alert("pump-9").key, device="pump-9", ts_ms=clock()))
+    assert "pump-9" not in store.get_ticket(engine, parent.id).devices
+    assert "pump-9" in service.apply(cohort_alert()).devices
