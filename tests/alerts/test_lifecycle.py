@@ -149,3 +149,12 @@ def test_a_fault_too_short_to_fire_but_recurring_fires_as_flapping(make_manager,
     out = drive(manager, 0, 8 * 80, on_40_off_40)
     assert [(x.state, x.flapping) for x in out][:1] == [("firing", True)]
     assert len(firing_episodes(out)) == 1 and "resolved" not in [x.state for x in out]
+
+
+def test_flapping_ends_when_the_fault_holds_steadily(make_manager, make_anomaly, drive):
+    manager = make_manager(flap_window_s=600.0)
+    a = make_anomaly()
+    flap_then_steady = lambda t: [a] if t % 10 == 0 and (t >= 320 or t % 80 < 40) else []  # noqa: E731
+    out = drive(manager, 0, 1200, flap_then_steady)
+    assert [x.flapping for x in out if x.state == "firing"][-2:] == [True, False]
+    assert len(firing_episodes(out)) == 1 and manager.get(a.key).state == "firing"
