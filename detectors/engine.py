@@ -39,6 +39,7 @@ class EngineConfig:
     cohort_min_affected: int = 3
     telemetry_threshold: float = 10.0
     telemetry_halflife: float = 720.0
+    telemetry_grace: int = 1440  # readings before a device's telemetry is scored (a day at 1/min: a full daily cycle)
     telemetry_quiet_s: float = 3600.0
     shard: tuple[int, int] = (0, 1)
     cohort: bool = True
@@ -132,7 +133,8 @@ class DetectorEngine:
 
     def _telemetry(self, st: DeviceState, rec: Telemetry) -> Anomaly | None:
         if st.telemetry is None:
-            proto = self.telemetry_protos.setdefault(st.cell[0], TelemetryZ(halflife=self.config.telemetry_halflife))
+            proto = self.telemetry_protos.setdefault(st.cell[0], TelemetryZ(
+                halflife=self.config.telemetry_halflife, grace=self.config.telemetry_grace))
             st.telemetry = proto.clone()
             st.gate = EpisodeGate(self.config.telemetry_threshold, int(self.config.telemetry_quiet_s * 1000))
         x = dict(rec.metrics)
@@ -177,7 +179,7 @@ class DetectorEngine:
             return []
         hours = a.horizon * self.window_ms / 3_600_000
         text = (f"{a.observed:.0f} faults in the last {hours:g} h (dominant {code or 'no code'}), "
-                f"expected {a.expected:.2g} from this device's history")
+                f"expected {a.expected:.2g} from the device's learned baseline")
         return [Anomaly("device_fault_rate", "device", device, code, end_ms, end_ms - a.horizon * self.window_ms,
                         a.score, a.observed, a.expected, self.config.device_threshold, hours * 3600.0, text,
                         model=st.cell[0], firmware=st.cell[1], site=st.cell[2])]

@@ -1,0 +1,84 @@
+"""Short seeded scenarios through the fast path: incidents caught, healthy fleets quiet."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from detectors.cli import evaluate
+from detectors.engine import EngineConfig
+from detectors.eval_sim import evaluate_scenario, matches, score_run
+from detectors.anomaly import Anomaly
+
+NO_TELEMETRY = ("logs", "events", "meta", "status")
+DEVICE_INCIDENTS = """
+description: one degrading, one flapping and one stuck device
+base: healthy
+duration: 3d
+incidents:
+  - {kind: device-degradation, id: degr, start: 50%}
+  - {kind: flapping, id: flap, start: 60%}
+  - {kind: stuck-sensor, id: stuck, start: 70%}
+"""
+
+
+@pytest.fixture(scope="module")
+def device_scenario(tmp_path_factory):
+    path = tmp_path_factory.mktemp("scenarios") / "device-incidents.yaml"
+    path.write_text(DEVICE_INCIDENTS)
+    return str(path)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_firmware_regression_is_caught_and_attributed_to_the_firmware(seed):
+    result, anomalies = evaluate_scenario("firmware-regression", devices=300, seed=seed, topics=NO_TELEMETRY)
+    (inc,) = result.incidents
+    assert inc.detected and inc.attribution_correct, inc
+    assert inc.attribution_found == "firmware=2.1.0"
+    cohort = [a for a in anomalies if a.detector == "cohort_fault_rate"]
+    assert cohort[0].subject == "model=PX-200,firmware=2.1.0" and cohort[0].devices
+    assert result.false_alarms == 0
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_device_incidents_are_caught_on_the_right_device(device_scenario, seed):
+    result, _ = evaluate_scenario(device_scenario, devices=40, seed=seed)
+    by_kind = {inc.kind: inc for inc in result.incidents}
+    assert set(by_kind) == {"device-degradation", "flapping", "stuck-sensor"}
+    for inc in by_kind.values():
+        assert inc.detected and inc.attribution_correct, inc
+        assert inc.delay_s is not None and inc.delay_s >= 0
+    assert "telemetry" in by_kind["stuck-sensor"].detectors
+    assert "device_fault_rate" in by_kind["flapping"].detectors
+    assert result.false_alarms == 0
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_healthy_fleet_stays_quiet(seed):
+    result, anomalies = evaluate_scenario("healthy", devices=60, seed=seed)
+    assert result.records > 0 and result.incidents == ()
+    assert anomalies == []
+
+
+def test_matching_rules():
+    class Inc:
+        start_ms, end_ms, scope, device, affected_devices = 1000, 2000, "cohort", "", ("a", "b")
+
+    def anomaly(scope, subject, ts, devices=()):
+        return Anomaly("x", scope, subject, "", ts, ts, 1.0, 1.0, 0.0, 1.0, 0.0, "", devices=devices)
+
+    assert matches(anomaly("device", "a", 1500), Inc, grace_ms=0)
+    assert not matches(anomaly("device", "c", 1500), Inc, grace_ms=0)
+    assert not matches(anomaly("device", "a", 999), Inc, grace_ms=0)
+    assert matches(anomaly("device", "a", 2500), Inc, grace_ms=500)
+    assert matches(anomaly("cohort", "firmware=2", 1500, ("b", "z")), Inc, grace_ms=0)
+    assert not matches(anomaly("cohort", "firmware=2", 1500, ("z",)), Inc, grace_ms=0)
+
+
+def test_eval_cli_prints_json():
+    out = CliRunner().invoke(evaluate, ["--scenario", "firmware-regression", "--devices", "200", "--duration", "1d",
+                                        "--seed", "2", "--no-telemetry", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    assert doc["scenario"] == "firmware-regression" and doc["incidents"][0]["kind"] == "firmware-regression"
+    assert "false_alarms_per_1000_device_days" in doc
