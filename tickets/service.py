@@ -14,10 +14,10 @@ Rules (DESIGN §5):
   ticket the child opened earlier on its own is folded into the parent's
   (closed, ``merged_into`` set); a child's resolution changes nothing;
 - a *resolved* alert updates its ticket; with ``auto_resolve`` on, a ticket
-  nobody has acknowledged (state ``open`` or ``reopened``) is resolved with
-  root cause "auto-resolved: quiet". An acknowledged ticket is left to the
-  technician working it (routing's automatic assignment does not count as
-  working it).
+  nobody has acknowledged (state ``open``, or ``reopened`` by a recurrence)
+  is resolved with root cause "auto-resolved: quiet". A ticket a technician
+  works — acknowledged, or reopened by a person — is left to them
+  (routing's automatic assignment does not count as working it).
 
 Concurrency: ``(key, episode)`` is unique; the opening INSERT uses ON CONFLICT
 DO NOTHING and the reopen is a conditional UPDATE, so concurrent writers in
@@ -32,13 +32,13 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from sqlalchemy import Engine, case, update
+from sqlalchemy import Engine, case, select, update
 
 from alerts.alert import Alert
 from tickets import history, store
 from tickets.children import add_devices, attach_child, claim_pending_children
 from tickets.evidence_refresh import EvidenceRefresher
-from tickets.models import DONE_STATES, TicketRow
+from tickets.models import DONE_STATES, EventRow, TicketRow
 from tickets.routing import RouteInput, Router, pick_assignee
 from tickets.ticket import Ticket
 
@@ -200,7 +200,7 @@ class TicketService:
             if row is None or row.merged_into is not None:
                 return None
             conn.execute(update(T).where(T.c.id == row.id).values(alert_state="resolved", updated_ms=now))
-            if not self.auto_resolve:
+            if not self.auto_resolve or _reopened_by_a_person(conn, row.id):
                 return store.get(conn, row.id)
             res = conn.execute(update(T).where(T.c.id == row.id, T.c.state.in_(("open", "reopened"))).values(
                 state="resolved", resolved_ms=now, resolved_by=SYSTEM_USER,
@@ -209,3 +209,10 @@ class TicketService:
                 return history.record(conn, row.id, "auto_resolved", SYSTEM_USER, {}, now, outbox=self._webhooks)
             return store.get(conn, row.id)
 
+
+def _reopened_by_a_person(conn, ticket_id: int) -> bool:
+    """Whether the ticket's last reopening was a person's (`Workflow.reopen`), not a recurrence."""
+    E = EventRow.__table__
+    last = conn.execute(select(E.c.kind).where(E.c.ticket_id == ticket_id, E.c.kind.in_(("reopened", "recurred")))
+                        .order_by(E.c.version.desc()).limit(1)).scalar()
+    return last == "reopened"

@@ -176,3 +176,23 @@ def test_a_pending_child_is_claimed_at_the_parents_next_repeat(service, engine, 
             parent_key=parent.key, child_key=make_alert("pump-9").key, device="pump-9", ts_ms=clock()))
     assert "pump-9" not in store.get_ticket(engine, parent.id).devices
     assert "pump-9" in service.apply(cohort_alert()).devices
+
+
+def test_a_ticket_reopened_by_a_person_is_not_auto_resolved(service, workflow, clock):
+    t = service.apply(make_alert())
+    service.apply(make_alert(state="resolved"))  # auto-resolved
+    workflow.reopen(t.id, "ann", "the customer still sees faults")
+    after = service.apply(make_alert(state="resolved"))
+    assert (after.state, after.root_cause) == ("reopened", None)
+    clock.advance(DAY)
+    service.apply(make_alert(t_ms=clock()))  # still the same ticket, not a recurrence
+    recurred_then_quiet = service.apply(make_alert(state="resolved", t_ms=clock()))
+    assert recurred_then_quiet.state == "reopened"
+
+
+def test_a_ticket_reopened_by_a_recurrence_is_auto_resolved_when_quiet(service, workflow, clock):
+    t = service.apply(make_alert())
+    workflow.resolve(t.id, "ann", "cable", "replaced")
+    clock.advance(DAY)
+    assert service.apply(make_alert(t_ms=clock())).state == "reopened"
+    assert service.apply(make_alert(state="resolved", t_ms=clock())).root_cause == "auto-resolved: quiet"
