@@ -77,3 +77,14 @@ def test_unreachable_influxdb_does_not_stop_alerting(engine, clock, make_anomaly
     assert [a.state for a in out] == ["firing", "resolved"]
     assert manager.events_dropped == 0  # both events still waiting for InfluxDB
     client.close()
+
+
+def test_events_influxdb_refuses_for_good_are_dropped_and_counted(stack, influx_db, engine, clock, make_anomaly,
+                                                                   drive):
+    client = InfluxClient(stack.influx_url, influx_db)
+    client.write(f"alert_events,alert=x text=1.0 {clock.ms}", precision="ms")  # `text` a float in this shard
+    manager = AlertManager(config(), SqlAlertStore(engine), InfluxEventWriter(client), now=clock)
+    out = drive(manager, 0, 200, every_10s([make_anomaly()], 0, 60))
+    assert [a.state for a in out] == ["firing", "resolved"]  # alerting goes on
+    assert manager.events_dropped == 2  # the firing and the resolved line, each refused with a type conflict
+    client.close()
