@@ -135,9 +135,9 @@ class Plan:
             return self.devices[wanted]
         pool = [p for p in self.devices.values()
                 if (not model or p.device.model == model) and p.device.device not in self.reserved]
-        pool = pool or [p for p in self.devices.values() if p.device.device not in self.reserved]
         if not pool:
-            raise ValueError(f"no device left for {purpose}")
+            raise ValueError(f"no free {model or 'device'} in a fleet of {len(self.devices)} "
+                             "(use more devices or name one)")
         chosen = self.rng("pick", purpose).choice(pool)
         self.reserved.add(chosen.device.device)
         return chosen

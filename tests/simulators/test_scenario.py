@@ -75,3 +75,10 @@ def test_an_include_cycle_is_reported(tmp_path):
 def test_an_unknown_scenario_lists_the_known_ones():
     with pytest.raises(ScenarioError, match="healthy"):
         load_scenario("no-such-scenario")
+
+
+def test_a_scenario_that_does_not_fit_the_fleet_says_why():
+    from simulators.planner import PlanError
+
+    with pytest.raises(PlanError, match="incident 'condenser-fan-flap': no free CH-50 in a fleet of 1"):
+        Simulation("flapping", devices=1, seed=0, duration_s=3600, start_ms=1_764_000_000_000).truth()
