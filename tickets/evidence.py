@@ -248,12 +248,13 @@ def _cohort_filter(request: EvidenceRequest) -> dict[str, str]:
 
 
 def _metrics_part(q, client, request: EvidenceRequest, start: int, end: int) -> dict:
+    """A device against its cohort; a cohort against its model (the fleet when it is a whole model)."""
     cohort = _cohort_tags(request)
     if request.scope == "device":
         subject = {"device": request.subject}
         reference = cohort
     else:
         subject = cohort
-        reference = {"model": request.model} if request.model else {}
+        reference = {"model": request.model} if request.model and len(cohort) > 1 else {}
     label = ",".join(f"{k}={v}" for k, v in reference.items()) or "fleet"
     return {"metrics": q.metric_window(client, subject, reference, start, end), "reference": label}

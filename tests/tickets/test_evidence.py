@@ -160,3 +160,13 @@ def test_an_error_storm_keeps_the_lines_nearest_onset_on_both_sides(sqlite_engin
     influx.write("\n".join(line_for(r) for r in storm), precision="ns")
     ev = _service(sqlite_engine, clock, influx).apply(make_alert("pump-4", t_ms=T0, firmware="2.0.3")).evidence
     assert [e.msg for e in ev.logs] == [f"pressure loss {k}" for k in range(-25, 25)]
+
+
+def test_a_whole_model_cohort_is_compared_with_the_fleet(sqlite_engine, clock, influx):
+    alert = make_alert("model=PX-200", scope="cohort", detector="cohort_fault_rate", t_ms=T0,
+                       attribution="model=PX-200", firmware="", site="")
+    ev = _service(sqlite_engine, clock, influx).apply(alert).evidence
+    temp = {m.metric: m for m in ev.metrics}["temp_c"]
+    assert (ev.reference, temp.subject.mean, temp.reference.mean) == ("fleet", 50.25, 44.2)  # (603 + 3 x 20) / 15
+    # PX-100: 9 faults on 1 device; PX-200: 11 events + 7 ERROR/FATAL lines on 4 devices
+    assert [(r.value, r.rate, r.flagged) for r in ev.cohort] == [("PX-100", 9.0, False), ("PX-200", 4.5, True)]
