@@ -94,3 +94,22 @@ def background_faults(device: str, model: DeviceModel, rng: random.Random, start
         actions += new
         count += 1
     return actions, count
+
+
+MAINTENANCE = ("inspection", "filter change", "firmware check", "calibration")
+
+
+def maintenance_visits(rng: random.Random, start_ms: int, end_ms: int,
+                       rate_per_day: float = 1 / 45) -> list[Action]:
+    """Routine maintenance: a ``maintenance`` event and an INFO line, about every six weeks.
+
+    >>> visits = maintenance_visits(random.Random(3), 0, 400 * DAY_MS)
+    >>> visits[0].type, visits[1].level, len(visits) % 2
+    ('maintenance', 'INFO', 0)
+    """
+    actions: list[Action] = []
+    for ts in poisson_times(rng, rate_per_day, start_ms, end_ms):
+        action = rng.choice(MAINTENANCE)
+        actions += [EventAction(ts, "maintenance", "", "minor", (("action", action),)),
+                    LogAction(ts, "INFO", "service", "I020", f"maintenance: {action} done")]
+    return actions

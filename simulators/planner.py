@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Callable
 
 from simulators import disturbances, incidents
-from simulators.faults import background_faults
+from simulators.faults import background_faults, maintenance_visits
 from simulators.models import MODELS
 from simulators.plan import DevicePlan, Plan, StatusAction
 from simulators.scenario import Scenario
@@ -51,7 +51,7 @@ def make_plan(scenario: Scenario, fleet: tuple[FleetDevice, ...], start_ms: int,
         excluded = [(w.start_ms, w.end_ms) for w in dp.silent]
         actions, count = background_faults(dp.device.device, model, plan.rng("faults", dp.device.device),
                                            start_ms, end_ms, scenario.fault_rate_scale, excluded)
-        dp.actions += actions
+        dp.actions += actions + maintenance_visits(plan.rng("maintenance", dp.device.device), start_ms, end_ms)
         plan.background_faults[model.name] = plan.background_faults.get(model.name, 0) + count
     _finish(plan)
     return plan
