@@ -279,6 +279,7 @@ class Influxd(Service):
         req = urllib.request.Request(f"{self.url}/query", data=body, method="POST")
         req.add_header("Content-Type", "application/x-www-form-urlencoded")
         with urllib.request.urlopen(req, timeout=10) as resp:
+            resp.read()  # InfluxDB 1.x answers 200 before running the statement; the body comes after
             if resp.status != 200:
                 raise StackError(f"CREATE DATABASE {name} answered {resp.status}")
 
