@@ -8,16 +8,16 @@ device and topic, ``seq`` follows time.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from itertools import accumulate
 from operator import itemgetter
-from dataclasses import dataclass
 
 import numpy as np
 
 from simulators.models import MODELS
 from simulators.payloads import TelemetryEncoder, batch, encode_event, encode_log, encode_meta, format_ts
-from simulators.plan import DevicePlan, EventAction, FirmwareAction, LogAction, RawAction, StatusAction, \
-    TelemetryAction
+from simulators.plan import (DevicePlan, EventAction, FirmwareAction, LogAction, RawAction, StatusAction,
+                             TelemetryAction)
 from simulators.signals import DeviceSignals
 
 TOPICS = ("telemetry", "logs", "events", "meta", "status")

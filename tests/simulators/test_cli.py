@@ -1,7 +1,6 @@
 """`faultline simulate` against the real broker."""
 
 import io
-import json
 import uuid
 
 from click.testing import CliRunner

@@ -2,7 +2,6 @@
 
 import json
 import threading
-import time
 import uuid
 
 import paho.mqtt.client as mqtt
