@@ -1,52 +1,65 @@
-"""Realistic points written straight to InfluxDB for measurements whose writer is not in the test's pipeline.
+"""Detections for the live dashboard test, and the real alert stage run on them.
 
-Each function returns line-protocol lines (millisecond timestamps) shaped as
-the owning stage writes them (see grafana/schema.json): the detectors'
-``anomalies`` (detectors/sink.py), the alert stage's ``alert_events``
-(alerts/events.py). The real detectors raise nothing on a two-hour fleet of
-thirty devices: their fault-rate windows need more history than that.
+The real detectors raise nothing on a two-hour fleet of thirty devices (their
+fault-rate windows need more history than that), so the detections are made
+here, as `Anomaly` records shaped like the detectors' output. From there on
+the real code runs: `detectors.sink.AnomalySink` writes them to
+``anomalies``, and `alerts.manager.AlertManager` turns them into transitions
+written to ``alert_events``, on a clock that follows the simulated time.
 """
 
 from __future__ import annotations
 
-import random
+from detectors.anomaly import Anomaly
 
-from influx.line_protocol import encode_line
+WINDOW_S = 300.0
 
 
-def anomaly_lines(device: str, cohort: str, start_ms: int, end_ms: int, seed: int = 7) -> list[str]:
-    """Device and cohort fault-rate detections rising over the second half of the range."""
-    rng = random.Random(seed)
-    lines = []
+def detections(device: str, model: str, firmware: str, site: str, start_ms: int, end_ms: int) -> list[Anomaly]:
+    """A telemetry episode in the first third that ends, and a fault-rate incident over the last third."""
     span = end_ms - start_ms
-    for i in range(40):
-        ts = start_ms + span // 2 + i * (span // 2) // 40
-        score = 2.0 + i * 0.25 + rng.random()
-        lines.append(encode_line("anomalies", {"detector": "device_fault_rate", "scope": "device", "subject": device}, {
-            "score": score, "observed": 1.0 + i * 0.15, "expected": 0.3, "threshold": 6.0, "code": "E214",
-            "explanation": f"{1 + i * 0.15:.1f} E214 faults/h against a learned 0.3/h", "attribution": ""}, ts))
-        lines.append(encode_line("anomalies", {"detector": "cohort_fault_rate", "scope": "cohort", "subject": cohort}, {
-            "score": score * 1.5, "observed": 0.2 + i * 0.02, "expected": 0.05, "threshold": 8.0, "code": "E214",
-            "explanation": "faults per active device 4x the fleet", "attribution": "firmware=2.1.0"}, ts))
-    lines.append(encode_line("anomalies", {"detector": "telemetry", "scope": "device", "subject": device}, {
-        "score": 0.93, "observed": 0.93, "expected": 0.5, "threshold": 0.9, "code": "",
-        "explanation": "temp_c and current_a jointly unusual for PX-200", "attribution": ""}, start_ms + span // 3))
-    return lines
+    step = int(WINDOW_S * 1000)
+    cohort = f"model={model},firmware={firmware}"
+    out = []
+    for i, ts in enumerate(range(start_ms + span // 4, start_ms + span // 4 + 4 * step, step)):
+        out.append(Anomaly("telemetry", "device", device, "", ts, start_ms + span // 4, 14.0 + i, 58.0 + i, 44.0, 10.0,
+                           WINDOW_S, "temp_c 14 standard deviations above this pump's learned level",
+                           model=model, firmware=firmware, site=site))
+    for i, ts in enumerate(range(start_ms + 2 * span // 3, end_ms - step, step)):
+        out.append(Anomaly("device_fault_rate", "device", device, "E214", ts, start_ms + 2 * span // 3, 7.0 + i * 0.2,
+                           3.0 + i * 0.1, 0.3, 6.0, WINDOW_S, f"{3 + i * 0.1:.1f} E214 faults/h against a learned 0.3/h",
+                           model=model, firmware=firmware, site=site))
+        out.append(Anomaly("cohort_fault_rate", "cohort", cohort, "E214", ts, start_ms + 2 * span // 3, 9.0 + i * 0.3,
+                           0.8, 0.2, 5.0, WINDOW_S, "faults per active device 4x the rest of the fleet",
+                           attribution=f"firmware={firmware}", devices=(device,), model=model, firmware=firmware))
+    return sorted(out, key=lambda a: a.ts_ms)
 
 
-def alert_lines(device: str, cohort: str, start_ms: int, end_ms: int) -> list[str]:
-    """A device alert that fired and resolved, one that fires again, and a firing cohort alert."""
-    span = end_ms - start_ms
-    dev_key = f"device_fault_rate|device|{device}|E214"
-    tel_key = f"telemetry|device|{device}|"
-    cohort_key = f"cohort_fault_rate|cohort|{cohort}|E214"
-    rows = [
-        (start_ms + span // 3, tel_key, "minor", "firing", device, "fired: temp_c and current_a jointly unusual", ""),
-        (start_ms + span // 2, tel_key, "minor", "resolved", device, "resolved: quiet for 30 min", ""),
-        (start_ms + 2 * span // 3, dev_key, "major", "firing", device, "fired: 3.1 E214 faults/h against 0.3/h", "FL-1"),
-        (start_ms + 3 * span // 4, cohort_key, "critical", "firing", cohort,
-         "fired: cohort fault rate 4x the fleet; firmware=2.1.0 explains the excess", "FL-2"),
-    ]
-    return [encode_line("alert_events", {"alert": key, "severity": sev, "state": state},
-                        {"text": text, "ticket": ticket, "subject": subject}, ts)
-            for ts, key, sev, state, subject, text, ticket in rows]
+def run_detection_stages(anomalies: list[Anomaly], settings, client, end_ms: int) -> list[str]:
+    """Write the anomalies and run the alert stage over them; returns the keys firing at the end."""
+    from alerts.config import AlertConfig
+    from alerts.events import InfluxEventWriter
+    from alerts.manager import AlertManager
+    from alerts.store import SqlAlertStore
+    from detectors.sink import AnomalySink
+    from faultline.db import make_engine, migrate
+
+    sink = AnomalySink(client)
+    sink.write(anomalies)
+    assert sink.flush() and sink.written == len(anomalies)
+    migrate(settings.sql_url)
+    engine = make_engine(settings.sql_url)
+    clock = [anomalies[0].ts_ms]
+    manager = AlertManager(AlertConfig.from_settings(settings), SqlAlertStore(engine), InfluxEventWriter(client),
+                           now=lambda: clock[0])
+    pending = list(anomalies)
+    # The alert stage ticks every few seconds; the run stops just after the
+    # last detection, where the simulated fleet's time ends.
+    for now in range(anomalies[0].ts_ms, min(end_ms, anomalies[-1].ts_ms + 60_000), 10_000):
+        clock[0] = now
+        while pending and pending[0].ts_ms <= now:
+            manager.observe(pending.pop(0))
+        manager.tick()
+    firing = sorted(a.key for a in manager.active() if a.state == "firing")
+    engine.dispose()
+    return firing
