@@ -17,6 +17,7 @@ from tickets.evidence import CohortRow, LogEntry, MetricWindow, Stats
 Filter = Mapping[str, "str | tuple[str, ...]"]
 SEVERE = "(level = 'ERROR' OR level = 'FATAL')"
 NOT_SEVERE = "level != 'ERROR' AND level != 'FATAL' AND level != 'DEBUG'"
+MAX_MSG = 500  # characters of a log message kept in the evidence
 
 
 def where(filters: Filter) -> tuple[str, dict]:
@@ -49,7 +50,7 @@ def log_slice(client, filters: Filter, onset_ms: int, start_ms: int, end_ms: int
               ) -> tuple[LogEntry, ...]:
     """ERROR/FATAL lines first, then WARN/INFO; each group the lines nearest onset, in time order.
 
-    At most `limit` lines in all. Within a group, up to half the room goes to
+    At most `limit` lines in all, messages cut at `MAX_MSG` characters. Within a group, up to half the room goes to
     the lines just before onset (the lead-up) and the rest to those from
     onset on; a side with fewer lines leaves its room to the other.
     """
@@ -57,7 +58,7 @@ def log_slice(client, filters: Filter, onset_ms: int, start_ms: int, end_ms: int
     rest = limit - len(severe)
     others = _around(client, filters, NOT_SEVERE, onset_ms, start_ms, end_ms, rest) if rest > 0 else []
     return tuple(LogEntry(int(r["time"]), r.get("device") or "", r.get("level") or "", r.get("component") or "",
-                          r.get("code") or "", r.get("msg") or "") for r in severe + others)
+                          r.get("code") or "", (r.get("msg") or "")[:MAX_MSG]) for r in severe + others)
 
 
 def _around(client, filters: Filter, level: str, onset_ms: int, start_ms: int, end_ms: int, limit: int) -> list:

@@ -24,6 +24,7 @@ T = TicketRow.__table__
 ATTRIBUTES = ("code", "detector", "scope", "model", "firmware", "site", "customer", "tier", "severity")
 STRATEGIES = ("least_open", "round_robin")
 SEVERITIES = ("info", "minor", "major", "critical")
+MAX_NAME = 128  # the width of the assignee and team columns
 
 
 class RoutingError(ValueError):
@@ -111,6 +112,9 @@ class Router:
 
 def _team(name: str, spec: dict) -> Team:
     members = tuple(str(m) for m in (spec or {}).get("members") or ())
+    too_long = [n for n in (str(name), *members) if len(n) > MAX_NAME]
+    if too_long:
+        raise RoutingError(f"team {name!r}: name {too_long[0][:40]!r}... is longer than {MAX_NAME} characters")
     strategy = (spec or {}).get("strategy", "least_open")
     if strategy not in STRATEGIES:
         raise RoutingError(f"team {name!r}: strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")

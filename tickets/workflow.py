@@ -22,6 +22,7 @@ from tickets.ticket import Ticket
 
 T = TicketRow.__table__
 MAX_TEXT = 10_000
+MAX_NAME = 128
 VERBS = {"acknowledged": "acknowledge", "assigned": "assign", "resolved": "resolve", "closed": "close",
          "reopened": "reopen"}
 
@@ -40,6 +41,14 @@ class InvalidInput(ValueError):
     def __init__(self, field: str, reason: str):
         super().__init__(f"{field}: {reason}")
         self.field, self.reason = field, reason
+
+
+def _name(field: str, value: str | None) -> str:
+    """A user, assignee or team name: required, at most 128 characters."""
+    value = _text(field, value)
+    if len(value) > MAX_NAME:
+        raise InvalidInput(field, f"is longer than {MAX_NAME} characters")
+    return value
 
 
 def _text(field: str, value: str | None, *, required: bool = True) -> str:
@@ -82,21 +91,21 @@ class Workflow:
 
     def ack(self, ticket_id: int, user: str) -> Ticket:
         """open/reopened → acknowledged."""
-        user = _text("user", user)
+        user = _name("user", user)
         return self._transition(ticket_id, "acknowledged", ("open", "reopened"), user,
                                 {"state": "acknowledged", "acknowledged_ms": _NOW})
 
     def assign(self, ticket_id: int, assignee: str, team: str | None = None, *, user: str = "") -> Ticket:
         """Set the assignee (and team) of an active ticket."""
-        assignee = _text("assignee", assignee)
+        assignee = _name("assignee", assignee)
         values = {"assignee": assignee}
         if team is not None:
-            values["team"] = _text("team", team)
+            values["team"] = _name("team", team)
         return self._transition(ticket_id, "assigned", ACTIVE_STATES, user or assignee, values, dict(values))
 
     def comment(self, ticket_id: int, user: str, text: str) -> Ticket:
         """Add a comment (any state)."""
-        user, text = _text("user", user), _text("text", text)
+        user, text = _name("user", user), _text("text", text)
         now = self.now()
         with self.engine.begin() as conn:
             store.get(conn, ticket_id)
@@ -107,7 +116,7 @@ class Workflow:
 
     def resolve(self, ticket_id: int, user: str, root_cause: str, resolution: str) -> Ticket:
         """open/acknowledged/reopened → resolved; root cause and resolution are required."""
-        user = _text("user", user)
+        user = _name("user", user)
         root_cause, resolution = _text("root_cause", root_cause), _text("resolution", resolution)
         return self._transition(ticket_id, "resolved", ACTIVE_STATES, user, {
             "state": "resolved", "resolved_ms": _NOW, "resolved_by": user,
@@ -116,12 +125,12 @@ class Workflow:
 
     def close(self, ticket_id: int, user: str) -> Ticket:
         """resolved → closed."""
-        return self._transition(ticket_id, "closed", ("resolved",), _text("user", user),
+        return self._transition(ticket_id, "closed", ("resolved",), _name("user", user),
                                 {"state": "closed", "closed_ms": _NOW})
 
     def reopen(self, ticket_id: int, user: str, reason: str) -> Ticket:
         """resolved/closed → reopened (a person's decision; not counted as a recurrence)."""
-        user, reason = _text("user", user), _text("reason", reason)
+        user, reason = _name("user", user), _text("reason", reason)
         with self.engine.connect() as conn:
             if store.get(conn, ticket_id).merged_into is not None:
                 raise InvalidTransition(ticket_id, "merged", "reopen", DONE_STATES)

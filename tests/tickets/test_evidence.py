@@ -170,3 +170,10 @@ def test_a_whole_model_cohort_is_compared_with_the_fleet(sqlite_engine, clock, i
     assert (ev.reference, temp.subject.mean, temp.reference.mean) == ("fleet", 50.25, 44.2)  # (603 + 3 x 20) / 15
     # PX-100: 9 faults on 1 device; PX-200: 11 events + 7 ERROR/FATAL lines on 4 devices
     assert [(r.value, r.rate, r.flagged) for r in ev.cohort] == [("PX-100", 9.0, False), ("PX-200", 4.5, True)]
+
+
+def test_long_messages_are_cut_in_the_evidence(sqlite_engine, clock, influx):
+    line = LogLine("fan-1", ONSET, 99, "FATAL", "fan", "E900", "x" * 5000, OTHER)
+    influx.write(line_for(line), precision="ns")
+    ev = _service(sqlite_engine, clock, influx).apply(make_alert("fan-1", t_ms=T0, model="PX-100")).evidence
+    assert [(e.level, len(e.msg)) for e in ev.logs] == [("FATAL", 500)]

@@ -29,6 +29,7 @@ def test_example_file_routes_by_scope_code_tier_model_and_site():
     ({"teams": {"a": {}}, "rules": [{"name": "r", "team": "a", "match": {"colour": "red"}}]}, "unknown match attribute 'colour'"),
     ({"teams": {"a": {"strategy": "random"}}}, "strategy 'random'"),
     ({"teams": {"a": {}}, "rules": [{"team": "a", "severity": "urgent"}]}, "rule 1: severity 'urgent'"),
+    ({"teams": {"a": {"members": ["x" * 129]}}}, "longer than 128 characters"),
 ])
 def test_bad_routing_files_name_the_problem(data, message):
     with pytest.raises(RoutingError, match=message):

@@ -79,3 +79,10 @@ def test_a_folded_ticket_cannot_be_reopened(engine, clock, flow):
     svc.apply(make_alert("pump-9", parent_key=parent.key))
     with pytest.raises(InvalidTransition, match="merged"):
         flow.reopen(alone.id, "ann", "try")
+
+
+def test_names_longer_than_the_column_are_refused(flow, ticket):
+    with pytest.raises(InvalidInput) as err:
+        flow.assign(ticket.id, "x" * 129)
+    assert err.value.field == "assignee"
+    assert flow.assign(ticket.id, "x" * 128).assignee == "x" * 128
