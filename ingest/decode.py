@@ -33,7 +33,7 @@ from ingest.timestamps import TimestampError, apply_skew_rule, parse_ts
 DEVICE_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}\Z")
 KINDS = ("telemetry", "logs", "events", "meta", "status")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-RESERVED_METRICS = frozenset({"time", "seq"})
+RESERVED_METRICS = frozenset({"time", "seq", "device", "model", "firmware", "site"})  # clash with fields or tags
 META_KEYS = ("model", "firmware", "site", "hw_rev", "customer", "tier")
 
 
