@@ -40,6 +40,7 @@ def plan_firmware_regression(spec: FirmwareRegression, iid: str, plan: Plan,
     rollout_ms = int(parse_span(spec.rollout) * 1000)
     occurrences: list[Occurrence] = []
     faulted: list[str] = []
+    plan.reserved.update(dp.device.device for dp in cohort)  # device incidents happen elsewhere
     for dp in cohort:
         device = dp.device.device
         updated = start_ms + int(rng.random() * rollout_ms)

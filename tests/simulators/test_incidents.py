@@ -59,7 +59,7 @@ def test_stuck_sensor_freezes_one_metric_only():
 
 def test_offline_devices_go_quiet_after_their_status_says_so():
     sim, messages, truth = run("offline")
-    for incident in (truth.incident("site-power-loss"), truth.incident("gateway-maintenance")):
+    for incident in (truth.incident("site-power-loss"), truth.incident("planned-outage")):
         for device in incident.affected_devices:
             status = [(m.ts_ms, m.payload, m.will) for m in of(messages, device, "status")]
             assert (incident.start_ms, b"offline", incident.expectations["via"] == "will") in status
@@ -67,7 +67,7 @@ def test_offline_devices_go_quiet_after_their_status_says_so():
                      and incident.start_ms <= m.ts_ms < incident.end_ms]
             assert quiet == [] or all(m.topic.endswith("/meta") and m.ts_ms == incident.end_ms for m in quiet)
             assert incident.tickets and all(t.code == "offline" for t in incident.tickets)
-    back = truth.incident("gateway-maintenance")
+    back = truth.incident("planned-outage")
     (device,) = back.affected_devices
     assert any(m.ts_ms >= back.end_ms for m in of(messages, device, "telemetry"))
 

@@ -118,7 +118,7 @@ def test_device_incidents_and_last_will_reach_the_broker(stack):
         collector.close()
     assert summary.wills == len(wills)
     truth = sim.truth()
-    for incident_id in ("pump-bearing-wear", "condenser-fan-flap", "site-power-loss", "gateway-maintenance"):
+    for incident_id in ("pump-bearing-wear", "condenser-fan-flap", "site-power-loss", "planned-outage"):
         assert_occurrences_were_sent(truth, received, incident_id)
     # The broker keeps the will as the retained status: a late subscriber sees the device offline.
     late = Collector(stack.mqtt_port, prefix)
