@@ -152,3 +152,15 @@ def test_tickets_dashboard_reads_the_api_through_infinity():
     assert any(u.startswith("/api/v1/tickets?state=open") for u in urls)
     assert {u.split("?")[0] for u in urls} == {"/api/v1/tickets", "/api/v1/kpis"}
     assert all(u.startswith("/api/v1/") for u in urls)  # relative: the data source holds the base URL and key
+
+
+def test_ticket_links_open_the_device_dashboard():
+    """The Grafana link on each ticket (FAULTLINE_TICKETS_GRAFANA_LINK) names this dashboard and its variable."""
+    from faultline.settings import Settings
+
+    link = Settings.model_fields["tickets_grafana_link"].default
+    uid, query = re.search(r"/d/([^/?]+)[^?]*\?(.*)", link).groups()
+    device = load_dashboards()["device.json"]
+    assert uid == device["uid"]
+    variables = {v["name"] for v in device["templating"]["list"]}
+    assert {m for m in re.findall(r"var-(\w+)=", query)} <= variables
