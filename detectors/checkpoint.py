@@ -13,7 +13,7 @@ import pickle
 from pathlib import Path
 
 FORMAT = 1
-STATE = ("devices", "active", "next_window", "watermark", "cell_rate", "scan", "telemetry_protos")
+STATE = ("devices", "active", "next_window", "_close_at", "watermark", "cell_rate", "scan", "telemetry_protos")
 log = logging.getLogger(__name__)
 
 

@@ -110,10 +110,12 @@ class DeviceFaultRate(AnomalyDetector):
         best = RateAssessment(0.0, float(k), shape / rate, 1)
         best_p = 1.0
         recent = self._recent
-        for h in self.horizons:
+        previous = -1
+        for h in sorted(self.horizons):
             total = k + sum(recent[len(recent) - (h - 1):]) if h > 1 else k
-            if total < self.min_count:
-                continue
+            if total < self.min_count or total == previous:
+                continue  # same count over a longer horizon is less surprising
+            previous = total
             p = negbin_sf(total, shape, rate / h)
             if p < best_p:
                 best_p = p

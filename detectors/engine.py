@@ -65,6 +65,7 @@ class DetectorEngine:
         self.devices: dict[str, DeviceState] = {}
         self.active: dict[int, set[str]] = defaultdict(set)
         self.next_window: int | None = None  # the oldest window not yet closed
+        self._close_at = -(1 << 62)  # event time at which that window closes
         self.watermark = 0
         self.cell_rate: dict[Cell, list[float]] = {}  # EW [faults, device-windows] per cell
         self.scan = CohortScan(alpha=config.cohort_alpha, min_devices=config.cohort_min_devices,
@@ -74,22 +75,30 @@ class DetectorEngine:
 
     # -- public API ---------------------------------------------------------------
     def process(self, record) -> list[Anomaly]:
-        out: list[Anomaly] = []
-        if isinstance(record, DeviceMeta):
+        kind = type(record)
+        if kind is DeviceMeta:
             self._state(record.device, record.ts_ms).cell = (record.model, record.firmware, record.site)
-            return out
-        if isinstance(record, DeviceStatus) and not record.online:
-            return out
-        out += self.tick(record.ts_ms)
-        st = self._state(record.device, record.ts_ms, getattr(record, "cohort", None))
-        st.last_seen_ms = max(st.last_seen_ms, record.ts_ms)
-        w = max(record.ts_ms // self.window_ms, self.next_window)
+            return []
+        if kind is DeviceStatus and not record.online:
+            return []
+        ts = record.ts_ms
+        out = self.tick(ts) if ts >= self._close_at else []
+        st = self.devices.get(record.device)
+        if st is None or not st.cell[0]:
+            st = self._state(record.device, ts, getattr(record, "cohort", None))
+        if ts > st.last_seen_ms:
+            st.last_seen_ms = ts
+        w = ts // self.window_ms
+        if w < self.next_window:
+            w = self.next_window
         self.active[w].add(record.device)
-        if isinstance(record, DeviceEvent) and record.type == "fault":
-            st.count(w, True, record.code, record.ts_ms)
-        elif isinstance(record, LogLine) and record.level in FAULT_LEVELS:
-            st.count(w, False, record.code, record.ts_ms)
-        elif isinstance(record, Telemetry) and self._mine(record.device):
+        if kind is DeviceEvent:
+            if record.type == "fault":
+                st.count(w, True, record.code, ts)
+        elif kind is LogLine:
+            if record.level in FAULT_LEVELS:
+                st.count(w, False, record.code, ts)
+        elif kind is Telemetry and self._mine(record.device):
             anomaly = self._telemetry(st, record)
             if anomaly:
                 out.append(anomaly)
@@ -97,15 +106,15 @@ class DetectorEngine:
 
     def tick(self, now_ms: int) -> list[Anomaly]:
         """Close every window that ended ``lateness_s`` or more before ``now_ms`` (event time)."""
-        now_ms -= int(self.config.lateness_s * 1000)
+        lateness = int(self.config.lateness_s * 1000)
         if self.next_window is None:
-            self.next_window = now_ms // self.window_ms
-            return []
-        self.watermark = max(self.watermark, now_ms)
+            self.next_window = (now_ms - lateness) // self.window_ms
+        self.watermark = max(self.watermark, now_ms - lateness)
         out: list[Anomaly] = []
         while (self.next_window + 1) * self.window_ms <= self.watermark:
             out += self._close(self.next_window)
             self.next_window += 1
+        self._close_at = (self.next_window + 1) * self.window_ms + lateness
         return out
 
     def cohort_of(self, device: str) -> Cohort:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 
-_EPS = 1e-15
+_EPS = 1e-9  # relative precision of a tail sum: far below what a threshold can tell apart
 _MAX_TERMS = 100_000
 
 

@@ -31,8 +31,11 @@ def stream(seed: int, hours: int, flapper: str | None = None, flap_from_h: int =
     return out
 
 
+CONFIG = EngineConfig(telemetry_grace=100)  # readings every 10 min here: score after ~17 h
+
+
 def run(records, engine=None):
-    engine = engine or DetectorEngine(EngineConfig())
+    engine = engine or DetectorEngine(CONFIG)
     found = []
     for r in records:
         found += engine.process(r)
@@ -82,7 +85,7 @@ def test_checkpoint_restore_gives_identical_subsequent_output(tmp_path):
     _, first = run(records[:cut])
     path = tmp_path / "state.pkl"
     first.checkpoint(path)
-    restored = DetectorEngine(EngineConfig())
+    restored = DetectorEngine(CONFIG)
     assert restored.restore(path)
     a, _ = run(records[cut:], first)
     b, _ = run(records[cut:], restored)
@@ -103,6 +106,6 @@ def test_shard_runs_device_detectors_only_for_its_devices():
     records = stream(4, hours=48, flapper="d007", flap_from_h=30)
     hits = []
     for i in range(3):
-        found, _ = run(records, DetectorEngine(EngineConfig(shard=(i, 3), cohort=i == 0)))
+        found, _ = run(records, DetectorEngine(EngineConfig(shard=(i, 3), cohort=i == 0, telemetry_grace=100)))
         hits.append([a.subject for a in found if a.detector == "device_fault_rate"])
     assert sorted(h for hs in hits for h in set(hs)) == ["d007"]
