@@ -7,7 +7,7 @@ from support import IngestProcess, wait_until
 from influx.client import InfluxClient
 from simulators.fleet import Simulation
 from simulators.publisher import publish
-from simulators.scenario import load_scenario
+from simulators.scenario import TelemetrySpec, load_scenario
 
 
 def stored(client: InfluxClient, measurement: str) -> int:
@@ -70,3 +70,31 @@ def test_ingest_dead_letters_exactly_the_malformed_messages_the_truth_counts(set
         ingest.terminate()
     assert summary.messages > expected > 0
     assert deadletters.count(engine) == expected
+
+
+def test_ingested_telemetry_shows_the_degradation_the_truth_describes(settings_env, tmp_path):
+    prefix = f"sim{uuid.uuid4().hex[:8]}"
+    env = {**settings_env, "FAULTLINE_MQTT_TOPIC_PREFIX": prefix}
+    scenario = load_scenario("device-degradation").model_copy(
+        update={"topic_prefix": prefix, "telemetry": TelemetrySpec(interval_s=60.0, batch=5)})
+    sim = Simulation(scenario, devices=12, seed=6, duration_s=12 * 3600)
+    samples = sum(m.payload.count(b'"seq"') for m in sim.messages() if m.topic.endswith("/telemetry"))
+    ingest = IngestProcess(env, tmp_path / "ingest.log").start()
+    try:
+        publish(sim, env["FAULTLINE_MQTT_URL"])
+        client = InfluxClient(env["FAULTLINE_INFLUX_URL"], env["FAULTLINE_INFLUX_DB"])
+        wait_until(lambda: stored(client, "telemetry") == samples, what="every telemetry sample stored")
+    finally:
+        ingest.terminate()
+    incident = sim.truth().incident("pump-bearing-wear")
+    fault_ms = incident.expectations["fault_ms"]
+
+    def mean_vibration(a_ms, b_ms):
+        rows = client.rows('SELECT mean("vibration_rms") FROM "telemetry" WHERE "device" = $device '
+                           'AND time >= $a AND time < $b',
+                           params={"device": incident.device, "a": a_ms * 1_000_000, "b": b_ms * 1_000_000})
+        return rows[0]["mean"]
+
+    before = mean_vibration(incident.start_ms - 3_600_000, incident.start_ms)
+    at_fault = mean_vibration(fault_ms - 1_800_000, fault_ms)
+    assert at_fault - before > 0.6 * incident.expectations["rise"]["vibration_rms"]
