@@ -22,6 +22,10 @@ waits for it (at most the pending time), so a cohort incident arriving a few
 seconds after its devices leaks no device tickets; one announced earlier is
 announced again with ``parent_key`` when the cohort alert fires. Time comes
 only from the injected ``now`` (epoch ms).
+
+Several managers may share one store: a change another process made first
+wins (`alerts.store`); this manager then takes that state, drops its own
+hand-offs for those keys and re-applies the anomalies it was folding in.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ class _Batch:
     now_ms: int
     dirty: dict[str, AlertRecord] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
+    lines: list[tuple[str, str]] = field(default_factory=list)  # (key, alert_events line)
 
 
 class AlertManager:
@@ -93,11 +97,19 @@ class AlertManager:
 
     def observe_many(self, anomalies: Iterable[Anomaly]) -> list[Alert]:
         """Fold several anomalies in at once (one store transaction, one events write)."""
+        anomalies = list(anomalies)
         with self._lock:
             batch = _Batch(self.now())
             for anomaly in anomalies:
                 self._observe_one(batch, anomaly)
-            return self._finish(batch)
+            alerts, refused = self._finish(batch)
+            if refused:  # another process changed these alerts meanwhile: apply on top of its state
+                batch = _Batch(batch.now_ms)
+                for anomaly in anomalies:
+                    if anomaly.key in refused:
+                        self._observe_one(batch, anomaly)
+                alerts += self._finish(batch)[0]
+            return alerts
 
     def tick(self) -> list[Alert]:
         """Move every alert to now: promotions, resolves, flapping, silence changes."""
@@ -114,7 +126,7 @@ class AlertManager:
             for key in gone:
                 del self._records[key]
                 batch.dirty.pop(key, None)
-            alerts = self._finish(batch)
+            alerts, _ = self._finish(batch)
             self.store.delete(gone)
             return alerts
 
@@ -206,7 +218,7 @@ class AlertManager:
         if rec.state not in ("firing", "resolved") or not changes:
             return
         words = [_describe(c, rec) for c in changes]
-        batch.lines.append(event_line(rec.to_alert(), ", ".join(words), batch.now_ms))
+        batch.lines.append((rec.key, event_line(rec.to_alert(), ", ".join(words), batch.now_ms)))
 
     def _resend(self, batch: _Batch) -> None:
         """After a restart, hand the current state of every announced alert to tickets again.
@@ -230,11 +242,28 @@ class AlertManager:
 
     # --- persistence and events -----------------------------------------------
 
-    def _finish(self, batch: _Batch) -> list[Alert]:
-        self.store.save(batch.dirty.values(), batch.now_ms)
-        self._backlog.extend(batch.lines)
+    def _finish(self, batch: _Batch) -> tuple[list[Alert], set[str]]:
+        """Persist the batch; hand on only what was saved. Also the keys another process had changed."""
+        refused = self.store.save(batch.dirty.values(), batch.now_ms)
+        if refused:
+            self._take_over(refused)
+        self._backlog.extend(line for key, line in batch.lines if key not in refused)
         self._flush_events(batch.now_ms)
-        return batch.alerts
+        return [a for a in batch.alerts if a.key not in refused], refused
+
+    def _take_over(self, keys: set[str]) -> None:
+        """Replace our copies of `keys` with what another process stored."""
+        fresh = self.store.reload(keys)
+        log.info("%d alerts changed by another process; taking their state", len(keys))
+        for key in keys:
+            rec = fresh.get(key)
+            if rec is None:
+                self._records.pop(key, None)
+                self._cohorts.pop(key, None)
+                self._pending_cohorts.pop(key, None)
+            else:
+                self._records[key] = rec
+                self._track_cohort(rec)
 
     def _flush_events(self, now_ms: int) -> None:
         overflow = len(self._backlog) - MAX_BACKLOG_LINES

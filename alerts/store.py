@@ -4,6 +4,12 @@
 each `AlertRecord` as JSON in the ``alert_states`` table (Alembic branch
 ``alerts``) and reads the silences from ``alert_silences``, so a restarted
 process continues every episode where the previous one left it.
+
+Every row carries a version. A write is a compare-and-set against the
+version this store last read or wrote: when another process changed the row
+in between, the write is refused and the key reported back, so the manager
+takes the other process's state instead of overwriting it (and, for
+instance, never resolves an alert that the other process keeps firing).
 """
 
 from __future__ import annotations
@@ -13,18 +19,17 @@ import json
 from collections.abc import Iterable
 from typing import Protocol
 
-from sqlalchemy import BigInteger, Engine, String, Text, delete, select
+from sqlalchemy import BigInteger, Engine, String, Text, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from alerts.lifecycle import AlertRecord
 from alerts.silences import Silence, list_silences
 from detectors.anomaly import Anomaly
 from faultline.db import Base
 
-
-_UPSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+_INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 
 
 class AlertStateStore(Protocol):
@@ -32,7 +37,10 @@ class AlertStateStore(Protocol):
 
     def load(self) -> dict[str, AlertRecord]: ...
 
-    def save(self, records: Iterable[AlertRecord], now_ms: int) -> None: ...
+    def reload(self, keys: Iterable[str]) -> dict[str, AlertRecord]: ...
+
+    def save(self, records: Iterable[AlertRecord], now_ms: int) -> set[str]:
+        """Write the records; return the keys refused because another process changed them."""
 
     def delete(self, keys: Iterable[str]) -> None: ...
 
@@ -46,10 +54,12 @@ class AlertStateRow(Base):
     state: Mapped[str] = mapped_column(String(16))
     updated_at_ms: Mapped[int] = mapped_column(BigInteger)
     body: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(AlertRecord))
 _ANOMALY_FIELDS = tuple(f.name for f in dataclasses.fields(Anomaly))
+T = AlertStateRow.__table__
 
 
 def record_to_json(rec: AlertRecord) -> str:
@@ -73,33 +83,55 @@ class SqlAlertStore:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._versions: dict[str, int] = {}
 
     def load(self) -> dict[str, AlertRecord]:
-        with Session(self.engine) as session:
-            return {row.key: record_from_json(row.body) for row in session.scalars(select(AlertStateRow))}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(T.c.key, T.c.version, T.c.body)).all()
+        self._versions = {r.key: r.version for r in rows}
+        return {r.key: record_from_json(r.body) for r in rows}
 
-    def save(self, records: Iterable[AlertRecord], now_ms: int) -> None:
-        rows = [{"key": r.key, "state": r.state, "updated_at_ms": now_ms, "body": record_to_json(r)} for r in records]
-        if not rows:
-            return
-        table = AlertStateRow.__table__
+    def reload(self, keys: Iterable[str]) -> dict[str, AlertRecord]:
+        """The current rows of `keys` (absent ones left out), as another process left them."""
+        keys = list(keys)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(T.c.key, T.c.version, T.c.body).where(T.c.key.in_(keys))).all()
+        for key in keys:
+            self._versions.pop(key, None)
+        self._versions.update({r.key: r.version for r in rows})
+        return {r.key: record_from_json(r.body) for r in rows}
+
+    def save(self, records: Iterable[AlertRecord], now_ms: int) -> set[str]:
+        refused: set[str] = set()
+        written: dict[str, int] = {}
         with self.engine.begin() as conn:
-            insert = _UPSERTS.get(conn.dialect.name)
-            if insert is None:  # any other database: replace the rows
-                conn.execute(delete(table).where(table.c.key.in_([r["key"] for r in rows])))
-                conn.execute(table.insert(), rows)
-                return
-            stmt = insert(table)
-            conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={
-                "state": stmt.excluded.state, "updated_at_ms": stmt.excluded.updated_at_ms,
-                "body": stmt.excluded.body}), rows)
+            insert = _INSERTS.get(conn.dialect.name)
+            for rec in records:
+                values = {"state": rec.state, "updated_at_ms": now_ms, "body": record_to_json(rec)}
+                version = self._versions.get(rec.key)
+                if version is None:
+                    stmt = (insert(T).on_conflict_do_nothing(index_elements=["key"]) if insert else T.insert())
+                    stmt = stmt.values(key=rec.key, version=1, **values).returning(T.c.key)
+                    done = conn.execute(stmt).first() is not None  # rowcount is -1 here on PostgreSQL
+                else:
+                    done = conn.execute(update(T).where(T.c.key == rec.key, T.c.version == version)
+                                        .values(version=version + 1, **values)).rowcount == 1
+                if done:
+                    written[rec.key] = 1 if version is None else version + 1
+                else:
+                    refused.add(rec.key)
+        self._versions.update(written)
+        return refused
 
     def delete(self, keys: Iterable[str]) -> None:
-        keys = list(keys)
+        keys = [k for k in keys if k in self._versions]
         if not keys:
             return
-        with Session(self.engine) as session, session.begin():
-            session.execute(delete(AlertStateRow).where(AlertStateRow.key.in_(keys)))
+        with self.engine.begin() as conn:
+            for key in keys:
+                conn.execute(delete(T).where(T.c.key == key, T.c.version == self._versions[key]))
+        for key in keys:
+            self._versions.pop(key, None)
 
     def silences(self, now_ms: int) -> list[Silence]:
         return list_silences(self.engine, include_expired=False, now_ms=now_ms)
