@@ -188,9 +188,9 @@ def _run(sim, main: _Connection, own: dict[str, _Connection], pace: "_Pacer", pr
 
     for m in sim.messages():
         pace.wait(m.ts_ms, idle)
-        device = m.topic.split("/")[-2] if m.topic.count("/") >= 2 else ""
-        conn = own.get(device)
+        conn = own.get(m.topic.split("/")[-2] if m.topic.count("/") >= 2 else "") if own else None
         if m.will and conn is not None:
+            device = m.topic.split("/")[-2]
             own.pop(device).close(with_will=True)
             wills += 1
         else:
