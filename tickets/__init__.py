@@ -1,1 +1,9 @@
+"""Tickets: one per alert key, with the evidence that locates the fault.
 
+`service` applies alerts (open, update, reopen, group children, auto-resolve);
+`workflow` is the technician's side; `store` reads; `evidence` and
+`evidence_queries` gather from InfluxDB; `similar` ranks past cases;
+`routing` picks team and assignee; `webhook` delivers changes from the SQL
+outbox; `kpis` computes MTTA/MTTR/recurrence; `wiring` builds it all from
+settings. See ``tickets/README.md``.
+"""
