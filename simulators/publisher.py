@@ -70,6 +70,7 @@ class _Connection:
         self.connected = False
         self.closed = False
         self.reconnects = 0
+        self.unserviced = 0
         self.refused = ""
         # We bound in-flight messages ourselves (`limit`). paho's own bound would
         # re-scan its whole outgoing queue on every acknowledgement, so it is off.
@@ -129,6 +130,11 @@ class _Connection:
             if self.inflight >= self.limit:
                 self._service_until(lambda: self.inflight < self.limit // 2, "publish")
             self.inflight += 1
+        else:
+            self.unserviced += 1
+            if self.unserviced >= self.limit:  # QoS 0: still flush what the socket did not take
+                self.unserviced = 0
+                self.service(0.0)
         self.client.publish(topic, payload, qos, retain)
 
     def abort(self) -> None:

@@ -48,3 +48,18 @@ def test_progress_line_shows_simulated_time_share_and_rate():
     line.clear()
     text = out.getvalue()
     assert "2025-11-24 16:30:00" in text and "50.0%" in text and "12,345" in text and "6,172" in text
+
+
+def test_realtime_starts_now_on_the_wall_clock(stack, tmp_path):
+    import time
+
+    truth_file = tmp_path / "truth.json"
+    before = time.time()
+    result = CliRunner().invoke(main, [
+        "simulate", "--scenario", "healthy", "--devices", "2", "--duration", "2s", "--realtime", "--quiet",
+        "--truth", str(truth_file), "--mqtt-url", stack.mqtt_url, "--topic-prefix", f"rt{uuid.uuid4().hex[:6]}"])
+    after = time.time()
+    assert result.exit_code == 0, result.output
+    truth = GroundTruth.from_json(truth_file.read_text())
+    assert before - 1 <= truth.start_ms / 1000 <= after
+    assert truth.end_ms - truth.start_ms == 2000

@@ -235,3 +235,17 @@ def test_publishing_loses_nothing_across_a_broker_restart(private_stack):
     assert summary.messages in (2 * halfway, 2 * halfway + 1)
     assert summary.reconnects >= 1
     assert wanted - seen == set()
+
+
+def test_qos0_scenarios_are_published_at_qos0(stack):
+    prefix = f"sim{uuid.uuid4().hex[:8]}"
+    scenario = load_scenario("healthy").model_copy(update={"topic_prefix": prefix, "qos": 0})
+    sim = Simulation(scenario, devices=10, seed=2, duration_s=3 * 3600, topics={"telemetry", "logs"})
+    expected = sum(1 for m in sim.messages() if m.qos == 0)
+    collector = Collector(stack.mqtt_port, prefix)
+    try:
+        summary = publish(sim, stack.mqtt_url)
+        received = collector.wait_for(expected)  # a local broker with room to queue loses none in practice
+    finally:
+        collector.close()
+    assert summary.messages == expected == len(received) > 1000
