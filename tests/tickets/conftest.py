@@ -1,7 +1,7 @@
 """Ticket-store fixtures: a migrated SQLite file and a throwaway PostgreSQL database.
 
 PostgreSQL is used when it answers on 127.0.0.1:5432 (trust auth, database
-``test``): each test session creates ``faultline_test_<random>`` and drops
+``test``; another server through ``TEST_PG_ADMIN_URL``): each test session creates ``faultline_test_<random>`` and drops
 only that database at the end. Without PostgreSQL those tests are skipped
 with the reason.
 """
@@ -16,7 +16,7 @@ import pytest
 from faultline.db import make_engine, migrate
 from ticket_support import Clock
 
-PG_ADMIN_URL = os.environ.get("FAULTLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture
