@@ -16,12 +16,13 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from simulators.models import MODELS
-from simulators.timespan import check_offset, check_span
+from simulators.timespan import check_offset, check_positive_span, check_span
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 
 Offset = Annotated[Union[str, float], AfterValidator(check_offset)]
-Span = Annotated[Union[str, float], AfterValidator(check_span)]
+Span = Annotated[Union[str, float], AfterValidator(check_span)]  # may be negative (clock skew)
+Length = Annotated[Union[str, float], AfterValidator(check_positive_span)]
 
 
 class ScenarioError(ValueError):
@@ -72,7 +73,7 @@ class FirmwareRegression(IncidentSpec):
     firmware: str = "2.1.0"
     share: float = Field(0.4, gt=0, le=1)  # of the model's devices
     min_sites: int = Field(3, ge=1)  # the cohort spans at least this many sites
-    rollout: Span = "2h"  # updates are spread over this span from `start`
+    rollout: Length = "2h"  # updates are spread over this span from `start`
     multiplier: float = Field(6.0, gt=1)  # cohort fault rate / base rate
     code: str = "E214"
     message: str = "overcurrent on phase B (fw 2.1.0 regression)"
@@ -80,10 +81,10 @@ class FirmwareRegression(IncidentSpec):
 
 class Degradation(DeviceIncidentSpec):
     kind: Literal["device-degradation"]
-    ramp: Span = "6h"  # the drift takes this long, then the device faults
+    ramp: Length = "6h"  # the drift takes this long, then the device faults
     rise: dict[str, float] = {"vibration_rms": 0.35, "temp_c": 22.0}
     code: str = "E301"
-    warn_every: Span = "30m"
+    warn_every: Length = "30m"
 
 
 class StuckSensor(DeviceIncidentSpec):
@@ -102,13 +103,13 @@ class Flapping(DeviceIncidentSpec):
     kind: Literal["flapping"]
     model: str = "CH-50"
     code: str = "E430"
-    on: Span = "4m"  # mean time in fault
-    off: Span = "12m"  # mean time between faults
+    on: Length = "4m"  # mean time in fault
+    off: Length = "12m"  # mean time between faults
 
 
 class MessageStorm(DeviceIncidentSpec):
     kind: Literal["message-storm"]
-    length: Span = "2m"
+    length: Length = "2m"
     rate_per_s: float = Field(200.0, gt=0, le=10_000)
     topic: Literal["logs", "telemetry"] = "logs"
 
@@ -138,7 +139,7 @@ class Scenario(Strict):
     description: str = ""
     base: str = ""
     include: list[str] = []
-    duration: Span = "1d"
+    duration: Length = "1d"
     topic_prefix: str = "devices"
     qos: Literal[0, 1] = 1
     timestamps: Literal["seconds", "millis", "rfc3339", "mixed"] = "seconds"

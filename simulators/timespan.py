@@ -51,6 +51,19 @@ def check_span(text: str | float | int) -> str | float | int:
     return text
 
 
+def check_positive_span(text: str | float | int) -> str | float | int:
+    """Validate a span that must be longer than zero.
+
+    >>> check_positive_span("-2h")
+    Traceback (most recent call last):
+    ...
+    ValueError: '-2h' must be longer than zero
+    """
+    if parse_span(text) <= 0:
+        raise ValueError(f"{text!r} must be longer than zero")
+    return text
+
+
 def check_offset(text: str | float | int) -> str | float | int:
     """Validate an offset without a run length (for scenario files).
 
