@@ -95,6 +95,11 @@ class Simulation:
             batch=s.telemetry.batch, chatter_scale=s.chatter_scale)
 
     def truth(self) -> GroundTruth:
+        """What this run does and what a perfect system makes of it (computed once)."""
+        return self._truth
+
+    @cached_property
+    def _truth(self) -> GroundTruth:
         plan = self.plan
         incidents = []
         for incident in plan.incidents:
