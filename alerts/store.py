@@ -5,8 +5,8 @@ each `AlertRecord` as JSON in the ``alert_states`` table (Alembic branch
 ``alerts``) and reads the silences from ``alert_silences``, so a restarted
 process continues every episode where the previous one left it.
 
-Every row carries a version. A write is a compare-and-set against the
-version this store last read or wrote: when another process changed the row
+Every row carries a version, a random number drawn anew by every write. A
+write is a compare-and-set against the version this store last read or wrote: when another process changed the row
 in between, the write is refused and the key reported back, so the manager
 takes the other process's state instead of overwriting it (and, for
 instance, never resolves an alert that the other process keeps firing).
@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 from collections.abc import Iterable
 from typing import Protocol
 
-from sqlalchemy import BigInteger, Engine, String, Text, delete, select, update
+from sqlalchemy import BigInteger, Engine, String, Text, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
@@ -60,6 +61,15 @@ class AlertStateRow(Base):
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(AlertRecord))
 _ANOMALY_FIELDS = tuple(f.name for f in dataclasses.fields(Anomaly))
 T = AlertStateRow.__table__
+_ROW = {"state": bindparam("st"), "updated_at_ms": bindparam("ts"), "body": bindparam("b"), "version": bindparam("nv")}
+_UPDATE = update(T).where(T.c.key == bindparam("k"), T.c.version == bindparam("v")).values(**_ROW)
+
+
+def _insert(dialect_insert):
+    """Insert a new row; where the dialect allows, leave an existing one alone (another process was first)."""
+    if dialect_insert is None:
+        return T.insert().values(key=bindparam("k"), **_ROW)
+    return dialect_insert(T).values(key=bindparam("k"), **_ROW).on_conflict_do_nothing(index_elements=["key"])
 
 
 def record_to_json(rec: AlertRecord) -> str:
@@ -102,25 +112,21 @@ class SqlAlertStore:
         return {r.key: record_from_json(r.body) for r in rows}
 
     def save(self, records: Iterable[AlertRecord], now_ms: int) -> set[str]:
-        refused: set[str] = set()
-        written: dict[str, int] = {}
+        rows = {r.key: {"k": r.key, "st": r.state, "ts": now_ms, "b": record_to_json(r)} for r in records}
+        if not rows:
+            return set()
+        want = {key: secrets.randbits(62) + 1 for key in rows}  # unique per write: no ABA, no ties
+        known = [dict(p, v=self._versions[k], nv=want[k]) for k, p in rows.items() if k in self._versions]
+        fresh = [dict(p, nv=want[k]) for k, p in rows.items() if k not in self._versions]
         with self.engine.begin() as conn:
-            insert = _INSERTS.get(conn.dialect.name)
-            for rec in records:
-                values = {"state": rec.state, "updated_at_ms": now_ms, "body": record_to_json(rec)}
-                version = self._versions.get(rec.key)
-                if version is None:
-                    stmt = (insert(T).on_conflict_do_nothing(index_elements=["key"]) if insert else T.insert())
-                    stmt = stmt.values(key=rec.key, version=1, **values).returning(T.c.key)
-                    done = conn.execute(stmt).first() is not None  # rowcount is -1 here on PostgreSQL
-                else:
-                    done = conn.execute(update(T).where(T.c.key == rec.key, T.c.version == version)
-                                        .values(version=version + 1, **values)).rowcount == 1
-                if done:
-                    written[rec.key] = 1 if version is None else version + 1
-                else:
-                    refused.add(rec.key)
-        self._versions.update(written)
+            if known:
+                conn.execute(_UPDATE, known)
+            if fresh:
+                conn.execute(_insert(_INSERTS.get(conn.dialect.name)), fresh)
+            stored = dict(conn.execute(select(T.c.key, T.c.version).where(T.c.key.in_(list(rows)))).all())
+        # our version is there, or another process got there first
+        refused = {key for key in rows if stored.get(key) != want[key]}
+        self._versions.update({key: want[key] for key in rows if key not in refused})
         return refused
 
     def delete(self, keys: Iterable[str]) -> None:
