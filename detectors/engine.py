@@ -174,9 +174,11 @@ class DetectorEngine:
         return out
 
     def _learn_cell(self, cell: Cell, faults: int) -> float:
+        """The cell's fault rate per device-window before this window (the prior of young devices), then learn."""
         s = self.cell_rate.setdefault(cell, [0.0, 0.0])
+        prior = (s[0] + 0.1) / (s[1] + 10.0)
         s[0], s[1] = s[0] * 0.999 + faults, s[1] * 0.999 + 1.0
-        return (s[0] + 0.1) / (s[1] + 10.0)
+        return prior
 
     def _device_rate(self, device, st, faults, code, prior, end_ms) -> list[Anomaly]:
         if st.rate is None:

@@ -18,7 +18,7 @@ State: restored from ``{data_dir}/detectors/state-i-of-n.pkl`` at start (or
 warmed up from InfluxDB history when there is none and warm-up is enabled),
 checkpointed every ``FAULTLINE_DETECTOR_CHECKPOINT_S`` and on shutdown. Time
 enters as an injected ``now``; windows close on event time and, when traffic
-stops, on ``now``.
+stops, on ``now`` (see `DetectService.housekeeping`).
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ class DetectService:
         self.rejected = 0
         self.processed = 0
         self._last_checkpoint = now()
+        self._last_message = now()
 
     def start(self) -> None:
         if self.engine.restore(self.state_path):
@@ -80,11 +81,21 @@ class DetectService:
         if anomalies:
             self.sink.write(anomalies)
         self.processed += 1
+        self._last_message = self.now()
         self.subscriber.ack(msg.mid, msg.qos, msg.generation)
 
     def housekeeping(self) -> None:
-        """Close windows on the clock, retry pending writes, checkpoint when due."""
-        anomalies = self.engine.tick(int(self.now() * 1000))
+        """Close windows on the clock once traffic has stopped, retry pending writes, checkpoint when due.
+
+        Windows close on event time; the clock only closes them when no
+        message arrived for ``lateness_s + 60`` seconds (a quiet fleet), never
+        before the first record, so a backlog queued at the broker during a
+        restart is still counted in the windows it belongs to.
+        """
+        now = self.now()
+        idle = now - self._last_message >= self.config.lateness_s + 60.0
+        ready = self.engine.next_window is not None
+        anomalies = self.engine.tick(int(now * 1000)) if idle and ready else []
         if anomalies:
             self.sink.write(anomalies)
         else:
