@@ -58,7 +58,7 @@ def read_series(path: Path, time_column: str, value_columns: list[str] | None,
 def alarms(rows: Iterable[dict[str, float]], params: SkabParams, train: int = TRAIN_ROWS,
            step_ms: int = 1000) -> tuple[list[float], list[int]]:
     """Scores and 0/1 alarms per row after ``train`` learn-only rows (one row per ``step_ms``)."""
-    det = TelemetryZ(halflife=params.halflife, grace=min(60, max(train, 1)),
+    det = TelemetryZ(halflife=params.halflife, grace=60,
                      outlier_variance=params.outlier_variance, max_repeat=params.max_repeat)
     gate = EpisodeGate(params.threshold, int(params.quiet_s * 1000), params.release)
     scores, alarm = [], []

@@ -82,3 +82,25 @@ def test_eval_cli_prints_json():
     doc = json.loads(out.output)
     assert doc["scenario"] == "firmware-regression" and doc["incidents"][0]["kind"] == "firmware-regression"
     assert "false_alarms_per_1000_device_days" in doc
+
+
+def test_eval_csv_scores_every_row(tmp_path):
+    src = tmp_path / "series.csv"
+    rows = ["timestamp,a,b,label"]
+    for i in range(300):
+        a = 10.0 + (i % 5) * 0.1 + (25.0 if 200 <= i < 220 else 0.0)
+        rows.append(f"{i},{a},{(i % 7) * 0.2},x")
+    src.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "scores.csv"
+    res = CliRunner().invoke(evaluate, ["--csv", str(src), "--value-columns", "a,b", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    lines = out.read_text().splitlines()
+    assert lines[0] == "timestamp,score,alarm" and len(lines) == 301
+    alarms = [int(line.split(",")[2]) for line in lines[1:]]
+    assert alarms[200] == 1 and sum(alarms[:200]) == 0
+    assert float(lines[201].split(",")[1]) > 3.5
+
+
+def test_eval_needs_exactly_one_source():
+    res = CliRunner().invoke(evaluate, [])
+    assert res.exit_code != 0 and "exactly one of" in res.output
