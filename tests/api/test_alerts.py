@@ -11,6 +11,8 @@ from alerts.store import SqlAlertStore
 from api.app import create_app
 from detectors.anomaly import Anomaly
 
+pytestmark = pytest.mark.sql("sqlite", "postgresql")
+
 
 class InfluxEvents:
     """Alert events into the real InfluxDB, as the alert stage writes them."""

@@ -13,6 +13,8 @@ from faultline.stack import free_port
 from ingest import deadletters
 from ingest.deadletters import DeadLetter
 
+pytestmark = pytest.mark.sql("sqlite", "postgresql")
+
 T0 = 1_767_225_600_000
 GOOD = json.dumps({"ts": T0 - 5000, "seq": 1, "metrics": {"temp_c": 41.5}}).encode()
 

@@ -8,6 +8,8 @@ from ingest.points import line_for
 from ingest.records import Cohort, DeviceMeta, DeviceStatus, LogLine, Telemetry
 from ingest.registry import DeviceRegistry
 
+pytestmark = pytest.mark.sql("sqlite", "postgresql")
+
 T0 = 1_767_225_600_000  # the test clock's now (2026-01-01T00:00:00Z)
 PX = Cohort("PX-200", "2.1.0", "sh-03")
 HOSTILE = 'it\'s "quoted" \\ back\\slash'

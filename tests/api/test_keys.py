@@ -9,6 +9,8 @@ from sqlalchemy import text
 
 from api.keys import KeyStore, UnknownApiKey
 
+pytestmark = pytest.mark.sql("sqlite", "postgresql")
+
 
 def test_key_is_stored_only_as_its_sha256(engine, clock):
     store = KeyStore(engine, clock)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.sql("sqlite", "postgresql")
+
 S = 1000  # ms per second
 PX_NEW = dict(model="PX-200", firmware="2.1.0", site="sh-03")
 PX_OLD = dict(model="PX-200", firmware="2.0.4", site="sh-01")

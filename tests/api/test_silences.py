@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from alerts.silences import list_silences
+
+pytestmark = pytest.mark.sql("sqlite", "postgresql")
 
 HOUR_MS = 3_600_000
 

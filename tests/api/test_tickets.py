@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.sql("sqlite", "postgresql")
+
 HOSTILE = 'sh-"03\'\\; DROP TABLE tickets; --'
 
 
