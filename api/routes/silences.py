@@ -70,7 +70,7 @@ def list_all(
     ctx: ApiContext = Depends(context),
 ) -> list[SilenceOut]:
     now = ctx.now()
-    silences = list_silences(ctx.engine)
+    silences = list_silences(ctx.engine, include_expired=state in ("expired", "all"), now_ms=now)
     wanted = {"current": {"active", "pending"}, "all": {"active", "pending", "expired"}}.get(state, {state})
     return [SilenceOut(**s.to_json(now)) for s in silences if s.state(now) in wanted]
 
