@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from functools import cached_property
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from simulators.planner import make_plan
@@ -43,11 +44,11 @@ class SimMessage:
 
 
 class Simulation:
-    def __init__(self, scenario: Scenario | str, devices: int | None = None, seed: int = 0,
+    def __init__(self, scenario: Scenario | str | Path, devices: int | None = None, seed: int = 0,
                  duration_s: float | None = None, start_ms: int | None = None,
                  topics: Iterable[str] | None = None, chunk_s: float = 3600.0,
                  now: Callable[[], float] = time.time):
-        self.scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.devices = devices if devices is not None else self.scenario.fleet.devices
         self.seed = seed
         self.duration_s = duration_s if duration_s is not None else parse_span(self.scenario.duration)

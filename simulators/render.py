@@ -93,25 +93,40 @@ class DeviceRenderer:
             self.next_action += 1
 
     def _telemetry(self, b: int, pending: list) -> None:
-        step, size = self.config.interval_ms, self.config.batch
+        """Queue the batches published before ``b``; each goes out with its last sample.
+
+        The batch cut by the end of the run goes out at the end; samples taken
+        while the device is offline, and batches due while it is, are lost.
+        """
+        step, size, end = self.config.interval_ms, self.config.batch, self.config.end_ms
         first = self.config.start_ms + self.phase_ms
-        last = (b - 1 - first) // (step * size)  # last batch published before b
+        if b >= end:
+            last = (end - 1 - first) // (step * size)
+        else:
+            last = ((b - 1 - first) // step - (size - 1)) // size
         if last < self.next_batch:
             return
-        times = first + np.arange(self.next_batch * size, (last + 1) * size, dtype=np.int64) * step
+        k = np.arange(self.next_batch * size, (last + 1) * size, dtype=np.int64)
         self.next_batch = last + 1
-        keep = times < self.config.end_ms
+        times = first + k * step
+        due = np.minimum(first + ((k // size) * size + size - 1) * step, end - 1)
+        keep = times < end
         if self.dp.silent:
-            keep &= np.array([not self.dp.is_silent(int(t)) for t in times], dtype=bool)
-        times = times[keep]
+            keep &= np.array([not (self.dp.is_silent(int(t)) or self.dp.is_silent(int(d)))
+                              for t, d in zip(times, due)], dtype=bool)
+        times, due = times[keep], due[keep]
         if len(times) == 0:
             return
         values, load = self.signals.sample(times, self.noise_rng, self.dp.ramps, self.dp.stuck)
-        t_list, rows = times.tolist(), values.tolist()
+        t_list, rows, due_list = times.tolist(), values.tolist(), due.tolist()
         flags = (load > 0.2).tolist() if self.model.boolean_metric else [None] * len(t_list)
-        for i in range(0, len(t_list), size):
-            j = min(i + size, len(t_list))
-            pending.append((t_list[j - 1], 1 << 40, TELEMETRY, (t_list[i:j], rows[i:j], flags[i:j])))
+        i = 0
+        while i < len(t_list):
+            j = i + 1
+            while j < len(t_list) and due_list[j] == due_list[i]:
+                j += 1
+            pending.append((due_list[i], 1 << 40, TELEMETRY, (t_list[i:j], rows[i:j], flags[i:j])))
+            i = j
 
     def _chatter(self, a: int, b: int, pending: list) -> None:
         rate_per_ms = self.model.chatter_per_hour * self.config.chatter_scale / HOUR_MS

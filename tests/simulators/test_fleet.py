@@ -116,3 +116,11 @@ def test_regression_spans_several_sites_and_its_faults_carry_the_marker():
     assert roots and all(incident.root_cause_markers[0] in o.text for o in roots)
     (ticket,) = incident.tickets
     assert ticket.scope == "cohort" and set(ticket.children) <= set(incident.affected_devices)
+
+
+def test_output_does_not_depend_on_the_rendering_chunk():
+    def run(chunk_s):
+        sim = Simulation("mixed-incidents", devices=20, seed=3, duration_s=6 * 3600, start_ms=START, chunk_s=chunk_s)
+        return [(m.ts_ms, m.topic, m.payload) for m in sim.messages()]
+
+    assert run(600) == run(3600)
