@@ -54,6 +54,7 @@ class Pipeline:
             if isinstance(record, DeviceMeta):
                 self.registry.note_meta(record)
                 batch.metas.append(record)
+                batch.records.append(record)
                 continue
             if isinstance(record, DeviceStatus):
                 batch.statuses.append(record)

@@ -1,0 +1,196 @@
+"""`faultline run`: the whole service in one process.
+
+ingest → detectors → alerts → tickets, with the API served and the periodic
+jobs scheduled. Records reach the detectors only after they are durable (the
+ingest writer hands them over after InfluxDB or the spool took them), so a
+crash never makes the detectors see data that storage lost. The detector
+engine, the alert manager and the ticket service live on one thread (the
+detect thread); the scheduler asks that thread for checkpoints and sweeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from faultline.alerting import AlertingStage
+from faultline.clock import EventClock
+from faultline.db import make_engine, migrate
+from faultline.settings import Settings
+from ingest.records import DeviceEvent, DeviceMeta, LogLine, Telemetry
+
+log = logging.getLogger("faultline.run")
+EVENT_TIMED = (Telemetry, LogLine, DeviceEvent)
+TICK_S = 1.0
+SWEEP_S = 2.0
+
+
+class Faultline:
+    """All stages wired together over one settings object."""
+
+    def __init__(self, settings: Settings, serve_api: bool = True):
+        from alerts.config import AlertConfig
+        from alerts.events import InfluxEventWriter
+        from alerts.manager import AlertManager
+        from alerts.store import SqlAlertStore
+        from detectors.engine import DetectorEngine, EngineConfig
+        from detectors.sink import AnomalySink
+        from ingest.service import IngestService
+        from tickets.wiring import build_outbox, build_service, scheduled_jobs
+
+        self.settings = settings
+        migrate(settings.sql_url)
+        self.engine = make_engine(settings.sql_url)
+        self.clock = EventClock()
+        self.records: queue.Queue = queue.Queue(maxsize=1000)
+        self.ingest = IngestService(settings, sinks=[self.records.put], engine=self.engine)
+        self.detectors = DetectorEngine(EngineConfig.from_settings(settings))
+        self.state_path = Path(settings.data_dir) / "detectors" / "state-0-of-1.pkl"
+        self.anomalies = AnomalySink(self.ingest.client)
+        manager = AlertManager(AlertConfig.from_settings(settings), SqlAlertStore(self.engine),
+                               InfluxEventWriter(self.ingest.client), now=self.clock)
+        self.tickets = build_service(settings, self.engine, influx_client=self.ingest.client)
+        self.alerting = AlertingStage(manager, self.tickets)
+        self.jobs = scheduled_jobs(self.tickets, build_outbox(settings, self.engine))
+        self.serve_api = serve_api
+        self.stop_event = threading.Event()
+        self.checkpoint_due = threading.Event()
+        self.anomaly_count = 0
+        self._threads: list[threading.Thread] = []
+        self._api_server = None
+        self._scheduler = None
+
+    # --- lifecycle --------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.detectors.restore(self.state_path):
+            log.info("detector state restored from %s", self.state_path)
+        self._spawn("detect", self._detect_loop)
+        self.ingest.start()
+        self._start_scheduler()
+        if self.serve_api:
+            self._start_api()
+
+    def stop(self) -> None:
+        """Stop reading, flush ingest, let the detectors finish what is durable, checkpoint."""
+        if self._api_server is not None:
+            self._api_server.should_exit = True
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        self.ingest.stop()
+        self.stop_event.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+    def _spawn(self, name: str, target) -> None:
+        thread = threading.Thread(target=target, name=f"faultline-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _start_scheduler(self) -> None:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        scheduler = BackgroundScheduler(daemon=True)
+        scheduler.add_job(self.checkpoint_due.set, "interval", seconds=self.settings.detector_checkpoint_s,
+                          id="detector-checkpoint")
+        for job in self.jobs:
+            scheduler.add_job(_guarded(job.name, job.run), "interval", seconds=job.every_s, id=job.name)
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def _start_api(self) -> None:
+        import uvicorn
+
+        from api.app import create_app
+        from tickets.wiring import build_workflow
+
+        app = create_app(self.settings, engine=self.engine, alerts=self.alerting.manager,
+                         workflow=build_workflow(self.settings, self.engine))
+        config = uvicorn.Config(app, host=self.settings.api_host, port=self.settings.api_port,
+                                log_level="warning", lifespan="on")
+        self._api_server = uvicorn.Server(config)
+        self._api_server.install_signal_handlers = lambda: None  # the main thread owns signals
+        self._spawn("api", self._api_server.run)
+
+    # --- the detect thread ------------------------------------------------------------
+
+    def _detect_loop(self) -> None:
+        next_tick = next_sweep = time.monotonic()
+        while True:
+            try:
+                batch = self.records.get(timeout=0.2)
+            except queue.Empty:
+                batch = None
+                if self.stop_event.is_set():
+                    break
+            found = self._detect(batch) if batch else []
+            if time.monotonic() >= next_tick and self.clock.started:
+                found += self._guard(lambda: self.detectors.tick(self.clock()), "detector tick")
+                next_tick = time.monotonic() + TICK_S
+            if found:
+                self.anomaly_count += len(found)
+                self.anomalies.write(found)
+                self.alerting.handle(found)
+            if time.monotonic() >= next_sweep:
+                self.alerting.tick()
+                self.anomalies.flush()
+                next_sweep = time.monotonic() + SWEEP_S
+            if self.checkpoint_due.is_set():
+                self.checkpoint_due.clear()
+                self._guard(lambda: self.detectors.checkpoint(self.state_path), "checkpoint")
+        self._guard(lambda: self.detectors.checkpoint(self.state_path), "checkpoint")
+        self.anomalies.flush()
+
+    def _detect(self, records) -> list:
+        found = []
+        for record in records:
+            if isinstance(record, EVENT_TIMED):
+                self.clock.observe(record.ts_ms)
+            elif not isinstance(record, DeviceMeta):
+                continue  # status times are receipt times, not event times
+            try:
+                found += self.detectors.process(record)
+            except Exception:  # noqa: BLE001 - one odd record never stops detection
+                log.exception("detector failed on a record of %s", getattr(record, "device", "?"))
+        return found
+
+    @staticmethod
+    def _guard(fn, what: str):
+        try:
+            return fn() or []
+        except Exception:  # noqa: BLE001
+            log.exception("%s failed", what)
+            return []
+
+
+def _guarded(name: str, fn):
+    def run():
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - a failed job runs again at its next interval
+            log.exception("scheduled job %s failed", name)
+    return run
+
+
+@click.command()
+@click.option("--no-api", is_flag=True, help="Do not serve the API from this process")
+def run(no_api):
+    """Run ingest, detectors, alerts, tickets and the API in one process."""
+    from ingest.cli import _settings, configure_logging, wait_for_signal
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    service = Faultline(settings, serve_api=not no_api)
+    service.start()
+    if service.ingest.subscriber.wait_connected(30):
+        api = "" if no_api else f"; API on http://{settings.api_host}:{settings.api_port}/docs"
+        click.echo(f"faultline run: subscribed to {settings.mqtt_topic_prefix}/# as {settings.mqtt_client_id}{api}",
+                   err=True)
+    wait_for_signal()
+    click.echo("faultline run: stopping", err=True)
+    service.stop()
