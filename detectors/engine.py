@@ -29,6 +29,9 @@ from detectors.telemetry import EpisodeGate, TelemetryZ
 from ingest.records import Cohort, DeviceEvent, DeviceMeta, DeviceStatus, LogLine, Telemetry
 
 
+MODEL_SAMPLE = 8  # one reading in this many feeds the model's pooled statistics
+
+
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     window_s: float = 3600.0
@@ -39,7 +42,8 @@ class EngineConfig:
     cohort_min_affected: int = 3
     telemetry_threshold: float = 10.0
     telemetry_halflife: float = 720.0
-    telemetry_grace: int = 1440  # readings before a device's telemetry is scored (a day at 1/min: a full daily cycle)
+    telemetry_grace: int = 60  # readings before a device's telemetry is scored at all
+    telemetry_young: int = 1440  # until then (a day at 1/min) its deviations are floored by its model's
     telemetry_quiet_s: float = 3600.0
     shard: tuple[int, int] = (0, 1)
     cohort: bool = True
@@ -71,7 +75,7 @@ class DetectorEngine:
         self.scan = CohortScan(alpha=config.cohort_alpha, min_devices=config.cohort_min_devices,
                                min_affected=config.cohort_min_affected)
         self.rate_proto = DeviceFaultRate()
-        self.telemetry_protos: dict[str, TelemetryZ] = {}
+        self.telemetry_protos: dict[str, list] = {}  # model -> pooled statistics (see _model_stats)
 
     # -- public API ---------------------------------------------------------------
     def process(self, record) -> list[Anomaly]:
@@ -141,14 +145,19 @@ class DetectorEngine:
         return st
 
     def _telemetry(self, st: DeviceState, rec: Telemetry) -> Anomaly | None:
+        model = self._model_stats(st.cell[0])
         if st.telemetry is None:
-            proto = self.telemetry_protos.setdefault(st.cell[0], TelemetryZ(
-                halflife=self.config.telemetry_halflife, grace=self.config.telemetry_grace))
-            st.telemetry = proto.clone()
+            st.telemetry = TelemetryZ(halflife=self.config.telemetry_halflife, grace=self.config.telemetry_grace)
             st.gate = EpisodeGate(self.config.telemetry_threshold, int(self.config.telemetry_quiet_s * 1000))
         x = dict(rec.metrics)
-        a = st.telemetry.assess(x)
+        young = st.telemetry.n_learned < self.config.telemetry_young
+        a = st.telemetry.assess(x, model[1] if young else None)
         st.telemetry.learn_one(x)
+        model[2] += 1
+        if model[2] % MODEL_SAMPLE == 0:
+            model[0].learn_one(x)
+            if model[2] % (MODEL_SAMPLE * 256) == 0:
+                model[1] = model[0].stds()
         if not st.gate.step(rec.ts_ms, a.score):
             return None
         if a.kind == "stuck":
@@ -158,6 +167,21 @@ class DetectorEngine:
         return Anomaly("telemetry", "device", rec.device, "", rec.ts_ms, rec.ts_ms, a.score, a.observed,
                        a.expected, self.config.telemetry_threshold, 0.0, text, model=st.cell[0],
                        firmware=st.cell[1], site=st.cell[2])
+
+    def _model_stats(self, model: str) -> list:
+        """[pooled detector, its deviations, readings seen] for a device model.
+
+        Pooled over every device of the model (one reading in ``MODEL_SAMPLE``),
+        its deviations include the daily cycle and the spread between devices:
+        the floor under a young device's own deviations until it has seen
+        ``telemetry_young`` readings (a full daily cycle).
+        """
+        stats = self.telemetry_protos.get(model)
+        if stats is None:
+            stats = self.telemetry_protos[model] = [TelemetryZ(halflife=20_000.0, grace=30), {}, 0]
+        if not stats[1] and stats[2] % MODEL_SAMPLE == 0:
+            stats[1] = stats[0].stds()
+        return stats
 
     def _close(self, w: int) -> list[Anomaly]:
         end_ms = (w + 1) * self.window_ms
@@ -186,8 +210,8 @@ class DetectorEngine:
         x = {"count": faults, "prior_rate": prior}
         a = st.rate.assess(x)
         st.rate.learn_one(x)
-        if a.score < self.config.device_threshold:
-            return []
+        if a.score < self.config.device_threshold or not faults:
+            return []  # a device that stopped faulting is not reported again from its past horizon
         hours = a.horizon * self.window_ms / 3_600_000
         text = (f"{a.observed:.0f} faults in the last {hours:g} h (dominant {code or 'no code'}), "
                 f"expected {a.expected:.2g} from the device's learned baseline")

@@ -70,13 +70,25 @@ class TelemetryZ(AnomalyDetector):
         self.outlier_variance = outlier_variance
         self._stats: dict[str, list[float]] = {}  # metric -> [n, mean, var, last, run, p_repeat]
 
-    def assess(self, x: dict) -> TelemetryAssessment:
+    @property
+    def n_learned(self) -> int:
+        """Readings learned by the best-fed metric."""
+        return int(max((s[0] for s in self._stats.values()), default=0))
+
+    def stds(self) -> dict[str, float]:
+        """The current standard deviation per metric."""
+        return {name: math.sqrt(s[2]) for name, s in self._stats.items() if s[0] >= self.grace}
+
+    def assess(self, x: dict, floor: dict[str, float] | None = None) -> TelemetryAssessment:
+        """Score ``x`` and name the metric; ``floor`` is a lower bound per metric on the deviation used."""
         best = TelemetryAssessment(0.0, "", "", 0.0, 0.0)
         for name, value in x.items():
             s = self._stats.get(name)
             if s is None or s[0] < self.grace:
                 continue
             std = math.sqrt(s[2]) if s[2] > 0 else 0.0
+            if floor:
+                std = max(std, floor.get(name, 0.0))
             z = abs(value - s[1]) / max(std, self.min_std, 1e-9 * abs(s[1]))
             if z > best.score:
                 best = TelemetryAssessment(z, name, "deviation", float(value), s[1])
