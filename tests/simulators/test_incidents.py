@@ -159,3 +159,20 @@ def test_timestamp_styles(style, check):
     sim = Simulation(scenario, devices=3, seed=1, duration_s=3600, start_ms=START, topics={"telemetry", "logs"})
     stamps = [json.loads(m.payload)["ts"] for m in sim.messages()]
     assert stamps and all(check(ts) for ts in stamps)
+
+
+def test_a_telemetry_storm_adds_the_stated_samples_with_increasing_seq():
+    from simulators.scenario import load_scenario
+
+    base = load_scenario("message-storm")
+    storm = base.incidents[0].model_copy(update={"topic": "telemetry", "rate_per_s": 50.0})
+    scenario = base.model_copy(update={"incidents": [storm]})
+    quiet = Simulation(load_scenario("healthy"), devices=10, seed=4, duration_s=6 * 3600, start_ms=START,
+                       topics={"telemetry"})
+    loud = Simulation(scenario, devices=10, seed=4, duration_s=6 * 3600, start_ms=START, topics={"telemetry"})
+    incident = loud.truth().incident("sensor-bus-storm")
+    before = of(list(quiet.messages()), incident.device, "telemetry")
+    after = of(list(loud.messages()), incident.device, "telemetry")
+    assert len(after) - len(before) == incident.expectations["messages"] == 6000
+    seqs = [json.loads(m.payload)["seq"] for m in after]
+    assert seqs == list(range(1, len(after) + 1))
