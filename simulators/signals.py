@@ -37,7 +37,15 @@ class DeviceSignals:
                         float(rng.uniform(0.04, 0.1))) for _ in range(2)]
 
     def load(self, t_ms: np.ndarray) -> np.ndarray:
-        """The device's load in [0, 1]: a daily cycle with a slow wander."""
+        """The device's load in [0, 1]: a daily cycle with a slow wander.
+
+        >>> from simulators.models import MODELS
+        >>> signals = DeviceSignals(MODELS["PX-200"], np.random.default_rng(1), 0)
+        >>> hours = np.arange(24) * HOUR_MS
+        >>> load = signals.load(hours)
+        >>> bool(load.min() >= 0 and load.max() <= 1), int(np.argmax(load)) in range(9, 20)
+        (True, True)
+        """
         hours = (t_ms % DAY_MS) / HOUR_MS
         load = 0.5 + 0.35 * np.cos(2 * np.pi * (hours - self.peak_h) / 24.0)
         for period, phase, amp in self.wander:
