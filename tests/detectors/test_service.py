@@ -1,6 +1,7 @@
 """`faultline detect` end to end: real Mosquitto in, real InfluxDB out, state on disk."""
 
 import json
+from pathlib import Path
 import threading
 import time
 
@@ -44,7 +45,7 @@ def messages(now_ms: int) -> list[tuple]:
 
 
 def test_detect_consumes_mqtt_and_writes_anomalies(stack, settings_env, tmp_path):
-    settings = load_settings(settings_env)
+    settings = load_settings({**settings_env, "FAULTLINE_DETECTOR_MQTT_CLIENT_ID": settings_env["FAULTLINE_MQTT_CLIENT_ID"]})
     client = InfluxClient(settings.influx_url, settings.influx_db)
     config = EngineConfig(lateness_s=0)
 
@@ -52,7 +53,7 @@ def test_detect_consumes_mqtt_and_writes_anomalies(stack, settings_env, tmp_path
         return Subscriber(url, client_id, topic_filter, on_message)
 
     service = DetectService(settings, config, client, subscriber)
-    assert service.client_id == "faultline-detect"
+    assert service.client_id == settings_env["FAULTLINE_MQTT_CLIENT_ID"]
     stop = threading.Event()
     runner = threading.Thread(target=service.run, args=(stop,), kwargs={"poll_s": 0.1}, daemon=True)
     runner.start()
@@ -75,7 +76,7 @@ def test_sharded_service_uses_its_own_session_and_state_file(stack, settings_env
     settings = load_settings(settings_env)
     service = DetectService(settings, EngineConfig(shard=(1, 4), cohort=False), None,
                             lambda *a: Subscriber(*a))
-    assert service.client_id == "faultline-detect-1-of-4"
+    assert service.client_id == settings.detector_mqtt_client_id + "-1-of-4"
     assert service.state_path.name == "state-1-of-4.pkl"
 
 
@@ -122,3 +123,33 @@ def test_clock_closes_windows_only_when_traffic_stops_and_checkpoints_when_due(s
     service.housekeeping()  # quiet for an hour: the clock closes the windows up to now
     assert writes and "device_fault_rate" in writes[0] and "subject=p9" in writes[0]
     assert service.state_path.exists()  # and the checkpoint interval has passed
+
+
+def test_faultline_detect_process_gets_what_was_queued_for_its_session(stack, settings_env):
+    """The process's session is created first, messages are queued at the broker, then the process drains them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import uuid
+
+    client_id = f"faultline-detect-{uuid.uuid4().hex[:8]}"
+    env = {**settings_env, "FAULTLINE_DETECTOR_LATENESS_S": "0", "FAULTLINE_DETECTOR_MQTT_CLIENT_ID": client_id}
+    settings = load_settings(env)
+    session = Subscriber(settings.mqtt_url, client_id, "devices/+/+", lambda m: None)
+    session.start()
+    assert session.wait_connected(15)
+    session.stop()  # disconnected: the broker now queues for this client id
+    publish.multiple([{"topic": t, "payload": p, "qos": q, "retain": r}
+                      for t, p, q, r in messages(int(time.time() * 1000))], hostname="127.0.0.1", port=stack.mqtt_port)
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "faultline"), "detect"], env={**os.environ, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        client = InfluxClient(settings.influx_url, settings.influx_db)
+        rows = wait_for(lambda: client.rows('SELECT * FROM "anomalies"'), timeout=60)
+        assert (rows[0]["detector"], rows[0]["subject"]) == ("device_fault_rate", "p2")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert (settings.data_dir / "detectors" / "state-0-of-1.pkl").exists()
