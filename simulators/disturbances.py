@@ -144,6 +144,7 @@ def plan_clock_skew(spec: ClockSkew, iid: str, plan: Plan, start_ms: int, end_ms
     return Incident(
         id=iid, kind=spec.kind, start_ms=start_ms, end_ms=end_ms, scope="device", device=device,
         affected_devices=(device,),
-        expectations={"offset_s": offset_ms / 1000, "skewed_messages": None},
+        expectations={"offset_s": offset_ms / 1000, "direction": "future" if offset_ms > 0 else "past",
+                      "skewed_messages": None},
         description=f"{device}'s clock is off by {offset_ms / 1000:+g} s; messages with a timestamp "
                     "beyond the allowed skew are stored at receipt time and counted")
