@@ -131,25 +131,10 @@ class CohortScan:
     def scan(self, counts: dict[int, Counts]) -> list[CohortFinding]:
         """``counts[h]`` are the cell counts over horizon ``h``; returns the explained excesses."""
         agg = {h: _aggregate(counts.get(h, {})) for h in self.horizons}
-        tests: dict[CohortKey, tuple[float, int, dict]] = {}
-        xs: dict[tuple, dict] = {}
-        n_tests = 0
-        for h in self.horizons:
-            for key, (n, m, cells) in agg[h].items():
-                base = self._baseline(counts.get(h, {}), cells, frozenset())
-                x = xs[key, h] = {"active": n, "faulty": m, "fleet_rate": base[0] if base else None,
-                                  "fleet_n": base[1] if base else 0.0}
-                det = self.history.get((key, h)) or self._new(h)
-                if n >= self.min_devices and m >= self.min_affected and det.expected(x) is not None:
-                    n_tests += 1
-                    p = det.p_value(x)
-                    if key not in tests or p < tests[key][0]:
-                        tests[key] = (p, h, x)
-        for (key, h), x in xs.items():  # prequential: learn after scoring
-            self.history.setdefault((key, h), self._new(h)).learn_one(x)
+        tests, n_tests = self._test_all(counts, agg)
         threshold = surprise(self.alpha)
         cells_of = {k: frozenset(agg[h][k][2]) for k in tests for h in self.horizons if k in agg[h]}
-        significant = sorted((k for k, (p, _, _) in tests.items() if surprise(p * n_tests) >= threshold),
+        significant = sorted((k for k, t in tests.items() if surprise(t[0] * n_tests) >= threshold),
                              key=lambda k: tests[k][0])
         if not significant:
             return []
@@ -163,11 +148,31 @@ class CohortScan:
 
         findings = []
         for key in explain(significant, cells_of, excess, enough):
-            p, h, x = tests[key]
-            expected = self.history[(key, h)].expected(x)
+            p, h, x, expected = tests[key]
             findings.append(CohortFinding(key, cells_of[key], h, x["active"], x["faulty"], expected,
                                           surprise(p * n_tests), threshold))
         return findings
+
+    def _test_all(self, counts: dict[int, Counts], agg: dict) -> tuple[dict, int]:
+        """Test every guarded cohort at every horizon (best horizon kept per cohort), then learn."""
+        tests: dict[CohortKey, tuple] = {}  # key -> (p-value, horizon, x, expected fraction)
+        xs: dict[tuple, dict] = {}
+        n_tests = 0
+        for h in self.horizons:
+            for key, (n, m, cells) in agg[h].items():
+                base = self._baseline(counts.get(h, {}), cells, frozenset())
+                x = xs[key, h] = {"active": n, "faulty": m, "fleet_rate": base[0] if base else None,
+                                  "fleet_n": base[1] if base else 0.0}
+                det = self.history.get((key, h)) or self._new(h)
+                expected = det.expected(x)
+                if n >= self.min_devices and m >= self.min_affected and expected is not None:
+                    n_tests += 1
+                    p = det.p_value(x)
+                    if key not in tests or p < tests[key][0]:
+                        tests[key] = (p, h, x, expected)
+        for (key, h), x in xs.items():  # prequential: learn after scoring
+            self.history.setdefault((key, h), self._new(h)).learn_one(x)
+        return tests, n_tests
 
     def _new(self, horizon: int) -> CohortRate:
         return CohortRate(self.memory_scans, self.prior_devices, lag=horizon)
