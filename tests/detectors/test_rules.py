@@ -59,3 +59,17 @@ def test_rule_fires_when_the_share_of_faulty_devices_is_exceeded():
     assert a.observed == pytest.approx(2 / 15) and a.threshold == 0.1 and a.score > 1
     later = engine.tick(T0 + 31 * DAY)  # faults older than the period no longer count
     assert not [x for x in later if x.ts_ms >= T0 + 31 * DAY and x.detector.startswith("rule:")]
+
+
+def test_engine_config_from_settings_loads_the_rules_file(tmp_path):
+    from faultline.settings import load_settings
+
+    settings = load_settings({"FAULTLINE_DATA_DIR": str(tmp_path), "FAULTLINE_RULES_FILE": str(EXAMPLE),
+                              "FAULTLINE_DETECTOR_WINDOW_S": "1800", "FAULTLINE_DETECTOR_COHORT_ALPHA": "0.0001"})
+    config = EngineConfig.from_settings(settings, shard=(1, 2))
+    assert [r.name for r in config.rules] == ["px200-monthly-failure"]
+    assert (config.window_s, config.cohort_alpha, config.shard) == (1800.0, 0.0001, (1, 2))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - {name: x, period: 1d}\n")
+    with pytest.raises(RuleError, match="max_faulty_share"):
+        EngineConfig.from_settings(load_settings({"FAULTLINE_DATA_DIR": str(tmp_path), "FAULTLINE_RULES_FILE": str(bad)}))
