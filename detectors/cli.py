@@ -33,6 +33,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 def detect(shard: str, cohort: bool | None):
     """Run the detectors as their own process: MQTT in, anomalies to InfluxDB."""
     from detectors.engine import EngineConfig
+    from detectors.rules import RuleError
     from detectors.service import DetectService
     from faultline.settings import SettingsError, load_settings
     from influx.client import InfluxClient
@@ -44,7 +45,10 @@ def detect(shard: str, cohort: bool | None):
         raise click.ClickException(str(exc)) from None
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     i, n = parse_shard(shard)
-    config = EngineConfig.from_settings(settings, shard=(i, n), cohort=(i == 0) if cohort is None else cohort)
+    try:
+        config = EngineConfig.from_settings(settings, shard=(i, n), cohort=(i == 0) if cohort is None else cohort)
+    except RuleError as exc:
+        raise click.ClickException(str(exc)) from None
     client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
                           settings.influx_password.get_secret_value(), settings.influx_timeout_s)
     client.ensure_database()
