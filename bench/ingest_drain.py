@@ -1,0 +1,98 @@
+"""Ingest drain: how fast `faultline ingest` empties a queued backlog into InfluxDB, against the raw limit.
+
+One repetition: a fresh broker; the persistent sessions are registered (each
+``faultline ingest`` process is started once and stopped gracefully, which
+never unsubscribes; the raw subscriber subscribes and disconnects); N QoS 1
+telemetry messages from D devices are published and queued for every
+session; then the raw subscriber drains its copy (messages per second from
+CONNACK to the last message) and the ingest processes drain theirs (from the
+moment they report being subscribed until InfluxDB holds all N points).
+Ack after the durable write, so "stored" is the honest end.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.services import FAULTLINE, Child, Services, cpu_s, faultline_env, rss_mb, wait_count
+from bench.traffic import run_child
+
+READY = r"faultline ingest: subscribed to"
+
+
+@dataclass
+class DrainRun:
+    n: int
+    devices: int
+    inflight: int
+    batch_size: int
+    processes: int
+    rate: float | None = None  # msg/s, subscribed → all stored
+    stored: int = 0
+    raw_rate: float | None = None
+    prefill_rate: float | None = None
+    ingest_cpu_pct: float | None = None  # 100 = one core, summed over processes
+    rss_mb: float | None = None  # largest ingest process, after the drain
+    exit_codes: list = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+def _start_ingest(services, db, work: Path, cid: str, inflight: int, batch_size: int, shared: str) -> Child:
+    extra = {"mqtt_max_inflight": inflight, "batch_size": batch_size}
+    if shared:
+        extra["mqtt_shared_group"] = shared
+    env = faultline_env(services, db, work / cid, cid, **extra)
+    return Child([FAULTLINE, "ingest"], env, work / f"{cid}.log").start()
+
+
+def drain_once(services: Services, work: Path, n: int, devices: int = 1000, inflight: int = 1000,
+               batch_size: int = 5000, processes: int = 1, shared: bool = False, raw: bool = False,
+               timeout: float = 300.0) -> DrainRun:
+    run = DrainRun(n, devices, inflight, batch_size, processes)
+    services.fresh_broker()
+    db = services.new_database("drain")
+    url = services.mosquitto.url
+    tag = uuid.uuid4().hex[:6]
+    group = f"g{tag}" if shared else ""
+    cids = [f"fl-{tag}-{i}" for i in range(processes)]
+    for cid in cids:  # register the persistent sessions
+        child = _start_ingest(services, db, work, cid, inflight, batch_size, group)
+        child.wait_for(READY)
+        time.sleep(0.3)  # let the SUBACK through before the graceful stop
+        child.stop()
+    raw_id = f"raw-{tag}"
+    if raw:
+        run_child(["rawsub", "--url", url, "--client-id", raw_id, "--register"])
+    base_ms = int(time.time() * 1000) - n - 60_000
+    pub = run_child(["publish", "--url", url, "--n", str(n), "--devices", str(devices), "--base-ms", str(base_ms),
+                     "--inflight", "1000"])
+    run.prefill_rate = pub["rate"]
+    if raw:
+        out = run_child(["rawsub", "--url", url, "--client-id", raw_id, "--n", str(n), "--receive-maximum",
+                         str(min(inflight, 65535))])
+        run.raw_rate = out["rate"] if out["received"] >= n else None
+    children = [_start_ingest(services, db, work, cid, inflight, batch_size, group) for cid in cids]
+    try:
+        t_ready = min(c.wait_for(READY) for c in children)
+        cpu0 = sum(cpu_s(c.pid) or 0 for c in children)
+        t_done, run.stored = wait_count(services, db, n, timeout)
+        cpu1 = sum(cpu_s(c.pid) or 0 for c in children)
+        run.rss_mb = max((rss_mb(c.pid) or 0) for c in children)
+        if t_done is not None:
+            run.rate = n / max(t_done - t_ready, 1e-9)
+            run.ingest_cpu_pct = 100 * (cpu1 - cpu0) / max(t_done - t_ready, 1e-9)
+        else:
+            run.error = f"only {run.stored} of {n} stored after {timeout:.0f}s"
+    finally:
+        run.exit_codes = [c.stop() for c in children]
+        services.drop_database(db)
+        for cid in cids:
+            shutil.rmtree(work / cid, ignore_errors=True)
+    return run
