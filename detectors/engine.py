@@ -7,6 +7,11 @@ then the device fault-rate detector runs for every device active in it, the
 cohort scan runs over the whole fleet, and the static rules are checked.
 Records later than that are counted in the oldest open window.
 
+Telemetry is scored per device against its own exponentially weighted
+statistics; until a device has seen ``telemetry_young`` readings, its
+deviations are floored by the pooled deviations of its model (see
+``_model_stats``), so a young device does not alarm on its first daily peak.
+
 Sharding (``shard=(i, n)``): device and telemetry detectors run only for the
 devices whose stable hash falls in shard ``i``; the cohort scan and rules need
 every device's activity and run only where ``cohort=True``.
@@ -24,10 +29,9 @@ from detectors.attribution import Cell, label, shared_key
 from detectors.cohort_rate import CohortFinding, CohortScan
 from detectors.device_rate import DeviceFaultRate
 from detectors.fleet import FAULT_LEVELS, DeviceState, shard_of
-from detectors.rules import Rule, evaluate_rules
+from detectors.rules import Rule, evaluate_rules, load_rules
 from detectors.telemetry import EpisodeGate, TelemetryZ
 from ingest.records import Cohort, DeviceEvent, DeviceMeta, DeviceStatus, LogLine, Telemetry
-
 
 MODEL_SAMPLE = 8  # one reading in this many feeds the model's pooled statistics
 
@@ -51,7 +55,7 @@ class EngineConfig:
 
     @classmethod
     def from_settings(cls, settings, **overrides) -> "EngineConfig":
-        from detectors.rules import load_rules
+        """The configuration from `faultline.settings.Settings` (reads the rules file); overrides win."""
         values = dict(
             window_s=settings.detector_window_s, lateness_s=settings.detector_lateness_s,
             device_threshold=settings.detector_device_threshold, cohort_alpha=settings.detector_cohort_alpha,
