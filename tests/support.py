@@ -99,3 +99,22 @@ def telemetry_stream(n: int, devices: int, base_ms: int, metrics: int = 4):
         payload = {"ts": base_ms + seq * 1000, "seq": seq,
                    "metrics": {f"m{k}": float((i * 7 + k) % 101) for k in range(metrics)}}
         yield f"devices/dev-{dev:04d}/telemetry", orjson.dumps(payload)
+
+
+class ServiceProcess(IngestProcess):
+    """`faultline run` as a real child process."""
+
+    def start(self, timeout: float = 60.0) -> "ServiceProcess":
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        exe = str(Path(sys.executable).parent / "faultline")
+        self._log = open(self.log_path, "ab")
+        start_size = Path(self.log_path).stat().st_size
+        self.proc = subprocess.Popen([exe, "run"], env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        wait_until(lambda: b"faultline run: subscribed" in Path(self.log_path).read_bytes()[start_size:]
+                   or self.proc.poll() is not None, timeout, what="faultline run subscribed")
+        assert self.proc.poll() is None, Path(self.log_path).read_text()[-3000:]
+        return self

@@ -1,0 +1,115 @@
+"""The whole path on real Mosquitto, InfluxDB and SQL: a simulated incident becomes one ticket.
+
+`faultline run` runs as a real process; the simulator's messages go through
+the broker. Telemetry is left out of the published stream to keep the run
+short (the fault-rate detectors use faults and logs).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from faultline.db import make_engine
+from faultline.stack import free_port
+from influx.client import InfluxClient
+from simulators.fleet import Simulation
+from support import ServiceProcess, publish_all, wait_until
+from tickets.store import list_tickets
+
+TOPICS = {"events", "logs", "meta", "status"}
+
+
+def messages_of(scenario: str, devices: int, seed: int):
+    sim = Simulation(scenario, devices=devices, seed=seed, topics=TOPICS)
+    msgs = [(m.topic, m.payload, m.retain) for m in sim.messages() if not m.will]
+    return msgs, sim.truth()
+
+
+def stored_count(client: InfluxClient) -> int:
+    total = 0
+    for measurement in ("device_logs", "device_events"):
+        rows = client.rows(f'SELECT count("seq") FROM "{measurement}"')
+        total += rows[0]["count"] if rows else 0
+    return total
+
+
+def settled(engine, quiet_s: float = 4.0) -> None:
+    """Wait until the alert state has not changed for `quiet_s` (the pipeline went quiet)."""
+    from sqlalchemy import text
+
+    def version():
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT coalesce(sum(version), 0), count(*) FROM alert_states")).one()
+
+    last, since = version(), time.monotonic()
+    deadline = time.monotonic() + 120
+    while time.monotonic() - since < quiet_s:
+        assert time.monotonic() < deadline, "the pipeline never went quiet"
+        time.sleep(0.5)
+        now = version()
+        if now != last:
+            last, since = now, time.monotonic()
+
+
+@pytest.fixture
+def env(settings_env):
+    return {**settings_env, "FAULTLINE_API_PORT": str(free_port()), "FAULTLINE_LOG_LEVEL": "INFO"}
+
+
+def expected_records(msgs) -> int:
+    import orjson
+
+    count = 0
+    for topic, payload, _ in msgs:
+        if topic.endswith(("/logs", "/events")):
+            doc = orjson.loads(payload)
+            count += len(doc) if isinstance(doc, list) else 1
+    return count
+
+
+def test_firmware_regression_is_one_cohort_ticket_across_kill_and_replay(stack, env, tmp_path):
+    msgs, truth = messages_of("firmware-regression", 100, 0)
+    incident = truth.incidents[0]
+    client = InfluxClient(stack.influx_url, env["FAULTLINE_INFLUX_DB"])
+    service = ServiceProcess(env, tmp_path / "run.log").start()
+    try:
+        half = len(msgs) // 2
+        publish_all(stack.mqtt_url, msgs[:half])
+        service.kill()  # kill -9 midway
+        service.start()
+        publish_all(stack.mqtt_url, msgs[half:])
+        wait_until(lambda: stored_count(client) >= expected_records(msgs), 120, what="every record stored")
+        engine = make_engine(f"sqlite:///{env['FAULTLINE_DATA_DIR']}/faultline.db")
+        wait_until(lambda: list_tickets(engine), 120, what="a ticket")
+        settled(engine)
+        publish_all(stack.mqtt_url, msgs)  # the same scenario again
+        settled(engine)
+        tickets = list_tickets(engine)
+        assert service.terminate() == 0
+    finally:
+        service.stop_if_running()
+    assert len(tickets) == 1, [t.title for t in tickets]
+    ticket = tickets[0]
+    assert ticket.scope == "cohort" and "firmware=2.1.0" in ticket.subject and ticket.code == "E214"
+    assert "firmware=2.1.0" in ticket.explanation
+    affected = set(incident.affected_devices)
+    assert ticket.devices and set(ticket.devices) <= affected
+    markers = incident.root_cause_markers
+    assert any(m in line.msg for line in ticket.evidence.logs for m in markers)
+
+
+def test_healthy_fleet_opens_no_ticket(stack, env, tmp_path):
+    msgs, _ = messages_of("healthy", 100, 5)
+    client = InfluxClient(stack.influx_url, env["FAULTLINE_INFLUX_DB"])
+    service = ServiceProcess(env, tmp_path / "run.log").start()
+    try:
+        publish_all(stack.mqtt_url, msgs)
+        wait_until(lambda: stored_count(client) >= expected_records(msgs), 120, what="every record stored")
+        engine = make_engine(f"sqlite:///{env['FAULTLINE_DATA_DIR']}/faultline.db")
+        settled(engine, quiet_s=6.0)
+        assert list_tickets(engine) == []
+        assert service.terminate() == 0
+    finally:
+        service.stop_if_running()
