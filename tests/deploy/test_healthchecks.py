@@ -2,8 +2,8 @@
 
 No Docker engine is needed: the Mosquitto config shipped for compose is loaded
 by the real broker (paths and port moved into a temp dir), and the health
-check commands compose runs are executed against a real broker and a real
-`faultline api`.
+check commands compose runs are executed against a real broker and the
+compose service's own command, `faultline run`.
 """
 
 from __future__ import annotations
@@ -153,16 +153,19 @@ def test_mosquitto_defaults_would_drop_what_the_shipped_config_keeps(compose_bro
     assert len(sent - got) >= 1000
 
 
-def test_faultline_healthcheck_passes_against_the_api(settings_env, tmp_path):
+def test_faultline_service_command_starts_and_passes_its_healthcheck(settings_env, tmp_path):
+    """The compose service's command (`faultline run`) against the real broker and InfluxDB, probed as compose probes it."""
     port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("FAULTLINE_")}, **settings_env,
            "FAULTLINE_API_HOST": "127.0.0.1", "FAULTLINE_API_PORT": str(port)}
+    command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["faultline"]["command"]
+    assert command[0] == "faultline"
     exe = str(Path(sys.executable).parent / "faultline")
-    log = open(tmp_path / "api.log", "wb")
-    proc = subprocess.Popen([exe, "api"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    log = open(tmp_path / "faultline.log", "wb")
+    proc = subprocess.Popen([exe, *command[1:]], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: _port_open(port) or proc.poll() is not None, 60, what="faultline api listening")
-        assert proc.poll() is None, (tmp_path / "api.log").read_text()[-2000:]
+        wait_until(lambda: _port_open(port) or proc.poll() is not None, 90, what="faultline serving its API")
+        assert proc.poll() is None, (tmp_path / "faultline.log").read_text()[-2000:]
         argv = _compose_healthchecks()["faultline"]
         assert argv[:2] == ["CMD", "python"]
         code = argv[3].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
@@ -173,7 +176,7 @@ def test_faultline_healthcheck_passes_against_the_api(settings_env, tmp_path):
         assert argv[3].split("'")[1] in dockerfile  # the image's HEALTHCHECK probes the same URL
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
+        assert proc.wait(60) == 0  # a graceful stop
         log.close()
 
 
