@@ -148,6 +148,12 @@ PUSHED = {"name": "Pushed alert annotations", "datasource": {"type": "grafana", 
 
 MERGE = [{"id": "merge", "options": {}}]
 
+# `mean(*)` returns a column for every metric of the measurement, all-null for
+# the metrics of other device models: keep those out of the legend and tooltip
+# (Grafana's own "hide series with only nulls").
+HIDE_EMPTY = {"matcher": {"id": "byValue", "options": {"reducer": "allIsNull", "op": "gte", "value": 0}},
+              "properties": [{"id": "custom.hideFrom", "value": {"tooltip": True, "viz": False, "legend": True}}]}
+
 
 def dashboard(uid: str, title: str, description: str, panels: list, *, variables=(), annotations=()) -> dict:
     return {
@@ -256,7 +262,8 @@ def device() -> dict:
         f'''SELECT mean(*) FROM "telemetry" WHERE {DEVICE} AND $timeFilter GROUP BY time($__interval) fill(none)''')],
         w=24, h=10, description="Every metric the device reports (click a legend entry to isolate it).",
         transformations=[{"id": "filterFieldsByName", "options": {"exclude": {"pattern": ".*mean_seq.*"}}},
-                         {"id": "renameByRegex", "options": {"regex": ".*mean_(.*)", "renamePattern": "$1"}}]))
+                         {"id": "renameByRegex", "options": {"regex": ".*mean_(.*)", "renamePattern": "$1"}}],
+        overrides=[HIDE_EMPTY]))
     p[-1]["options"] = {"legend": {"displayMode": "table", "placement": "right", "showLegend": True,
                                    "calcs": ["lastNotNull", "min", "max"]}, "tooltip": {"mode": "multi", "sort": "none"}}
     p.append(g.row("Logs and events"))
