@@ -1,5 +1,6 @@
 """End to end: simulator → Mosquitto → `faultline ingest` → InfluxDB agrees with the ground truth."""
 
+import time
 import uuid
 from collections import Counter
 
@@ -98,3 +99,40 @@ def test_ingested_telemetry_shows_the_degradation_the_truth_describes(settings_e
     before = mean_vibration(incident.start_ms - 3_600_000, incident.start_ms)
     at_fault = mean_vibration(fault_ms - 1_800_000, fault_ms)
     assert at_fault - before > 0.6 * incident.expectations["rise"]["vibration_rms"]
+
+
+def test_future_skewed_timestamps_are_stored_at_receipt_as_the_truth_counts(settings_env, tmp_path):
+    prefix = f"sim{uuid.uuid4().hex[:8]}"
+    env = {**settings_env, "FAULTLINE_MQTT_TOPIC_PREFIX": prefix}
+    scenario = load_scenario("clock-skew").model_copy(update={"topic_prefix": prefix})
+    sim = Simulation(scenario, devices=20, seed=2, duration_s=3 * 3600)  # ends now: all simulated times are past
+    truth = sim.truth()
+    ahead, behind = truth.incident("gateway-clock-ahead"), truth.incident("pump-clock-behind")
+    assert ahead.expectations["direction"] == "future" and behind.expectations["direction"] == "past"
+    objects = {"telemetry": sum(1 for m in sim.messages() if m.topic.endswith("/telemetry")),
+               "device_logs": sum(1 for m in sim.messages() if m.topic.endswith("/logs")),
+               "device_events": sum(1 for m in sim.messages() if m.topic.endswith("/events"))}
+    client = InfluxClient(env["FAULTLINE_INFLUX_URL"], env["FAULTLINE_INFLUX_DB"])
+    ingest = IngestProcess(env, tmp_path / "ingest.log").start()
+    try:
+        published_from_ms = int(time.time() * 1000)
+        publish(sim, env["FAULTLINE_MQTT_URL"])
+        wait_until(lambda: all(stored(client, m) == n for m, n in objects.items()), what="everything stored")
+    finally:
+        ingest.terminate()
+
+    def points_since(device: str, since_ms: int) -> int:
+        total = 0
+        for measurement in objects:
+            rows = client.rows(f'SELECT count("seq") FROM "{measurement}" WHERE "device" = $device AND time >= $t',
+                               params={"device": device, "t": since_ms * 1_000_000})
+            total += rows[0]["count"] if rows else 0
+        return total
+
+    # Every skewed gateway timestamp was in the future on arrival: stored at receipt time, after publishing began.
+    assert points_since(ahead.device, published_from_ms) == ahead.expectations["skewed_messages"] > 0
+    # The three-day-behind pump is stored at its own (plausible, past) times.
+    assert points_since(behind.device, published_from_ms) == 0
+    rows = client.rows('SELECT count("seq") FROM "device_logs" WHERE "device" = $device AND time < $t',
+                       params={"device": behind.device, "t": (truth.start_ms - 86_400_000) * 1_000_000})
+    assert rows and rows[0]["count"] > 0
