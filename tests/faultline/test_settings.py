@@ -65,3 +65,11 @@ def test_password_never_printed(tmp_path):
 def test_default_database_is_sqlite_in_data_dir(tmp_path):
     s = load_settings({"FAULTLINE_DATA_DIR": str(tmp_path)})
     assert s.sql_url == f"sqlite:///{tmp_path.resolve()}/faultline.db"
+
+
+def test_readme_names_the_settings_it_documents():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    known = {"FAULTLINE_" + name.upper() for name in Settings.model_fields}
+    mentioned = set(re.findall(r"FAULTLINE_[A-Z0-9_]+", readme))
+    assert mentioned <= known, f"README mentions unknown options: {mentioned - known}"
+    assert ".env.example" in readme
