@@ -188,18 +188,29 @@ def fleet_overview() -> dict:
             {"id": "organize", "options": {"excludeByName": {"Time": True}}}],
         description="Fault events in the time range per model x firmware x site cohort, most first."))
     p.append(g.row("Alerts"))
-    p.append(stat(g, "Devices online", [influx(
+    p.append(stat(g, "Devices online", w=6, targets=[influx(
         '''SELECT sum("online") FROM (SELECT last("online") AS "online" FROM "device_status" WHERE $timeFilter GROUP BY "device")''',
         fmt="table")], defaults={"color": {"mode": "fixed", "fixedColor": "green"}},
         description="Devices whose latest status message in the range says online."))
-    p.append(stat(g, "Devices offline", [influx(
+    p.append(stat(g, "Devices offline", w=6, targets=[influx(
         '''SELECT count("online") - sum("online") FROM (SELECT last("online") AS "online" FROM "device_status" WHERE $timeFilter GROUP BY "device")''',
         fmt="table")], defaults={"thresholds": {"mode": "absolute", "steps": [
             {"color": "green", "value": None}, {"color": "red", "value": 1}]}},
         description="Devices whose latest status message (or will) in the range says offline."))
+    p.append(stat(g, "Firing alerts", w=6, targets=[influx(
+        '''SELECT count("text") FROM (SELECT last("text") AS "text", "state" FROM "alert_events" WHERE $timeFilter '''
+        '''GROUP BY "alert") WHERE "state" = 'firing' ''', fmt="table")],
+        defaults={"noValue": "0", "thresholds": {"mode": "absolute", "steps": [
+            {"color": "green", "value": None}, {"color": "red", "value": 1}]}},
+        description="Alerts whose latest transition in the range is `firing`."))
+    p.append(stat(g, "Dead letters", w=6, targets=[influx(
+        '''SELECT sum("messages") FROM "ingest_stats" WHERE "stage" != 'stored' AND $timeFilter''', fmt="table")],
+        defaults={"noValue": "0", "thresholds": {"mode": "absolute", "steps": [
+            {"color": "green", "value": None}, {"color": "orange", "value": 1}]}},
+        description="Messages refused in the range and kept in the dead-letter store (`faultline deadletters list`)."))
     p.append(timeseries(g, "Alerts fired by severity", [influx(
         '''SELECT count("text") FROM "alert_events" WHERE "state" = 'firing' AND $timeFilter '''
-        '''GROUP BY time($__interval), "severity" fill(0)''', alias="$tag_severity")], w=16, h=8, bars=True, stacked=True,
+        '''GROUP BY time($__interval), "severity" fill(0)''', alias="$tag_severity")], w=24, h=7, bars=True, stacked=True,
         overrides=series_colors({"critical": "dark-red", "major": "red", "minor": "orange", "info": "blue"})))
     p.append(table(g, "Active alerts", [influx(
         '''SELECT "alert", "severity", "subject", "text", "ticket" FROM (SELECT last("text") AS "text", "state", '''
