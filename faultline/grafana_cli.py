@@ -101,9 +101,18 @@ class HttpAnnotationApi:
         return f"HttpAnnotationApi(url={self.url!r}, token='***')"
 
     def find(self, from_ms: int, to_ms: int, tags: Sequence[str]) -> list[Mapping[str, Any]]:
-        params = [("from", str(from_ms)), ("to", str(to_ms)), ("type", "annotation"),
-                  ("limit", str(self.page_limit))] + [("tags", t) for t in tags]
-        return self._call("GET", "/api/annotations?" + urllib.parse.urlencode(params))
+        """Every annotation with all `tags` in the range, page by page (Grafana answers newest first)."""
+        found: dict[Any, Mapping[str, Any]] = {}
+        upper = to_ms
+        while True:
+            params = [("from", str(from_ms)), ("to", str(upper)), ("type", "annotation"),
+                      ("limit", str(self.page_limit))] + [("tags", t) for t in tags]
+            page = self._call("GET", "/api/annotations?" + urllib.parse.urlencode(params)) or []
+            new = [a for a in page if a.get("id") not in found]
+            found.update((a.get("id"), a) for a in new)
+            if len(page) < self.page_limit or not new:
+                return list(found.values())
+            upper = min(int(a.get("time", upper)) for a in page)  # same-time ones come again; ids dedupe
 
     def create(self, body: Mapping[str, Any]) -> int:
         return int(self._call("POST", "/api/annotations", body).get("id", 0))

@@ -63,9 +63,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply(self.server.status, {"message": "invalid API key"})
         query = parse_qs(urlsplit(self.path).query)
         lo, hi, tags = int(query["from"][0]), int(query["to"][0]), set(query.get("tags", []))
+        limit = int(query.get("limit", ["100"])[0])
         with self.server.lock:
             found = [a for a in self.server.annotations if lo <= a["time"] <= hi and tags <= set(a["tags"])]
-        self._reply(200, found)
+        self._reply(200, sorted(found, key=lambda a: -a["time"])[:limit])  # newest first, like Grafana
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -184,3 +185,14 @@ def test_bad_time_range_is_rejected(settings_env, grafana_server):
     result = CliRunner().invoke(main, ["grafana", "annotate", "--from", "2026-03-02T00:00:00Z",
                                        "--to", "2026-03-01T00:00:00Z"], env=env)
     assert result.exit_code == 2 and "starts after it ends" in result.output
+
+
+def test_existing_annotations_are_read_page_by_page(alert_history, grafana_server):
+    client, rows, now = alert_history
+    api = HttpAnnotationApi(grafana_server.url, TOKEN, page_limit=2)
+    first = push_annotations(client, api, now - 3_600_000, now)
+    again = push_annotations(client, api, now - 3_600_000, now)
+    assert (first.pushed, again.pushed, again.present) == (3, 0, 3)
+    finds = [r for r in grafana_server.requests if r["method"] == "GET"]
+    assert len(finds) >= 3  # the second run needed more than one page of two
+    assert len(grafana_server.posted()) == 3
