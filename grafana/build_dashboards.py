@@ -26,6 +26,7 @@ API = {"type": "yesoreyeram-infinity-datasource", "uid": "faultline-api"}
 DEVICE_UID = "faultline-device"
 DEVICE_LINK = f"/d/{DEVICE_UID}/device?var-device=${{__value.raw}}&${{__url_time_range}}"
 LEVEL_COLORS = {"DEBUG": "text", "INFO": "blue", "WARN": "orange", "ERROR": "red", "FATAL": "dark-red"}
+SEVERITY_COLORS = {"critical": "dark-red", "major": "red", "minor": "orange", "info": "blue"}
 EVENT_COLORS = {"fault": "red", "fault_cleared": "green", "reboot": "purple",
                 "maintenance": "blue", "firmware_update": "yellow"}
 
@@ -170,12 +171,13 @@ def dashboard(uid: str, title: str, description: str, panels: list, *, variables
 
 # --- the dashboards -----------------------------------------------------------
 
-def fleet_overview() -> dict:
-    g = Grid()
-    faults = '''SELECT count("code") FROM "device_events" WHERE "type" = 'fault' AND $timeFilter GROUP BY time($__interval), "{tag}" fill(0)'''
+FAULTS_BY = '''SELECT count("code") FROM "device_events" WHERE "type" = 'fault' AND $timeFilter GROUP BY time($__interval), "{tag}" fill(0)'''
+
+
+def _fleet_overview_faults(g: Grid) -> list[dict]:
     p = [g.row("Faults")]
     for tag in ("model", "firmware", "site"):
-        p.append(timeseries(g, f"Fault events by {tag}", [influx(faults.format(tag=tag), alias=f"$tag_{tag}")],
+        p.append(timeseries(g, f"Fault events by {tag}", [influx(FAULTS_BY.format(tag=tag), alias=f"$tag_{tag}")],
                             bars=True, stacked=True, description=f"Device fault events per interval, by {tag}."))
     p.append(timeseries(g, "ERROR and FATAL log lines by firmware", [influx(
         '''SELECT count("msg") FROM "device_logs" WHERE "level" =~ /^(ERROR|FATAL)$/ AND $timeFilter '''
@@ -187,7 +189,11 @@ def fleet_overview() -> dict:
             {"id": "sortBy", "options": {"sort": [{"field": "faults", "desc": True}]}},
             {"id": "organize", "options": {"excludeByName": {"Time": True}}}],
         description="Fault events in the time range per model x firmware x site cohort, most first."))
-    p.append(g.row("Alerts"))
+    return p
+
+
+def _fleet_overview_alerts(g: Grid) -> list[dict]:
+    p = [g.row("Alerts")]
     p.append(stat(g, "Devices online", w=6, targets=[influx(
         '''SELECT sum("online") FROM (SELECT last("online") AS "online" FROM "device_status" WHERE $timeFilter GROUP BY "device")''',
         fmt="table")], defaults={"color": {"mode": "fixed", "fixedColor": "green"}},
@@ -211,19 +217,23 @@ def fleet_overview() -> dict:
     p.append(timeseries(g, "Alerts fired by severity", [influx(
         '''SELECT count("text") FROM "alert_events" WHERE "state" = 'firing' AND $timeFilter '''
         '''GROUP BY time($__interval), "severity" fill(0)''', alias="$tag_severity")], w=24, h=7, bars=True, stacked=True,
-        overrides=series_colors({"critical": "dark-red", "major": "red", "minor": "orange", "info": "blue"})))
+        overrides=series_colors(SEVERITY_COLORS)))
     p.append(table(g, "Active alerts", [influx(
         '''SELECT "alert", "severity", "subject", "text", "ticket" FROM (SELECT last("text") AS "text", "state", '''
         '''"severity", "subject", "ticket" FROM "alert_events" WHERE $timeFilter GROUP BY "alert") WHERE "state" = 'firing' ''',
         fmt="table")], h=8, description="Alerts whose latest transition in the range is `firing`.",
-        overrides=[colored_column("severity", {"critical": "dark-red", "major": "red", "minor": "orange", "info": "blue"}),
+        overrides=[colored_column("severity", SEVERITY_COLORS),
                    link_column("subject", DEVICE_LINK, "Open device")]))
     p.append(table(g, "Cohort anomalies", [influx(
         '''SELECT "subject", "score", "observed", "expected", "attribution", "explanation" FROM "anomalies" '''
         '''WHERE "scope" = 'cohort' AND $timeFilter ORDER BY time DESC LIMIT 200''', fmt="table")], h=8,
         description="Cohorts whose fault rate per active device stands out from the fleet, newest first; "
                     "`attribution` names the attribute that explains the excess (e.g. firmware=2.1.0)."))
-    p.append(g.row("Ingest health"))
+    return p
+
+
+def _fleet_overview_ingest(g: Grid) -> list[dict]:
+    p = [g.row("Ingest health")]
     p.append(timeseries(g, "Messages stored", [influx(
         '''SELECT sum("messages") FROM "ingest_stats" WHERE "stage" = 'stored' AND $timeFilter GROUP BY time($__interval) fill(0)''',
         alias="stored")], w=8, description="Device messages written to InfluxDB per interval."))
@@ -244,6 +254,12 @@ def fleet_overview() -> dict:
             {"id": "sortBy", "options": {"sort": [{"field": "missing", "desc": True}]}},
             {"id": "organize", "options": {"excludeByName": {"Time": True}}}],
         overrides=[link_column("device", DEVICE_LINK, "Open device")]))
+    return p
+
+
+def fleet_overview() -> dict:
+    g = Grid()
+    p = _fleet_overview_faults(g) + _fleet_overview_alerts(g) + _fleet_overview_ingest(g)
     return dashboard("faultline-fleet", "Faultline / Fleet overview",
                      "Fault rates by model, firmware and site; active alerts; ingest health.", p,
                      annotations=[annotation("Alerts firing", '''SELECT "text", "state", "severity", "subject" FROM "alert_events" WHERE "state" = 'firing' AND $timeFilter''', "red")])
@@ -252,8 +268,7 @@ def fleet_overview() -> dict:
 DEVICE = '''"device" =~ /^$device$/'''
 
 
-def device() -> dict:
-    g = Grid()
+def _device_header(g: Grid) -> list[dict]:
     p = [g.row("Device")]
     p.append(stat(g, "Status", [influx(f'''SELECT last("online") FROM "device_status" WHERE {DEVICE} AND $timeFilter''', fmt="table")],
                   defaults={"mappings": [{"type": "value", "options": {
@@ -268,7 +283,11 @@ def device() -> dict:
     p.append(table(g, "Identity (latest telemetry)", [influx(
         f'''SELECT last("seq") AS "seq", "model", "firmware", "site" FROM "telemetry" WHERE {DEVICE} AND $timeFilter''', fmt="table")],
         w=12, h=4, description="Cohort tags of the newest telemetry point and its sequence number."))
-    p.append(g.row("Metrics"))
+    return p
+
+
+def _device_metrics(g: Grid) -> list[dict]:
+    p = [g.row("Metrics")]
     p.append(timeseries(g, "Telemetry", [influx(
         f'''SELECT mean(*) FROM "telemetry" WHERE {DEVICE} AND $timeFilter GROUP BY time($__interval) fill(none)''')],
         w=24, h=10, description="Every metric the device reports (click a legend entry to isolate it).",
@@ -277,7 +296,11 @@ def device() -> dict:
         overrides=[HIDE_EMPTY]))
     p[-1]["options"] = {"legend": {"displayMode": "table", "placement": "right", "showLegend": True,
                                    "calcs": ["lastNotNull", "min", "max"]}, "tooltip": {"mode": "multi", "sort": "none"}}
-    p.append(g.row("Logs and events"))
+    return p
+
+
+def _device_logs(g: Grid) -> list[dict]:
+    p = [g.row("Logs and events")]
     p.append(timeseries(g, "Log lines by level", [influx(
         f'''SELECT count("msg") FROM "device_logs" WHERE {DEVICE} AND "level" =~ /^$level$/ AND $timeFilter '''
         '''GROUP BY time($__interval), "level" fill(0)''', alias="$tag_level")], bars=True, stacked=True,
@@ -308,6 +331,12 @@ def device() -> dict:
         '''SELECT "detector", "score", "observed", "expected", "threshold", "code", "explanation" FROM "anomalies" '''
         '''WHERE "subject" =~ /^$device$/ AND $timeFilter ORDER BY time DESC LIMIT 200''', fmt="table")], h=8,
         description="Each detection: observed against expected, the score and the detector's explanation."))
+    return p
+
+
+def device() -> dict:
+    g = Grid()
+    p = _device_header(g) + _device_metrics(g) + _device_logs(g)
     variables = [
         {"name": "device", "label": "Device", "type": "query", "datasource": INFLUX,
          "query": '''SHOW TAG VALUES FROM "telemetry" WITH KEY = "device"''', "definition": '''SHOW TAG VALUES FROM "telemetry" WITH KEY = "device"''',
@@ -325,8 +354,7 @@ def device() -> dict:
                      p, variables=variables, annotations=annotations)
 
 
-def tickets() -> dict:
-    g = Grid()
+def _tickets_open(g: Grid) -> list[dict]:
     p = [g.row("Tickets")]
     p.append(table(g, "Open tickets", [infinity("/api/v1/tickets?state=open&limit=200", "items", [
         ("id", "Ticket", "number"), ("severity", "Severity", "string"), ("state", "State", "string"),
@@ -335,9 +363,13 @@ def tickets() -> dict:
         ("assignee", "Assignee", "string"), ("team", "Team", "string"), ("opened_at", "Opened", "timestamp")])],
         h=10, description="Newest 200 open tickets, from the Faultline API (`GET /api/v1/tickets?state=open`). "
                           "Acknowledge, assign and resolve them through the API (`/docs`).",
-        overrides=[colored_column("Severity", {"critical": "dark-red", "major": "red", "minor": "orange", "info": "blue"}),
+        overrides=[colored_column("Severity", SEVERITY_COLORS),
                    link_column("Subject", DEVICE_LINK, "Open device")]))
-    p.append(g.row("KPIs"))
+    return p
+
+
+def _tickets_kpis(g: Grid) -> list[dict]:
+    p = [g.row("KPIs")]
     kpi_columns = [("mtta_s", "MTTA", "number"), ("mttr_s", "MTTR", "number"),
                    ("tickets", "Tickets", "number"), ("recurrence_rate", "Recurrence", "number")]
     for by in ("model", "firmware", "site"):
@@ -346,13 +378,23 @@ def tickets() -> dict:
                        w=8, h=9, description=f"Mean time to acknowledge and to resolve, and the share of tickets reopened, by {by}.",
                        overrides=[{"matcher": {"id": "byRegexp", "options": "MTT.*"}, "properties": [{"id": "unit", "value": "s"}]},
                                   {"matcher": {"id": "byName", "options": "Recurrence"}, "properties": [{"id": "unit", "value": "percentunit"}]}]))
-    p.append(g.row("Alert activity"))
+    return p
+
+
+def _tickets_alerts(g: Grid) -> list[dict]:
+    p = [g.row("Alert activity")]
     p.append(timeseries(g, "Alert transitions by state", [influx(
         '''SELECT count("text") FROM "alert_events" WHERE $timeFilter GROUP BY time($__interval), "state" fill(0)''',
         alias="$tag_state")], w=12, bars=True, overrides=series_colors({"firing": "red", "resolved": "green"})))
     p.append(table(g, "Alert transitions", [influx(
         '''SELECT "state", "severity", "alert", "subject", "text", "ticket" FROM "alert_events" WHERE $timeFilter ORDER BY time DESC LIMIT 500''',
         fmt="table")], w=12, h=8, overrides=[colored_column("state", {"firing": "red", "resolved": "green"})]))
+    return p
+
+
+def tickets() -> dict:
+    g = Grid()
+    p = _tickets_open(g) + _tickets_kpis(g) + _tickets_alerts(g)
     return dashboard("faultline-tickets", "Faultline / Tickets and KPIs",
                      "Open tickets and MTTA/MTTR/recurrence from the Faultline API, with alert transitions.", p,
                      annotations=[annotation("Alert transitions", '''SELECT "text", "state", "severity", "subject" FROM "alert_events" WHERE $timeFilter''', "red")])
