@@ -28,7 +28,7 @@ from faultline.settings import Settings
 from influx.errors import InfluxError
 from ingest import deadletters as dead_letters
 from tickets.store import TicketNotFound
-from tickets.webhook import Outbox
+from tickets.wiring import build_workflow
 from tickets.workflow import InvalidInput, InvalidTransition, Workflow
 
 ERROR_STATUSES = {TicketNotFound: 404, InvalidTransition: 409, InvalidInput: 422, InfluxError: 503}
@@ -47,14 +47,6 @@ def _influx_from(settings: Settings) -> InfluxReader:
     return InfluxClient(settings.influx_url, settings.influx_db, user=settings.influx_user,
                         password=settings.influx_password.get_secret_value(),
                         timeout=settings.influx_timeout_s)
-
-
-def _workflow(settings: Settings, engine: Engine, now: Callable[[], int]) -> Workflow:
-    outbox = None
-    if settings.tickets_webhook_url:  # changes are queued; `faultline run` delivers them
-        outbox = Outbox(engine, settings.tickets_webhook_url,
-                        settings.tickets_webhook_secret.get_secret_value(), now=now)
-    return Workflow(engine, outbox, now=now)
 
 
 def _metrics(engine: Engine) -> ApiMetrics:
@@ -89,7 +81,7 @@ def create_app(
     ctx = ApiContext(settings=settings, engine=engine, keys=KeyStore(engine, now),
                      influx=influx if influx is not None else _influx_from(settings),
                      alerts=alerts if alerts is not None else StoredAlerts(engine),
-                     workflow=workflow or _workflow(settings, engine, now), now=now, metrics=_metrics(engine))
+                     workflow=workflow or build_workflow(settings, engine, now=now), now=now, metrics=_metrics(engine))
     app = FastAPI(title="Faultline API", version="1", description=DESCRIPTION)
     app.state.ctx = ctx
     errors.install(app, ERROR_STATUSES)
