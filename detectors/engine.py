@@ -195,7 +195,7 @@ class DetectorEngine:
             faults, code = st.close(w)
             prior = self._learn_cell(st.cell, faults)
             if self._mine(device):
-                out += self._device_rate(device, st, faults, code or st.last_code, prior, end_ms)
+                out += self._device_rate(device, st, faults, code, prior, end_ms)
         if self.config.cohort:
             out += [self._cohort_anomaly(f, w, end_ms) for f in self.scan.scan(self._cohort_counts(w))]
             out += evaluate_rules(self.config.rules, self.devices, end_ms)

@@ -5,11 +5,16 @@ same decoder as ingest) → `DetectorEngine`. Then every anomaly is matched:
 
 * an incident's *detection span* is ``[start_ms, end_ms + grace]`` with
   ``grace = 2 windows + lateness`` (window detectors report when a window
-  closes);
+  closes); an anomaly's *evidence span* is ``[onset_ms, ts_ms]`` (for a
+  fault-rate anomaly, the horizon whose counts it reports);
+* an anomaly is in time for an incident when it is reported at or after the
+  incident's start and its evidence span overlaps the detection span (a
+  device that flapped until noon still has those faults in its 24-hour count
+  at 6 pm: that anomaly is about the incident, not a new false alarm);
 * a device-scope anomaly matches an incident when its subject is one of the
-  incident's affected devices and its time is in the detection span;
+  incident's affected devices and it is in time;
 * a cohort-scope anomaly matches a cohort incident when its affected devices
-  overlap the incident's and its time is in the span;
+  overlap the incident's and it is in time;
 * an incident is *detected* when any anomaly matches it; the *delay* is the
   first match's time minus ``start_ms``; *attribution* is correct when a
   matching cohort anomaly names the incident's attribution (cohort
@@ -82,7 +87,7 @@ def run_simulation(sim, config: EngineConfig = EngineConfig()) -> tuple[list[Ano
 
 
 def matches(anomaly: Anomaly, incident, grace_ms: int) -> bool:
-    if not incident.start_ms <= anomaly.ts_ms <= incident.end_ms + grace_ms:
+    if anomaly.ts_ms < incident.start_ms or anomaly.onset_ms > incident.end_ms + grace_ms:
         return False
     affected = set(incident.affected_devices) or {incident.device}
     if anomaly.scope == "device":

@@ -16,12 +16,14 @@ from detectors.telemetry import EpisodeGate, TelemetryZ
 
 FAULT_LEVELS = frozenset({"ERROR", "FATAL"})
 NEVER = -(1 << 62)
+CODE_DECAY = 0.9  # per window: a fault code's weight halves in about 6.6 windows
+MAX_CODES = 8
 
 
 class DeviceState:
     """One device's memory (pickled with the engine's checkpoint)."""
 
-    __slots__ = ("cell", "pending", "last_active_w", "last_fault_w", "last_code", "first_seen_ms",
+    __slots__ = ("cell", "pending", "last_active_w", "last_fault_w", "last_code", "codes", "first_seen_ms",
                  "last_seen_ms", "last_fault_ms", "rate", "telemetry", "gate")
 
     def __init__(self, cell: Cell, ts_ms: int):
@@ -29,7 +31,8 @@ class DeviceState:
         self.pending: dict[int, list] = {}  # window -> [fault events, error logs, Counter(codes)]
         self.last_active_w = NEVER
         self.last_fault_w = NEVER
-        self.last_code = ""
+        self.last_code = ""  # dominant code of the recent windows (decayed counts in `codes`)
+        self.codes: dict[str, float] = {}
         self.first_seen_ms = ts_ms
         self.last_seen_ms = ts_ms
         self.last_fault_ms = NEVER
@@ -50,17 +53,31 @@ class DeviceState:
         self.last_fault_ms = max(self.last_fault_ms, ts_ms)
 
     def close(self, window: int) -> tuple[int, str]:
-        """Close ``window`` for this (active) device: its fault count and dominant code."""
+        """Close ``window`` for this (active) device: its fault count and the dominant recent code.
+
+        The code is the one with the most faults over the recent windows
+        (decayed), so a background fault on a device that flapped for hours
+        does not rename the device's alert.
+        """
         slot = self.pending.pop(window, None)
         self.last_active_w = window
         if slot is None:
             return 0, ""
         faults = max(slot[0], slot[1])
-        code = slot[2].most_common(1)[0][0] if slot[2] else ""
         if faults:
+            if slot[2]:
+                self._learn_codes(window, slot[2])
             self.last_fault_w = window
-            self.last_code = code or self.last_code
-        return faults, code
+        return faults, self.last_code
+
+    def _learn_codes(self, window: int, counts: Counter) -> None:
+        """Decay the code counts by CODE_DECAY per window since the last fault, add this window's."""
+        keep = CODE_DECAY ** max(0, window - self.last_fault_w) if self.last_fault_w != NEVER else 0.0
+        codes = {c: v * keep for c, v in self.codes.items() if v * keep > 0.01}
+        for code, n in counts.items():
+            codes[code] = codes.get(code, 0.0) + n
+        self.codes = dict(sorted(codes.items(), key=lambda kv: -kv[1])[:MAX_CODES])
+        self.last_code = next(iter(self.codes), "")
 
     def __getstate__(self):
         return {k: getattr(self, k) for k in self.__slots__}

@@ -71,6 +71,9 @@ def test_matching_rules():
     assert not matches(anomaly("device", "c", 1500), Inc, grace_ms=0)
     assert not matches(anomaly("device", "a", 999), Inc, grace_ms=0)
     assert matches(anomaly("device", "a", 2500), Inc, grace_ms=500)
+    assert not matches(anomaly("device", "a", 2600), Inc, grace_ms=500)
+    late_but_about_it = Anomaly("x", "device", "a", "", 5000, 1800, 1.0, 1.0, 0.0, 1.0, 0.0, "")
+    assert matches(late_but_about_it, Inc, grace_ms=0)  # its evidence span reaches into the incident
     assert matches(anomaly("cohort", "firmware=2", 1500, ("b", "z")), Inc, grace_ms=0)
     assert not matches(anomaly("cohort", "firmware=2", 1500, ("z",)), Inc, grace_ms=0)
 
