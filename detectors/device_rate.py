@@ -44,6 +44,7 @@ from river.base import AnomalyDetector
 
 from detectors.tails import negbin_sf, surprise
 
+
 @dataclass(frozen=True, slots=True)
 class RateAssessment:
     """Why a window scored what it did: the worst horizon's sum against its expectation."""
