@@ -111,6 +111,7 @@ class IngestService:
             except queue.Empty:
                 msg = False
             if msg is None:
+                self._housekeeping(batch)  # counts since the last flush are written too
                 self.batches.put(batch)
                 self.batches.put(None)
                 return
@@ -122,7 +123,8 @@ class IngestService:
                 self._housekeeping(batch)
                 next_housekeeping = time.monotonic() + HOUSEKEEPING_S
             if batch.messages >= self.flush_messages or len(batch.lines) >= self.settings.batch_size \
-                    or (batch.messages and time.monotonic() - batch.opened_at >= linger):
+                    or (batch.messages and time.monotonic() - batch.opened_at >= linger) \
+                    or (batch.lines and not batch.messages):  # housekeeping lines alone
                 self.batches.put(batch)
                 batch = Batch()
 

@@ -99,3 +99,17 @@ def test_bad_messages_are_dead_lettered_with_reason_and_do_not_stop_ingest(inges
     assert reasons["devices/d-3/telemetry"][0] == "decode" and "invalid JSON" in reasons["devices/d-3/telemetry"][1]
     assert "level must be one of" in reasons["devices/d-3/logs"][1]
     assert "does not match" in reasons["devices/bad id!/telemetry"][1]
+
+
+def test_counts_by_stage_reason_and_firmware_reach_ingest_stats(ingest, publish, settings_env):
+    publish([("devices/fw-dev/meta", json.dumps({"model": "PX-200", "firmware": "9.9.9"}), True)])
+    wait_until(lambda: ingest.registry.firmware_of("fw-dev") == "9.9.9", what="meta in the registry")
+    publish([("devices/fw-dev/telemetry", json.dumps({"seq": i, "metrics": {"a": i}})) for i in range(1, 4)]
+            + [("devices/fw-dev/telemetry", b"{not json")] * 2)
+    client = influx(settings_env)
+    wait_until(lambda: count(client, "telemetry") == 3, what="three stored")
+    ingest.stop()  # the last counts are flushed on the way out
+    rows = client.rows('SELECT sum("messages") AS n FROM "ingest_stats" GROUP BY "stage", "reason", "firmware"')
+    counts = {(r["stage"], r["reason"], r["firmware"]): r["n"] for r in rows}
+    assert counts[("stored", "", "9.9.9")] == 4  # the meta message and three readings
+    assert counts[("decode", "json", "9.9.9")] == 2
