@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api import auth
 from api.context import ApiContext, context
@@ -33,7 +33,7 @@ class ApiKeyOut(BaseModel):
 
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     role: Literal["viewer", "technician", "admin"]
 
 

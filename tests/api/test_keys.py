@@ -74,6 +74,8 @@ def test_key_management_errors(client, auth):
     assert bad_role.status_code == 422 and "role" in bad_role.json()["detail"]
     no_name = client.post("/api/v1/apikeys", json={"role": "viewer"}, headers=auth("admin"))
     assert no_name.status_code == 422 and no_name.json()["errors"][0]["field"] == "name"
+    blank = client.post("/api/v1/apikeys", json={"name": "   ", "role": "viewer"}, headers=auth("admin"))
+    assert blank.status_code == 422 and blank.json()["detail"] == "name: String should have at least 1 character"
     unknown = client.delete("/api/v1/apikeys/424242", headers=auth("admin"))
     assert unknown.status_code == 404 and "424242" in unknown.json()["detail"]
     not_int = client.delete("/api/v1/apikeys/abc", headers=auth("admin"))
