@@ -1,8 +1,9 @@
 """Ingest drain: how fast `faultline ingest` empties a queued backlog into InfluxDB, against the raw limit.
 
-One repetition: a fresh broker; the persistent sessions are registered (each
-``faultline ingest`` process is started once and stopped gracefully, which
-never unsubscribes; the raw subscriber subscribes and disconnects); N QoS 1
+One repetition: a fresh broker; the persistent sessions are registered (a
+client connects once with each ingest process's client id, MQTT 5, a session
+that never expires, subscribes to what Faultline subscribes to and
+disconnects; the raw subscriber does the same with its own id); N QoS 1
 telemetry messages from D devices are published and queued for every
 session; then the raw subscriber drains its copy (messages per second from
 CONNACK to the last message) and the ingest processes drain theirs (from the
@@ -62,11 +63,9 @@ def drain_once(services: Services, work: Path, n: int, devices: int = 1000, infl
     tag = uuid.uuid4().hex[:6]
     group = f"g{tag}" if shared else ""
     cids = [f"fl-{tag}-{i}" for i in range(processes)]
-    for cid in cids:  # register the persistent sessions
-        child = _start_ingest(services, db, work, cid, inflight, batch_size, group)
-        child.wait_for(READY)
-        time.sleep(0.3)  # let the SUBACK through before the graceful stop
-        child.stop()
+    topic = f"$share/{group}/devices/#" if group else "devices/#"
+    for cid in cids:  # the persistent sessions Faultline resumes: its client id, its subscription
+        run_child(["rawsub", "--url", url, "--client-id", cid, "--topic", topic, "--register"])
     raw_id = f"raw-{tag}"
     if raw:
         run_child(["rawsub", "--url", url, "--client-id", raw_id, "--register"])

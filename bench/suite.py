@@ -1,0 +1,210 @@
+"""The benchmark sections, each measuring Faultline and its limit in the same run.
+
+Every section appends its figures to the `Report`; a section that fails is
+reported as failed and the others still run.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from pathlib import Path
+
+from bench.ingest_drain import drain_once
+from bench.plan import Plan
+from bench.report import Report
+from bench.services import Services
+from bench.summary import Summary, paired_ratios
+
+
+def _log(msg: str) -> None:
+    import sys
+    import time
+
+    print(f"# {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+
+def ingest(report: Report, services: Services, work: Path, plan: Plan) -> None:
+    runs = []
+    for rep in range(plan.reps):
+        run = drain_once(services, work, plan.drain_n, raw=True)
+        _log(f"drain {rep + 1}/{plan.reps}: ingest {run.rate or 0:,.0f}/s, raw {run.raw_rate or 0:,.0f}/s")
+        runs.append(run)
+    rates, raws = [r.rate for r in runs], [r.raw_rate for r in runs]
+    n = f"N={plan.drain_n:,}, 1k devices"
+    report.figure("ingest_rate", "ingest drain → InfluxDB (default settings)", Summary.of(rates), "msg/s", n,
+                  0, "ingest")
+    report.figure("raw_drain_rate", "raw limit: bare paho subscriber, same backlog", Summary.of(raws), "msg/s", n,
+                  0, "ingest")
+    report.figure("ingest_ratio", "ingest / raw (paired per repetition)", paired_ratios(rates, raws), "", "", 3,
+                  "ingest")
+    report.figure("ingest_cpu_pct", "ingest process CPU while draining", Summary.of(r.ingest_cpu_pct for r in runs),
+                  "% of a core", "", 0, "ingest")
+    report.figure("ingest_rss_mb_1k", "ingest RSS after the drain, 1k devices", Summary.of(r.rss_mb for r in runs),
+                  "MB", "", 1, "memory")
+    report.figure(None, "prefill publisher (QoS 1)", Summary.of(r.prefill_rate for r in runs), "msg/s", "", 0)
+    report.note("ingest", runs=[r.to_json() for r in runs])
+    _sweep(report, services, work, plan, Summary.of(rates))
+
+
+def _sweep(report: Report, services: Services, work: Path, plan: Plan, default: Summary) -> None:
+    if not plan.sweep:
+        return
+    results = {"1000/5000 (default)": default} if plan.sweep_n == plan.drain_n else {}
+    configs = ((1000, 5000),) * (plan.sweep_n != plan.drain_n) + plan.sweep
+    for inflight, batch in configs:
+        runs = [drain_once(services, work, plan.sweep_n, inflight=inflight, batch_size=batch)
+                for _ in range(plan.reps)]
+        label = f"{inflight}/{batch}" + (" (default)" if (inflight, batch) == (1000, 5000) else "")
+        results[label] = Summary.of(r.rate for r in runs)
+        _log(f"sweep {label}: {results[label].text(0)}")
+        report.figure(None, f"ingest drain, max_inflight/batch {label}", results[label], "msg/s",
+                      f"N={plan.sweep_n:,}", 0)
+        report.note("sweep", **{label: {**results[label].to_json(), "runs": [r.to_json() for r in runs]}})
+    best = max(results, key=lambda k: results[k].median or 0)
+    report.note("sweep", best=best)
+    report.rows.append((f"best FAULTLINE_MQTT_MAX_INFLIGHT/BATCH_SIZE: {best}", "", "", "", 0))
+
+
+def shared(report: Report, services: Services, work: Path, plan: Plan) -> None:
+    ones, twos = [], []
+    for _ in range(plan.shared_reps):
+        ones.append(drain_once(services, work, plan.shared_n, processes=1, shared=True).rate)
+        twos.append(drain_once(services, work, plan.shared_n, processes=2, shared=True).rate)
+        _log(f"shared: 1 process {ones[-1] or 0:,.0f}/s, 2 processes {twos[-1] or 0:,.0f}/s")
+    note = f"$share/<group>/devices/#, N={plan.shared_n:,}"
+    report.figure(None, "shared subscription, 1 ingest process", Summary.of(ones), "msg/s", note, 0, "shared")
+    report.figure(None, "shared subscription, 2 ingest processes", Summary.of(twos), "msg/s", note, 0, "shared")
+    report.figure("shared_sub_scaling", "shared_sub_scaling (2 / 1, paired)", paired_ratios(twos, ones), "", "", 2,
+                  "shared")
+
+
+def memory(report: Report, services: Services, work: Path, plan: Plan) -> None:
+    runs = [drain_once(services, work, plan.rss_n, devices=10_000) for _ in range(plan.rss_reps)]
+    report.figure("ingest_rss_mb_10k", "ingest RSS after the drain, 10k devices", Summary.of(r.rss_mb for r in runs),
+                  "MB", f"N={plan.rss_n:,}", 1, "memory")
+    report.figure(None, "ingest drain, 10k devices", Summary.of(r.rate for r in runs), "msg/s", "", 0, "memory")
+    report.note("memory", runs_10k=[r.to_json() for r in runs])
+
+
+def live(report: Report, services: Services, work: Path, plan: Plan) -> None:
+    from bench.ingest_live import live_once
+
+    runs = [live_once(services, work, plan.live_n) for _ in range(plan.live_reps)]
+    for r in runs:
+        _log(f"live: publish {r.publish_rate or 0:,.0f}/s, lag {r.lag_s}")
+    note = f"simulator, 1k devices, {plan.live_n:,} msgs, as fast as possible"
+    report.figure("live_publish_rate", "live: simulator publish rate", Summary.of(r.publish_rate for r in runs),
+                  "msg/s", note, 0, "live")
+    report.figure("live_lag_s", "live: last publish → all stored", Summary.of(r.lag_s for r in runs), "s", "", 2,
+                  "live")
+    report.note("live", runs=[r.to_json() for r in runs])
+
+
+def detectors(report: Report, plan: Plan) -> None:
+    import pickle
+
+    from bench.bench_detectors import fault_records, simulated_records, telemetry_records, timed
+    from detectors.engine import EngineConfig
+
+    (sd, sdays), (fd, fh), (td, tr) = plan.detector_sizes
+    config = EngineConfig(telemetry_grace=60)
+    simulated, faults, rows = simulated_records(sd, sdays), fault_records(fd, fh), telemetry_records(td, tr)
+    eps, heavy, rps, state = [], [], [], []
+    for _ in range(plan.reps):
+        eps.append(timed(simulated, config)[0])
+        rate, engine = timed(faults, config)
+        heavy.append(rate)
+        rate, tele = timed(rows, config)
+        rps.append(rate)
+        state.append(len(pickle.dumps(tele.devices)) / len(tele.devices)
+                     + len(pickle.dumps(engine.devices)) / len(engine.devices))
+    src = "bench/bench_detectors.py"
+    report.figure("detector_fault_rate_eps", "detectors: fault-rate records/s (simulated)", Summary.of(eps),
+                  "records/s", f"{len(simulated):,} records, {sd} devices; {src}", 0, "detectors")
+    report.figure(None, "detectors: fault-rate records/s (25x faults)", Summary.of(heavy), "records/s",
+                  f"{len(faults):,} records", 0, "detectors")
+    report.figure("detector_telemetry_rps", "detectors: telemetry rows/s (8 metrics)", Summary.of(rps), "rows/s",
+                  f"{len(rows):,} rows", 0, "detectors")
+    report.figure("detector_state_bytes_per_device", "detector state per device (pickled)", Summary.of(state),
+                  "bytes", "telemetry + fault-rate state", 0, "detectors")
+
+
+def latency(report: Report, services: Services, work: Path, plan: Plan) -> None:
+    from bench.fault_latency import LATENESS_S, WINDOW_S, latency_run
+
+    run = latency_run(services, work, plan.latency_incidents)
+    if run.error:
+        raise RuntimeError(run.error)
+    lat = sorted(run.latencies_s)
+    p95 = lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))] if lat else None
+    note = f"{len(lat)} incidents, window {WINDOW_S}s + lateness {LATENESS_S}s subtracted"
+    report.figure(None, "fault → ticket after window close", Summary.of(lat), "s", note, 2, "latency")
+    report.headline["fault_to_ticket_p50_s"] = None if not lat else round(statistics.median(lat), 3)
+    report.headline["fault_to_ticket_p95_s"] = None if p95 is None else round(p95, 3)
+    report.rows.append(("fault → ticket p95 (after window close)", f"{p95:.2f} s" if p95 is not None else "n/a",
+                        "", "", 0))
+    report.figure(None, "fault → ticket, from the first fault message", Summary.of(run.raw_s), "s",
+                  "includes the wait for the window to close", 1, "latency")
+    report.note("latency", latencies_s=[round(x, 3) for x in run.latencies_s], raw_s=[round(x, 3) for x in run.raw_s],
+                missing=run.missing, p95_s=p95)
+
+
+def api(report: Report, work: Path, plan: Plan) -> None:
+    from bench.api_latency import api_runs
+
+    out = api_runs(work, plan.api_tickets, plan.api_reps, plan.api_seconds)
+    note = f"{plan.api_tickets:,} tickets, SQLite, 8 concurrent"
+    for name in ("tickets", "kpis"):
+        runs = out["runs"][name]
+        report.figure(f"api_{name}_p50_ms", f"API {name}: p50", Summary.of(r.p50_ms for r in runs), "ms", note, 1, "api")
+        report.figure(f"api_{name}_p99_ms", f"API {name}: p99", Summary.of(r.p99_ms for r in runs), "ms", "", 1, "api")
+        report.figure(None, f"API {name}: requests/s", Summary.of(r.rps for r in runs), "req/s", "", 1, "api")
+        report.note("api", **{f"{name}_requests": [r.requests for r in runs], f"{name}_errors": [r.errors for r in runs]})
+    report.note("api", fill_s=round(out["fill_s"], 2))
+
+
+def simulator(report: Report, plan: Plan) -> None:
+    from bench.bench_simulator import publish_rate
+    from faultline.stack import Mosquitto, free_port
+
+    with tempfile.TemporaryDirectory(prefix="faultline-bench-sim-") as tmp:
+        broker = Mosquitto(Path(tmp), free_port())
+        broker.start()
+        try:
+            rates = [publish_rate(broker.url, 1000, plan.sim_messages) for _ in range(plan.reps)]
+        finally:
+            broker.stop()
+    report.figure("simulator_publish_rate", "simulator publish, 1k devices, QoS 1", Summary.of(rates), "msg/s",
+                  f"{plan.sim_messages:,} msgs; bench/bench_simulator.py", 0, "simulator")
+
+
+def peer(report: Report, work: Path, plan: Plan) -> None:
+    from bench.peer import run_peer
+
+    result = run_peer(work / "peer", n=100_000, reps=plan.reps)
+    for error in result.errors:
+        report.errors.append(f"peer: {error}")
+        report.rows.append(("peer: FAILED", error[:90], "", "", 0))
+    nr, fl = result.of("A_drain", "flows-join.json"), result.of("A_drain", "faultline")
+    nr_rate, fl_rate = Summary.of(r.get("nr_msg_s") for r in nr), Summary.of(r.get("nr_msg_s") for r in fl)
+    note = "peer scenario A, 100k QoS 1 backlog, first point → all"
+    report.figure("nodered_tuned_rate", "Node-RED tuned (join) drain", nr_rate, "msg/s", note, 0, "peer")
+    report.figure(None, "Node-RED tuned: points never stored", Summary.of(r.get("nr_missing") for r in nr), "msgs",
+                  "", 0, "peer")
+    report.figure("peer_faultline_rate", "Faultline drain, same scenario", fl_rate, "msg/s", "", 0, "peer")
+    report.figure(None, "Faultline: points never stored", Summary.of(r.get("nr_missing") for r in fl), "msgs", "", 0,
+                  "peer")
+    report.figure(None, "peer raw paho limit (both passes)", Summary.of(r.get("raw_msg_s") for r in nr + fl),
+                  "msg/s", "", 0, "peer")
+    if nr_rate.median and fl_rate.median:
+        report.headline["faultline_vs_nodered"] = round(fl_rate.median / nr_rate.median, 3)
+        report.rows.append(("faultline_vs_nodered (median / median)", f"{fl_rate.median / nr_rate.median:.3f}",
+                            "", "", 0))
+    for bench, what in (("C_kill9_nodered", "kill -9 mid-stream"), ("C_stop_influxd", "InfluxDB stopped 15 s")):
+        for r in result.of(bench, "faultline"):
+            report.rows.append((f"Faultline C, {what}: lost", f"{r.get('missing')} of {r.get('sent')} "
+                                f"(at {r.get('target_rate')}/s; stored after last publish +"
+                                f"{r.get('lag_after_last_publish_s')} s)", "", "", 0))
+            report.headline.setdefault("peer_c_lost", {})[bench] = {"lost": r.get("missing"), "sent": r.get("sent")}
+    report.note("peer", rows=result.rows)
