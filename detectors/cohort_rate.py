@@ -12,8 +12,9 @@ Expected fraction ``p0`` is the larger of
   models differ in their inherent fault rates; a regression shows against
   the devices that do not have it), and
 * the cohort's own history (``CohortRate``, exponentially forgetting), pulled
-  towards the fleet while young, so a chronically worse cohort is not
-  re-reported forever. A cohort with no same-model devices outside it (a
+  towards the fleet while young. Scans in which the cohort is flagged are not
+  learned, so an ongoing regression never becomes the cohort's own normal
+  (learning them made a 4.5-day regression go quiet after 3 days). A cohort with no same-model devices outside it (a
   whole model) is compared with its own history only, once that history
   holds ``prior_devices`` device-observations; before that it is not tested.
 
@@ -170,8 +171,10 @@ class CohortScan:
                     p = det.p_value(x)
                     if key not in tests or p < tests[key][0]:
                         tests[key] = (p, h, x, expected)
+        flagged = {k for k, t in tests.items() if t[0] * n_tests <= self.alpha}
         for (key, h), x in xs.items():  # prequential: learn after scoring
-            self.history.setdefault((key, h), self._new(h)).learn_one(x)
+            if key not in flagged:  # an excess never becomes the cohort's own normal
+                self.history.setdefault((key, h), self._new(h)).learn_one(x)
         return tests, n_tests
 
     def _new(self, horizon: int) -> CohortRate:
