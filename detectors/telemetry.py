@@ -69,11 +69,12 @@ class TelemetryZ(AnomalyDetector):
         self.max_repeat = max_repeat
         self.outlier_variance = outlier_variance
         self._stats: dict[str, list[float]] = {}  # metric -> [n, mean, var, last, run, p_repeat]
+        self._n = 0
 
     @property
     def n_learned(self) -> int:
-        """Readings learned by the best-fed metric."""
-        return int(max((s[0] for s in self._stats.values()), default=0))
+        """Readings learned so far."""
+        return self._n
 
     def stds(self) -> dict[str, float]:
         """The current standard deviation per metric."""
@@ -81,53 +82,62 @@ class TelemetryZ(AnomalyDetector):
 
     def assess(self, x: dict, floor: dict[str, float] | None = None) -> TelemetryAssessment:
         """Score ``x`` and name the metric; ``floor`` is a lower bound per metric on the deviation used."""
-        best = TelemetryAssessment(0.0, "", "", 0.0, 0.0)
+        best, best_name, best_kind, stats, grace = 0.0, "", "", self._stats, self.grace
+        floor = floor or {}
         for name, value in x.items():
-            s = self._stats.get(name)
-            if s is None or s[0] < self.grace:
+            s = stats.get(name)
+            if s is None or s[0] < grace:
                 continue
+            mean = s[1]
             std = math.sqrt(s[2]) if s[2] > 0 else 0.0
-            if floor:
-                std = max(std, floor.get(name, 0.0))
-            z = abs(value - s[1]) / max(std, self.min_std, 1e-9 * abs(s[1]))
-            if z > best.score:
-                best = TelemetryAssessment(z, name, "deviation", float(value), s[1])
-            run = s[4] + 1 if value == s[3] else 1
-            if run >= self.stuck_min_run and s[5] < self.max_repeat:
-                stuck = -run * math.log10(min(max(s[5], 1e-6), 0.999))
-                if stuck > best.score:
-                    best = TelemetryAssessment(stuck, name, "stuck", float(value), s[1])
-        return best
+            std = max(std, floor.get(name, 0.0), self.min_std, 1e-9 * abs(mean))
+            z = abs(value - mean) / std
+            if z > best:
+                best, best_name, best_kind = z, name, "deviation"
+            if value == s[3] and s[4] + 1 >= self.stuck_min_run and s[5] < self.max_repeat:
+                stuck = -(s[4] + 1) * math.log10(min(max(s[5], 1e-6), 0.999))
+                if stuck > best:
+                    best, best_name, best_kind = stuck, name, "stuck"
+        if not best_name:
+            return TelemetryAssessment(0.0, "", "", 0.0, 0.0)
+        return TelemetryAssessment(best, best_name, best_kind, float(x[best_name]), stats[best_name][1])
 
     def score_one(self, x: dict) -> float:
         return self.assess(x).score
 
     def learn_one(self, x: dict) -> None:
-        decay = 0.5 ** (1.0 / self.halflife)
+        self._n += 1
+        keep = 0.5 ** (1.0 / self.halflife)
+        stats, grace, clip = self._stats, self.grace, self.clip
         for name, value in x.items():
-            s = self._stats.get(name)
+            s = stats.get(name)
             if s is None:
-                self._stats[name] = [1.0, float(value), 0.0, value, 1.0, 0.5]
+                stats[name] = [1.0, float(value), 0.0, value, 1.0, 0.5]
                 continue
-            repeat = value == s[3]
-            w = max(1.0 - decay, 1.0 / (s[0] + 1.0))  # a plain average until the half-life is reached
-            s[5] += w * ((1.0 if repeat else 0.0) - s[5])
-            s[4] = s[4] + 1 if repeat else 1.0
-            s[3] = value
-            if repeat and s[4] > 2:
-                continue
-            a = max(1.0 - decay, 1.0 / (s[0] + 1.0))
-            std = math.sqrt(s[2])
-            if s[0] >= self.grace and std > 0 and abs(value - s[1]) > self.clip * std:
+            a = 1.0 / (s[0] + 1.0)  # a plain average until the half-life is reached
+            if a < 1.0 - keep:
+                a = 1.0 - keep
+            if value == s[3]:
+                s[5] += a * (1.0 - s[5])
+                s[4] += 1
+                if s[4] > 2:
+                    continue
+            else:
+                s[5] -= a * s[5]
+                s[4] = 1.0
+                s[3] = value
+            mean, var = s[1], s[2]
+            diff = value - mean
+            if s[0] >= grace and var > 0 and diff * diff > clip * clip * var:
+                step = math.copysign(clip * math.sqrt(var), diff)
                 if not self.outlier_variance:
                     # an outlier moves the mean by at most `clip` deviations, the variance not at all
-                    s[1] += a * math.copysign(self.clip * std, value - s[1])
+                    s[1] = mean + a * step
                     s[0] += 1.0
                     continue
-                value = s[1] + math.copysign(self.clip * std, value - s[1])
-            diff = value - s[1]
-            s[1] += a * diff
-            s[2] = (1.0 - a) * (s[2] + a * diff * diff)
+                diff = step
+            s[1] = mean + a * diff
+            s[2] = (1.0 - a) * (var + a * diff * diff)
             s[0] += 1.0
 
 
