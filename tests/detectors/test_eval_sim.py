@@ -6,9 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from detectors.cli import evaluate
-from detectors.engine import EngineConfig
-from detectors.eval_sim import evaluate_scenario, matches, score_run
 from detectors.anomaly import Anomaly
+from detectors.eval_sim import evaluate_scenario, matches
 
 NO_TELEMETRY = ("logs", "events", "meta", "status")
 DEVICE_INCIDENTS = """
