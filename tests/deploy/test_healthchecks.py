@@ -157,7 +157,9 @@ def test_faultline_service_command_starts_and_passes_its_healthcheck(settings_en
     """The compose service's command (`faultline run`) against the real broker and InfluxDB, probed as compose probes it."""
     port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("FAULTLINE_")}, **settings_env,
-           "FAULTLINE_API_HOST": "127.0.0.1", "FAULTLINE_API_PORT": str(port)}
+           "FAULTLINE_API_HOST": "127.0.0.1", "FAULTLINE_API_PORT": str(port),
+           # its own detector session on the shared broker, not the default id other tests may use
+           "FAULTLINE_DETECTOR_MQTT_CLIENT_ID": f"detect-{uuid.uuid4().hex[:8]}"}
     command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["faultline"]["command"]
     assert command[0] == "faultline"
     exe = str(Path(sys.executable).parent / "faultline")

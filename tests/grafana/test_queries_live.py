@@ -38,6 +38,9 @@ from support import IngestProcess, publish_all, wait_until
 
 DEVICES, DURATION, SEED = 30, "2h", 11
 GAP_DEVICE = "gw10-9901"
+# A topic prefix of its own: the fleet's retained meta and status stay out of
+# other tests' `devices/#` subscriptions on the shared broker.
+PREFIX = f"grafana-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)
@@ -62,11 +65,11 @@ def _telemetry(now_ms: int, seq: int) -> bytes:
 def _extra_messages(now_ms: int) -> list[tuple[str, bytes]]:
     """What a real fleet also sends: a device whose seq jumps (a gap) and malformed payloads."""
     return [
-        (f"devices/{GAP_DEVICE}/telemetry", _telemetry(now_ms, 1)),
-        (f"devices/{GAP_DEVICE}/telemetry", _telemetry(now_ms, 5)),  # 2..4 never arrive
-        ("devices/px200-0001/telemetry", b'{"ts": 1, "seq": 3, "metrics": '),  # truncated JSON
-        ("devices/px200-0002/logs", orjson.dumps({"level": "LOUD", "msg": "?"})),  # invalid level
-        ("devices/px200-0003/events", orjson.dumps({"type": "exploded"})),  # unknown event type
+        (f"{PREFIX}/{GAP_DEVICE}/telemetry", _telemetry(now_ms, 1)),
+        (f"{PREFIX}/{GAP_DEVICE}/telemetry", _telemetry(now_ms, 5)),  # 2..4 never arrive
+        (f"{PREFIX}/px200-0001/telemetry", b'{"ts": 1, "seq": 3, "metrics": '),  # truncated JSON
+        (f"{PREFIX}/px200-0002/logs", orjson.dumps({"level": "LOUD", "msg": "?"})),  # invalid level
+        (f"{PREFIX}/px200-0003/events", orjson.dumps({"type": "exploded"})),  # unknown event type
     ]
 
 
@@ -75,6 +78,7 @@ def _simulate(env: dict[str, str], truth_file) -> tuple[GroundTruth, int]:
     exe = str(Path(sys.executable).parent / "faultline")
     result = subprocess.run([exe, "simulate", "--scenario", "firmware-regression", "--devices", str(DEVICES),
                              "--duration", DURATION, "--speed", "0", "--seed", str(SEED), "--truth", str(truth_file),
+                             "--topic-prefix", PREFIX,
                              "--quiet"], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     sent = int(re.search(r"([\d,]+) messages from", result.stdout).group(1).replace(",", ""))
@@ -92,7 +96,8 @@ def live(stack, tmp_path_factory) -> LiveFleet:
     work = tmp_path_factory.mktemp("grafana-live")
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("FAULTLINE_")}
     env.update(FAULTLINE_MQTT_URL=stack.mqtt_url, FAULTLINE_MQTT_CLIENT_ID=f"grafana-live-{uuid.uuid4().hex[:8]}",
-               FAULTLINE_INFLUX_URL=stack.influx_url, FAULTLINE_INFLUX_DB=db, FAULTLINE_DATA_DIR=str(work / "data"))
+               FAULTLINE_INFLUX_URL=stack.influx_url, FAULTLINE_INFLUX_DB=db, FAULTLINE_DATA_DIR=str(work / "data"),
+               FAULTLINE_MQTT_TOPIC_PREFIX=PREFIX)
     client = InfluxClient(stack.influx_url, db)
     ingest = IngestProcess(env, work / "ingest.log").start()
     try:
@@ -106,7 +111,7 @@ def live(stack, tmp_path_factory) -> LiveFleet:
         heartbeat = iter(range(6, 10_000))
 
         def stored_and_counted() -> bool:
-            publish_all(stack.mqtt_url, [(f"devices/{GAP_DEVICE}/telemetry", _telemetry(now_ms, next(heartbeat)))])
+            publish_all(stack.mqtt_url, [(f"{PREFIX}/{GAP_DEVICE}/telemetry", _telemetry(now_ms, next(heartbeat)))])
             stats = _stats(client)
             return stats.get("stored", 0) >= sent + 2 and len(stats) >= 2 \
                 and bool(client.rows('SELECT count("missing") FROM "ingest_gaps"'))
