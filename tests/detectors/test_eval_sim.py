@@ -106,3 +106,12 @@ def test_eval_csv_scores_every_row(tmp_path):
 def test_eval_needs_exactly_one_source():
     res = CliRunner().invoke(evaluate, [])
     assert res.exit_code != 0 and "exactly one of" in res.output
+
+
+@pytest.mark.parametrize("scenario", ["device-degradation", "flapping", "stuck-sensor"])
+def test_shipped_device_scenarios_are_caught_with_young_devices(scenario):
+    """The shipped scenarios last one day: the incidents start before a device has seen a full daily cycle."""
+    result, _ = evaluate_scenario(scenario, devices=30, seed=1)
+    (inc,) = [i for i in result.incidents if i.kind == scenario]
+    assert inc.detected and inc.attribution_correct, inc
+    assert result.false_alarms == 0
