@@ -114,6 +114,8 @@ class CohortFinding:
 
 
 Counts = dict[Cell, tuple[int, int]]  # cell -> (active devices, faulty devices)
+LongRun = dict[Cell, tuple[float, float]]  # cell -> (faulty device-windows, active device-windows)
+LONG_RUN_WEIGHT = 4.0
 
 
 class CohortScan:
@@ -129,10 +131,14 @@ class CohortScan:
         self.prior_devices = prior_devices
         self.history: dict[tuple, CohortRate] = {}
 
-    def scan(self, counts: dict[int, Counts]) -> list[CohortFinding]:
-        """``counts[h]`` are the cell counts over horizon ``h``; returns the explained excesses."""
+    def scan(self, counts: dict[int, Counts], long_run: LongRun | None = None) -> list[CohortFinding]:
+        """``counts[h]`` are the cell counts over horizon ``h``; returns the explained excesses.
+
+        ``long_run`` (optional): per cell, (faulty device-windows, active
+        device-windows) over a long, exponentially forgetting past.
+        """
         agg = {h: _aggregate(counts.get(h, {})) for h in self.horizons}
-        tests, n_tests = self._test_all(counts, agg)
+        tests, n_tests = self._test_all(counts, agg, long_run)
         threshold = surprise(self.alpha)
         cells_of = {k: frozenset(agg[h][k][2]) for k in tests for h in self.horizons if k in agg[h]}
         significant = sorted((k for k, t in tests.items() if surprise(t[0] * n_tests) >= threshold),
@@ -141,7 +147,7 @@ class CohortScan:
             return []
 
         def excess(cells: frozenset, left_out: frozenset) -> bool:
-            return any(self._residual_p(counts.get(h, {}), cells, left_out) * n_tests <= self.alpha
+            return any(self._residual_p(counts.get(h, {}), cells, left_out, h, long_run) * n_tests <= self.alpha
                        for h in self.horizons)
 
         def enough(cells: frozenset) -> bool:
@@ -154,14 +160,14 @@ class CohortScan:
                                           surprise(p * n_tests), threshold))
         return findings
 
-    def _test_all(self, counts: dict[int, Counts], agg: dict) -> tuple[dict, int]:
+    def _test_all(self, counts: dict[int, Counts], agg: dict, long_run: LongRun | None) -> tuple[dict, int]:
         """Test every guarded cohort at every horizon (best horizon kept per cohort), then learn."""
         tests: dict[CohortKey, tuple] = {}  # key -> (p-value, horizon, x, expected fraction)
         xs: dict[tuple, dict] = {}
         n_tests = 0
         for h in self.horizons:
             for key, (n, m, cells) in agg[h].items():
-                base = self._baseline(counts.get(h, {}), cells, frozenset())
+                base = self._baseline(counts.get(h, {}), cells, frozenset(), h, long_run)
                 x = xs[key, h] = {"active": n, "faulty": m, "fleet_rate": base[0] if base else None,
                                   "fleet_n": base[1] if base else 0.0}
                 det = self.history.get((key, h)) or self._new(h)
@@ -180,18 +186,27 @@ class CohortScan:
     def _new(self, horizon: int) -> CohortRate:
         return CohortRate(self.memory_scans, self.prior_devices, lag=horizon)
 
-    def _baseline(self, counts: Counts, cells, left_out: frozenset) -> tuple[float, float] | None:
+    def _baseline(self, counts: Counts, cells, left_out: frozenset, h: int,
+                  long_run: LongRun | None = None) -> tuple[float, float] | None:
         """Expected faulty fraction of ``cells`` from same-model devices outside them (and ``left_out``).
 
         Models differ in their inherent fault rates, so each cell is compared
-        with the other devices of its model (indirect standardisation); None
-        when some model has too few devices outside to compare with.
+        with the other devices of its model (indirect standardisation). The
+        reference is the horizon's devices, pooled with the same cells'
+        long-run rate per device-window (``long_run``, worth at most
+        ``LONG_RUN_WEIGHT`` times the horizon's devices) so that a small
+        reference is not all noise. None when some model has too few devices
+        outside the cells to compare with. Returns (rate, effective size).
         """
-        per_model: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        per_model: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
         for c, (n, m) in counts.items():
             if c not in cells and c not in left_out:
-                per_model[c[0]][0] += n
-                per_model[c[0]][1] += m
+                ref = per_model[c[0]]
+                ref[0] += n
+                ref[1] += m
+                if long_run and c in long_run:
+                    ref[2] += long_run[c][0]
+                    ref[3] += long_run[c][1]
         weights: dict[str, int] = defaultdict(int)
         for c in cells:
             weights[c[0]] += counts.get(c, (0, 0))[0]
@@ -200,22 +215,29 @@ class CohortScan:
             return None
         expected = variance_share = 0.0
         for model, n in weights.items():
-            base = per_model.get(model)
+            ref = per_model.get(model)
             if not n:
                 continue
-            if base is None or base[0] < self.min_devices:
+            if ref is None or ref[0] < self.min_devices:
                 return None
+            size, faulty = ref[0], ref[1]
+            if ref[3] > 0:
+                per_window = (ref[2] + 0.5) / (ref[3] + 1.0)
+                size_long = min(ref[3] / h, LONG_RUN_WEIGHT * ref[0])
+                faulty += size_long * (1.0 - (1.0 - per_window) ** h)
+                size += size_long
             w = n / total
-            expected += w * (base[1] + 0.5) / (base[0] + 1.0)
-            variance_share += w * w / base[0]
-        return expected, 1.0 / variance_share  # rate and effective reference size
+            expected += w * (faulty + 0.5) / (size + 1.0)
+            variance_share += w * w / size
+        return expected, 1.0 / variance_share
 
-    def _residual_p(self, counts: Counts, cells: frozenset, left_out: frozenset) -> float:
+    def _residual_p(self, counts: Counts, cells: frozenset, left_out: frozenset, h: int,
+                    long_run: LongRun | None) -> float:
         n = sum(counts.get(c, (0, 0))[0] for c in cells)
         m = sum(counts.get(c, (0, 0))[1] for c in cells)
         if n < self.min_devices or m < self.min_affected:
             return 1.0
-        base = self._baseline(counts, cells, left_out)
+        base = self._baseline(counts, cells, left_out, h, long_run)
         if base is None:
             return 1.0
         rate, size = base

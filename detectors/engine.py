@@ -75,7 +75,7 @@ class DetectorEngine:
         self.next_window: int | None = None  # the oldest window not yet closed
         self._close_at = -(1 << 62)  # event time at which that window closes
         self.watermark = 0
-        self.cell_rate: dict[Cell, list[float]] = {}  # EW [faults, device-windows] per cell
+        self.cell_rate: dict[Cell, list[float]] = {}  # EW [faults, device-windows, faulty device-windows]
         self.scan = CohortScan(alpha=config.cohort_alpha, min_devices=config.cohort_min_devices,
                                min_affected=config.cohort_min_affected)
         self.rate_proto = DeviceFaultRate()
@@ -197,15 +197,17 @@ class DetectorEngine:
             if self._mine(device):
                 out += self._device_rate(device, st, faults, code, prior, end_ms)
         if self.config.cohort:
-            out += [self._cohort_anomaly(f, w, end_ms) for f in self.scan.scan(self._cohort_counts(w))]
+            long_run = {cell: (v[2], v[1]) for cell, v in self.cell_rate.items()}
+            findings = self.scan.scan(self._cohort_counts(w), long_run)
+            out += [self._cohort_anomaly(f, w, end_ms) for f in findings]
             out += evaluate_rules(self.config.rules, self.devices, end_ms)
         return out
 
     def _learn_cell(self, cell: Cell, faults: int) -> float:
         """The cell's fault rate per device-window before this window (the prior of young devices), then learn."""
-        s = self.cell_rate.setdefault(cell, [0.0, 0.0])
+        s = self.cell_rate.setdefault(cell, [0.0, 0.0, 0.0])
         prior = (s[0] + 0.1) / (s[1] + 10.0)
-        s[0], s[1] = s[0] * 0.999 + faults, s[1] * 0.999 + 1.0
+        s[0], s[1], s[2] = s[0] * 0.999 + faults, s[1] * 0.999 + 1.0, s[2] * 0.999 + (faults > 0)
         return prior
 
     def _device_rate(self, device, st, faults, code, prior, end_ms) -> list[Anomaly]:

@@ -56,3 +56,14 @@ def test_guard_small_cohorts_are_not_tested():
     scan = CohortScan(min_devices=5)
     counts = {h: {("PX-200", "9.9.9", "s1"): (3, 3), ("PX-200", "2.0.3", "s1"): (50, 1)} for h in (6, 24)}
     assert scan.scan(counts) == []
+
+
+def test_long_run_rate_strengthens_a_small_reference():
+    """10 of 20 devices on firmware 2.1 faulted against 2 of 30 on 2.0: too few reference devices alone."""
+    cells = {("PX", "2.1", "s1"): (10, 5), ("PX", "2.1", "s2"): (10, 5), ("PX", "2.0", "s1"): (15, 1),
+             ("PX", "2.0", "s2"): (15, 1), ("CH", "1.0", "s1"): (20, 1), ("CH", "1.0", "s2"): (20, 1)}
+    counts = {6: cells, 24: cells}
+    assert CohortScan().scan(counts) == []
+    long_run = {c: (20.0, 2000.0) for c in cells}  # 1 % of device-windows faulted, over a long past
+    (finding,) = CohortScan().scan(counts, long_run)
+    assert finding.key == (None, "2.1", None) and finding.faulty == 10 and finding.active == 20
