@@ -29,12 +29,13 @@ READY = r"faultline ingest: subscribed to"
 class DrainRun:
     n: int
     devices: int
-    inflight: int
-    batch_size: int
+    inflight: int | None  # FAULTLINE_MQTT_MAX_INFLIGHT; None: the product default
+    batch_size: int | None  # FAULTLINE_BATCH_SIZE; None: the product default
     processes: int
     rate: float | None = None  # msg/s, subscribed → all stored
     stored: int = 0
-    raw_rate: float | None = None
+    raw_rate: float | None = None  # MQTT 5, receive maximum 1000, like Faultline's default
+    raw_v311_rate: float | None = None  # MQTT 3.1.1 (the broker's max_inflight_messages 1000)
     prefill_rate: float | None = None
     ingest_cpu_pct: float | None = None  # 100 = one core, summed over processes
     rss_mb: float | None = None  # largest ingest process, after the drain
@@ -45,16 +46,17 @@ class DrainRun:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
-def _start_ingest(services, db, work: Path, cid: str, inflight: int, batch_size: int, shared: str) -> Child:
-    extra = {"mqtt_max_inflight": inflight, "batch_size": batch_size}
+def _start_ingest(services, db, work: Path, cid: str, inflight: int | None, batch_size: int | None,
+                  shared: str) -> Child:
+    extra = {k: v for k, v in (("mqtt_max_inflight", inflight), ("batch_size", batch_size)) if v is not None}
     if shared:
         extra["mqtt_shared_group"] = shared
     env = faultline_env(services, db, work / cid, cid, **extra)
     return Child([FAULTLINE, "ingest"], env, work / f"{cid}.log").start()
 
 
-def drain_once(services: Services, work: Path, n: int, devices: int = 1000, inflight: int = 1000,
-               batch_size: int = 5000, processes: int = 1, shared: bool = False, raw: bool = False,
+def drain_once(services: Services, work: Path, n: int, devices: int = 1000, inflight: int | None = None,
+               batch_size: int | None = None, processes: int = 1, shared: bool = False, raw: bool = False,
                timeout: float = 300.0) -> DrainRun:
     run = DrainRun(n, devices, inflight, batch_size, processes)
     services.fresh_broker()
@@ -69,14 +71,16 @@ def drain_once(services: Services, work: Path, n: int, devices: int = 1000, infl
     raw_id = f"raw-{tag}"
     if raw:
         run_child(["rawsub", "--url", url, "--client-id", raw_id, "--register"])
+        run_child(["rawsub", "--url", url, "--client-id", raw_id + "-311", "--register", "--v311"])
     base_ms = int(time.time() * 1000) - n - 60_000
     pub = run_child(["publish", "--url", url, "--n", str(n), "--devices", str(devices), "--base-ms", str(base_ms),
                      "--inflight", "1000"])
     run.prefill_rate = pub["rate"]
     if raw:
-        out = run_child(["rawsub", "--url", url, "--client-id", raw_id, "--n", str(n), "--receive-maximum",
-                         str(min(inflight, 65535))])
+        out = run_child(["rawsub", "--url", url, "--client-id", raw_id, "--n", str(n)])
         run.raw_rate = out["rate"] if out["received"] >= n else None
+        out = run_child(["rawsub", "--url", url, "--client-id", raw_id + "-311", "--n", str(n), "--v311"])
+        run.raw_v311_rate = out["rate"] if out["received"] >= n else None
     children = [_start_ingest(services, db, work, cid, inflight, batch_size, group) for cid in cids]
     try:
         t_ready = min(c.wait_for(READY) for c in children)

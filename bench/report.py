@@ -41,7 +41,7 @@ class Report:
                 lines.append(f"{what[:44]:44} {f(s.median):>12} {f(s.min):>12} {f(s.max):>12} {s.n:>3}  "
                              f"{unit}{'; ' + note if note else ''}")
             else:
-                lines.append(f"{what[:44]:44} {s}")
+                lines.append(f"{what:44} {s}")
         return "\n".join(lines)
 
     def to_json(self) -> dict:

@@ -34,8 +34,10 @@ def ingest(report: Report, services: Services, work: Path, plan: Plan) -> None:
     n = f"N={plan.drain_n:,}, 1k devices"
     report.figure("ingest_rate", "ingest drain → InfluxDB (default settings)", Summary.of(rates), "msg/s", n,
                   0, "ingest")
-    report.figure("raw_drain_rate", "raw limit: bare paho subscriber, same backlog", Summary.of(raws), "msg/s", n,
+    report.figure("raw_drain_rate", "raw limit: bare paho subscriber, MQTT 5", Summary.of(raws), "msg/s", n,
                   0, "ingest")
+    report.figure("raw_drain_rate_v311", "bare paho subscriber, MQTT 3.1.1", Summary.of(r.raw_v311_rate for r in runs),
+                  "msg/s", "for reference: Faultline speaks MQTT 5", 0, "ingest")
     report.figure("ingest_ratio", "ingest / raw (paired per repetition)", paired_ratios(rates, raws), "", "", 3,
                   "ingest")
     report.figure("ingest_cpu_pct", "ingest process CPU while draining", Summary.of(r.ingest_cpu_pct for r in runs),
@@ -50,12 +52,11 @@ def ingest(report: Report, services: Services, work: Path, plan: Plan) -> None:
 def _sweep(report: Report, services: Services, work: Path, plan: Plan, default: Summary) -> None:
     if not plan.sweep:
         return
-    results = {"1000/5000 (default)": default} if plan.sweep_n == plan.drain_n else {}
-    configs = ((1000, 5000),) * (plan.sweep_n != plan.drain_n) + plan.sweep
-    for inflight, batch in configs:
+    results = {}
+    for inflight, batch in plan.sweep:
         runs = [drain_once(services, work, plan.sweep_n, inflight=inflight, batch_size=batch)
                 for _ in range(plan.reps)]
-        label = f"{inflight}/{batch}" + (" (default)" if (inflight, batch) == (1000, 5000) else "")
+        label = f"{inflight}/{batch}"
         results[label] = Summary.of(r.rate for r in runs)
         _log(f"sweep {label}: {results[label].text(0)}")
         report.figure(None, f"ingest drain, max_inflight/batch {label}", results[label], "msg/s",
@@ -63,7 +64,7 @@ def _sweep(report: Report, services: Services, work: Path, plan: Plan, default: 
         report.note("sweep", **{label: {**results[label].to_json(), "runs": [r.to_json() for r in runs]}})
     best = max(results, key=lambda k: results[k].median or 0)
     report.note("sweep", best=best)
-    report.rows.append((f"best FAULTLINE_MQTT_MAX_INFLIGHT/BATCH_SIZE: {best}", "", "", "", 0))
+    report.rows.append(("best FAULTLINE_MQTT_MAX_INFLIGHT/BATCH_SIZE", best, "", "", 0))
 
 
 def shared(report: Report, services: Services, work: Path, plan: Plan) -> None:
@@ -182,7 +183,7 @@ def simulator(report: Report, plan: Plan) -> None:
 def peer(report: Report, work: Path, plan: Plan) -> None:
     from bench.peer import run_peer
 
-    result = run_peer(work / "peer", n=100_000, reps=plan.reps)
+    result = run_peer(work / "peer", n=100_000, reps=plan.reps, inflight=plan.peer_inflight)
     for error in result.errors:
         report.errors.append(f"peer: {error}")
         report.rows.append(("peer: FAILED", error[:90], "", "", 0))
@@ -192,7 +193,8 @@ def peer(report: Report, work: Path, plan: Plan) -> None:
     report.figure("nodered_tuned_rate", "Node-RED tuned (join) drain", nr_rate, "msg/s", note, 0, "peer")
     report.figure(None, "Node-RED tuned: points never stored", Summary.of(r.get("nr_missing") for r in nr), "msgs",
                   "", 0, "peer")
-    report.figure("peer_faultline_rate", "Faultline drain, same scenario", fl_rate, "msg/s", "", 0, "peer")
+    report.figure("peer_faultline_rate", "Faultline drain, same scenario", fl_rate, "msg/s",
+                  f"FAULTLINE_MQTT_MAX_INFLIGHT={plan.peer_inflight}", 0, "peer")
     report.figure(None, "Faultline: points never stored", Summary.of(r.get("nr_missing") for r in fl), "msgs", "", 0,
                   "peer")
     report.figure(None, "peer raw paho limit (both passes)", Summary.of(r.get("raw_msg_s") for r in nr + fl),

@@ -38,12 +38,15 @@ def message(i: int, devices: int, base_ms: int) -> tuple[str, bytes]:
     return f"devices/dev-{dev:05d}/telemetry", orjson.dumps({"ts": base_ms + i, "seq": seq, "metrics": metrics})
 
 
-def _client(url: str, client_id: str, clean: bool, receive_maximum: int = 0):
+def _client(url: str, client_id: str, clean: bool, receive_maximum: int = 0, v311: bool = False):
     import paho.mqtt.client as paho
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 
     parts = urlsplit(url)
+    if v311:  # MQTT 3.1.1: the broker's max_inflight_messages is the window
+        return (paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean,
+                            protocol=paho.MQTTv311), parts.hostname, parts.port, None)
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
     props = Properties(PacketTypes.CONNECT)
     if not clean:
@@ -88,8 +91,8 @@ def publish(url: str, n: int, devices: int, base_ms: int, inflight: int, rate: f
 
 
 def rawsub(url: str, client_id: str, topic: str, n: int, register: bool, receive_maximum: int,
-           idle_s: float = 15.0) -> dict:
-    client, host, port, props = _client(url, client_id, clean=False, receive_maximum=receive_maximum)
+           idle_s: float = 15.0, v311: bool = False) -> dict:
+    client, host, port, props = _client(url, client_id, clean=False, receive_maximum=receive_maximum, v311=v311)
     st = {"n": 0, "t_first": None, "t_last": None, "t_connack": None, "present": None}
     subscribed, done = threading.Event(), threading.Event()
 
@@ -111,7 +114,10 @@ def rawsub(url: str, client_id: str, topic: str, n: int, register: bool, receive
     client.on_message = on_message
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.time()
-    client.connect(host, port, keepalive=60, clean_start=False, properties=props)
+    if v311:
+        client.connect(host, port, keepalive=60)
+    else:
+        client.connect(host, port, keepalive=60, clean_start=False, properties=props)
     client.loop_start()
     if register:
         ok = subscribed.wait(20)
@@ -148,11 +154,12 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--n", type=int, default=0)
     r.add_argument("--register", action="store_true")
     r.add_argument("--receive-maximum", type=int, default=1000)
+    r.add_argument("--v311", action="store_true", help="MQTT 3.1.1 instead of 5")
     a = parser.parse_args(argv)
     if a.cmd == "publish":
         out = publish(a.url, a.n, a.devices, a.base_ms, a.inflight, a.rate)
     else:
-        out = rawsub(a.url, a.client_id, a.topic, a.n, a.register, a.receive_maximum)
+        out = rawsub(a.url, a.client_id, a.topic, a.n, a.register, a.receive_maximum, v311=a.v311)
     print(json.dumps(out), flush=True)
 
 
