@@ -10,7 +10,8 @@ Expected fraction ``p0`` is the larger of
 * the fleet outside the cohort over the same horizon, standardised by
   model (each device is compared with devices of its own model, because
   models differ in their inherent fault rates; a regression shows against
-  the devices that do not have it), and
+  the devices that do not have it), pooled with the same cells' long-run
+  rate per device-window so that a small reference is not all noise, and
 * the cohort's own history (``CohortRate``, exponentially forgetting), pulled
   towards the fleet while young. Scans in which the cohort is flagged are not
   learned, so an ongoing regression never becomes the cohort's own normal
