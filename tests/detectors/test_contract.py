@@ -70,3 +70,24 @@ def test_higher_is_more_anomalous(det, stream, probe):
     for x in stream:
         a.learn_one(x)
     assert a.score_one(probe) > a.score_one(stream[-1])
+
+
+def river_generic_checks(det):
+    """River's own estimator checks (those that need no scikit-learn datasets)."""
+    from river.checks import yield_checks
+
+    out = []
+    try:
+        for check in yield_checks(det):
+            out.append(check)
+    except ModuleNotFoundError:  # the dataset-driven checks need scikit-learn, not installed here
+        pass
+    return out
+
+
+@pytest.mark.parametrize("det", [c[0] for c in CASES], ids=IDS)
+def test_river_estimator_checks(det):
+    checks = river_generic_checks(det)
+    assert len(checks) >= 10
+    for check in checks:
+        check(det.clone())
