@@ -37,6 +37,7 @@ def detect(shard: str, cohort: bool | None):
     from detectors.service import DetectService
     from faultline.settings import SettingsError, load_settings
     from influx.client import InfluxClient
+    from influx.errors import InfluxError
     from ingest.mqtt import Subscriber
 
     try:
@@ -51,7 +52,10 @@ def detect(shard: str, cohort: bool | None):
         raise click.ClickException(str(exc)) from None
     client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
                           settings.influx_password.get_secret_value(), settings.influx_timeout_s)
-    client.ensure_database()
+    try:
+        client.ensure_database()
+    except InfluxError as exc:  # the sink keeps anomalies and retries; detection need not wait
+        logging.getLogger("faultline.detectors").warning("InfluxDB not ready (%s); continuing", exc)
 
     def subscriber(url, client_id, topic_filter, on_message):
         return Subscriber(url, client_id, topic_filter, on_message, keepalive=settings.mqtt_keepalive_s,
