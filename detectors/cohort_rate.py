@@ -131,6 +131,7 @@ class CohortScan:
         self.memory_scans = memory_scans
         self.prior_devices = prior_devices
         self.history: dict[tuple, CohortRate] = {}
+        self._totals: dict[int, dict] = {}
 
     def scan(self, counts: dict[int, Counts], long_run: LongRun | None = None) -> list[CohortFinding]:
         """``counts[h]`` are the cell counts over horizon ``h``; returns the explained excesses.
@@ -139,6 +140,13 @@ class CohortScan:
         device-windows) over a long, exponentially forgetting past.
         """
         agg = {h: _aggregate(counts.get(h, {})) for h in self.horizons}
+        self._totals = {}  # per horizon, for this scan only
+        try:
+            return self._scan(counts, agg, long_run)
+        finally:
+            self._totals = {}
+
+    def _scan(self, counts: dict[int, Counts], agg: dict, long_run: LongRun | None) -> list[CohortFinding]:
         tests, n_tests = self._test_all(counts, agg, long_run)
         threshold = surprise(self.alpha)
         cells_of = {k: frozenset(agg[h][k][2]) for k in tests for h in self.horizons if k in agg[h]}
@@ -199,15 +207,18 @@ class CohortScan:
         reference is not all noise. None when some model has too few devices
         outside the cells to compare with. Returns (rate, effective size).
         """
-        per_model: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
-        for c, (n, m) in counts.items():
-            if c not in cells and c not in left_out:
+        totals = self._totals.get(h)
+        if totals is None:
+            totals = self._totals[h] = _model_totals(counts, long_run)
+        per_model = {k: list(v) for k, v in totals.items()}
+        for c in set(cells) | set(left_out):  # the fleet's totals minus the tested and set-aside cells
+            if c in counts and c[0] in per_model:
                 ref = per_model[c[0]]
-                ref[0] += n
-                ref[1] += m
+                ref[0] -= counts[c][0]
+                ref[1] -= counts[c][1]
                 if long_run and c in long_run:
-                    ref[2] += long_run[c][0]
-                    ref[3] += long_run[c][1]
+                    ref[2] -= long_run[c][0]
+                    ref[3] -= long_run[c][1]
         weights: dict[str, int] = defaultdict(int)
         for c in cells:
             weights[c[0]] += counts.get(c, (0, 0))[0]
@@ -243,6 +254,19 @@ class CohortScan:
             return 1.0
         rate, size = base
         return betabinomial_sf(m, n, rate * size + 0.5, (1.0 - rate) * size + 0.5)
+
+
+def _model_totals(counts: Counts, long_run: LongRun | None) -> dict[str, tuple[float, float, float, float]]:
+    """Per model: active devices, faulty devices, long-run faulty and active device-windows."""
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
+    for c, (n, m) in counts.items():
+        ref = totals[c[0]]
+        ref[0] += n
+        ref[1] += m
+        if long_run and c in long_run:
+            ref[2] += long_run[c][0]
+            ref[3] += long_run[c][1]
+    return {k: tuple(v) for k, v in totals.items()}
 
 
 def _aggregate(counts: Counts) -> dict[CohortKey, tuple[int, int, set]]:
