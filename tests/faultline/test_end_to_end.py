@@ -8,6 +8,7 @@ short (the fault-rate detectors use faults and logs).
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 
@@ -21,9 +22,11 @@ from tickets.store import list_tickets
 TOPICS = {"events", "logs", "meta", "status"}
 
 
-def messages_of(scenario: str, devices: int, seed: int):
+def messages_of(scenario: str, devices: int, seed: int, prefix: str):
+    """The scenario's messages under this test's own topic prefix (other tests' retained
+    messages never reach it)."""
     sim = Simulation(scenario, devices=devices, seed=seed, topics=TOPICS)
-    msgs = [(m.topic, m.payload, m.retain) for m in sim.messages() if not m.will]
+    msgs = [(prefix + m.topic[len("devices"):], m.payload, m.retain) for m in sim.messages() if not m.will]
     return msgs, sim.truth()
 
 
@@ -54,8 +57,13 @@ def settled(engine, quiet_s: float = 4.0) -> None:
 
 
 @pytest.fixture
-def env(settings_env):
-    return {**settings_env, "FAULTLINE_API_PORT": str(free_port()), "FAULTLINE_LOG_LEVEL": "INFO"}
+def prefix() -> str:
+    return f"e2e{uuid.uuid4().hex[:8]}/devices"
+
+
+@pytest.fixture
+def env(settings_env, prefix):
+    return {**settings_env, "FAULTLINE_API_PORT": str(free_port()), "FAULTLINE_MQTT_TOPIC_PREFIX": prefix}
 
 
 def expected_records(msgs) -> int:
@@ -69,8 +77,8 @@ def expected_records(msgs) -> int:
     return count
 
 
-def test_firmware_regression_is_one_cohort_ticket_across_kill_and_replay(stack, env, tmp_path):
-    msgs, truth = messages_of("firmware-regression", 100, 0)
+def test_firmware_regression_is_one_cohort_ticket_across_kill_and_replay(stack, env, prefix, tmp_path):
+    msgs, truth = messages_of("firmware-regression", 100, 0, prefix)
     incident = truth.incidents[0]
     client = InfluxClient(stack.influx_url, env["FAULTLINE_INFLUX_DB"])
     service = ServiceProcess(env, tmp_path / "run.log").start()
@@ -100,8 +108,8 @@ def test_firmware_regression_is_one_cohort_ticket_across_kill_and_replay(stack, 
     assert any(m in line.msg for line in ticket.evidence.logs for m in markers)
 
 
-def test_healthy_fleet_opens_no_ticket(stack, env, tmp_path):
-    msgs, _ = messages_of("healthy", 100, 5)
+def test_healthy_fleet_opens_no_ticket(stack, env, prefix, tmp_path):
+    msgs, _ = messages_of("healthy", 100, 5, prefix)
     client = InfluxClient(stack.influx_url, env["FAULTLINE_INFLUX_DB"])
     service = ServiceProcess(env, tmp_path / "run.log").start()
     try:

@@ -15,8 +15,8 @@ from ingest.service import IngestService
 
 
 @pytest.fixture
-def ingest(settings_env):
-    settings = load_settings(settings_env)
+def ingest(env):
+    settings = load_settings(env)
     service = IngestService(settings)
     service.client.ensure_database()
     service.start()
@@ -25,8 +25,8 @@ def ingest(settings_env):
     service.stop()
 
 
-def influx(settings_env) -> InfluxClient:
-    return InfluxClient(settings_env["FAULTLINE_INFLUX_URL"], settings_env["FAULTLINE_INFLUX_DB"])
+def influx(env) -> InfluxClient:
+    return InfluxClient(env["FAULTLINE_INFLUX_URL"], env["FAULTLINE_INFLUX_DB"])
 
 
 def count(client: InfluxClient, measurement: str, field: str = "seq") -> int:
@@ -37,24 +37,24 @@ def count(client: InfluxClient, measurement: str, field: str = "seq") -> int:
 META = {"model": "PX-200", "firmware": "2.1.0", "site": "sh-03", "hw_rev": "B", "customer": "acme", "tier": "gold"}
 
 
-def test_each_kind_is_stored_with_cohort_tags_and_all_ts_forms(ingest, publish, settings_env):
+def test_each_kind_is_stored_with_cohort_tags_and_all_ts_forms(ingest, publish, env, prefix):
     base = int(time.time()) - 3600
     iso = datetime.fromtimestamp(base + 2.5, timezone.utc).isoformat().replace("+00:00", "Z")
-    publish([("devices/pump-1/meta", json.dumps(META), True)])
+    publish([(f"{prefix}/pump-1/meta", json.dumps(META), True)])
     wait_until(lambda: ingest.registry.cohort_of("pump-1").model == "PX-200", what="meta in the registry")
     publish([
-        ("devices/pump-1/telemetry", json.dumps({"ts": base + 0.25, "seq": 1, "metrics": {"temp_c": 41.2, "ok": True}})),
-        ("devices/pump-1/telemetry", json.dumps({"ts": (base + 1) * 1000, "seq": 2, "metrics": {"temp_c": 42}})),
-        ("devices/pump-1/telemetry", json.dumps({"ts": iso, "seq": 3, "metrics": {"temp_c": 43.5}})),
-        ("devices/pump-1/logs", json.dumps([
+        (f"{prefix}/pump-1/telemetry", json.dumps({"ts": base + 0.25, "seq": 1, "metrics": {"temp_c": 41.2, "ok": True}})),
+        (f"{prefix}/pump-1/telemetry", json.dumps({"ts": (base + 1) * 1000, "seq": 2, "metrics": {"temp_c": 42}})),
+        (f"{prefix}/pump-1/telemetry", json.dumps({"ts": iso, "seq": 3, "metrics": {"temp_c": 43.5}})),
+        (f"{prefix}/pump-1/logs", json.dumps([
             {"ts": base + 3, "seq": 1, "level": "ERROR", "component": "motor", "code": "E214", "msg": "overcurrent on phase B"},
             {"ts": base + 3, "seq": 2, "level": "INFO", "component": "motor", "msg": "restart, \"soft\"\nline 2"},
         ])),
-        ("devices/pump-1/events", json.dumps({"ts": base + 4, "seq": 1, "type": "fault", "code": "E214",
+        (f"{prefix}/pump-1/events", json.dumps({"ts": base + 4, "seq": 1, "type": "fault", "code": "E214",
                                                "severity": "major", "detail": {"phase": "B", "amps": 12.5}})),
-        ("devices/pump-1/status", "offline", True),
+        (f"{prefix}/pump-1/status", "offline", True),
     ])
-    client = influx(settings_env)
+    client = influx(env)
     wait_until(lambda: count(client, "device_events") == 1 and count(client, "device_status", "online") == 1,
                what="events and status stored")
     rows = client.rows('SELECT * FROM "telemetry" ORDER BY time')
@@ -73,40 +73,40 @@ def test_each_kind_is_stored_with_cohort_tags_and_all_ts_forms(ingest, publish, 
     assert status["online"] == 0.0 and status["device"] == "pump-1"
 
 
-def test_duplicate_seq_overwrites_and_same_millisecond_lines_both_kept(ingest, publish, settings_env):
+def test_duplicate_seq_overwrites_and_same_millisecond_lines_both_kept(ingest, publish, env, prefix):
     line = {"ts": int(time.time()) - 100, "level": "ERROR", "component": "psu", "code": "E1", "msg": "undervoltage"}
-    publish([("devices/d-2/logs", json.dumps({**line, "seq": 7}))] * 3
-            + [("devices/d-2/logs", json.dumps({**line, "seq": 8, "msg": "undervoltage again"}))])
-    client = influx(settings_env)
+    publish([(f"{prefix}/d-2/logs", json.dumps({**line, "seq": 7}))] * 3
+            + [(f"{prefix}/d-2/logs", json.dumps({**line, "seq": 8, "msg": "undervoltage again"}))])
+    client = influx(env)
     wait_until(lambda: count(client, "device_logs") == 2, what="two distinct log points")
     entry = [e for e in ingest.ledger.entries("d-2")][0]
     assert (entry.received, entry.duplicates) == (4, 2)
 
 
-def test_bad_messages_are_dead_lettered_with_reason_and_do_not_stop_ingest(ingest, publish, settings_env):
+def test_bad_messages_are_dead_lettered_with_reason_and_do_not_stop_ingest(ingest, publish, env, prefix):
     from ingest import deadletters
 
     publish([
-        ("devices/d-3/telemetry", b'{"ts": 1700000000, "metrics": {"temp_c": '),
-        ("devices/d-3/logs", json.dumps({"level": "LOUD", "msg": "x"})),
-        ("devices/bad id!/telemetry", json.dumps({"metrics": {"a": 1}})),
-        ("devices/d-3/telemetry", json.dumps({"seq": 1, "metrics": {"temp_c": 20.5}})),
+        (f"{prefix}/d-3/telemetry", b'{"ts": 1700000000, "metrics": {"temp_c": '),
+        (f"{prefix}/d-3/logs", json.dumps({"level": "LOUD", "msg": "x"})),
+        (f"{prefix}/bad id!/telemetry", json.dumps({"metrics": {"a": 1}})),
+        (f"{prefix}/d-3/telemetry", json.dumps({"seq": 1, "metrics": {"temp_c": 20.5}})),
     ])
-    client = influx(settings_env)
+    client = influx(env)
     wait_until(lambda: count(client, "telemetry") == 1, what="the good message stored")
     wait_until(lambda: deadletters.count(ingest.engine) == 3, what="three dead letters")
     reasons = {r.topic: (r.stage, r.reason) for r in deadletters.query(ingest.engine)}
-    assert reasons["devices/d-3/telemetry"][0] == "decode" and "invalid JSON" in reasons["devices/d-3/telemetry"][1]
-    assert "level must be one of" in reasons["devices/d-3/logs"][1]
-    assert "does not match" in reasons["devices/bad id!/telemetry"][1]
+    assert reasons[f"{prefix}/d-3/telemetry"][0] == "decode" and "invalid JSON" in reasons[f"{prefix}/d-3/telemetry"][1]
+    assert "level must be one of" in reasons[f"{prefix}/d-3/logs"][1]
+    assert "does not match" in reasons[f"{prefix}/bad id!/telemetry"][1]
 
 
-def test_counts_by_stage_reason_and_firmware_reach_ingest_stats(ingest, publish, settings_env):
-    publish([("devices/fw-dev/meta", json.dumps({"model": "PX-200", "firmware": "9.9.9"}), True)])
+def test_counts_by_stage_reason_and_firmware_reach_ingest_stats(ingest, publish, env, prefix):
+    publish([(f"{prefix}/fw-dev/meta", json.dumps({"model": "PX-200", "firmware": "9.9.9"}), True)])
     wait_until(lambda: ingest.registry.firmware_of("fw-dev") == "9.9.9", what="meta in the registry")
-    publish([("devices/fw-dev/telemetry", json.dumps({"seq": i, "metrics": {"a": i}})) for i in range(1, 4)]
-            + [("devices/fw-dev/telemetry", b"{not json")] * 2)
-    client = influx(settings_env)
+    publish([(f"{prefix}/fw-dev/telemetry", json.dumps({"seq": i, "metrics": {"a": i}})) for i in range(1, 4)]
+            + [(f"{prefix}/fw-dev/telemetry", b"{not json")] * 2)
+    client = influx(env)
     wait_until(lambda: count(client, "telemetry") == 3, what="three stored")
     ingest.stop()  # the last counts are flushed on the way out
     rows = client.rows('SELECT sum("messages") AS n FROM "ingest_stats" GROUP BY "stage", "reason", "firmware"')
