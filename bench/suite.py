@@ -46,22 +46,32 @@ def ingest(report: Report, services: Services, work: Path, plan: Plan) -> None:
                   "MB", "", 1, "memory")
     report.figure(None, "prefill publisher (QoS 1)", Summary.of(r.prefill_rate for r in runs), "msg/s", "", 0)
     report.note("ingest", runs=[r.to_json() for r in runs])
-    _sweep(report, services, work, plan, Summary.of(rates))
+    _sweep(report, services, work, plan)
 
 
-def _sweep(report: Report, services: Services, work: Path, plan: Plan, default: Summary) -> None:
+def _sweep(report: Report, services: Services, work: Path, plan: Plan) -> None:
+    """Each repetition runs every configuration once (interleaved), so a busy minute hits all of them alike;
+    each configuration is also reported relative to the first one (the default) of the same repetition."""
     if not plan.sweep:
         return
+    labels = [f"{inflight}/{batch}" for inflight, batch in plan.sweep]
+    runs: dict[str, list] = {label: [] for label in labels}
+    for rep in range(plan.reps):
+        for label, (inflight, batch) in zip(labels, plan.sweep):
+            runs[label].append(drain_once(services, work, plan.sweep_n, inflight=inflight, batch_size=batch))
+        _log(f"sweep {rep + 1}/{plan.reps}: " + ", ".join(f"{k} {v[-1].rate or 0:,.0f}/s" for k, v in runs.items()))
+    base = [r.rate for r in runs[labels[0]]]
     results = {}
-    for inflight, batch in plan.sweep:
-        runs = [drain_once(services, work, plan.sweep_n, inflight=inflight, batch_size=batch)
-                for _ in range(plan.reps)]
-        label = f"{inflight}/{batch}"
-        results[label] = Summary.of(r.rate for r in runs)
-        _log(f"sweep {label}: {results[label].text(0)}")
+    for label in labels:
+        rates = [r.rate for r in runs[label]]
+        results[label] = Summary.of(rates)
         report.figure(None, f"ingest drain, max_inflight/batch {label}", results[label], "msg/s",
                       f"N={plan.sweep_n:,}", 0)
-        report.note("sweep", **{label: {**results[label].to_json(), "runs": [r.to_json() for r in runs]}})
+        rel = paired_ratios(rates, base)
+        if label != labels[0]:
+            report.figure(None, f"  {label} relative to {labels[0]} (paired)", rel, "", "", 2)
+        report.note("sweep", **{label: {**results[label].to_json(), "relative_to_first": rel.to_json(),
+                                        "runs": [r.to_json() for r in runs[label]]}})
     best = max(results, key=lambda k: results[k].median or 0)
     report.note("sweep", best=best)
     report.rows.append(("best FAULTLINE_MQTT_MAX_INFLIGHT/BATCH_SIZE", best, "", "", 0))
