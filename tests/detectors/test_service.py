@@ -15,6 +15,7 @@ from influx.client import InfluxClient
 from ingest.mqtt import Subscriber
 
 HOUR = 3_600_000
+PREFIX = "detectortest"  # a topic prefix of our own on the shared broker
 
 
 def wait_for(condition, timeout=30.0):
@@ -27,25 +28,26 @@ def wait_for(condition, timeout=30.0):
     pytest.fail("condition not met before the deadline")
 
 
-def messages(now_ms: int) -> list[tuple]:
+def messages(now_ms: int, prefix: str) -> list[tuple]:
     """A quiet hour for three pumps, then one of them faults eight times in the next hour."""
     start = (now_ms // HOUR - 3) * HOUR
     meta = json.dumps({"model": "PX-200", "firmware": "2.0.3", "site": "s1"})
     timed = []
     for d in ("p1", "p2", "p3"):
         for h in range(3):
-            timed.append((start + h * HOUR + 1000, f"devices/{d}/telemetry", json.dumps({"ts": start + h * HOUR + 1000, "metrics": {"t": 1.0}})))
+            timed.append((start + h * HOUR + 1000, f"{prefix}/{d}/telemetry", json.dumps({"ts": start + h * HOUR + 1000, "metrics": {"t": 1.0}})))
     for k in range(8):
         ts = start + HOUR + 60_000 * (k + 1)
-        timed.append((ts, "devices/p2/events", json.dumps({"ts": ts, "type": "fault", "code": "E430", "severity": "minor"})))
-    out = [(f"devices/{d}/meta", meta, 1, True) for d in ("p1", "p2", "p3")]
+        timed.append((ts, f"{prefix}/p2/events", json.dumps({"ts": ts, "type": "fault", "code": "E430", "severity": "minor"})))
+    out = [(f"{prefix}/{d}/meta", meta, 1, True) for d in ("p1", "p2", "p3")]
     out += [(topic, payload, 1, False) for _, topic, payload in sorted(timed)]  # in event-time order, as devices send
-    out.append(("devices/p2/events", b"{not json", 1, False))
+    out.append((f"{prefix}/p2/events", b"{not json", 1, False))
     return out
 
 
 def test_detect_consumes_mqtt_and_writes_anomalies(stack, settings_env, tmp_path):
-    settings = load_settings({**settings_env, "FAULTLINE_DETECTOR_MQTT_CLIENT_ID": settings_env["FAULTLINE_MQTT_CLIENT_ID"]})
+    settings = load_settings({**settings_env, "FAULTLINE_DETECTOR_MQTT_CLIENT_ID": settings_env["FAULTLINE_MQTT_CLIENT_ID"],
+                              "FAULTLINE_MQTT_TOPIC_PREFIX": PREFIX})
     client = InfluxClient(settings.influx_url, settings.influx_db)
     config = EngineConfig(lateness_s=0)
 
@@ -58,7 +60,7 @@ def test_detect_consumes_mqtt_and_writes_anomalies(stack, settings_env, tmp_path
     runner = threading.Thread(target=service.run, args=(stop,), kwargs={"poll_s": 0.1}, daemon=True)
     runner.start()
     assert service.subscriber.wait_connected(15)
-    publish.multiple([{"topic": t, "payload": p, "qos": q, "retain": r} for t, p, q, r in messages(int(time.time() * 1000))],
+    publish.multiple([{"topic": t, "payload": p, "qos": q, "retain": r} for t, p, q, r in messages(int(time.time() * 1000), PREFIX)],
                      hostname="127.0.0.1", port=stack.mqtt_port)
     rows = wait_for(lambda: client.rows('SELECT * FROM "anomalies"'))
     stop.set()
@@ -134,14 +136,17 @@ def test_faultline_detect_process_gets_what_was_queued_for_its_session(stack, se
     import uuid
 
     client_id = f"faultline-detect-{uuid.uuid4().hex[:8]}"
-    env = {**settings_env, "FAULTLINE_DETECTOR_LATENESS_S": "0", "FAULTLINE_DETECTOR_MQTT_CLIENT_ID": client_id}
+    prefix = f"det{uuid.uuid4().hex[:6]}"
+    env = {**settings_env, "FAULTLINE_DETECTOR_LATENESS_S": "0", "FAULTLINE_DETECTOR_MQTT_CLIENT_ID": client_id,
+           "FAULTLINE_MQTT_TOPIC_PREFIX": prefix}
     settings = load_settings(env)
-    session = Subscriber(settings.mqtt_url, client_id, "devices/+/+", lambda m: None)
+    session = Subscriber(settings.mqtt_url, client_id, f"{prefix}/+/+", lambda m: None)
     session.start()
     assert session.wait_connected(15)
     session.stop()  # disconnected: the broker now queues for this client id
     publish.multiple([{"topic": t, "payload": p, "qos": q, "retain": r}
-                      for t, p, q, r in messages(int(time.time() * 1000))], hostname="127.0.0.1", port=stack.mqtt_port)
+                      for t, p, q, r in messages(int(time.time() * 1000), prefix)], hostname="127.0.0.1",
+                     port=stack.mqtt_port)
     proc = subprocess.Popen([str(Path(sys.executable).parent / "faultline"), "detect"], env={**os.environ, **env},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
