@@ -30,7 +30,9 @@ def parse_shard(text: str) -> tuple[int, int]:
 @click.command()
 @click.option("--shard", default="0/1", show_default=True, help="i/n: run device detectors for shard i of n")
 @click.option("--cohort/--no-cohort", default=None, help="Run the cohort scan and rules (default: on shard 0)")
-def detect(shard: str, cohort: bool | None):
+@click.option("--alerts/--no-alerts", default=True, show_default=True,
+              help="Hand anomalies on to the alert and ticket stages (SQL database of FAULTLINE_DATABASE_URL)")
+def detect(shard: str, cohort: bool | None, alerts: bool):
     """Run the detectors as their own process: MQTT in, anomalies to InfluxDB."""
     from detectors.engine import EngineConfig
     from detectors.rules import RuleError
@@ -61,11 +63,31 @@ def detect(shard: str, cohort: bool | None):
         return Subscriber(url, client_id, topic_filter, on_message, keepalive=settings.mqtt_keepalive_s,
                           receive_maximum=settings.mqtt_max_inflight)
 
-    service = DetectService(settings, config, client, subscriber, history=client)
+    alerting, clock = _alerting(settings, client) if alerts else (None, None)
+    service = DetectService(settings, config, client, subscriber, history=client, alerting=alerting, clock=clock)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     service.run(stop)
+
+
+def _alerting(settings, client):
+    """The alert and ticket stages behind this detector process (shared SQL database)."""
+    from alerts.config import AlertConfig
+    from alerts.events import InfluxEventWriter
+    from alerts.manager import AlertManager
+    from alerts.store import SqlAlertStore
+    from faultline.alerting import AlertingStage
+    from faultline.clock import EventClock
+    from faultline.db import make_engine, migrate
+    from tickets.wiring import build_service
+
+    migrate(settings.sql_url)
+    engine = make_engine(settings.sql_url)
+    clock = EventClock()
+    manager = AlertManager(AlertConfig.from_settings(settings), SqlAlertStore(engine), InfluxEventWriter(client),
+                           now=clock)
+    return AlertingStage(manager, build_service(settings, engine, influx_client=client)), clock
 
 
 @click.command("eval")

@@ -33,17 +33,22 @@ from typing import Callable
 from detectors.engine import DetectorEngine, EngineConfig
 from detectors.sink import AnomalySink
 from ingest.decode import DecodeError, DecodeLimits, decode_message
+from ingest.records import DeviceEvent, DeviceStatus, LogLine, Telemetry
+
+EVENT_TIMED = (Telemetry, LogLine, DeviceEvent)
 
 log = logging.getLogger("faultline.detectors")
 
 
 class DetectService:
     def __init__(self, settings, config: EngineConfig, writer, subscriber_factory: Callable,
-                 now: Callable[[], float] = time.time, history=None):
+                 now: Callable[[], float] = time.time, history=None, alerting=None, clock=None):
         self.settings = settings
         self.config = config
         self.now = now
         self.history = history  # an InfluxClient for warm-up, or None
+        self.alerting = alerting  # faultline.alerting.AlertingStage: anomalies on to alerts and tickets
+        self.clock = clock  # faultline.clock.EventClock fed with event times, for the alert stage
         self.engine = DetectorEngine(config)
         self.sink = AnomalySink(writer)
         self.inbox: queue.Queue = queue.Queue(maxsize=10_000)
@@ -77,9 +82,15 @@ class DetectService:
             records = []
         anomalies = []
         for record in records:
+            if type(record) is DeviceStatus:
+                continue  # stamped at receipt, not an event time: replayed backlogs would close windows early
+            if self.clock is not None and type(record) in EVENT_TIMED:
+                self.clock.observe(record.ts_ms)
             anomalies += self.engine.process(record)
         if anomalies:
             self.sink.write(anomalies)
+            if self.alerting is not None:
+                self.alerting.handle(anomalies)
         self.processed += 1
         self._last_message = self.now()
         self.subscriber.ack(msg.mid, msg.qos, msg.generation)
@@ -100,6 +111,9 @@ class DetectService:
             self.sink.write(anomalies)
         else:
             self.sink.flush()
+        if self.alerting is not None:
+            self.alerting.handle(anomalies)
+            self.alerting.tick()
         if self.now() - self._last_checkpoint >= self.settings.detector_checkpoint_s:
             self.engine.checkpoint(self.state_path)
             self._last_checkpoint = self.now()

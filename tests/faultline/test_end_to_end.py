@@ -7,7 +7,6 @@ short (the fault-rate detectors use faults and logs).
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -15,45 +14,8 @@ import pytest
 from faultline.db import make_engine
 from faultline.stack import free_port
 from influx.client import InfluxClient
-from simulators.fleet import Simulation
-from support import ServiceProcess, publish_all, wait_until
+from support import ServiceProcess, expected_records, messages_of, publish_all, settled, stored_count, wait_until
 from tickets.store import list_tickets
-
-TOPICS = {"events", "logs", "meta", "status"}
-
-
-def messages_of(scenario: str, devices: int, seed: int, prefix: str):
-    """The scenario's messages under this test's own topic prefix (other tests' retained
-    messages never reach it)."""
-    sim = Simulation(scenario, devices=devices, seed=seed, topics=TOPICS)
-    msgs = [(prefix + m.topic[len("devices"):], m.payload, m.retain) for m in sim.messages() if not m.will]
-    return msgs, sim.truth()
-
-
-def stored_count(client: InfluxClient) -> int:
-    total = 0
-    for measurement in ("device_logs", "device_events"):
-        rows = client.rows(f'SELECT count("seq") FROM "{measurement}"')
-        total += rows[0]["count"] if rows else 0
-    return total
-
-
-def settled(engine, quiet_s: float = 4.0) -> None:
-    """Wait until the alert state has not changed for `quiet_s` (the pipeline went quiet)."""
-    from sqlalchemy import text
-
-    def version():
-        with engine.connect() as conn:
-            return conn.execute(text("SELECT coalesce(sum(version), 0), count(*) FROM alert_states")).one()
-
-    last, since = version(), time.monotonic()
-    deadline = time.monotonic() + 120
-    while time.monotonic() - since < quiet_s:
-        assert time.monotonic() < deadline, "the pipeline never went quiet"
-        time.sleep(0.5)
-        now = version()
-        if now != last:
-            last, since = now, time.monotonic()
 
 
 @pytest.fixture
@@ -64,17 +26,6 @@ def prefix() -> str:
 @pytest.fixture
 def env(settings_env, prefix):
     return {**settings_env, "FAULTLINE_API_PORT": str(free_port()), "FAULTLINE_MQTT_TOPIC_PREFIX": prefix}
-
-
-def expected_records(msgs) -> int:
-    import orjson
-
-    count = 0
-    for topic, payload, _ in msgs:
-        if topic.endswith(("/logs", "/events")):
-            doc = orjson.loads(payload)
-            count += len(doc) if isinstance(doc, list) else 1
-    return count
 
 
 def test_firmware_regression_is_one_cohort_ticket_across_kill_and_replay(stack, env, prefix, tmp_path):
