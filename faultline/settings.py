@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     max_clock_skew_s: float = Field(300.0, ge=0, description="Timestamps further in the future are stored at receipt time")
     max_age_days: float = Field(365.0, gt=0, description="Timestamps older than this are stored at receipt time")
     spool_max_mb: int = Field(1024, ge=1, description="Disk spool bound; when full, ingest applies backpressure")
+    gap_grace_s: float = Field(60.0, ge=0, description="A seq gap still open this long is confirmed and written to ingest_gaps")
+    stats_interval_s: float = Field(10.0, gt=0, description="Seconds between ingest_stats and ledger flushes")
 
     # --- API ------------------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="API bind address")

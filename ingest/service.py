@@ -33,7 +33,6 @@ from ingest.stats import IngestStats
 from ingest.writer import DurableWriter, Stopped
 
 log = logging.getLogger("faultline.ingest")
-HOUSEKEEPING_S = 10.0
 SUB_MS = 1_000_000
 
 
@@ -57,7 +56,7 @@ class IngestService:
         self.client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
                                    settings.influx_password.get_secret_value(), settings.influx_timeout_s)
         self.registry = DeviceRegistry(self.engine)
-        self.ledger = Ledger()
+        self.ledger = Ledger(grace_ms=int(settings.gap_grace_s * 1000))
         self.ledger.load(self.engine)
         self.stats = IngestStats()
         self.stop_event = threading.Event()
@@ -103,9 +102,10 @@ class IngestService:
 
     def _pipeline_loop(self) -> None:
         linger = self.settings.linger_ms / 1000
-        batch, next_housekeeping = Batch(), time.monotonic() + HOUSEKEEPING_S
+        every = self.settings.stats_interval_s
+        batch, next_housekeeping = Batch(), time.monotonic() + every
         while True:
-            timeout = max(0.0, batch.opened_at + linger - time.monotonic()) if batch.messages else HOUSEKEEPING_S
+            timeout = max(0.0, batch.opened_at + linger - time.monotonic()) if batch.messages else every
             try:
                 msg = self.inbox.get(timeout=timeout)
             except queue.Empty:
@@ -121,7 +121,7 @@ class IngestService:
                 self.pipeline.add(batch, msg)
             if time.monotonic() >= next_housekeeping:
                 self._housekeeping(batch)
-                next_housekeeping = time.monotonic() + HOUSEKEEPING_S
+                next_housekeeping = time.monotonic() + every
             if batch.messages >= self.flush_messages or len(batch.lines) >= self.settings.batch_size \
                     or (batch.messages and time.monotonic() - batch.opened_at >= linger) \
                     or (batch.lines and not batch.messages):  # housekeeping lines alone

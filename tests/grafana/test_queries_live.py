@@ -97,13 +97,13 @@ def live(stack, tmp_path_factory) -> LiveFleet:
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("FAULTLINE_")}
     env.update(FAULTLINE_MQTT_URL=stack.mqtt_url, FAULTLINE_MQTT_CLIENT_ID=f"grafana-live-{uuid.uuid4().hex[:8]}",
                FAULTLINE_INFLUX_URL=stack.influx_url, FAULTLINE_INFLUX_DB=db, FAULTLINE_DATA_DIR=str(work / "data"),
-               FAULTLINE_MQTT_TOPIC_PREFIX=PREFIX)
+               FAULTLINE_MQTT_TOPIC_PREFIX=PREFIX, FAULTLINE_GAP_GRACE_S="2", FAULTLINE_STATS_INTERVAL_S="1")
     client = InfluxClient(stack.influx_url, db)
     ingest = IngestProcess(env, work / "ingest.log").start()
     try:
         now_ms = int(time.time() * 1000)
         extra = _extra_messages(now_ms)
-        publish_all(stack.mqtt_url, extra[:2])  # opens the gap first: it is confirmed a minute later
+        publish_all(stack.mqtt_url, extra[:2])  # opens the gap first: confirmed after the (shortened) grace
         sim, sent = _simulate(env, work / "truth.json")
         publish_all(stack.mqtt_url, extra[2:])
         # Ingest writes its counters and confirmed gaps with the batches of
