@@ -10,13 +10,15 @@ that wait is the configuration's, so the reported latency is the rest:
     latency = time the ticket row appeared − (window end + lateness)
 
 and ``raw`` is the time from the first fault message to the ticket. Bursts
-are spread over the window, all before its end.
+are spread over the window, all before its end, and the incidents over two
+consecutive windows; a thread watches the tickets table every 0.1 s.
 """
 
 from __future__ import annotations
 
 import math
 import shutil
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -77,7 +79,46 @@ def _tickets(sql_url: str) -> dict[str, float]:
         engine.dispose()
 
 
-def latency_run(services: Services, work: Path, incidents: int = 6, faults: int = 10) -> LatencyRun:
+class TicketWatch(threading.Thread):
+    """Polls the tickets table every 0.1 s; remembers when a ticket naming each device first appeared."""
+
+    def __init__(self, sql_url: str, devices: list[str]):
+        super().__init__(daemon=True)
+        self.sql_url, self.devices, self.seen = sql_url, devices, {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set() and len(self.seen) < len(self.devices):
+            subjects = _tickets(self.sql_url)
+            now = time.time()
+            for d in self.devices:
+                if d not in self.seen and any(d in subject for subject in subjects):
+                    self.seen[d] = now
+            self.done.wait(0.1)
+
+
+def _next_window(min_room_s: float = 15.0) -> float:
+    """End of the window the next bursts go into (the current one if it has room left)."""
+    now = time.time()
+    end = math.ceil(now / WINDOW_S) * WINDOW_S
+    return end if end - now >= min_room_s else end + WINDOW_S
+
+
+def _play_round(client, devices: list[str], faults: int, first: dict, closes: dict) -> None:
+    end = _next_window()
+    if closes and end <= max(closes.values()) - LATENESS_S:  # each round has a window of its own
+        end = max(closes.values()) - LATENESS_S + WINDOW_S
+    time.sleep(max(0.0, end - WINDOW_S - time.time()))  # the window has started
+    start, span = time.time(), max(1.0, end - time.time() - 5.0)
+    for i, d in enumerate(devices):
+        time.sleep(max(0.0, start + span * i / len(devices) - time.time()))
+        first[d], closes[d] = time.time(), end + LATENESS_S
+        for topic, payload in _burst(d, int(first[d] * 1000), faults):
+            client.publish(topic, payload, qos=1)
+
+
+def latency_run(services: Services, work: Path, incidents: int = 6, faults: int = 10, rounds: int = 2) -> LatencyRun:
+    """``incidents`` devices over ``rounds`` consecutive windows (so not every ticket comes from one close)."""
     run = LatencyRun(incidents)
     db = services.new_database("latency")
     cid = f"fl-run-{uuid.uuid4().hex[:6]}"
@@ -85,7 +126,7 @@ def latency_run(services: Services, work: Path, incidents: int = 6, faults: int 
     env = faultline_env(services, db, data, cid, api_port=free_port(), detector_window_s=WINDOW_S,
                         detector_lateness_s=LATENESS_S, alert_pending_s=0, alert_min_count=1)
     child = Child([FAULTLINE, "run"], env, work / f"{cid}.log").start()
-    client = None
+    client = watch = None
     try:
         child.wait_for(READY, timeout=90)
         client = _connect(services.mosquitto.url)
@@ -93,38 +134,24 @@ def latency_run(services: Services, work: Path, incidents: int = 6, faults: int 
         for i, d in enumerate(devices):
             meta = {"model": f"LAT-{i}", "firmware": f"9.{i}.0", "site": f"lat-site-{i}"}
             client.publish(f"devices/{d}/meta", orjson.dumps(meta), qos=1, retain=True).wait_for_publish(10)
-        now = time.time()
-        end = math.ceil(now / WINDOW_S) * WINDOW_S
-        if end - now < 15:  # not enough room before this window ends: use the next one
-            time.sleep(end - now + 0.5)
-            end += WINDOW_S
-        span = max(1.0, end - time.time() - 5.0)
-        start = time.time()
+        watch = TicketWatch(f"sqlite:///{(data / 'faultline.db').resolve()}", devices)
+        watch.start()
         first: dict[str, float] = {}
-        for i, d in enumerate(devices):
-            time.sleep(max(0.0, start + span * i / incidents - time.time()))
-            first[d] = time.time()
-            for topic, payload in _burst(d, int(first[d] * 1000), faults):
-                client.publish(topic, payload, qos=1)
-        close = end + LATENESS_S
-        seen: dict[str, float] = {}
-        sql_url = f"sqlite:///{(data / 'faultline.db').resolve()}"
-        deadline = close + 60
-        while time.time() < deadline and len(seen) < incidents:
-            for subject in _tickets(sql_url):
-                for d in devices:
-                    if d in subject and d not in seen:
-                        seen[d] = time.time()
-            time.sleep(0.1)
+        closes: dict[str, float] = {}
+        for r in range(rounds):
+            _play_round(client, devices[r::rounds], faults, first, closes)
+        watch.join(max(0.0, max(closes.values()) + 60 - time.time()))
         for d in devices:
-            if d in seen:
-                run.latencies_s.append(seen[d] - close)
-                run.raw_s.append(seen[d] - first[d])
+            if d in watch.seen:
+                run.latencies_s.append(watch.seen[d] - closes[d])
+                run.raw_s.append(watch.seen[d] - first[d])
             else:
                 run.missing.append(d)
     except Exception as exc:  # noqa: BLE001 - reported, the rest of the benchmark goes on
         run.error = str(exc)[:500]
     finally:
+        if watch is not None:
+            watch.done.set()
         if client is not None:
             client.loop_stop()
             client.disconnect()
