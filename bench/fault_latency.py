@@ -45,7 +45,7 @@ class LatencyRun:
 def _burst(device: str, t_ms: int, faults: int) -> list[tuple[str, bytes]]:
     out = []
     for k in range(faults):
-        ts = t_ms + k * 50
+        ts = t_ms - (faults - k) * 50  # never ahead of the wall clock: event time drives the detector's clock
         out.append((f"devices/{device}/events", orjson.dumps(
             {"ts": ts, "seq": k + 1, "type": "fault", "code": "E214", "severity": "major"})))
         out.append((f"devices/{device}/logs", orjson.dumps(
@@ -109,7 +109,8 @@ def _play_round(client, devices: list[str], faults: int, first: dict, closes: di
     if closes and end <= max(closes.values()) - LATENESS_S:  # each round has a window of its own
         end = max(closes.values()) - LATENESS_S + WINDOW_S
     time.sleep(max(0.0, end - WINDOW_S - time.time()))  # the window has started
-    start, span = time.time(), max(1.0, end - time.time() - 5.0)
+    start = time.time() + 1.0  # the bursts' event times reach 0.5 s back: keep them inside this window
+    span = max(1.0, end - start - 5.0)
     for i, d in enumerate(devices):
         time.sleep(max(0.0, start + span * i / len(devices) - time.time()))
         first[d], closes[d] = time.time(), end + LATENESS_S
