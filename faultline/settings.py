@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     mqtt_topic_prefix: str = Field("devices", description="Topic prefix of the device contract")
     mqtt_shared_group: str = Field("", description="MQTT 5 shared-subscription group; empty for a plain subscription")
     mqtt_keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds")
-    mqtt_max_inflight: int = Field(1000, ge=1, le=65535, description="Unacknowledged QoS 1 messages the broker may send us at once (receive maximum)")
+    mqtt_max_inflight: int = Field(20000, ge=1, le=65535, description="Unacknowledged QoS 1 messages the broker may send us at once (receive maximum)")
 
     # --- InfluxDB -------------------------------------------------------------
     influx_url: str = Field("http://127.0.0.1:8086", description="InfluxDB base URL")

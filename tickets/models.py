@@ -28,6 +28,7 @@ class TicketRow(Base):
         UniqueConstraint("key", "episode", name="uq_tickets_key_episode"),
         Index("ix_tickets_state", "state"),
         Index("ix_tickets_assignee", "assignee"),
+        Index("ix_tickets_merged_into", "merged_into"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
