@@ -21,7 +21,7 @@ from faultline.db import make_engine, migrate
 from faultline.settings import Settings
 from influx.client import InfluxClient
 from ingest import deadletters
-from ingest.batch import Batch
+from ingest.batch import Batch, SpooledBatch
 from ingest.decode import DecodeLimits
 from ingest.ledger import Ledger
 from ingest.mqtt import Incoming, Subscriber
@@ -91,8 +91,17 @@ class IngestService:
             thread.join(timeout=60)
         self.stop_event.set()
         self._threads[2].join(timeout=10)
+        self._flush_last_counts()
         self.subscriber.stop()
         self.ledger.save(self.engine)
+
+    def _flush_last_counts(self) -> None:
+        """Counts the writer added after the pipeline's last flush (written, or spooled for the next start)."""
+        lines = self.stats.flush_lines(int(time.time() * 1000))
+        try:
+            self.writer.commit(SpooledBatch(lines, []))
+        except Exception:  # noqa: BLE001 - counters only; never block a stop
+            log.warning("could not write the last %d counter lines", len(lines))
 
     # --- threads ----------------------------------------------------------------
 

@@ -48,6 +48,8 @@ def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1, what: st
 class IngestProcess:
     """`faultline ingest` as a real child process (killable with SIGKILL)."""
 
+    command, ready = "ingest", b"subscribed to"
+
     def __init__(self, env: dict[str, str], log_path):
         import os
 
@@ -55,7 +57,7 @@ class IngestProcess:
         self.log_path = log_path
         self.proc = None
 
-    def start(self, timeout: float = 60.0) -> "IngestProcess":
+    def start(self, timeout: float = 60.0):
         import subprocess
         import sys
         from pathlib import Path
@@ -63,10 +65,10 @@ class IngestProcess:
         exe = str(Path(sys.executable).parent / "faultline")
         self._log = open(self.log_path, "ab")
         start_size = Path(self.log_path).stat().st_size
-        self.proc = subprocess.Popen([exe, "ingest"], env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen([exe, self.command], env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
-        wait_until(lambda: b"subscribed to" in Path(self.log_path).read_bytes()[start_size:]
-                   or self.proc.poll() is not None, timeout, what="ingest subscribed")
+        wait_until(lambda: self.ready in Path(self.log_path).read_bytes()[start_size:]
+                   or self.proc.poll() is not None, timeout, what=f"faultline {self.command} subscribed")
         assert self.proc.poll() is None, Path(self.log_path).read_text()[-3000:]
         return self
 
@@ -104,20 +106,7 @@ def telemetry_stream(n: int, devices: int, base_ms: int, metrics: int = 4):
 class ServiceProcess(IngestProcess):
     """`faultline run` as a real child process."""
 
-    def start(self, timeout: float = 60.0) -> "ServiceProcess":
-        import subprocess
-        import sys
-        from pathlib import Path
-
-        exe = str(Path(sys.executable).parent / "faultline")
-        self._log = open(self.log_path, "ab")
-        start_size = Path(self.log_path).stat().st_size
-        self.proc = subprocess.Popen([exe, "run"], env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        wait_until(lambda: b"faultline run: subscribed" in Path(self.log_path).read_bytes()[start_size:]
-                   or self.proc.poll() is not None, timeout, what="faultline run subscribed")
-        assert self.proc.poll() is None, Path(self.log_path).read_text()[-3000:]
-        return self
+    command, ready = "run", b"faultline run: subscribed"
 
 
 # --- simulated incidents end to end -------------------------------------------------
