@@ -73,21 +73,13 @@ def detect(shard: str, cohort: bool | None, alerts: bool):
 
 def _alerting(settings, client):
     """The alert and ticket stages behind this detector process (shared SQL database)."""
-    from alerts.config import AlertConfig
-    from alerts.events import InfluxEventWriter
-    from alerts.manager import AlertManager
-    from alerts.store import SqlAlertStore
-    from faultline.alerting import AlertingStage
+    from faultline.alerting import build_alerting
     from faultline.clock import EventClock
     from faultline.db import make_engine, migrate
-    from tickets.wiring import build_service
 
     migrate(settings.sql_url)
-    engine = make_engine(settings.sql_url)
     clock = EventClock()
-    manager = AlertManager(AlertConfig.from_settings(settings), SqlAlertStore(engine), InfluxEventWriter(client),
-                           now=clock)
-    return AlertingStage(manager, build_service(settings, engine, influx_client=client)), clock
+    return build_alerting(settings, make_engine(settings.sql_url), client, clock), clock
 
 
 @click.command("eval")

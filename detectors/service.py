@@ -33,9 +33,7 @@ from typing import Callable
 from detectors.engine import DetectorEngine, EngineConfig
 from detectors.sink import AnomalySink
 from ingest.decode import DecodeError, DecodeLimits, decode_message
-from ingest.records import DeviceEvent, DeviceStatus, LogLine, Telemetry
-
-EVENT_TIMED = (Telemetry, LogLine, DeviceEvent)
+from ingest.records import EVENT_TIMED, DeviceStatus
 
 log = logging.getLogger("faultline.detectors")
 

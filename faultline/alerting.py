@@ -52,3 +52,16 @@ class AlertingStage:
             if ticket is not None and ticket.id not in self.opened:
                 self.opened.add(ticket.id)
                 log.info("ticket #%s %s: %s", ticket.id, ticket.state, ticket.title)
+
+
+def build_alerting(settings, engine, client, clock) -> AlertingStage:
+    """The alert and ticket stages over one SQL engine and InfluxDB client, alert time from `clock`."""
+    from alerts.config import AlertConfig
+    from alerts.events import InfluxEventWriter
+    from alerts.manager import AlertManager
+    from alerts.store import SqlAlertStore
+    from tickets.wiring import build_service
+
+    manager = AlertManager(AlertConfig.from_settings(settings), SqlAlertStore(engine), InfluxEventWriter(client),
+                           now=clock)
+    return AlertingStage(manager, build_service(settings, engine, influx_client=client))

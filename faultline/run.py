@@ -18,14 +18,13 @@ from pathlib import Path
 
 import click
 
-from faultline.alerting import AlertingStage
+from faultline.alerting import build_alerting
 from faultline.clock import EventClock
 from faultline.db import make_engine, migrate
 from faultline.settings import Settings
-from ingest.records import DeviceEvent, DeviceMeta, LogLine, Telemetry
+from ingest.records import EVENT_TIMED, DeviceMeta
 
 log = logging.getLogger("faultline.run")
-EVENT_TIMED = (Telemetry, LogLine, DeviceEvent)
 TICK_S = 1.0
 SWEEP_S = 2.0
 
@@ -34,14 +33,10 @@ class Faultline:
     """All stages wired together over one settings object."""
 
     def __init__(self, settings: Settings, serve_api: bool = True):
-        from alerts.config import AlertConfig
-        from alerts.events import InfluxEventWriter
-        from alerts.manager import AlertManager
-        from alerts.store import SqlAlertStore
         from detectors.engine import DetectorEngine, EngineConfig
         from detectors.sink import AnomalySink
         from ingest.service import IngestService
-        from tickets.wiring import build_outbox, build_service, scheduled_jobs
+        from tickets.wiring import build_outbox, scheduled_jobs
 
         self.settings = settings
         migrate(settings.sql_url)
@@ -52,10 +47,8 @@ class Faultline:
         self.detectors = DetectorEngine(EngineConfig.from_settings(settings))
         self.state_path = Path(settings.data_dir) / "detectors" / "state-0-of-1.pkl"
         self.anomalies = AnomalySink(self.ingest.client)
-        manager = AlertManager(AlertConfig.from_settings(settings), SqlAlertStore(self.engine),
-                               InfluxEventWriter(self.ingest.client), now=self.clock)
-        self.tickets = build_service(settings, self.engine, influx_client=self.ingest.client)
-        self.alerting = AlertingStage(manager, self.tickets)
+        self.alerting = build_alerting(settings, self.engine, self.ingest.client, self.clock)
+        self.tickets = self.alerting.tickets
         self.jobs = scheduled_jobs(self.tickets, build_outbox(settings, self.engine))
         self.serve_api = serve_api
         self.stop_event = threading.Event()

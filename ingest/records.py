@@ -93,3 +93,6 @@ class DeviceStatus:
 
 
 Record = Telemetry | LogLine | DeviceEvent | DeviceMeta | DeviceStatus
+
+# Records whose time is the device's event time (meta and status are stamped at receipt).
+EVENT_TIMED = (Telemetry, LogLine, DeviceEvent)
