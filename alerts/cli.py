@@ -52,16 +52,15 @@ def _parse_start(text: str | None, now_ms: int) -> int:
     return round(moment.timestamp() * 1000)
 
 
-def _engine():
-    from faultline.db import make_engine, migrate
+def _engine(create: bool = False):
+    from faultline.cli import command_engine
     from faultline.settings import SettingsError, load_settings
 
     try:
         settings = load_settings()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
-    migrate(settings.sql_url)
-    return make_engine(settings.sql_url)
+    return command_engine(settings, create=create)
 
 
 @click.group()
@@ -88,7 +87,7 @@ def add(matchers, duration, start, comment, created_by):
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--duration") from None
     starts = _parse_start(start, now_ms)
-    engine = _engine()
+    engine = _engine(create=True)
     try:
         created = create_silence(engine, matchers, starts_at_ms=starts, ends_at_ms=starts + length, now_ms=now_ms,
                                  created_by=created_by or getpass.getuser(), comment=comment)

@@ -29,10 +29,9 @@ class _Context:
     @property
     def engine(self):
         if self._engine is None:
-            from faultline.db import make_engine, migrate
+            from faultline.cli import command_engine
 
-            migrate(self.settings.sql_url)
-            self._engine = make_engine(self.settings.sql_url)
+            self._engine = command_engine(self.settings)
         return self._engine
 
     def workflow(self):
