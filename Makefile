@@ -8,8 +8,10 @@ TEST_SYSTEM_PACKAGES := docker-compose
 
 .PHONY: demo test setup system-deps test-system-deps bench bench-quick stack-up stack-down clean
 
+# DEMO_ARGS: options of `faultline demo`, e.g. DEMO_ARGS=--exit (stop after the report; what CI runs).
+# exec: the demo replaces the recipe's shell, so a signal to make's child reaches it.
 demo: setup
-	$(BIN)/faultline demo
+	exec $(BIN)/faultline demo $(DEMO_ARGS)
 
 test: setup test-system-deps
 	$(BIN)/pytest -q
