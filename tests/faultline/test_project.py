@@ -78,3 +78,15 @@ def test_reading_where_nothing_ran_is_refused_and_creates_nothing(tmp_path):
     assert result.returncode == 1
     assert f"no Faultline data in {elsewhere}" in result.stderr and "FAULTLINE_DATA_DIR" in result.stderr
     assert not elsewhere.exists()
+
+
+def test_tests_and_benchmarks_find_their_files_in_the_repository():
+    """Files a test or benchmark reads live in the repository (or come from a documented setting)."""
+    root = source_checkout()
+    outside = ("/work/", "../shared", "/shared/data", "/shared/peers")
+    offenders = [f"{path.relative_to(root)}: {needle}"
+                 for folder in ("tests", "bench") for path in sorted((root / folder).rglob("*.py"))
+                 if path.name != "test_project.py"
+                 for needle in outside if needle in path.read_text()]
+    assert offenders == []
+    assert (root / "tests" / "influx" / "vectors" / "LICENSE").exists()
