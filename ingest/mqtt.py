@@ -51,6 +51,7 @@ class Incoming:
     mid: int
     qos: int
     generation: int
+    dup: bool = False  # the broker sent it before (a redelivery after a lost connection or a restart)
 
 
 class Subscriber:
@@ -177,7 +178,7 @@ class Subscriber:
         try:
             topic = message._topic.decode("utf-8", "replace")
             self.on_message(Incoming(topic, message.payload, int(time.time() * 1000), message.mid,
-                                     message.qos, self.generation))
+                                     message.qos, self.generation, bool(message.dup)))
         except Exception:  # noqa: BLE001
             log.exception("message handler failed")
 

@@ -166,8 +166,11 @@ class IngestService:
     def _commit(self, batch: Batch) -> None:
         self.registry.persist(batch.metas, batch.statuses)
         self._store_dead(batch.dead)
+        spooled_before = self.writer.spooled
         for letter in self.writer.commit(batch.spooled()):
             batch.stats[("write", letter.reason_kind, letter.firmware or "")] += 1
+        if self.writer.spooled > spooled_before:
+            batch.stats[("spooled", "", "")] += batch.messages
         for mid, qos, generation in batch.acks:
             self.subscriber.ack(mid, qos, generation)
         self.acked += len(batch.acks)
