@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
 
 from api.keys import ROLES, KeyStore, UnknownApiKey
+from faultline.cli import format_option
 from faultline.settings import SettingsError, load_settings
 
 
@@ -43,12 +45,18 @@ def create(role: str, name: str):
 
 
 @apikey.command("list")
-def list_keys():
-    """List keys (id, role, name, prefix, state); never the keys themselves."""
+@format_option
+def list_keys(fmt):
+    """List keys (id, role, state, prefix, name); never the keys themselves."""
     keys = _store().list()
+    if fmt == "json":
+        click.echo(json.dumps([{"id": k.id, "role": k.role, "active": k.active, "prefix": k.prefix, "name": k.name}
+                               for k in keys], indent=2))
+        return
     if not keys:
         click.echo("no API keys; create one with: faultline apikey create --role admin --name NAME")
         return
+    click.echo("id\trole\tstate\tprefix\tname")
     for key in keys:
         state = "active" if key.active else "revoked"
         click.echo(f"{key.id}\t{key.role}\t{state}\t{key.prefix}…\t{key.name}")

@@ -45,6 +45,12 @@ class LazyGroup(click.Group):
         return importlib.util.find_spec(module) is not None
 
 
+def format_option(fn):
+    """``--format text|json``: the one output switch of every listing command."""
+    return click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                        help="text: a table with a header row, for people; json: for programs")(fn)
+
+
 def command_engine(settings, *, create: bool = False):
     """The migrated SQL engine of a shell command.
 

@@ -12,6 +12,7 @@ import time
 import click
 import orjson
 
+from faultline.cli import format_option
 from faultline.settings import SettingsError, load_settings
 
 
@@ -92,7 +93,7 @@ def deadletters():
 
 
 @deadletters.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option
 @click.option("--limit", default=100, show_default=True)
 @click.option("--reason", default=None, help="Only this reason kind (e.g. json, schema, topic)")
 @click.option("--device", default=None)
@@ -104,10 +105,10 @@ def list_cmd(fmt, limit, reason, device):
     if fmt == "json":
         click.echo(orjson.dumps([_row_json(r) for r in rows], option=orjson.OPT_INDENT_2).decode())
         return
-    click.echo(f"{'id':>6}  {'received (UTC)':19}  {'stage':8}  {'device':20}  reason")
+    click.echo(f"{'id':>6}  {'received (UTC, wall)':20}  {'stage':8}  {'device':20}  reason")
     for r in rows:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r.received_ms / 1000))
-        click.echo(f"{r.id:>6}  {when}  {r.stage:8}  {(r.device or '-')[:20]:20}  {r.reason[:100]}")
+        click.echo(f"{r.id:>6}  {when:20}  {r.stage:8}  {(r.device or '-')[:20]:20}  {r.reason[:100]}")
     click.echo(f"{store.count(engine)} dead letters in all")
 
 
@@ -162,7 +163,7 @@ def purge(older_than):
 
 @click.command()
 @click.option("--device", default=None)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option
 def ledger(device, fmt):
     """Completeness per device and topic: received, gaps, duplicates, resets."""
     from ingest.ledger import load_entries
