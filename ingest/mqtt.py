@@ -139,7 +139,7 @@ class Subscriber:
             self._connected_at = None
             if code == SESSION_TAKEN_OVER:
                 self._taken_over(client)
-            elif code != 0:
+            elif code != 0 and lived is not None:  # (a refused connection is logged by ConnectFailures)
                 self._short_lived = self._short_lived + 1 if lived is not None and lived < SHORT_LIVED_S else 0
                 if self._short_lived >= TAKEOVER_AFTER:
                     self._probably_taken_over(client)
