@@ -11,16 +11,14 @@ both wiped at its start; it publishes under a topic prefix of its own
 (``demo/devices``), whose retained messages it deletes first, and reads with
 a clean MQTT session that ends with the connection, so nothing published to
 the broker between two demos (other simulations, garbage, old experiments)
-reaches it. With ``--exit`` it
-stops after the report, with exit status 1 when an injected incident did
-not become a ticket (what CI checks).
+reaches it. With ``--exit`` it stops after the report, with exit status 1
+when an injected incident did not become a ticket (what CI checks).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sys
 import threading
 import time
@@ -98,13 +96,6 @@ def _publish(settings, scenario: str, devices: int, duration: str, seed: int, to
         result["error"] = exc
 
 
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
-
-
 @click.command()
 @click.option("--scenario", default="firmware-regression", show_default=True)
 @click.option("--devices", default=100, show_default=True)
@@ -118,9 +109,9 @@ def demo(scenario, devices, duration, seed, no_telemetry, exit_after):
     """Run the local stack and the service, play a scenario, print the tickets it opens."""
     from api.serve import ApiPortError
     from faultline.run import Faultline
-    from ingest.cli import configure_logging
+    from ingest.cli import configure_logging, stop_on_signals
 
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     setup = _prepare()
     settings = setup.settings
     configure_logging("WARNING")
@@ -136,6 +127,7 @@ def demo(scenario, devices, duration, seed, no_telemetry, exit_after):
         service.stop()
         sys.exit(130)
     if not exit_after:
+        _api_lines(settings)
         click.echo("\nThe API keeps serving; press Ctrl-C to stop (the local stack stays up: faultline stack down).")
         while not stop.wait(1.0):
             pass
@@ -257,15 +249,24 @@ def _ticket_for(incident, tickets):
     return None
 
 
-def _where(settings) -> None:
+def _executable() -> str:
+    """How the user called `faultline` (relative when under the current folder)."""
     exe = sys.argv[0] if Path(sys.argv[0]).name == "faultline" else "faultline"
     if os.path.isabs(exe) and Path(exe).is_relative_to(Path.cwd()):
         exe = os.path.relpath(exe)
-    api = f"http://{settings.api_host}:{settings.api_port}"
+    return exe
+
+
+def _where(settings) -> None:
     click.echo(f"Demo data: {settings.data_dir} (tickets, spool, detector state) and InfluxDB database {DEMO_DB}; "
                "the next demo starts them afresh.")
-    click.echo(f"Its tickets later: FAULTLINE_DATA_DIR={settings.data_dir} {exe} tickets list   (or tickets show ID)")
-    click.echo(f"API docs:  {api}/docs  (a key: FAULTLINE_DATA_DIR={settings.data_dir} {exe} apikey create "
+    click.echo(f"Its tickets later: FAULTLINE_DATA_DIR={settings.data_dir} {_executable()} tickets list   "
+               "(or tickets show ID)")
+    click.echo("Grafana:   docker-compose up (see README, 'Deploy'), dashboards 'Fleet overview' and 'Device'")
+
+
+def _api_lines(settings) -> None:
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    click.echo(f"API docs:  {api}/docs  (a key: FAULTLINE_DATA_DIR={settings.data_dir} {_executable()} apikey create "
                "--role viewer --name me)")
     click.echo(f"Tickets:   GET {api}/api/v1/tickets")
-    click.echo("Grafana:   docker-compose up (see README, 'Deploy'), dashboards 'Fleet overview' and 'Device'")
