@@ -4,12 +4,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SYSTEM_PACKAGES := mosquitto mosquitto-clients influxdb
-TEST_SYSTEM_PACKAGES := docker-compose
 
 .PHONY: demo test setup system-deps test-system-deps bench bench-quick stack-up stack-down clean
 
+# DEMO_ARGS: options of `faultline demo`, e.g. DEMO_ARGS=--exit (stop after the report; what CI runs).
+# exec: the demo replaces the recipe's shell, so a signal to make's child reaches it.
 demo: setup
-	$(BIN)/faultline demo
+	exec $(BIN)/faultline demo $(DEMO_ARGS)
 
 test: setup test-system-deps
 	$(BIN)/pytest -q
@@ -30,10 +31,14 @@ system-deps:
 	  fi; \
 	fi
 
+# For the tests only: docker-compose validates docker-compose.yml; pages are checked in headless Chromium.
 test-system-deps:
-	@if ! command -v docker-compose >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  echo "installing docker-compose (used to validate docker-compose.yml)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_SYSTEM_PACKAGES) >/dev/null || true; \
+	@missing=""; \
+	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing for the tests:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || true; \
 	fi
 
 $(VENV)/.installed: pyproject.toml

@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 
 import click
 
+from faultline.cli import format_option
+
 DURATION_UNITS_MS = {"w": 604_800_000, "d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
 
 
@@ -52,16 +54,15 @@ def _parse_start(text: str | None, now_ms: int) -> int:
     return round(moment.timestamp() * 1000)
 
 
-def _engine():
-    from faultline.db import make_engine, migrate
+def _engine(create: bool = False):
+    from faultline.cli import command_engine
     from faultline.settings import SettingsError, load_settings
 
     try:
         settings = load_settings()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
-    migrate(settings.sql_url)
-    return make_engine(settings.sql_url)
+    return command_engine(settings, create=create)
 
 
 @click.group()
@@ -88,7 +89,7 @@ def add(matchers, duration, start, comment, created_by):
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--duration") from None
     starts = _parse_start(start, now_ms)
-    engine = _engine()
+    engine = _engine(create=True)
     try:
         created = create_silence(engine, matchers, starts_at_ms=starts, ends_at_ms=starts + length, now_ms=now_ms,
                                  created_by=created_by or getpass.getuser(), comment=comment)
@@ -100,7 +101,7 @@ def add(matchers, duration, start, comment, created_by):
 
 
 @silence.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@format_option
 @click.option("--all", "show_all", is_flag=True, help="Include expired silences")
 def list_command(fmt, show_all):
     """List pending and active silences (newest first)."""
@@ -116,8 +117,11 @@ def list_command(fmt, show_all):
     if fmt == "json":
         click.echo(json.dumps([s.to_json(now_ms) for s in found], indent=2))
         return
+    width = max((len(str(s.id)) for s in found), default=2)
+    click.echo(f"{'id':<{width}}  {'state':8}  {'starts → ends (UTC, wall clock)':42}  matchers  by: comment")
     for s in found:
-        click.echo(f"{s.id}  {s.state(now_ms):8}  {format_time(s.starts_at_ms)} → {format_time(s.ends_at_ms)}  "
+        span = f"{format_time(s.starts_at_ms)} → {format_time(s.ends_at_ms)}"
+        click.echo(f"{s.id!s:<{width}}  {s.state(now_ms):8}  {span:42}  "
                    f"{' '.join(str(m) for m in s.matchers)}  by {s.created_by or '-'}: {s.comment}")
     if not found:
         click.echo("no silences")

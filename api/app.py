@@ -14,7 +14,7 @@ from typing import Callable
 from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
-from api import errors
+from api import docs, errors
 from api.context import ActiveAlerts, ApiContext, InfluxReader
 from api.keys import KeyStore
 from api.metrics import ApiMetrics, instrument
@@ -27,6 +27,7 @@ from faultline.db import make_engine, migrate
 from faultline.settings import Settings
 from influx.errors import InfluxError
 from ingest import deadletters as dead_letters
+from ingest.stats import totals_from as ingest_totals
 from tickets.store import TicketNotFound
 from tickets.wiring import build_workflow
 from tickets.workflow import InvalidInput, InvalidTransition, Workflow
@@ -49,11 +50,14 @@ def _influx_from(settings: Settings) -> InfluxReader:
                         timeout=settings.influx_timeout_s)
 
 
-def _metrics(engine: Engine) -> ApiMetrics:
+def _metrics(engine: Engine, influx: InfluxReader) -> ApiMetrics:
     metrics = ApiMetrics()
     metrics.add_counts("faultline_tickets", "Tickets by state", "state", lambda: counts_by_state(engine))
     metrics.add_counts("faultline_dead_letters", "Dead letters by reason", "reason",
                        lambda: dead_letters.counts_by(engine, "reason_kind"))
+    metrics.add_totals("faultline_ingest_messages", "Messages counted by ingest, by stage (stored, spooled, "
+                       "decode/validate/write dead letters, clock_skew, redelivered) and reason",
+                       ("stage", "reason"), lambda: ingest_totals(influx))
     return metrics
 
 
@@ -78,11 +82,13 @@ def create_app(
         migrate(settings.sql_url)
         engine = make_engine(settings.sql_url)
     now = now or _wall_ms
-    ctx = ApiContext(settings=settings, engine=engine, keys=KeyStore(engine, now),
-                     influx=influx if influx is not None else _influx_from(settings),
+    influx = influx if influx is not None else _influx_from(settings)
+    ctx = ApiContext(settings=settings, engine=engine, keys=KeyStore(engine, now), influx=influx,
                      alerts=alerts if alerts is not None else StoredAlerts(engine),
-                     workflow=workflow or build_workflow(settings, engine, now=now), now=now, metrics=_metrics(engine))
-    app = FastAPI(title="Faultline API", version="1", description=DESCRIPTION)
+                     workflow=workflow or build_workflow(settings, engine, now=now), now=now,
+                     metrics=_metrics(engine, influx))
+    app = FastAPI(title="Faultline API", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None)
+    docs.install(app)  # /docs and /redoc with local assets (no CDN)
     app.state.ctx = ctx
     errors.install(app, ERROR_STATUSES)
     instrument(app, ctx.metrics)

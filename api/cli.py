@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
 
 from api.keys import ROLES, KeyStore, UnknownApiKey
-from faultline.db import make_engine, migrate
+from faultline.cli import format_option
 from faultline.settings import SettingsError, load_settings
 
 
@@ -18,10 +19,10 @@ def _settings():
         raise click.ClickException(str(exc)) from None
 
 
-def _store() -> KeyStore:
-    settings = _settings()
-    migrate(settings.sql_url)
-    return KeyStore(make_engine(settings.sql_url))
+def _store(create: bool = False) -> KeyStore:
+    from faultline.cli import command_engine
+
+    return KeyStore(command_engine(_settings(), create=create))
 
 
 @click.group()
@@ -35,7 +36,7 @@ def apikey():
 def create(role: str, name: str):
     """Create a key and print it (it cannot be shown again)."""
     try:
-        key, plain = _store().create(name, role)
+        key, plain = _store(create=True).create(name, role)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--name") from None
     click.echo(plain)
@@ -44,12 +45,18 @@ def create(role: str, name: str):
 
 
 @apikey.command("list")
-def list_keys():
-    """List keys (id, role, name, prefix, state); never the keys themselves."""
+@format_option
+def list_keys(fmt):
+    """List keys (id, role, state, prefix, name); never the keys themselves."""
     keys = _store().list()
+    if fmt == "json":
+        click.echo(json.dumps([{"id": k.id, "role": k.role, "active": k.active, "prefix": k.prefix, "name": k.name}
+                               for k in keys], indent=2))
+        return
     if not keys:
         click.echo("no API keys; create one with: faultline apikey create --role admin --name NAME")
         return
+    click.echo("id\trole\tstate\tprefix\tname")
     for key in keys:
         state = "active" if key.active else "revoked"
         click.echo(f"{key.id}\t{key.role}\t{state}\t{key.prefix}…\t{key.name}")
@@ -74,13 +81,21 @@ def api(host: str | None, port: int | None):
     import uvicorn
 
     from api.app import create_app
+    from api.serve import ApiPortError, listen_socket
+    from ingest.cli import configure_logging
 
     settings = _settings()
-    app = create_app(settings)
+    configure_logging(settings.log_level)
     bind_host = host or settings.api_host
     bind_port = settings.api_port if port is None else port
+    try:
+        sock = listen_socket(bind_host, bind_port)
+    except ApiPortError as exc:
+        raise click.ClickException(str(exc)) from None
+    app = create_app(settings)
     config = uvicorn.Config(app, host=bind_host, port=bind_port,
                             log_level=settings.log_level.lower(), proxy_headers=False)
     server = uvicorn.Server(config)
-    server.run()
+    click.echo(f"faultline api: serving on http://{bind_host}:{bind_port} (docs at /docs)", err=True)
+    server.run(sockets=[sock])
     sys.exit(0 if server.started else 1)

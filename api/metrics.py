@@ -4,7 +4,11 @@
   ``faultline_api_request_duration_seconds{method,route}``, labelled by the
   route template (``/api/v1/tickets/{ticket_id}``) so ids never become labels;
 - ``faultline_tickets{state}`` and ``faultline_dead_letters{reason}``, read
-  from their stores at scrape time.
+  from their stores at scrape time;
+- ``faultline_ingest_messages_total{stage,reason}``: what every ingest process
+  counted (stored, spooled, dead letters by stage and reason, clock skew,
+  redeliveries), summed from InfluxDB's ``ingest_stats`` (read at most every
+  10 s).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Callable, Mapping
 
 from fastapi import FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,34 @@ class CountsCollector(Collector):
         yield family
 
 
+class TotalsCollector(Collector):
+    """A counter family, one sample per key (a tuple of label values) of a mapping, cached for ``max_age_s``."""
+
+    def __init__(self, name: str, documentation: str, labels: tuple[str, ...],
+                 read: Callable[[], Mapping[tuple, int]], max_age_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.name, self.documentation, self.labels, self.read = name, documentation, labels, read
+        self.max_age_s, self.clock = max_age_s, clock
+        self._cached: tuple[float, Mapping[tuple, int]] | None = None
+
+    def collect(self):
+        family = CounterMetricFamily(self.name, self.documentation, labels=list(self.labels))
+        for key, count in sorted(self._totals().items()):
+            family.add_metric([str(v) for v in key], count)
+        yield family
+
+    def _totals(self) -> Mapping[tuple, int]:
+        if self._cached is not None and self.clock() - self._cached[0] < self.max_age_s:
+            return self._cached[1]
+        try:
+            totals = self.read()
+        except Exception:  # a store that is down must not break the scrape
+            log.warning("metric %s: could not read totals", self.name, exc_info=True)
+            return self._cached[1] if self._cached else {}
+        self._cached = (self.clock(), totals)
+        return totals
+
+
 class ApiMetrics:
     def __init__(self):
         self.registry = CollectorRegistry()
@@ -53,6 +85,9 @@ class ApiMetrics:
 
     def add_counts(self, name: str, documentation: str, label: str, read: Counts) -> None:
         self.registry.register(CountsCollector(name, documentation, label, read))
+
+    def add_totals(self, name: str, documentation: str, labels: tuple[str, ...], read) -> None:
+        self.registry.register(TotalsCollector(name, documentation, labels, read))
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,7 +1,9 @@
 """The peer: Node-RED (tuned flow, join node) and Faultline through the peer's own scenarios, in one run.
 
-Runs /work/shared/peers/nodered/run_bench.sh (or $FAULTLINE_PEER_DIR) as its
-README says: scenario A (drain a 100k QoS 1 backlog, with the raw paho drain
+Runs ``run_bench.sh`` of the Node-RED peer folder as its README says; the
+folder is ``$BENCH_PEER_DIR``, else ``shared/peers/nodered`` beside the
+repository (where the development machines keep it); without it the peer
+section reports that it did not run: scenario A (drain a 100k QoS 1 backlog, with the raw paho drain
 of the same backlog as the ceiling) for ``flows-join.json`` and for
 ``faultline ingest`` (SUT_CMD), then scenario C (kill -9 mid-stream at
 10k msg/s; InfluxDB stopped 15 s) for Faultline. The peer's script owns its
@@ -18,7 +20,8 @@ from pathlib import Path
 
 from bench.services import FAULTLINE
 
-PEER_DIR = Path(os.environ.get("FAULTLINE_PEER_DIR", "/work/shared/peers/nodered"))
+REPOSITORY = Path(__file__).resolve().parent.parent
+PEER_DIR = Path(os.environ.get("BENCH_PEER_DIR") or REPOSITORY.parent / "shared" / "peers" / "nodered")
 READY = "faultline ingest: subscribed to"
 
 
@@ -34,7 +37,7 @@ class PeerResult:
 def _run(args: list[str], env: dict[str, str], timeout: float, log: Path) -> tuple[list[dict], str | None]:
     script = PEER_DIR / "run_bench.sh"
     if not script.exists():
-        return [], f"{script} not found"
+        return [], f"{script} not found: set BENCH_PEER_DIR to the Node-RED peer folder (docs/performance.md)"
     try:
         out = subprocess.run([str(script), *args], env={**os.environ, **env}, capture_output=True, text=True,
                              timeout=timeout)

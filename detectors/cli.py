@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import threading
 from dataclasses import asdict
@@ -39,14 +38,15 @@ def detect(shard: str, cohort: bool | None, alerts: bool):
     from detectors.service import DetectService
     from faultline.settings import SettingsError, load_settings
     from influx.client import InfluxClient
-    from influx.errors import InfluxError
+    from influx.ensure import DatabaseKeeper
+    from ingest.cli import configure_logging, session_taken_over
     from ingest.mqtt import Subscriber
 
     try:
         settings = load_settings()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     i, n = parse_shard(shard)
     try:
         config = EngineConfig.from_settings(settings, shard=(i, n), cohort=(i == 0) if cohort is None else cohort)
@@ -54,21 +54,21 @@ def detect(shard: str, cohort: bool | None, alerts: bool):
         raise click.ClickException(str(exc)) from None
     client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
                           settings.influx_password.get_secret_value(), settings.influx_timeout_s)
-    try:
-        client.ensure_database()
-    except InfluxError as exc:  # the sink keeps anomalies and retries; detection need not wait
-        logging.getLogger("faultline.detectors").warning("InfluxDB not ready (%s); continuing", exc)
+    stop = threading.Event()
+    DatabaseKeeper(client, stop).start()  # the sink keeps anomalies and retries; detection need not wait
 
     def subscriber(url, client_id, topic_filter, on_message):
         return Subscriber(url, client_id, topic_filter, on_message, keepalive=settings.mqtt_keepalive_s,
-                          receive_maximum=settings.mqtt_max_inflight)
+                          receive_maximum=settings.mqtt_max_inflight,
+                          client_id_option="FAULTLINE_DETECTOR_MQTT_CLIENT_ID", on_taken_over=stop.set)
 
     alerting, clock = _alerting(settings, client) if alerts else (None, None)
     service = DetectService(settings, config, client, subscriber, history=client, alerting=alerting, clock=clock)
-    stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     service.run(stop)
+    if service.subscriber.taken_over.is_set():
+        raise session_taken_over(service.client_id, "FAULTLINE_DETECTOR_MQTT_CLIENT_ID")
 
 
 def _alerting(settings, client):

@@ -5,7 +5,8 @@ window (``window_s``) and scores telemetry at once; a window closes when the
 newest event time seen is ``lateness_s`` past its end (or on ``tick``), and
 then the device fault-rate detector runs for every device active in it, the
 cohort scan runs over the whole fleet, and the static rules are checked.
-Records later than that are counted in the oldest open window.
+Records older than the oldest open window are late (`detectors.late`): counted,
+never folded into a window (telemetry is still scored).
 
 Telemetry is scored per device against its own exponentially weighted
 statistics; until a device has seen ``telemetry_young`` readings, its
@@ -29,6 +30,7 @@ from detectors.attribution import Cell, label, shared_key
 from detectors.cohort_rate import CohortFinding, CohortScan
 from detectors.device_rate import DeviceFaultRate
 from detectors.fleet import FAULT_LEVELS, DeviceState, shard_of
+from detectors.late import LateRecords
 from detectors.rules import Rule, evaluate_rules, load_rules
 from detectors.telemetry import EpisodeGate, TelemetryZ
 from ingest.records import Cohort, DeviceEvent, DeviceMeta, DeviceStatus, LogLine, Telemetry
@@ -80,6 +82,7 @@ class DetectorEngine:
                                min_affected=config.cohort_min_affected)
         self.rate_proto = DeviceFaultRate()
         self.telemetry_protos: dict[str, list] = {}  # model -> pooled statistics (see _model_stats)
+        self.late = LateRecords()  # records older than every open window (not evaluated)
 
     # -- public API ---------------------------------------------------------------
     def process(self, record) -> list[Anomaly]:
@@ -98,8 +101,11 @@ class DetectorEngine:
             st.last_seen_ms = ts
         w = ts // self.window_ms
         if w < self.next_window:
-            w = self.next_window
-        self.active[w].add(record.device)
+            self.late.note(ts, self.next_window * self.window_ms)
+            if kind is not Telemetry:
+                return out
+        else:
+            self.active[w].add(record.device)
         if kind is DeviceEvent:
             if record.type == "fault":
                 st.count(w, True, record.code, ts)

@@ -45,6 +45,31 @@ class LazyGroup(click.Group):
         return importlib.util.find_spec(module) is not None
 
 
+def format_option(fn):
+    """``--format text|json``: the one output switch of every listing command."""
+    return click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                        help="text: a table with a header row, for people; json: for programs")(fn)
+
+
+def command_engine(settings, *, create: bool = False):
+    """The migrated SQL engine of a shell command.
+
+    ``create=False`` (commands that read or change what a service stored)
+    refuses a default SQLite file that does not exist, instead of creating
+    an empty one in a wrong place and printing nothing.
+    """
+    from faultline.db import make_engine, migrate
+
+    path = settings.sqlite_path
+    if not create and path is not None and not path.exists():
+        raise click.ClickException(
+            f"no Faultline data in {settings.data_dir} (no {path.name}): nothing has run with this data dir yet. "
+            "Run the command in the project folder (or below it), set FAULTLINE_DATA_DIR to the data dir "
+            "(e.g. .faultline/demo for the demo's), or start `faultline run` first")
+    migrate(settings.sql_url)
+    return make_engine(settings.sql_url)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="faultline")
 def main():

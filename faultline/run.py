@@ -14,6 +14,7 @@ import logging
 import queue
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -22,6 +23,7 @@ from faultline.alerting import build_alerting
 from faultline.clock import EventClock
 from faultline.db import make_engine, migrate
 from faultline.settings import Settings
+from faultline.summary import Counters, SummaryLog, ingest_counters
 from ingest.records import EVENT_TIMED, DeviceMeta
 
 log = logging.getLogger("faultline.run")
@@ -32,7 +34,7 @@ SWEEP_S = 2.0
 class Faultline:
     """All stages wired together over one settings object."""
 
-    def __init__(self, settings: Settings, serve_api: bool = True):
+    def __init__(self, settings: Settings, serve_api: bool = True, persistent_session: bool = True):
         from detectors.engine import DetectorEngine, EngineConfig
         from detectors.sink import AnomalySink
         from ingest.service import IngestService
@@ -43,7 +45,8 @@ class Faultline:
         self.engine = make_engine(settings.sql_url)
         self.clock = EventClock()
         self.records: queue.Queue = queue.Queue(maxsize=1000)
-        self.ingest = IngestService(settings, sinks=[self.records.put], engine=self.engine)
+        self.ingest = IngestService(settings, sinks=[self.records.put], engine=self.engine,
+                                    persistent_session=persistent_session)
         self.detectors = DetectorEngine(EngineConfig.from_settings(settings))
         self.state_path = Path(settings.data_dir) / "detectors" / "state-0-of-1.pkl"
         self.anomalies = AnomalySink(self.ingest.client)
@@ -61,13 +64,26 @@ class Faultline:
     # --- lifecycle --------------------------------------------------------------
 
     def start(self) -> None:
+        """Start every stage; raises `api.serve.ApiPortError` before anything runs if the API cannot bind."""
+        from influx.ensure import DatabaseKeeper
+
+        api_socket = self._bind_api() if self.serve_api else None
         if self.detectors.restore(self.state_path):
             log.info("detector state restored from %s", self.state_path)
+        DatabaseKeeper(self.ingest.client, self.stop_event).start()
         self._spawn("detect", self._detect_loop)
         self.ingest.start()
         self._start_scheduler()
-        if self.serve_api:
-            self._start_api()
+        if api_socket is not None:
+            self._start_api(api_socket)
+        SummaryLog(self.counters, self.settings.log_summary_s, self.stop_event).start()
+
+    def counters(self) -> Counters:
+        """What the summary line reports (see `faultline.summary`)."""
+        from tickets.store import count_tickets
+
+        return replace(ingest_counters(self.ingest), late=self.detectors.late.count, anomalies=self.anomaly_count,
+                       open_tickets=count_tickets(self.engine, state=("open", "acknowledged", "reopened")))
 
     def stop(self) -> None:
         """Stop reading, flush ingest, let the detectors finish what is durable, checkpoint."""
@@ -90,13 +106,21 @@ class Faultline:
 
         scheduler = BackgroundScheduler(daemon=True)
         scheduler.add_job(self.checkpoint_due.set, "interval", seconds=self.settings.detector_checkpoint_s,
-                          id="detector-checkpoint")
+                          id="detector-checkpoint", name="detector-checkpoint")
         for job in self.jobs:
-            scheduler.add_job(_guarded(job.name, job.run), "interval", seconds=job.every_s, id=job.name)
+            scheduler.add_job(_guarded(job.name, job.run), "interval", seconds=job.every_s, id=job.name,
+                              name=job.name)
         scheduler.start()
         self._scheduler = scheduler
+        log.info("scheduled jobs: %s", ", ".join(f"{j.name} every {j.trigger.interval.total_seconds():g} s"
+                                                 for j in scheduler.get_jobs()))
 
-    def _start_api(self) -> None:
+    def _bind_api(self):
+        from api.serve import listen_socket
+
+        return listen_socket(self.settings.api_host, self.settings.api_port)
+
+    def _start_api(self, sock) -> None:
         import uvicorn
 
         from api.app import create_app
@@ -108,7 +132,7 @@ class Faultline:
                                 log_level="warning", lifespan="on")
         self._api_server = uvicorn.Server(config)
         self._api_server.install_signal_handlers = lambda: None  # the main thread owns signals
-        self._spawn("api", self._api_server.run)
+        self._spawn("api", lambda: self._api_server.run(sockets=[sock]))
 
     # --- the detect thread ------------------------------------------------------------
 
@@ -174,16 +198,21 @@ def _guarded(name: str, fn):
 @click.option("--no-api", is_flag=True, help="Do not serve the API from this process")
 def run(no_api):
     """Run ingest, detectors, alerts, tickets and the API in one process."""
-    from ingest.cli import _settings, configure_logging, wait_for_signal
+    from api.serve import ApiPortError
+    from ingest.cli import _settings, configure_logging, serve_until_stopped, session_taken_over, stop_on_signals
 
+    stop = stop_on_signals()
     settings = _settings()
     configure_logging(settings.log_level)
     service = Faultline(settings, serve_api=not no_api)
-    service.start()
-    if service.ingest.subscriber.wait_connected(30):
-        api = "" if no_api else f"; API on http://{settings.api_host}:{settings.api_port}/docs"
-        click.echo(f"faultline run: subscribed to {settings.mqtt_topic_prefix}/# as {settings.mqtt_client_id}{api}",
-                   err=True)
-    wait_for_signal()
+    try:
+        service.start()
+    except ApiPortError as exc:
+        raise click.ClickException(str(exc)) from None
+    api = "" if no_api else f"; API on http://{settings.api_host}:{settings.api_port}/docs"
+    serve_until_stopped(service.ingest.subscriber, stop, f"faultline run: subscribed to "
+                        f"{settings.mqtt_topic_prefix}/# as {settings.mqtt_client_id}{api}")
     click.echo("faultline run: stopping", err=True)
     service.stop()
+    if service.ingest.subscriber.taken_over.is_set():
+        raise session_taken_over(settings.mqtt_client_id)

@@ -1,8 +1,11 @@
-"""One typed settings object, read from ``FAULTLINE_*`` environment variables.
+"""One typed settings object, read from ``FAULTLINE_*`` environment variables and ``.env``.
 
-Strict: an unknown ``FAULTLINE_*`` variable or a bad value fails at start with
-a message that names the option and the value. ``.env.example`` at the
-repository root documents every option; a test keeps the two in sync.
+Strict: an unknown ``FAULTLINE_*`` variable (in the environment or in the
+``.env`` file) or a bad value fails at start with a message that names the
+option and the value. ``.env.example`` at the repository root documents every
+option; a test keeps the two in sync. Relative paths are resolved once, here,
+against the project folder (`faultline.project`), so every command and every
+child process sees the same absolute paths.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from faultline.project import ENV_FILE, project_dir, read_env_file
 
 ENV_PREFIX = "FAULTLINE_"
 
@@ -43,7 +48,7 @@ class Settings(BaseSettings):
     influx_timeout_s: float = Field(10.0, gt=0, description="HTTP timeout for InfluxDB requests")
 
     # --- Storage --------------------------------------------------------------
-    data_dir: Path = Field(Path(".faultline"), description="Spool, dead letters, checkpoints, local stack")
+    data_dir: Path = Field(Path(".faultline"), validate_default=True, description="Spool, dead letters, checkpoints, local stack; a relative path is taken under the project folder")
     database_url: str = Field("", description="SQLAlchemy URL for tickets and registry; default SQLite file in the data dir")
 
     # --- Ingest ---------------------------------------------------------------
@@ -96,6 +101,7 @@ class Settings(BaseSettings):
     rules_file: str = Field("", description="YAML static detector rules, see detectors/rules.example.yaml; empty: no rules")
 
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_summary_s: float = Field(60.0, ge=0, description="Seconds between the summary lines of a running service (stored, spooled, dead letters, late records, anomalies, open tickets); 0: none")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, *args, **kwargs):
@@ -134,10 +140,22 @@ class Settings(BaseSettings):
             raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
         return value.upper()
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # `load_settings` has already resolved a relative path against the project
+        # folder; an object built directly resolves against the current folder.
+        return value.expanduser().absolute()
+
     @property
     def sql_url(self) -> str:
         """The SQLAlchemy URL in use (the SQLite default lives in the data dir)."""
-        return self.database_url or f"sqlite:///{(self.data_dir / 'faultline.db').resolve()}"
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The default SQLite file in the data dir, or None when ``database_url`` is set."""
+        return None if self.database_url else self.data_dir / "faultline.db"
 
     @property
     def mqtt_host(self) -> str:
@@ -149,19 +167,33 @@ class Settings(BaseSettings):
         return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
 
 
-def load_settings(environ: dict[str, str] | None = None, **overrides) -> Settings:
-    """Read settings from the environment; raise `SettingsError` naming the option.
+PATH_OPTIONS = ("data_dir", "rules_file", "tickets_routing_file")
 
-    Options left unset for the broker and InfluxDB fall back to the ports of
-    the local stack (``faultline stack up``) when it is running in the data dir.
+
+def load_settings(environ: dict[str, str] | None = None, *, project: Path | None = None, **overrides) -> Settings:
+    """Read settings; raise `SettingsError` naming the option.
+
+    With ``environ`` None, the process environment is read over the project's
+    ``.env`` file (the environment wins); a given ``environ`` is taken as the
+    whole source. Relative paths resolve against ``project`` (default: the
+    project folder, see `faultline.project`). Options left unset for the broker
+    and InfluxDB fall back to the ports of the local stack (``faultline stack
+    up``) when it is running in the data dir.
     """
+    project = Path(project) if project is not None else project_dir()
     env = dict(os.environ if environ is None else environ)
-    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
-    unknown = sorted(k for k in env if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
-    if unknown:
-        raise SettingsError(f"unknown option {unknown[0]}={env[unknown[0]]!r}; known options are listed in .env.example")
+    if environ is None:
+        env_file = project / ENV_FILE
+        from_file = read_env_file(env_file)
+        _refuse_unknown(from_file, f" in {env_file}")
+        env = {**from_file, **env}
+    _refuse_unknown(env, "")
     values = {k[len(ENV_PREFIX):].lower(): v for k, v in env.items() if k.upper().startswith(ENV_PREFIX)}
     values.update(overrides)
+    for name in PATH_OPTIONS:
+        if values.get(name):
+            values[name] = str(_under(project, values[name]))
+    values.setdefault("data_dir", str(_under(project, Settings.model_fields["data_dir"].default)))
     _fill_from_local_stack(values)
     try:
         return Settings(**values)
@@ -172,10 +204,27 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         raise SettingsError(f"bad value for {option}={values.get(name)!r}: {err['msg']}") from None
 
 
+def _refuse_unknown(env: dict[str, str], where: str) -> None:
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    unknown = sorted(k for k in env if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
+    if unknown:
+        raise SettingsError(f"unknown option {unknown[0]}={env[unknown[0]]!r}{where}; "
+                            "known options are listed in .env.example")
+
+
+def _under(project: Path, value) -> Path:
+    """``value`` as an absolute path, a relative one taken under ``project``.
+
+    >>> str(_under(Path("/srv/app"), ".faultline")), str(_under(Path("/srv/app"), "/var/lib/f"))
+    ('/srv/app/.faultline', '/var/lib/f')
+    """
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else project / path
+
+
 def _fill_from_local_stack(values: dict) -> None:
     """Use the local stack's ports for the broker and InfluxDB URLs left unset."""
-    data_dir = Path(values.get("data_dir") or ".faultline")
-    state_file = data_dir / "stack" / "state.json"
+    state_file = Path(values["data_dir"]) / "stack" / "state.json"
     if not state_file.exists():
         return
     try:

@@ -102,17 +102,22 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def choose_port(requested: int | None, default: int, what: str) -> tuple[int, str | None]:
-    """Pick the port for a service: the requested one (an error if taken),
-    else the default, else a free one (with a note saying so)."""
+def choose_port(requested: int | None, default: int, what: str, previous: int = 0) -> tuple[int, str | None]:
+    """Pick the port for a service: the requested one (an error if taken), else
+    the one it had before (running processes still use it), else the default,
+    else a free one (with a note saying so)."""
     if requested:
         if not port_is_free(requested):
             raise StackError(f"{what}: port {requested} was requested but is already in use")
         return requested, None
+    if previous and port_is_free(previous):
+        return previous, None
+    moved = (f"{what}: its previous port {previous} is taken; running Faultline processes still use it and "
+             "must be restarted. ") if previous else ""
     if port_is_free(default):
-        return default, None
+        return default, (moved + f"Using {default}.") if moved else None
     port = free_port()
-    return port, f"{what}: default port {default} is taken (another service runs there); using {port}"
+    return port, f"{moved}{what}: default port {default} is taken (another service runs there); using {port}"
 
 
 @dataclass
@@ -123,6 +128,10 @@ class Service:
     workdir: Path
     port: int
     proc: subprocess.Popen | None = None
+
+    def __post_init__(self) -> None:
+        # The child runs in its own folder: every path it is given must be absolute.
+        self.workdir = Path(self.workdir).absolute()
 
     @property
     def pid_file(self) -> Path:
@@ -297,9 +306,12 @@ class LocalStack:
 
     data_dir: Path
 
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).absolute()
+
     @property
     def workdir(self) -> Path:
-        return Path(self.data_dir) / "stack"
+        return self.data_dir / "stack"
 
     @property
     def state_file(self) -> Path:
@@ -322,12 +334,12 @@ class LocalStack:
         notes: list[str] = []
         mosq, influxd = self.services()
         if mosq.pid() is None:
-            port, note = choose_port(mqtt_port, 1883, "mosquitto")
+            port, note = choose_port(mqtt_port, 1883, "mosquitto", previous=mosq.port)
             mosq = Mosquitto(self.workdir, port)
             notes += [note] if note else []
             mosq.start()
         if influxd.pid() is None:
-            port, note = choose_port(influx_port, 8086, "influxd")
+            port, note = choose_port(influx_port, 8086, "influxd", previous=influxd.port)
             influxd = Influxd(self.workdir, port)
             notes += [note] if note else []
             influxd.start()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
+from faultline.cli import format_option
 from faultline.settings import SettingsError, load_settings
 from faultline.stack import LocalStack, StackError
 
@@ -47,8 +50,15 @@ def down():
 
 
 @stack.command()
-def status():
+@format_option
+def status(fmt):
     """Show whether the local services run, and where."""
     local, _ = _stack()
-    for name, pid, port in local.status():
-        click.echo(f"{name:10} {'running, pid ' + str(pid) if pid else 'stopped':20} port {port or '-'}")
+    rows = local.status()
+    if fmt == "json":
+        click.echo(json.dumps([{"service": name, "pid": pid, "port": port or None} for name, pid, port in rows],
+                              indent=2))
+        return
+    click.echo(f"{'service':10} {'state':20} port")
+    for name, pid, port in rows:
+        click.echo(f"{name:10} {'running, pid ' + str(pid) if pid else 'stopped':20} {port or '-'}")

@@ -210,7 +210,7 @@ def _fleet_overview_alerts(g: Grid) -> list[dict]:
             {"color": "green", "value": None}, {"color": "red", "value": 1}]}},
         description="Alerts whose latest transition in the range is `firing`."))
     p.append(stat(g, "Dead letters", w=6, targets=[influx(
-        '''SELECT sum("messages") FROM "ingest_stats" WHERE "stage" != 'stored' AND $timeFilter''', fmt="table")],
+        '''SELECT sum("messages") FROM "ingest_stats" WHERE "stage" =~ /^(decode|validate|write)$/ AND $timeFilter''', fmt="table")],
         defaults={"noValue": "0", "thresholds": {"mode": "absolute", "steps": [
             {"color": "green", "value": None}, {"color": "orange", "value": 1}]}},
         description="Messages refused in the range and kept in the dead-letter store (`faultline deadletters list`)."))
@@ -238,11 +238,11 @@ def _fleet_overview_ingest(g: Grid) -> list[dict]:
         '''SELECT sum("messages") FROM "ingest_stats" WHERE "stage" = 'stored' AND $timeFilter GROUP BY time($__interval) fill(0)''',
         alias="stored")], w=8, description="Device messages written to InfluxDB per interval."))
     p.append(timeseries(g, "Dead letters by reason", [influx(
-        '''SELECT sum("messages") FROM "ingest_stats" WHERE "stage" != 'stored' AND $timeFilter '''
+        '''SELECT sum("messages") FROM "ingest_stats" WHERE "stage" =~ /^(decode|validate|write)$/ AND $timeFilter '''
         '''GROUP BY time($__interval), "stage", "reason" fill(0)''', alias="$tag_stage: $tag_reason")],
         w=8, bars=True, stacked=True, description="Messages kept in the dead-letter store, by stage and reason; list and replay them with `faultline deadletters`."))
     p.append(timeseries(g, "Dead letters by firmware", [influx(
-        '''SELECT sum("messages") FROM "ingest_stats" WHERE "stage" != 'stored' AND $timeFilter '''
+        '''SELECT sum("messages") FROM "ingest_stats" WHERE "stage" =~ /^(decode|validate|write)$/ AND $timeFilter '''
         '''GROUP BY time($__interval), "firmware" fill(0)''', alias="$tag_firmware")], w=8, bars=True, stacked=True))
     p.append(timeseries(g, "Missing messages (sequence gaps) by topic", [influx(
         '''SELECT sum("missing") FROM "ingest_gaps" WHERE $timeFilter GROUP BY time($__interval), "topic" fill(0)''',

@@ -12,6 +12,7 @@ import time
 import click
 import orjson
 
+from faultline.cli import format_option
 from faultline.settings import SettingsError, load_settings
 
 
@@ -23,44 +24,67 @@ def _settings():
 
 
 def _engine(settings):
-    from faultline.db import make_engine, migrate
+    from faultline.cli import command_engine
 
-    migrate(settings.sql_url)
-    return make_engine(settings.sql_url)
+    return command_engine(settings)
+
+
+# Libraries that narrate their routine at INFO: migrations, scheduler job runs, the HTTP client.
+QUIET_LOGGERS = ("alembic", "apscheduler", "urllib3")
 
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if logging.getLogger().level > logging.DEBUG:
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def wait_for_signal() -> None:
-    """Block until SIGTERM or SIGINT."""
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (installed at once, so a signal during start-up stops gracefully)."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(1.0):
+    return stop
+
+
+def serve_until_stopped(subscriber, stop: threading.Event, ready: str) -> None:
+    """Print ``ready`` once connected, then block until ``stop`` (or until the MQTT session is taken over)."""
+    deadline = time.monotonic() + 30
+    while not stop.is_set() and time.monotonic() < deadline:
+        if subscriber.wait_connected(0.5):
+            click.echo(ready, err=True)
+            break
+    while not stop.wait(1.0) and not subscriber.taken_over.is_set():
         pass
+
+
+def session_taken_over(client_id: str, option: str = "FAULTLINE_MQTT_CLIENT_ID") -> click.ClickException:
+    """The exit message of a process whose MQTT session another client took over."""
+    return click.ClickException(f"the MQTT session {client_id!r} was taken over by another client with the same "
+                                f"client id; give each process its own {option}")
 
 
 @click.command()
 def ingest():
     """Subscribe to the device topics and store every message (or dead-letter it)."""
-    from influx.errors import InfluxError
+    from faultline.summary import SummaryLog, ingest_counters
+    from influx.ensure import DatabaseKeeper
     from ingest.service import IngestService, topic_filter
 
+    stop = stop_on_signals()
     settings = _settings()
     configure_logging(settings.log_level)
     service = IngestService(settings)
-    try:
-        service.client.ensure_database()
-    except InfluxError as exc:
-        click.echo(f"InfluxDB is not ready ({exc}); messages will be spooled to disk until it is", err=True)
+    DatabaseKeeper(service.client, service.stop_event).start()
     service.start()
-    if service.subscriber.wait_connected(30):
-        click.echo(f"faultline ingest: subscribed to {topic_filter(settings)} as {settings.mqtt_client_id}", err=True)
-    wait_for_signal()
+    SummaryLog(lambda: ingest_counters(service), settings.log_summary_s, service.stop_event).start()
+    serve_until_stopped(service.subscriber, stop,
+                        f"faultline ingest: subscribed to {topic_filter(settings)} as {settings.mqtt_client_id}")
     click.echo("faultline ingest: stopping (flushing and acknowledging what is stored)", err=True)
     service.stop()
+    if service.subscriber.taken_over.is_set():
+        raise session_taken_over(settings.mqtt_client_id)
 
 
 @click.group()
@@ -69,7 +93,7 @@ def deadletters():
 
 
 @deadletters.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option
 @click.option("--limit", default=100, show_default=True)
 @click.option("--reason", default=None, help="Only this reason kind (e.g. json, schema, topic)")
 @click.option("--device", default=None)
@@ -81,10 +105,10 @@ def list_cmd(fmt, limit, reason, device):
     if fmt == "json":
         click.echo(orjson.dumps([_row_json(r) for r in rows], option=orjson.OPT_INDENT_2).decode())
         return
-    click.echo(f"{'id':>6}  {'received (UTC)':19}  {'stage':8}  {'device':20}  reason")
+    click.echo(f"{'id':>6}  {'received (UTC, wall)':20}  {'stage':8}  {'device':20}  reason")
     for r in rows:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r.received_ms / 1000))
-        click.echo(f"{r.id:>6}  {when}  {r.stage:8}  {(r.device or '-')[:20]:20}  {r.reason[:100]}")
+        click.echo(f"{r.id:>6}  {when:20}  {r.stage:8}  {(r.device or '-')[:20]:20}  {r.reason[:100]}")
     click.echo(f"{store.count(engine)} dead letters in all")
 
 
@@ -139,7 +163,7 @@ def purge(older_than):
 
 @click.command()
 @click.option("--device", default=None)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option
 def ledger(device, fmt):
     """Completeness per device and topic: received, gaps, duplicates, resets."""
     from ingest.ledger import load_entries

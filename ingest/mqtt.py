@@ -7,6 +7,16 @@ unsubscribing. Messages are acknowledged only when the caller says they are
 durable (`ack`); an ack for a message received on an earlier connection is
 not sent (the broker redelivers it on the new one, and duplicates overwrite
 the same point).
+
+Said by name: a session taken over by another client with the same client id
+is logged with the setting to change. A broker that says so (MQTT 5 reason
+code 0x8E) ends it: this subscriber stops reconnecting, since the two would
+take the session from each other forever. Mosquitto 2.0 closes the old
+connection without that reason code; then the sign is a connection the broker
+closes within seconds of accepting it, again and again: after three such,
+the likely cause is named and reconnects back off to minutes instead of
+one second. Failed connection attempts are logged at attempts 1, 2, 4, 8,
+... while paho retries with backoff.
 """
 
 from __future__ import annotations
@@ -26,6 +36,9 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 log = logging.getLogger("faultline.ingest")
 NEVER_EXPIRES = 0xFFFFFFFF
+SESSION_TAKEN_OVER = 0x8E
+SHORT_LIVED_S = 10.0  # a connection the broker closes sooner than this after accepting it
+TAKEOVER_AFTER = 3  # short-lived connections in a row that point at another client with our id
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +51,14 @@ class Incoming:
     mid: int
     qos: int
     generation: int
+    dup: bool = False  # the broker sent it before (a redelivery after a lost connection or a restart)
 
 
 class Subscriber:
     def __init__(self, url: str, client_id: str, topic_filter: str, on_message: Callable[[Incoming], None],
-                 keepalive: int = 30, receive_maximum: int = 1000, clean_start: bool = False):
+                 keepalive: int = 30, receive_maximum: int = 1000, clean_start: bool = False,
+                 session_expiry: int = NEVER_EXPIRES, client_id_option: str = "FAULTLINE_MQTT_CLIENT_ID",
+                 on_taken_over: Callable[[], None] | None = None):
         self.url = url
         self.client_id = client_id
         self.topic_filter = topic_filter
@@ -50,8 +66,15 @@ class Subscriber:
         self.keepalive = keepalive
         self.receive_maximum = receive_maximum
         self.clean_start = clean_start
+        self.session_expiry = session_expiry
+        self.client_id_option = client_id_option  # the setting that names client_id, for messages
+        self.on_taken_over = on_taken_over
         self.generation = 0
         self.connected = threading.Event()
+        self.taken_over = threading.Event()
+        self.failures = ConnectFailures(_safe(url))
+        self._connected_at: float | None = None  # monotonic time of the current connection's CONNACK
+        self._short_lived = 0  # connections in a row the broker closed within SHORT_LIVED_S
         self.client = self._make_client()
 
     def _make_client(self) -> paho.Client:
@@ -65,13 +88,14 @@ class Subscriber:
         client.reconnect_delay_set(1, 30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         return client
 
     def start(self) -> None:
         parts = urlsplit(self.url)
         props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = NEVER_EXPIRES
+        props.SessionExpiryInterval = self.session_expiry
         props.ReceiveMaximum = self.receive_maximum
         port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         self.client.connect_async(parts.hostname, port, self.keepalive, clean_start=self.clean_start,
@@ -95,8 +119,10 @@ class Subscriber:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         try:
             if reason_code.is_failure:
-                log.error("broker refused the connection: %s", reason_code)
+                self.failures.note(f"the broker refused the connection: {reason_code}")
                 return
+            self.failures.recovered()
+            self._connected_at = time.monotonic()
             self.generation += 1
             client.subscribe(self.topic_filter, options=SubscribeOptions(qos=1))
             log.info("connected to %s as %s (session present: %s); subscribed to %s",
@@ -107,18 +133,91 @@ class Subscriber:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
-        if reason_code != 0:
-            delay = random.uniform(0.5, 1.5)
-            client.reconnect_delay_set(delay, 30 + random.uniform(0, 5))
-            log.warning("disconnected from the broker (%s); reconnecting with backoff", reason_code)
+        try:
+            code = getattr(reason_code, "value", reason_code)
+            lived = time.monotonic() - self._connected_at if self._connected_at is not None else None
+            self._connected_at = None
+            if code == SESSION_TAKEN_OVER:
+                self._taken_over(client)
+            elif code != 0 and lived is not None:  # (a refused connection is logged by ConnectFailures)
+                self._short_lived = self._short_lived + 1 if lived is not None and lived < SHORT_LIVED_S else 0
+                if self._short_lived >= TAKEOVER_AFTER:
+                    self._probably_taken_over(client)
+                else:
+                    client.reconnect_delay_set(random.uniform(0.5, 1.5), 30 + random.uniform(0, 5))
+                    log.warning("disconnected from the broker (%s); reconnecting with backoff", reason_code)
+        except Exception:  # noqa: BLE001
+            log.exception("on_disconnect failed")
+
+    def _probably_taken_over(self, client) -> None:
+        n = self._short_lived - TAKEOVER_AFTER
+        delay = min(300.0, 30.0 * 2 ** n) * random.uniform(1.0, 1.3)
+        client.reconnect_delay_set(delay, delay)
+        if n & (n - 1) == 0:  # said at the 3rd, 4th, 5th, 7th, 11th, ... short-lived connection
+            log.error("the broker at %s closed this session %d times in a row within %.0f s of accepting it: "
+                      "another client probably uses the same client id %r and takes the session over (Mosquitto "
+                      "2.0 does this without MQTT reason 0x8E). Give each process its own %s (replicas that "
+                      "share the load also set FAULTLINE_MQTT_SHARED_GROUP). Reconnecting in %.0f s.",
+                      _safe(self.url), self._short_lived, SHORT_LIVED_S, self.client_id, self.client_id_option,
+                      delay)
+
+    def _taken_over(self, client) -> None:
+        log.error("another client connected to %s with the same client id %r and took over this session "
+                  "(MQTT reason 0x8E, session taken over). Two processes must not share a client id: give each "
+                  "its own %s (replicas that share the load also set FAULTLINE_MQTT_SHARED_GROUP). "
+                  "This process stops reading.", _safe(self.url), self.client_id, self.client_id_option)
+        self.taken_over.set()
+        client.disconnect()  # no reconnect: the two would take the session from each other forever
+        if self.on_taken_over is not None:
+            self.on_taken_over()
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        self.failures.note("cannot connect (refused, unreachable or timed out)")
 
     def _on_message(self, client, userdata, message) -> None:
         try:
             topic = message._topic.decode("utf-8", "replace")
             self.on_message(Incoming(topic, message.payload, int(time.time() * 1000), message.mid,
-                                     message.qos, self.generation))
+                                     message.qos, self.generation, bool(message.dup)))
         except Exception:  # noqa: BLE001
             log.exception("message handler failed")
+
+
+class ConnectFailures:
+    """Failed connection attempts, logged at attempts 1, 2, 4, 8, ... (paho retries with backoff).
+
+    >>> f = ConnectFailures("mqtt://h:1883")
+    >>> [f.note("refused") for _ in range(5)]
+    [True, True, False, True, False]
+    >>> f.recovered()
+    True
+    """
+
+    def __init__(self, url: str, clock: Callable[[], float] = time.monotonic):
+        self.url = url
+        self.clock = clock
+        self.attempts = 0
+        self.since = 0.0
+
+    def note(self, what: str) -> bool:
+        """Count a failed attempt; True when it was logged."""
+        self.attempts += 1
+        if self.attempts == 1:
+            self.since = self.clock()
+        if self.attempts & (self.attempts - 1):
+            return False
+        log.warning("MQTT broker %s: %s; attempt %d, failing for %.0f s; retrying with backoff (up to 30 s)",
+                    self.url, what, self.attempts, self.clock() - self.since)
+        return True
+
+    def recovered(self) -> bool:
+        """Connected again; True when there had been failures (said once)."""
+        if not self.attempts:
+            return False
+        log.warning("MQTT broker %s: connected after %d failed attempts over %.0f s",
+                    self.url, self.attempts, self.clock() - self.since)
+        self.attempts = 0
+        return True
 
 
 def _safe(url: str) -> str:

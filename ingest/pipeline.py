@@ -40,6 +40,8 @@ class Pipeline:
         """Fold one message into `batch`."""
         if isinstance(msg, Incoming):
             batch.acks.append((msg.mid, msg.qos, msg.generation))
+            if msg.dup:
+                batch.stats[("redelivered", "", "")] += 1
         batch.messages += 1
         try:
             decoded = decode_parts(msg.topic, msg.payload, msg.received_ms, prefix=self.prefix,

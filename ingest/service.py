@@ -24,7 +24,7 @@ from ingest import deadletters
 from ingest.batch import Batch, SpooledBatch
 from ingest.decode import DecodeLimits
 from ingest.ledger import Ledger
-from ingest.mqtt import Incoming, Subscriber
+from ingest.mqtt import NEVER_EXPIRES, Incoming, Subscriber
 from ingest.pipeline import Pipeline
 from ingest.records import Record
 from ingest.registry import DeviceRegistry
@@ -48,7 +48,8 @@ def decode_limits(settings: Settings) -> DecodeLimits:
 
 
 class IngestService:
-    def __init__(self, settings: Settings, sinks: list[Callable[[list[Record]], None]] = (), engine=None):
+    def __init__(self, settings: Settings, sinks: list[Callable[[list[Record]], None]] = (), engine=None,
+                 persistent_session: bool = True):
         self.settings = settings
         self.sinks = list(sinks)
         self.engine = engine or make_engine(settings.sql_url)
@@ -65,8 +66,11 @@ class IngestService:
         self.pipeline = Pipeline(self.registry, self.ledger, settings.mqtt_topic_prefix, decode_limits(settings))
         self.inbox: queue.SimpleQueue[Incoming] = queue.SimpleQueue()
         self.batches: queue.Queue[Batch | None] = queue.Queue(maxsize=2)
+        # A session of its own that ends with the connection (the demo) queues nothing while away.
         self.subscriber = Subscriber(settings.mqtt_url, settings.mqtt_client_id, topic_filter(settings),
-                                     self._receive, settings.mqtt_keepalive_s, settings.mqtt_max_inflight)
+                                     self._receive, settings.mqtt_keepalive_s, settings.mqtt_max_inflight,
+                                     clean_start=not persistent_session,
+                                     session_expiry=NEVER_EXPIRES if persistent_session else 0)
         self.flush_messages = max(1, min(settings.batch_size, settings.mqtt_max_inflight // 2))
         self.acked = 0  # messages acknowledged to the broker
         self._accepting = True
@@ -162,8 +166,11 @@ class IngestService:
     def _commit(self, batch: Batch) -> None:
         self.registry.persist(batch.metas, batch.statuses)
         self._store_dead(batch.dead)
+        spooled_before = self.writer.spooled
         for letter in self.writer.commit(batch.spooled()):
             batch.stats[("write", letter.reason_kind, letter.firmware or "")] += 1
+        if self.writer.spooled > spooled_before:
+            batch.stats[("spooled", "", "")] += batch.messages
         for mid, qos, generation in batch.acks:
             self.subscriber.ack(mid, qos, generation)
         self.acked += len(batch.acks)

@@ -1,8 +1,12 @@
 """Ingest counters: messages stored and refused, by stage, reason and firmware.
 
-Kept as cumulative totals (for Prometheus) and as deltas flushed to the
-InfluxDB measurement ``ingest_stats`` (tags stage, reason, firmware; field
-``messages``: the count in the interval).
+Kept as cumulative totals and as deltas flushed to the InfluxDB measurement
+``ingest_stats`` (tags stage, reason, firmware; field ``messages``: the count
+in the interval), from which the API's ``/metrics`` sums them over every
+ingest process. Stages: ``stored``; the dead-letter stages ``decode``,
+``validate`` and ``write``; and counts that overlap those: ``clock_skew``
+(stored at receipt time), ``spooled`` (went to the disk spool first),
+``redelivered`` (the broker sent the message again).
 """
 
 from __future__ import annotations
@@ -44,3 +48,9 @@ class IngestStats:
         return [encode_line("ingest_stats", {"stage": stage, "reason": reason, "firmware": firmware},
                             {"messages": n}, now_ms * SUB_MS)
                 for (stage, reason, firmware), n in sorted(delta.items()) if n]
+
+
+def totals_from(reader) -> dict[tuple[str, str], int]:
+    """Messages by (stage, reason) since the database began, over every ingest process."""
+    rows = reader.rows('SELECT sum("messages") AS "messages" FROM "ingest_stats" GROUP BY "stage", "reason"')
+    return {(row.get("stage") or "", row.get("reason") or ""): int(row["messages"] or 0) for row in rows}

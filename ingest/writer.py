@@ -62,6 +62,7 @@ class DurableWriter:
         self._order = threading.Lock()
         self._spooled = threading.Condition()
         self.last_error: str | None = None
+        self.spooled = 0  # batches appended to the spool
 
     def commit(self, batch: SpooledBatch) -> list[DeadLetter]:
         """Return once every line is in InfluxDB, in the spool, or dead-lettered."""
@@ -95,6 +96,7 @@ class DurableWriter:
                 if self.stop.wait(min(1.0, 0.05 * 2 ** attempt)):
                     raise Stopped("stopped while the spool was full") from None
                 attempt += 1
+        self.spooled += 1
         with self._spooled:
             self._spooled.notify_all()
 

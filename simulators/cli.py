@@ -84,6 +84,8 @@ def simulate(scenario_ref, devices, duration, seed, speed, realtime, truth_file,
         truth_file.parent.mkdir(parents=True, exist_ok=True)
         truth_file.write_text(truth.to_json())
     url = mqtt_url or _default_url()
+    if not realtime:
+        _warn_if_late(sim, scenario_ref)
     line = None if quiet else ProgressLine(sim.start_ms, sim.end_ms)
     try:
         summary = publish(sim, url, speed=speed, realtime=realtime, progress=line)
@@ -109,6 +111,40 @@ def _simulation(scenario_ref, devices, duration, seed, realtime, topic_prefix, t
     start_ms = round(time.time()) * 1000 if realtime else None
     return Simulation(scenario, devices=devices, seed=seed, duration_s=span, start_ms=start_ms,
                       topics=topics.split(",") if topics else None)
+
+
+def _warn_if_late(sim, scenario_ref: str) -> None:
+    """Say so when the scenario's event times start before data already stored.
+
+    A running service has closed its detector windows up to about the newest
+    event time it has seen; records older than its open windows are counted
+    as late and never alert (README, "Late data").
+    """
+    newest = _stored_until()
+    if newest is None or sim.start_ms >= newest:
+        return
+    click.echo(f"warning: this run's event times start at {_when(sim.start_ms)} UTC, before data already stored up "
+               f"to {_when(newest)} UTC. A running Faultline service has already evaluated those hours: it counts "
+               "such records as late (stored, never alerting), so this run can open no ticket for them. "
+               f"To see its incidents as tickets, play it into a fresh service (`faultline demo --scenario "
+               f"{scenario_ref}`, or a new FAULTLINE_INFLUX_DB and FAULTLINE_DATA_DIR), use --realtime, "
+               f"or score it offline: `faultline eval --scenario {scenario_ref}`.", err=True)
+
+
+def _stored_until() -> int | None:
+    """The newest event time stored in the configured database (logs and events), or None."""
+    from faultline.settings import SettingsError, load_settings
+    from influx.client import InfluxClient
+    from influx.errors import InfluxError
+
+    try:
+        settings = load_settings()
+        client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
+                              settings.influx_password.get_secret_value(), timeout=5)
+        rows = client.rows('SELECT last("code") FROM "device_logs", "device_events"')
+    except (SettingsError, InfluxError):
+        return None  # nothing to compare with: no warning
+    return max((int(r["time"]) for r in rows), default=None)
 
 
 def _default_url() -> str:

@@ -244,3 +244,37 @@ class _Pacer:
         if self.anchor is None:
             self.anchor = (self.clock(), ts_ms)
         return self.anchor[0] + (ts_ms - self.anchor[1]) / 1000 / self.speed - self.clock()
+
+
+def clear_retained(mqtt_url: str, topic_filter: str, *, quiet_s: float = 0.5, timeout_s: float = 30.0) -> int:
+    """Delete every retained message under ``topic_filter``; return how many there were.
+
+    The broker sends the retained messages right after the subscription is
+    acknowledged: they are collected until none came for ``quiet_s``, then
+    each is replaced by an empty retained message (which deletes it).
+    """
+    conn = _Connection(mqtt_url, f"faultline-clear-{uuid.uuid4().hex[:8]}", 1000, timeout_s).open()
+    topics: set[str] = set()
+    last = [time.monotonic()]
+
+    def on_message(client, userdata, message) -> None:
+        if message.retain:
+            topics.add(message.topic)
+            last[0] = time.monotonic()
+
+    subscribed = []
+    conn.client.on_message = on_message
+    conn.client.on_subscribe = lambda *args: subscribed.append(True)
+    try:
+        conn.client.subscribe(topic_filter, qos=1)
+        conn._service_until(lambda: bool(subscribed), "subscribe")
+        last[0] = time.monotonic()
+        conn._service_until(lambda: time.monotonic() - last[0] >= quiet_s, "the retained messages")
+        conn.client.unsubscribe(topic_filter)
+        for topic in sorted(topics):
+            conn.publish(topic, b"", 1, True)
+        conn.close()
+    except PublishError:
+        conn.abort()
+        raise
+    return len(topics)

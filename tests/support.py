@@ -161,3 +161,16 @@ def expected_records(msgs) -> int:
             doc = orjson.loads(payload)
             count += len(doc) if isinstance(doc, list) else 1
     return count
+
+
+def faultline_cli(args, cwd, env=None, timeout: float = 120.0):
+    """Run `faultline ARGS` in `cwd` as a user would: no FAULTLINE_* variables but those in `env`."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FAULTLINE_")}
+    exe = str(Path(sys.executable).parent / "faultline")
+    return subprocess.run([exe, *args], cwd=cwd, env={**clean, **(env or {})}, capture_output=True, text=True,
+                          timeout=timeout)

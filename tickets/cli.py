@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 import click
 
+from faultline.cli import format_option
 from faultline.settings import SettingsError, load_settings
 
 
@@ -29,10 +30,9 @@ class _Context:
     @property
     def engine(self):
         if self._engine is None:
-            from faultline.db import make_engine, migrate
+            from faultline.cli import command_engine
 
-            migrate(self.settings.sql_url)
-            self._engine = make_engine(self.settings.sql_url)
+            self._engine = command_engine(self.settings)
         return self._engine
 
     def workflow(self):
@@ -65,33 +65,40 @@ def tickets():
 @click.option("--assignee")
 @click.option("--team")
 @click.option("--limit", default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
+@format_option
 @pass_ctx
-def list_cmd(ctx, state, assignee, team, limit, as_json):
+def list_cmd(ctx, state, assignee, team, limit, fmt):
     """Tickets, newest first."""
     from tickets import render, store
 
-    for t in store.list_tickets(ctx.engine, state=tuple(state) or None, assignee=assignee, team=team, limit=limit):
-        click.echo(json.dumps(t.to_dict(), sort_keys=True) if as_json else render.one_line(t))
+    found = store.list_tickets(ctx.engine, state=tuple(state) or None, assignee=assignee, team=team, limit=limit)
+    if fmt == "json":
+        click.echo(json.dumps([t.to_dict() for t in found], sort_keys=True, indent=2))
+        return
+    click.echo(render.LIST_HEADER)
+    for t in found:
+        click.echo(render.one_line(t))
+    if not found:
+        click.echo("no tickets")
 
 
 @tickets.command()
 @click.argument("ticket_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
+@format_option
 @pass_ctx
-def show(ctx, ticket_id, as_json):
+def show(ctx, ticket_id, fmt):
     """One ticket with its evidence, comments and history."""
     from tickets import render, store
 
     t = _run(lambda: store.get_ticket(ctx.engine, ticket_id))
-    if as_json:
+    if fmt == "json":
         click.echo(json.dumps(t.to_dict(), sort_keys=True, indent=2))
         return
     click.echo(render.ticket_text(t))
     for c in store.comments(ctx.engine, ticket_id):
-        click.echo(f"  comment {render.when(c.ts_ms)} {c.user}: {c.text}")
+        click.echo(f"  comment {render.when(c.ts_ms)} (wall clock) {c.user}: {c.text}")
     for h in store.history(ctx.engine, ticket_id):
-        click.echo(f"  v{h.version} {render.when(h.ts_ms)} {h.kind} {h.user}")
+        click.echo(f"  v{h.version} {render.when(h.ts_ms)} (wall clock) {h.kind} {h.user}")
 
 
 def _action(name: str, help_text: str, *options):
@@ -115,7 +122,7 @@ def ack_cmd(ctx, ticket_id, user):
     _done(_run(lambda: ctx.workflow().ack(ticket_id, user)))
 
 
-@_action("assign", "Assign to a person (and team).", click.option("--to", "assignee", required=True),
+@_action("assign", "Assign to a person (and team).", click.option("--assignee", required=True),
          click.option("--team"))
 def assign_cmd(ctx, ticket_id, user, assignee, team):
     _done(_run(lambda: ctx.workflow().assign(ticket_id, assignee, team, user=user)))
@@ -145,17 +152,22 @@ def close_cmd(ctx, ticket_id, user):
 @tickets.command()
 @click.option("--by", type=click.Choice(["model", "firmware", "site"]))
 @click.option("--days", type=float, help="only tickets opened in the last N days")
+@format_option
 @pass_ctx
-def kpis(ctx, by, days):
-    """MTTA, MTTR, recurrence rate and open tickets (definitions: tickets/kpis.py)."""
+def kpis(ctx, by, days, fmt):
+    """MTTA, MTTR, recurrence rate and open tickets (definitions: tickets/kpis.py; JSON in seconds)."""
     import time
 
-    from tickets import store
+    from tickets import render, store
     from tickets.kpis import compute_kpis
 
     since = int((time.time() - days * 86_400) * 1000) if days else None
     report = compute_kpis(store.kpi_rows(ctx.engine, opened_from_ms=since), by=by)
-    click.echo(json.dumps(asdict(report), indent=2))
+    if fmt == "json":
+        click.echo(json.dumps(asdict(report), indent=2))
+        return
+    for line in render.kpi_table(report):
+        click.echo(line)
 
 
 @tickets.command()

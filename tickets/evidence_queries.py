@@ -83,7 +83,8 @@ def _stats(client, filters: Filter, start_ms: int, end_ms: int) -> dict[str, Sta
     if not rows:
         return {}
     row = rows[0]
-    metrics = {c[len("mean_"):] for c in row if c.startswith("mean_")} - {"seq"}
+    # the measurement holds every model's metrics: keep those with values here (the subject's model's)
+    metrics = {c[len("mean_"):] for c in row if c.startswith("mean_") and row[c] is not None} - {"seq"}
     return {m: Stats(row.get(f"min_{m}"), row.get(f"mean_{m}"), row.get(f"max_{m}")) for m in metrics}
 
 

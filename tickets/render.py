@@ -1,4 +1,10 @@
-"""A ticket as text for a terminal (`faultline tickets show`)."""
+"""A ticket as text for a terminal (`faultline tickets list|show|kpis`).
+
+Times are labelled with their clock: a ticket's workflow times (opened,
+acknowledged, ...) are wall-clock times of the service; an alert's onset and
+last anomaly are event times, the devices' own timestamps (which differ from
+wall time when data is replayed or arrives late).
+"""
 
 from __future__ import annotations
 
@@ -22,9 +28,30 @@ def _num(x) -> str:
     return "-" if x is None else f"{x:.4g}"
 
 
+LIST_HEADER = f"{'id':>6}  {'state':<12} {'severity':<8} {'assignee':<12} {'last anomaly (event time)':<21} " \
+              f"{'count':<5} title"
+
+
 def one_line(t: Ticket) -> str:
-    return (f"{t.id:>6}  {t.state:<12} {t.severity:<8} {(t.assignee or '-'):<12} {when(t.last_seen_ms)}  "
+    """A row under `LIST_HEADER`."""
+    return (f"{t.id:>6}  {t.state:<12} {t.severity:<8} {(t.assignee or '-'):<12} {when(t.last_seen_ms):<21} "
             f"x{t.count:<4} {t.title}")
+
+
+def human_duration(seconds: float | None) -> str:
+    """A duration for people.
+
+    >>> [human_duration(s) for s in (None, 42, 754, 11_100, 190_000)]
+    ['-', '42 s', '12 min 34 s', '3 h 5 min', '2 d 4 h']
+    """
+    if seconds is None:
+        return "-"
+    s = round(seconds)
+    for unit, size, sub, sub_size in (("d", 86_400, "h", 3600), ("h", 3600, "min", 60), ("min", 60, "s", 1)):
+        if s >= size:
+            rest = (s % size) // sub_size
+            return f"{s // size} {unit}" + (f" {rest} {sub}" if rest else "")
+    return f"{s} s"
 
 
 def header(t: Ticket) -> list[str]:
@@ -32,9 +59,9 @@ def header(t: Ticket) -> list[str]:
            f"  key {t.key} (episode {t.episode}, version {t.version})",
            f"  state {t.state}  severity {t.severity}  team {t.team or '-'}  assignee {t.assignee or '-'}",
            f"  opened {when(t.opened_ms)}  acknowledged {when(t.acknowledged_ms)}  "
-           f"resolved {when(t.resolved_ms)}  closed {when(t.closed_ms)}",
-           f"  alert {t.alert_state}, seen {t.count} times, last {when(t.last_seen_ms)}, "
-           f"recurrences {t.recurrences}{', FLAPPING' if t.flapping else ''}",
+           f"resolved {when(t.resolved_ms)}  closed {when(t.closed_ms)}  (wall clock)",
+           f"  alert {t.alert_state}, seen {t.count} times, onset {when(t.onset_ms)}, last anomaly "
+           f"{when(t.last_seen_ms)} (event time), recurrences {t.recurrences}{', FLAPPING' if t.flapping else ''}",
            f"  cohort model={t.model or '-'} firmware={t.firmware or '-'} site={t.site or '-'}"]
     if t.devices:
         out.append(f"  devices {', '.join(t.devices)}")
@@ -50,13 +77,17 @@ def evidence(t: Ticket, log_lines: int = 15) -> list[str]:
     if ev is None:
         return ["Evidence: none yet"]
     e = ev.explanation
-    out = [f"Evidence ({'complete' if ev.complete else 'INCOMPLETE'}, gathered {when(ev.gathered_ms)}):",
+    out = [f"Evidence ({'complete' if ev.complete else 'INCOMPLETE'}, gathered {when(ev.gathered_ms)} wall clock):",
            f"  {e.text}", f"  observed {_num(e.observed)} expected {_num(e.expected)} "
            f"score {_num(e.score)} threshold {_num(e.threshold)} {e.attribution}".rstrip()]
     out += [f"  ! {err}" for err in ev.errors]
     if ev.logs:
-        out.append(f"  Logs ({len(ev.logs)}, ERROR/FATAL first):")
-        out += [f"    {when(x.ts_ms)} {x.device} {x.level:<5} {x.code:<6} {x.msg}" for x in ev.logs[:log_lines]]
+        shown = ev.logs[:log_lines]
+        out.append(f"  Logs ({len(shown)} of {len(ev.logs)}, ERROR/FATAL first; event time):")
+        out += [f"    {when(x.ts_ms)} {x.device} {x.level:<5} {x.code:<6} {x.msg}" for x in shown]
+        if len(ev.logs) > len(shown):
+            out.append(f"    ... {len(ev.logs) - len(shown)} more log lines (all of them: "
+                       f"faultline tickets show {t.id} --format json)")
     if ev.metrics:
         out.append(f"  Metrics min/mean/max: subject vs {ev.reference}")
         out += [f"    {m.metric:<20} {_num(m.subject.min)}/{_num(m.subject.mean)}/{_num(m.subject.max)}  vs  "
@@ -75,3 +106,16 @@ def evidence(t: Ticket, log_lines: int = 15) -> list[str]:
 
 def ticket_text(t: Ticket) -> str:
     return "\n".join(header(t) + evidence(t))
+
+
+def kpi_table(report) -> list[str]:
+    """A `tickets.kpis.KpiReport` as a table with human durations."""
+    head = f"{report.by or 'all':<14} {'tickets':>7} {'open':>5} {'acked':>5} {'resolved':>8} {'auto':>5} " \
+           f"{'MTTA':>12} {'MTTR':>12} {'recurrence':>10}"
+    rows = [("all", report.overall)] + ([(value or "-", k) for value, k in report.groups] if report.by else [])
+    out = [head]
+    for name, k in rows:
+        rate = "-" if k.recurrence_rate is None else f"{k.recurrence_rate:.0%}"
+        out.append(f"{name[:14]:<14} {k.tickets:>7} {k.open:>5} {k.acknowledged:>5} {k.resolved:>8} "
+                   f"{k.auto_resolved:>5} {human_duration(k.mtta_s):>12} {human_duration(k.mttr_s):>12} {rate:>10}")
+    return out

@@ -48,6 +48,10 @@ def test_apikey_errors_are_named(cli_env):
     runner = CliRunner()
     bad_role = runner.invoke(main, ["apikey", "create", "--role", "root", "--name", "x"])
     assert bad_role.exit_code == 2 and "--role" in bad_role.output
+    nothing_yet = runner.invoke(main, ["apikey", "revoke", "31337"])
+    assert nothing_yet.exit_code == 1 and "no Faultline data in" in nothing_yet.output
+    assert not (Path(cli_env["FAULTLINE_DATA_DIR"]) / "faultline.db").exists()
+    assert runner.invoke(main, ["apikey", "create", "--role", "viewer", "--name", "x"]).exit_code == 0
     unknown = runner.invoke(main, ["apikey", "revoke", "31337"])
     assert unknown.exit_code == 1 and "31337 not found" in unknown.output
 
@@ -62,11 +66,11 @@ def _get(url: str, key: str | None = None):
 
 
 def _wait_until_serving(proc: subprocess.Popen) -> None:
-    """Block on uvicorn's own log until it says it is serving (or the process ends)."""
+    """Block on the log until it says it is serving (or the process ends)."""
     seen = []
     for line in proc.stderr:
         seen.append(line)
-        if "Uvicorn running on" in line:
+        if "faultline api: serving on" in line:
             return
     raise AssertionError(f"faultline api exited with {proc.wait()}: {''.join(seen)}")
 

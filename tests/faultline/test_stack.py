@@ -1,11 +1,14 @@
 """The local stack: ports, readiness, stop by PID."""
 
+import os
+import signal
 import socket
 
 import pytest
 
 from faultline.settings import load_settings
 from faultline.stack import LocalStack, StackError, choose_port, free_port
+from support import faultline_cli, wait_until
 
 
 @pytest.fixture
@@ -44,3 +47,44 @@ def test_up_status_down(tmp_path, busy_port):
     finally:
         local.down()
     assert all(pid is None for _, pid, _ in local.status())
+
+
+def test_stack_up_with_a_relative_data_dir_from_the_cli(tmp_path):
+    """The default data dir is relative: the children must still find their config, data and logs."""
+    project = tmp_path / "project"
+    (project / "sub").mkdir(parents=True)
+    (project / ".env").write_text("FAULTLINE_DATA_DIR=.faultline\n")
+    mqtt_port, influx_port = free_port(), free_port()
+    up = faultline_cli(["stack", "up", "--mqtt-port", str(mqtt_port), "--influx-port", str(influx_port)],
+                       cwd=project / "sub")
+    local = LocalStack(project / ".faultline")
+    try:
+        assert up.returncode == 0, up.stderr + up.stdout
+        assert f"mqtt://127.0.0.1:{mqtt_port}" in up.stdout
+        conf = (project / ".faultline" / "stack" / "mosquitto.conf").read_text()
+        assert f"persistence_location {project}/.faultline/stack/mosquitto-data/" in conf
+        status = faultline_cli(["stack", "status"], cwd=project)
+        assert status.stdout.count("running, pid") == 2, status.stdout
+    finally:
+        down = faultline_cli(["stack", "down"], cwd=project / "sub")
+    assert down.returncode == 0 and all(pid is None for _, pid, _ in local.status())
+
+
+def test_stack_up_after_the_broker_died_reuses_its_port(tmp_path):
+    local = LocalStack(tmp_path)
+    local.up(None, free_port(), "faultline")
+    try:
+        mosquitto = local.services()[0]
+        port = mosquitto.port
+        os.kill(mosquitto.pid(), signal.SIGKILL)
+        wait_until(lambda: mosquitto.pid() is None, 30, what="mosquitto gone")
+        notes = local.up(None, None, "faultline")
+        assert local.services()[0].port == port and not [n for n in notes if "mosquitto" in n]
+        assert local.services()[0].pid() is not None
+    finally:
+        local.down()
+
+
+def test_previous_port_taken_is_said(busy_port):
+    port, note = choose_port(None, free_port(), "mosquitto", previous=busy_port)
+    assert port != busy_port and f"previous port {busy_port} is taken" in note and "restarted" in note

@@ -46,20 +46,31 @@ def test_cli_lists_shows_and_works_a_ticket(settings_env):
     run = CliRunner().invoke
     listed = run(main, ["tickets", "list"], env=env)
     assert listed.exit_code == 0 and f"{t.id:>6}  open" in listed.output
+    assert listed.output.splitlines()[0].split()[:4] == ["id", "state", "severity", "assignee"]
+    assert "last anomaly (event time)" in listed.output
+    as_json = json.loads(run(main, ["tickets", "list", "--format", "json"], env=env).output)
+    assert [x["id"] for x in as_json] == [t.id]
     shown = run(main, ["tickets", "show", str(t.id)], env=env)
     assert shown.exit_code == 0 and "Evidence (complete" in shown.output and "v1" in shown.output
+    assert "(wall clock)" in shown.output and "(event time)" in shown.output
+    assert json.loads(run(main, ["tickets", "show", str(t.id), "--format", "json"], env=env).output)["id"] == t.id
+    assigned = run(main, ["tickets", "assign", str(t.id), "--user", "ann", "--assignee", "bob"], env=env)
+    assert assigned.exit_code == 0, assigned.output
     early = run(main, ["tickets", "close", str(t.id), "--user", "ann"], env=env)
     assert early.exit_code == 1 and f"ticket {t.id} is open: cannot close (allowed from resolved)" in early.output
     assert run(main, ["tickets", "ack", str(t.id), "--user", "ann"], env=env).output.strip() \
-        == f"ticket {t.id} is acknowledged (version 2)"
+        == f"ticket {t.id} is acknowledged (version 3)"  # after the assignment
     blank = run(main, ["tickets", "resolve", str(t.id), "--user", "ann", "--root-cause", " ", "--resolution", "x"],
                 env=env)
     assert blank.exit_code == 1 and "root_cause: is required" in blank.output
     done = run(main, ["tickets", "resolve", str(t.id), "--user", "ann", "--root-cause", "cable",
                       "--resolution", "replaced"], env=env)
     assert "is resolved" in done.output
-    report = json.loads(run(main, ["tickets", "kpis", "--by", "model"], env=env).output)
+    report = json.loads(run(main, ["tickets", "kpis", "--by", "model", "--format", "json"], env=env).output)
     assert report["overall"]["tickets"] == 1 and report["groups"][0][0] == "PX-200"
+    table = run(main, ["tickets", "kpis", "--by", "model"], env=env).output.splitlines()
+    assert table[0].split()[:3] == ["model", "tickets", "open"] and "MTTA" in table[0]
+    assert table[2].startswith("PX-200") and not any(" s " in line and "." in line for line in table)
     missing = run(main, ["tickets", "show", "999"], env=env)
     assert missing.exit_code == 1 and "no ticket with id 999" in missing.output
 
