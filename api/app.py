@@ -18,6 +18,7 @@ from api import errors
 from api.context import ActiveAlerts, ApiContext, InfluxReader
 from api.keys import KeyStore
 from api.metrics import ApiMetrics, instrument
+from api.readiness import PipelineProbe, Readiness
 from api.routes import alerts as alert_routes
 from api.routes import apikeys, deadletters, devices, health, kpis, silences, tickets
 from api.stored_alerts import StoredAlerts
@@ -65,6 +66,7 @@ def create_app(
     alerts: ActiveAlerts | None = None,
     workflow: Workflow | None = None,
     now: Callable[[], int] | None = None,
+    pipeline: PipelineProbe | None = None,
 ) -> FastAPI:
     """The API over `settings`; injected parts are shared, missing ones are built.
 
@@ -72,16 +74,18 @@ def create_app(
     one, the database at ``settings.sql_url`` is migrated here. `now` returns
     epoch milliseconds. Without `alerts`, active alerts are read from the
     alert stage's SQL store; without `workflow`, one is built (queuing
-    webhook deliveries when ``tickets_webhook_url`` is set).
+    webhook deliveries when ``tickets_webhook_url`` is set). `pipeline` (given by ``faultline run``)
+    adds the broker connection and the pipeline's liveness to ``/ready``.
     """
     if engine is None:
         migrate(settings.sql_url)
         engine = make_engine(settings.sql_url)
     now = now or _wall_ms
-    ctx = ApiContext(settings=settings, engine=engine, keys=KeyStore(engine, now),
-                     influx=influx if influx is not None else _influx_from(settings),
+    influx = influx if influx is not None else _influx_from(settings)
+    ctx = ApiContext(settings=settings, engine=engine, keys=KeyStore(engine, now), influx=influx,
                      alerts=alerts if alerts is not None else StoredAlerts(engine),
-                     workflow=workflow or build_workflow(settings, engine, now=now), now=now, metrics=_metrics(engine))
+                     workflow=workflow or build_workflow(settings, engine, now=now), now=now, metrics=_metrics(engine),
+                     readiness=Readiness(engine, influx, pipeline, settings.ready_cache_s))
     app = FastAPI(title="Faultline API", version="1", description=DESCRIPTION)
     app.state.ctx = ctx
     errors.install(app, ERROR_STATUSES)

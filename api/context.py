@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from alerts.alert import Alert
 from api.keys import KeyStore
 from api.metrics import ApiMetrics
+from api.readiness import Readiness
 from faultline.settings import Settings
 from tickets.workflow import Workflow
 
@@ -44,6 +45,7 @@ class ApiContext:
     workflow: Workflow
     now: Callable[[], int]  # epoch milliseconds
     metrics: ApiMetrics
+    readiness: Readiness
 
 
 def context(request: Request) -> ApiContext:

@@ -15,10 +15,19 @@ deviations are floored by the pooled deviations of its model (see
 Sharding (``shard=(i, n)``): device and telemetry detectors run only for the
 devices whose stable hash falls in shard ``i``; the cohort scan and rules need
 every device's activity and run only where ``cohort=True``.
+
+Bounds (what a device can make the engine hold): a device's telemetry
+detector tracks at most ``max_metrics`` metric names (the first it sends;
+later ones are not scored), pooled statistics are kept for at most
+``max_models`` models, state is kept for at most ``max_devices`` devices
+(beyond, the longest silent is dropped), and a device silent for
+``idle_ms`` of event time is dropped when a window closes. A dropped device
+that speaks again starts over from its cohort's baseline.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +43,8 @@ from detectors.telemetry import EpisodeGate, TelemetryZ
 from ingest.records import Cohort, DeviceEvent, DeviceMeta, DeviceStatus, LogLine, Telemetry
 
 MODEL_SAMPLE = 8  # one reading in this many feeds the model's pooled statistics
+MAX_NAME_SETS = 10_000
+EVICT_SHARE = 0.1  # past max_devices, this share of it (the longest silent) is dropped at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +63,10 @@ class EngineConfig:
     shard: tuple[int, int] = (0, 1)
     cohort: bool = True
     rules: tuple[Rule, ...] = field(default_factory=tuple)
+    max_devices: int = 500_000
+    max_metrics: int = 100
+    max_models: int = 10_000
+    idle_ms: int = 7 * 86_400_000
 
     @classmethod
     def from_settings(cls, settings, **overrides) -> "EngineConfig":
@@ -61,7 +76,9 @@ class EngineConfig:
             device_threshold=settings.detector_device_threshold, cohort_alpha=settings.detector_cohort_alpha,
             cohort_min_devices=settings.detector_cohort_min_devices,
             telemetry_threshold=settings.detector_telemetry_threshold,
-            rules=load_rules(settings.rules_file) if settings.rules_file else ())
+            rules=load_rules(settings.rules_file) if settings.rules_file else (),
+            max_devices=settings.detector_max_devices, max_metrics=settings.max_metrics_per_device,
+            idle_ms=int(settings.device_idle_days * 86_400_000))
         values.update(overrides)
         return cls(**values)
 
@@ -75,6 +92,9 @@ class DetectorEngine:
         self.next_window: int | None = None  # the oldest window not yet closed
         self._close_at = -(1 << 62)  # event time at which that window closes
         self.watermark = 0
+        self.latest_ms = 0  # the newest event time processed
+        self._name_sets: dict[frozenset, frozenset] = {}
+        self.evicted = 0
         self.cell_rate: dict[Cell, list[float]] = {}  # EW [faults, device-windows, faulty device-windows]
         self.scan = CohortScan(alpha=config.cohort_alpha, min_devices=config.cohort_min_devices,
                                min_affected=config.cohort_min_affected)
@@ -90,6 +110,8 @@ class DetectorEngine:
         if kind is DeviceStatus and not record.online:
             return []
         ts = record.ts_ms
+        if ts > self.latest_ms:
+            self.latest_ms = ts
         out = self.tick(ts) if ts >= self._close_at else []
         st = self.devices.get(record.device)
         if st is None or not st.cell[0]:
@@ -119,9 +141,13 @@ class DetectorEngine:
             self.next_window = (now_ms - lateness) // self.window_ms
         self.watermark = max(self.watermark, now_ms - lateness)
         out: list[Anomaly] = []
+        closed = False
         while (self.next_window + 1) * self.window_ms <= self.watermark:
             out += self._close(self.next_window)
             self.next_window += 1
+            closed = True
+        if closed:
+            self._evict(lambda st: st.last_seen_ms < self.watermark - self.config.idle_ms)
         self._close_at = (self.next_window + 1) * self.window_ms + lateness
         return out
 
@@ -143,6 +169,8 @@ class DetectorEngine:
     def _state(self, device: str, ts_ms: int, cohort: Cohort | None = None) -> DeviceState:
         st = self.devices.get(device)
         if st is None:
+            if len(self.devices) >= self.config.max_devices:
+                self._evict_oldest(max(1, int(self.config.max_devices * EVICT_SHARE)))
             st = self.devices[device] = DeviceState(("", "", ""), ts_ms)
         if cohort is not None and (cohort.model or cohort.firmware or cohort.site):
             st.cell = (cohort.model, cohort.firmware, cohort.site)
@@ -153,7 +181,7 @@ class DetectorEngine:
         if st.telemetry is None:
             st.telemetry = TelemetryZ(halflife=self.config.telemetry_halflife, grace=self.config.telemetry_grace)
             st.gate = EpisodeGate(self.config.telemetry_threshold, int(self.config.telemetry_quiet_s * 1000))
-        x = dict(rec.metrics)
+        x = self._tracked(st, rec.metrics)
         young = st.telemetry.n_learned < self.config.telemetry_young
         a = st.telemetry.assess(x, model[1] if young else None)
         st.telemetry.learn_one(x)
@@ -172,6 +200,36 @@ class DetectorEngine:
                        a.expected, self.config.telemetry_threshold, 0.0, text, model=st.cell[0],
                        firmware=st.cell[1], site=st.cell[2])
 
+    def _tracked(self, st: DeviceState, metrics) -> dict:
+        """The reading's metrics the device's detector tracks: the first ``max_metrics`` names it sent."""
+        names = st.metrics
+        if not names.issuperset(metrics):
+            room = self.config.max_metrics - len(names)
+            if room > 0:
+                names = names | frozenset([m for m in metrics if m not in names][:room])
+                st.metrics = names = self._name_sets.setdefault(names, names) \
+                    if len(self._name_sets) < MAX_NAME_SETS else names  # devices of a model share one set
+            return {k: v for k, v in metrics.items() if k in names}
+        return dict(metrics)
+
+    def _evict(self, idle) -> int:
+        """Drop the devices `idle` says so of, unless a window still open counts them."""
+        busy = set().union(*self.active.values()) if self.active else set()
+        return self._drop([d for d, st in self.devices.items() if d not in busy and not st.pending and idle(st)])
+
+    def _evict_oldest(self, count: int) -> int:
+        """Past ``max_devices``: drop the `count` longest silent devices, from open windows too."""
+        gone = [d for d, _ in heapq.nsmallest(count, self.devices.items(), key=lambda kv: kv[1].last_seen_ms)]
+        for devices in self.active.values():
+            devices.difference_update(gone)
+        return self._drop(gone)
+
+    def _drop(self, devices: list[str]) -> int:
+        for device in devices:
+            del self.devices[device]
+        self.evicted += len(devices)
+        return len(devices)
+
     def _model_stats(self, model: str) -> list:
         """[pooled detector, its deviations, readings seen] for a device model.
 
@@ -181,6 +239,10 @@ class DetectorEngine:
         ``telemetry_young`` readings (a full daily cycle).
         """
         stats = self.telemetry_protos.get(model)
+        if stats is None:
+            if len(self.telemetry_protos) >= self.config.max_models:
+                model = None  # past the bound, further models share one pooled entry
+                stats = self.telemetry_protos.get(model)
         if stats is None:
             stats = self.telemetry_protos[model] = [TelemetryZ(halflife=20_000.0, grace=30), {}, 0]
         if not stats[1] and stats[2] % MODEL_SAMPLE == 0:

@@ -14,6 +14,8 @@ import orjson
 
 from faultline.settings import SettingsError, load_settings
 
+EXIT_DEAD = 70  # EX_SOFTWARE: a thread of the service died
+
 
 def _settings():
     try:
@@ -33,13 +35,18 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-def wait_for_signal() -> None:
-    """Block until SIGTERM or SIGINT."""
+def wait_for_signal(dead=lambda: []) -> list[str]:
+    """Block until SIGTERM or SIGINT, or until `dead()` names threads that ended: their names ([] on a signal)."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     while not stop.wait(1.0):
-        pass
+        ended = dead()
+        if ended:
+            logging.getLogger("faultline").critical("thread %s ended: stopping with exit code %d so that the "
+                                                    "service manager restarts the process", ", ".join(ended), EXIT_DEAD)
+            return ended
+    return []
 
 
 @click.command()
@@ -58,9 +65,11 @@ def ingest():
     service.start()
     if service.subscriber.wait_connected(30):
         click.echo(f"faultline ingest: subscribed to {topic_filter(settings)} as {settings.mqtt_client_id}", err=True)
-    wait_for_signal()
+    dead = wait_for_signal(service.supervisor.dead)
     click.echo("faultline ingest: stopping (flushing and acknowledging what is stored)", err=True)
     service.stop()
+    if dead:
+        sys.exit(EXIT_DEAD)
 
 
 @click.group()
@@ -104,7 +113,7 @@ def replay(ids, replay_all):
     if not ids and not replay_all:
         raise click.UsageError("say which: --id N (repeatable) or --all")
     settings = _settings()
-    result = run_replay(settings, _engine(settings), None if replay_all else list(ids))
+    result = run_replay(settings, _engine(settings), None if replay_all else list(ids))  # page by page
     click.echo(f"replayed {result.replayed}, still failing {result.still_failing}")
     for dl_id, reason in list(result.reasons.items())[:20]:
         click.echo(f"  {dl_id}: {reason[:160]}")

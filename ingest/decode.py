@@ -24,6 +24,7 @@ from typing import Callable
 
 import orjson
 
+from influx.line_protocol import escape_tag_value
 from ingest.records import (
     EVENT_TYPES, LEVELS, SEVERITIES, UNKNOWN_COHORT, Cohort, DeviceEvent, DeviceMeta, DeviceStatus,
     LogLine, Record, Telemetry,
@@ -187,9 +188,32 @@ def _text(device: str, item: dict, key: str, limit: int, *, required: bool = Fal
         raise _fail(device, f"{key} must be a string, got {type(value).__name__}")
     if len(value) > limit:
         raise _fail(device, f"{key} is {len(value)} characters, over the limit of {limit}", "size")
-    if tag and _CONTROL.search(value):
-        raise _fail(device, f"{key} contains control characters")
+    if tag:
+        _check_tag_value(device, key, value)
     return value
+
+
+def tag_value_problem(value: str) -> str | None:
+    r"""Why `value` cannot be a tag value, or None: the one rule for tag values and meta values
+    (which become tags): no control characters, nothing line protocol cannot carry.
+
+    >>> tag_value_problem("2.1.0"), tag_value_problem("2.1.0\\"), tag_value_problem("a\nb")
+    (None, 'it ends with a backslash', 'it contains control characters')
+    """
+    if _CONTROL.search(value):
+        return "it contains control characters"
+    if value:
+        try:
+            escape_tag_value(value)
+        except ValueError:
+            return "it ends with a backslash"
+    return None
+
+
+def _check_tag_value(device: str, key: str, value: str) -> None:
+    problem = tag_value_problem(value)
+    if problem:
+        raise _fail(device, f"{key} {value[:40]!r} cannot be a tag value: {problem}")
 
 
 def _choice(device: str, item: dict, key: str, allowed: tuple[str, ...], *, required: bool) -> str:
@@ -264,6 +288,7 @@ def _meta(device: str, doc, received_ms: int, limits: DecodeLimits) -> DeviceMet
             continue
         if not isinstance(value, (str, int, float, bool)) or len(str(value)) > limits.max_tag_len or len(key) > limits.max_name_len:
             raise _fail(device, f"meta attribute {key[:40]!r} must be a short scalar")
+        _check_tag_value(device, f"meta attribute {key[:40]!r}", str(value))
         extra[key] = str(value)
     return DeviceMeta(device, received_ms, extra=extra, **known)
 

@@ -7,6 +7,14 @@ unsubscribing. Messages are acknowledged only when the caller says they are
 durable (`ack`); an ack for a message received on an earlier connection is
 not sent (the broker redelivers it on the new one, and duplicates overwrite
 the same point).
+
+Limits sent to the broker: a receive maximum (unacknowledged QoS 1
+messages) and a Maximum Packet Size, equal to the broker's own
+``max_packet_size`` in every config Faultline ships, so the broker refuses a
+larger message to its publisher rather than dropping it on the way to us.
+Retained messages are asked for only when the subscription is new (retain
+handling 1): a reconnect to the persistent session does not replay every
+retained ``meta``, ``status`` or ``fault`` under the prefix.
 """
 
 from __future__ import annotations
@@ -42,7 +50,8 @@ class Incoming:
 
 class Subscriber:
     def __init__(self, url: str, client_id: str, topic_filter: str, on_message: Callable[[Incoming], None],
-                 keepalive: int = 30, receive_maximum: int = 1000, clean_start: bool = False):
+                 keepalive: int = 30, receive_maximum: int = 1000, clean_start: bool = False,
+                 max_packet_size: int = 0):
         self.url = url
         self.client_id = client_id
         self.topic_filter = topic_filter
@@ -50,6 +59,7 @@ class Subscriber:
         self.keepalive = keepalive
         self.receive_maximum = receive_maximum
         self.clean_start = clean_start
+        self.max_packet_size = max_packet_size
         self.generation = 0
         self.connected = threading.Event()
         self.client = self._make_client()
@@ -73,6 +83,8 @@ class Subscriber:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = NEVER_EXPIRES
         props.ReceiveMaximum = self.receive_maximum
+        if self.max_packet_size:
+            props.MaximumPacketSize = self.max_packet_size
         port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         self.client.connect_async(parts.hostname, port, self.keepalive, clean_start=self.clean_start,
                                   properties=props)
@@ -98,7 +110,8 @@ class Subscriber:
                 log.error("broker refused the connection: %s", reason_code)
                 return
             self.generation += 1
-            client.subscribe(self.topic_filter, options=SubscribeOptions(qos=1))
+            client.subscribe(self.topic_filter, options=SubscribeOptions(
+                qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB))
             log.info("connected to %s as %s (session present: %s); subscribed to %s",
                      _safe(self.url), self.client_id, flags.session_present, self.topic_filter)
             self.connected.set()

@@ -16,12 +16,14 @@ from api.device_data import Window, device_events, events_query, log_lines, logs
 from api.errors import NotFound, invalid
 from api.pages import Page, PageParams
 from api.routes import API_PREFIX
+from ingest.fields import field_names
 from ingest.registry import DeviceRow
 
 router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"], dependencies=[Depends(auth.viewer)])
 
 DeviceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="Device id as in the MQTT topic")]
 HOUR_MS = 3_600_000
+MAX_METRIC_NAMES = 100_000
 Level = Literal["DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
 EventType = Literal["fault", "fault_cleared", "reboot", "maintenance", "firmware_update"]
 EventSeverity = Literal["minor", "major", "critical"]
@@ -57,6 +59,11 @@ class DeviceSlice(BaseModel):
 
 class TelemetryOut(DeviceSlice):
     points: list[dict]
+
+
+class MetricsOut(BaseModel):
+    device: str
+    metrics: list[str]
 
 
 class LogsOut(DeviceSlice):
@@ -133,10 +140,23 @@ def telemetry(
     ctx: ApiContext = Depends(context),
 ) -> TelemetryOut:
     window = _window(ctx, span, limit)
-    q, params = telemetry_query(device_id, window, metric)
-    points = telemetry_points(_read(ctx, device_id, q, params))
+    names = list(dict.fromkeys(metric)) or field_names(ctx.engine, {"device": device_id})
+    if names:
+        points = telemetry_points(_read(ctx, device_id, *telemetry_query(device_id, window, names)))
+    elif _registered(ctx, device_id) is None:
+        raise NotFound(f"device {device_id!r} not found (not registered, no metrics recorded)")
+    else:
+        points = []
     return TelemetryOut(device=device_id, start_ms=window.start_ms, end_ms=window.end_ms,
                         limit=limit, points=points)
+
+
+@router.get("/{device_id}/metrics", summary="The metric names a device has written (its own telemetry fields)")
+def metrics(device_id: DeviceId, ctx: ApiContext = Depends(context)) -> MetricsOut:
+    names = field_names(ctx.engine, {"device": device_id}, limit=MAX_METRIC_NAMES)
+    if not names and _registered(ctx, device_id) is None:
+        raise NotFound(f"device {device_id!r} not found (not registered, no metrics recorded)")
+    return MetricsOut(device=device_id, metrics=sorted(names))
 
 
 @router.get("/{device_id}/logs", summary="A device's log lines from InfluxDB (newest `limit` in range)")
