@@ -3,7 +3,11 @@
 Each stage owns its tables and an Alembic branch of its own
 (``<package>/migrations/versions``, with a ``branch_labels`` of the package
 name); `migrate` upgrades every branch to its head. SQLite runs in WAL mode
-with a busy timeout so several processes can share the file.
+with a busy timeout so several processes can share the file, and with
+``synchronous=FULL``: ingest acknowledges a message to the broker once its
+dead letter or registry row is committed, so a commit must survive a power
+loss, not only a crash of the process (``NORMAL`` in WAL mode may lose the
+last commits then).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ def make_engine(url: str) -> Engine:
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()

@@ -235,12 +235,24 @@ def _telemetry(device, item, received_ms, cohort, limits):
         raise _fail(device, f"{len(metrics)} metrics exceed the limit of {limits.max_metrics}", "size")
     values = {}
     for name, value in metrics.items():
-        if not name or len(name) > limits.max_name_len or _CONTROL.search(name):
-            raise _fail(device, f"metric name {name[:40]!r} must be 1-{limits.max_name_len} printable characters")
-        if name in RESERVED_METRICS:
-            raise _fail(device, f"metric name {name!r} is reserved")
+        problem = metric_name_problem(name, limits.max_name_len)
+        if problem:
+            raise _fail(device, problem)
         values[name] = _metric_value(device, name, value)
     return Telemetry(device, ts_ms, seq, values, cohort), skewed
+
+
+def metric_name_problem(name: str, max_len: int = 128) -> str | None:
+    r"""Why `name` cannot be a metric name, or None (ingest and the API's metric filter share this rule).
+
+    >>> metric_name_problem("temp_c"), metric_name_problem("seq"), metric_name_problem("a\nb")
+    (None, "metric name 'seq' is reserved", "metric name 'a\\nb' must be 1-128 printable characters")
+    """
+    if not name or len(name) > max_len or _CONTROL.search(name):
+        return f"metric name {name[:40]!r} must be 1-{max_len} printable characters"
+    if name in RESERVED_METRICS:
+        return f"metric name {name!r} is reserved"
+    return None
 
 
 def _metric_value(device: str, name: str, value) -> float:

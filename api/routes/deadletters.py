@@ -13,11 +13,13 @@ from api.context import ApiContext, context
 from api.bounds import MAX_ID
 from api.errors import NotFound, invalid
 from api.pages import Page, PageParams
+from api.responses import errors
 from api.routes import API_PREFIX
 from influx.errors import InfluxError
 from ingest.deadletters import DeadLetterRow
 
-router = APIRouter(prefix=f"{API_PREFIX}/deadletters", tags=["dead letters"])
+router = APIRouter(prefix=f"{API_PREFIX}/deadletters", tags=["dead letters"],
+                   responses=errors(401, 403, 404, 422, 503))
 PAYLOAD_EXCERPT = 2000
 MAX_REPLAY_IDS = 10_000
 Value = Annotated[str | None, Query(max_length=256, description="Exact match")]
@@ -83,8 +85,7 @@ def _check_ids(ctx: ApiContext, ids: list[int]) -> None:
 
 
 @router.post("/replay", summary="Re-run decode and write; what now succeeds leaves the store",
-             dependencies=[Depends(auth.admin)],
-             responses={503: {"description": "InfluxDB unreachable; nothing was removed"}})
+             dependencies=[Depends(auth.admin)])
 def replay(body: ReplayBody, ctx: ApiContext = Depends(context)) -> ReplayOut:
     from ingest.replay import replay as run_replay
 

@@ -10,16 +10,20 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from api import auth
+from api.bounds import MAX_TIME_MS
 from api.context import ApiContext, context
 from api.device_data import Window, device_events, events_query, log_lines, logs_query, telemetry_points, \
     telemetry_query
 from api.errors import NotFound, invalid
 from api.pages import Page, PageParams
+from api.responses import errors
 from api.routes import API_PREFIX
+from ingest.decode import metric_name_problem
 from ingest.fields import field_names
 from ingest.registry import DeviceRow
 
-router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"], dependencies=[Depends(auth.viewer)])
+router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"], dependencies=[Depends(auth.viewer)],
+                   responses=errors(401, 403, 404, 422, 503))
 
 DeviceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="Device id as in the MQTT topic")]
 HOUR_MS = 3_600_000
@@ -78,8 +82,8 @@ class TimeRange:
     """Query parameters ``start_ms`` and ``end_ms`` (a FastAPI dependency)."""
 
     def __init__(self,
-                 start_ms: int | None = Query(None, ge=0, description="Epoch ms, inclusive; default end_ms - 1 h"),
-                 end_ms: int | None = Query(None, ge=1, description="Epoch ms, exclusive; default now")):
+                 start_ms: int | None = Query(None, ge=0, le=MAX_TIME_MS, description="Epoch ms, inclusive; default end_ms - 1 h"),
+                 end_ms: int | None = Query(None, ge=1, le=MAX_TIME_MS, description="Epoch ms, exclusive; default now")):
         self.start_ms = start_ms
         self.end_ms = end_ms
 
@@ -118,7 +122,7 @@ def get_device(device_id: DeviceId, ctx: ApiContext = Depends(context)) -> Devic
 
 def _window(ctx: ApiContext, span: TimeRange, limit: int) -> Window:
     end = ctx.now() if span.end_ms is None else span.end_ms
-    start = end - HOUR_MS if span.start_ms is None else span.start_ms
+    start = max(0, end - HOUR_MS) if span.start_ms is None else span.start_ms
     if start >= end:
         raise invalid("query", "start_ms", f"must be before end_ms ({end})")
     return Window(start, end, limit)
@@ -140,6 +144,9 @@ def telemetry(
     ctx: ApiContext = Depends(context),
 ) -> TelemetryOut:
     window = _window(ctx, span, limit)
+    for name in metric:
+        if metric_name_problem(name):
+            raise invalid("query", "metric", metric_name_problem(name))
     names = list(dict.fromkeys(metric)) or field_names(ctx.engine, {"device": device_id})
     if names:
         points = telemetry_points(_read(ctx, device_id, *telemetry_query(device_id, window, names)))
