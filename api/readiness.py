@@ -3,7 +3,8 @@
 Checks: ``sql`` and ``influxdb`` answer; with a pipeline (`PipelineProbe`,
 given by ``faultline run``): ``mqtt`` (connected to the broker), ``ingest``
 (its threads alive, and no batch overdue while messages wait) and
-``detectors`` (the same for the detect thread). The answer is computed at
+``detectors`` (the same for the detect thread). InfluxDB gets
+``PING_TIMEOUT_S`` to answer. The answer is computed at
 most once per ``max_age_s`` and shared by the probes in between, so a probe
 storm never becomes a load on the database or InfluxDB.
 """
@@ -18,6 +19,7 @@ from typing import Callable, Protocol
 from sqlalchemy import Engine, text
 
 log = logging.getLogger("api.health")
+PING_TIMEOUT_S = 2.0  # a frozen InfluxDB must not hold /ready for the client's whole timeout
 
 
 class PipelineProbe(Protocol):
@@ -66,7 +68,7 @@ class Readiness:
 
     def _influx(self) -> str | None:
         try:
-            self.influx.ping()
+            self.influx.ping(timeout=PING_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001
             return f"unreachable ({type(exc).__name__})"
         return None

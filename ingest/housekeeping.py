@@ -44,8 +44,10 @@ class Housekeeping:
         self._next_retention = monotonic() + RETENTION_EVERY_S
         self._next_eviction = monotonic() + EVICTION_EVERY_S
         self.evicted: Counter = Counter()
+        self.runs = 0
 
     def run(self, batch: Batch, now_ms: int) -> None:
+        self.runs += 1
         guard = self.supervisor.guard
         guard("counters", self.counter_lines, batch, now_ms)
         guard("gaps", self.gap_lines, batch, now_ms)
