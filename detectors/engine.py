@@ -27,12 +27,11 @@ that speaks again starts over from its cohort's baseline.
 
 from __future__ import annotations
 
-import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from detectors import checkpoint
+from detectors import bounds, checkpoint
 from detectors.anomaly import Anomaly
 from detectors.attribution import Cell, label, shared_key
 from detectors.cohort_rate import CohortFinding, CohortScan
@@ -43,7 +42,6 @@ from detectors.telemetry import EpisodeGate, TelemetryZ
 from ingest.records import Cohort, DeviceEvent, DeviceMeta, DeviceStatus, LogLine, Telemetry
 
 MODEL_SAMPLE = 8  # one reading in this many feeds the model's pooled statistics
-MAX_NAME_SETS = 10_000
 EVICT_SHARE = 0.1  # past max_devices, this share of it (the longest silent) is dropped at once
 
 
@@ -147,7 +145,7 @@ class DetectorEngine:
             self.next_window += 1
             closed = True
         if closed:
-            self._evict(lambda st: st.last_seen_ms < self.watermark - self.config.idle_ms)
+            self._drop(bounds.silent(self.devices, self.active, self.watermark - self.config.idle_ms))
         self._close_at = (self.next_window + 1) * self.window_ms + lateness
         return out
 
@@ -170,7 +168,10 @@ class DetectorEngine:
         st = self.devices.get(device)
         if st is None:
             if len(self.devices) >= self.config.max_devices:
-                self._evict_oldest(max(1, int(self.config.max_devices * EVICT_SHARE)))
+                gone = bounds.longest_silent(self.devices, max(1, int(self.config.max_devices * EVICT_SHARE)))
+                for devices in self.active.values():
+                    devices.difference_update(gone)
+                self._drop(gone)
             st = self.devices[device] = DeviceState(("", "", ""), ts_ms)
         if cohort is not None and (cohort.model or cohort.firmware or cohort.site):
             st.cell = (cohort.model, cohort.firmware, cohort.site)
@@ -181,7 +182,7 @@ class DetectorEngine:
         if st.telemetry is None:
             st.telemetry = TelemetryZ(halflife=self.config.telemetry_halflife, grace=self.config.telemetry_grace)
             st.gate = EpisodeGate(self.config.telemetry_threshold, int(self.config.telemetry_quiet_s * 1000))
-        x = self._tracked(st, rec.metrics)
+        x = bounds.tracked(st, rec.metrics, self.config.max_metrics, self._name_sets)
         young = st.telemetry.n_learned < self.config.telemetry_young
         a = st.telemetry.assess(x, model[1] if young else None)
         st.telemetry.learn_one(x)
@@ -199,30 +200,6 @@ class DetectorEngine:
         return Anomaly("telemetry", "device", rec.device, "", rec.ts_ms, rec.ts_ms, a.score, a.observed,
                        a.expected, self.config.telemetry_threshold, 0.0, text, model=st.cell[0],
                        firmware=st.cell[1], site=st.cell[2])
-
-    def _tracked(self, st: DeviceState, metrics) -> dict:
-        """The reading's metrics the device's detector tracks: the first ``max_metrics`` names it sent."""
-        names = st.metrics
-        if not names.issuperset(metrics):
-            room = self.config.max_metrics - len(names)
-            if room > 0:
-                names = names | frozenset([m for m in metrics if m not in names][:room])
-                st.metrics = names = self._name_sets.setdefault(names, names) \
-                    if len(self._name_sets) < MAX_NAME_SETS else names  # devices of a model share one set
-            return {k: v for k, v in metrics.items() if k in names}
-        return dict(metrics)
-
-    def _evict(self, idle) -> int:
-        """Drop the devices `idle` says so of, unless a window still open counts them."""
-        busy = set().union(*self.active.values()) if self.active else set()
-        return self._drop([d for d, st in self.devices.items() if d not in busy and not st.pending and idle(st)])
-
-    def _evict_oldest(self, count: int) -> int:
-        """Past ``max_devices``: drop the `count` longest silent devices, from open windows too."""
-        gone = [d for d, _ in heapq.nsmallest(count, self.devices.items(), key=lambda kv: kv[1].last_seen_ms)]
-        for devices in self.active.values():
-            devices.difference_update(gone)
-        return self._drop(gone)
 
     def _drop(self, devices: list[str]) -> int:
         for device in devices:

@@ -142,3 +142,20 @@ def test_oversized_payloads_are_kept_as_head_size_and_digest(engine):
     row = deadletters.query(engine)[0]
     assert (len(row.payload), row.payload_size, len(row.payload_sha256), row.reason_kind) == \
         (deadletters.OVERSIZED_HEAD, len(raw), 64, "size")
+
+
+def test_the_packet_size_faultline_announces_is_the_one_every_shipped_broker_config_sets():
+    """Aligned limits: the broker refuses a larger message to its publisher instead of dropping it
+    on its way to Faultline (an MQTT 5 broker never sends a client more than its Maximum Packet Size)."""
+    import re
+    from pathlib import Path
+
+    from faultline.settings import Settings
+    from faultline.stack import MOSQUITTO_CONF
+
+    root = Path(__file__).resolve().parents[2]
+    for name, text in (("faultline stack", MOSQUITTO_CONF),
+                       ("docker-compose", (root / "deploy/mosquitto/mosquitto.conf").read_text())):
+        found = re.search(r"^max_packet_size (\d+)$", text, re.M)
+        assert found and int(found.group(1)) == Settings().mqtt_max_packet_bytes, name
+    assert Settings().max_payload_bytes < Settings().mqtt_max_packet_bytes  # room for head + digest letters
