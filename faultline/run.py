@@ -96,6 +96,7 @@ class Faultline:
     def stop(self) -> None:
         """Stop reading, flush ingest, let the detectors finish what is durable, checkpoint; bounded in time."""
         deadline = time.monotonic() + self.settings.stop_timeout_s
+        self.supervisor.stopping = True
         if self._api_server is not None:
             self._api_server.should_exit = True
         if self._scheduler is not None:

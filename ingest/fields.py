@@ -38,6 +38,7 @@ from faultline.db import Base
 from ingest.idle_cache import IdleCache, wall_ms
 
 MAX_NAMES_READ = 200  # metric names a reader asks InfluxDB for at once
+MAX_SHARED_SETS = 10_000
 
 
 class DeviceFieldRow(Base):
@@ -64,6 +65,7 @@ class FieldCatalogue:
         self.allow = dict(allow or {})
         self._names: IdleCache[str, frozenset[str]] = IdleCache(self._load, now)
         self._new: list[tuple[str, str, int]] = []
+        self._shared: dict[frozenset[str], frozenset[str]] = {}
 
     def admit(self, device: str, model: str, names: Iterable[str], received_ms: int) -> tuple[str, ...]:
         """Register the new names of one reading; the names refused (the reading is not stored then)."""
@@ -79,7 +81,10 @@ class FieldCatalogue:
         room = self.max_per_device - len(known)
         if len(new) > room:
             return tuple(new[max(room, 0):])
-        self._names.put(device, known | {sys.intern(n) for n in new})
+        names = known | {sys.intern(n) for n in new}
+        if len(self._shared) < MAX_SHARED_SETS:  # devices of a model write the same names: one set for all
+            names = self._shared.setdefault(names, names)
+        self._names.put(device, names)
         self._new.extend((device, n, received_ms) for n in new)
         return ()
 
@@ -102,8 +107,9 @@ class FieldCatalogue:
         if self.engine is None:
             return frozenset()
         with self.engine.connect() as conn:
-            return frozenset(sys.intern(n) for n in conn.scalars(
+            names = frozenset(sys.intern(n) for n in conn.scalars(
                 select(DeviceFieldRow.name).where(DeviceFieldRow.device == device)))
+        return self._shared.get(names, names)
 
 
 def persist(engine: Engine, new: list[tuple[str, str, int]]) -> None:
