@@ -107,8 +107,8 @@ class DeadLetterStore:
                     self._bytes = _stored_bytes(conn)
                 conn.execute(DeadLetterRow.__table__.insert(), rows)
                 self._bytes += sum(len(r["payload"]) for r in rows)
-                for device in {d.device for d in letters}:
-                    removed["device_cap"] += self._cap_device(conn, device)
+                for device, over in self._over_cap(conn, {d.device for d in letters}).items():
+                    removed["device_cap"] += self._cap_device(conn, device, over)
                 removed["bytes_cap"] += self._cap_bytes(conn)
         except Exception:
             self._bytes = None  # rolled back: count again next time
@@ -124,11 +124,17 @@ class DeadLetterStore:
             capped = self._cap_bytes(conn)
         return +Counter(expired=expired, bytes_cap=capped)
 
-    def _cap_device(self, conn: Connection, device: str | None) -> int:
+    def _over_cap(self, conn: Connection, devices: set[str | None]) -> dict[str | None, int]:
+        """How many letters each of `devices` holds past its cap (one query for all of them)."""
+        named = [d for d in devices if d is not None]
+        stmt = select(DeadLetterRow.device, func.count()).where(DeadLetterRow.device.in_(named)).group_by(DeadLetterRow.device)
+        counts = {device: n for device, n in conn.execute(stmt)} if named else {}
+        if None in devices:
+            counts[None] = conn.execute(select(func.count()).where(DeadLetterRow.device.is_(None))).scalar_one()
+        return {d: n - self.max_per_device for d, n in counts.items() if n > self.max_per_device}
+
+    def _cap_device(self, conn: Connection, device: str | None, over: int) -> int:
         same = DeadLetterRow.device == device if device is not None else DeadLetterRow.device.is_(None)
-        over = conn.execute(select(func.count()).where(same)).scalar_one() - self.max_per_device
-        if over <= 0:
-            return 0
         return self._delete(conn, select(DeadLetterRow.id, func.length(DeadLetterRow.payload))
                             .where(same).order_by(DeadLetterRow.id).limit(over))
 

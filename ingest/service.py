@@ -80,13 +80,14 @@ class IngestService:
         self.sinks = list(sinks)
         self.engine = engine or make_engine(settings.sql_url)
         migrate(settings.sql_url) if engine is None else None
+        self.durable = make_engine(settings.sql_url, durable=True)  # what is acknowledged once committed
         self.supervisor = supervisor or Supervisor("ingest")
         self.client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
                                    settings.influx_password.get_secret_value(), settings.influx_timeout_s)
-        self.registry = DeviceRegistry(self.engine)
+        self.registry = DeviceRegistry(self.durable)
         self.ledger = Ledger(grace_ms=int(settings.gap_grace_s * 1000), engine=self.engine)
-        self.fields = field_catalogue(settings, self.engine)
-        self.dead = dead_letter_store(settings, self.engine)
+        self.fields = field_catalogue(settings, self.durable)
+        self.dead = dead_letter_store(settings, self.durable)
         self.stats = IngestStats()
         self.housekeeping = Housekeeping(self.supervisor, self.stats, self.ledger, self.registry, self.fields,
                                          self.dead, int(settings.device_idle_days * 86_400_000))
@@ -212,7 +213,7 @@ class IngestService:
 
     def _commit(self, batch: Batch) -> None:
         self.registry.persist(batch.metas, batch.statuses)
-        field_store.persist(self.engine, batch.fields)
+        field_store.persist(self.durable, batch.fields)
         self._store_dead(batch.dead)
         for letter in self.writer.commit(batch.spooled()):
             batch.stats[("write", letter.reason_kind, letter.firmware or "")] += 1

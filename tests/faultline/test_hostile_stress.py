@@ -25,8 +25,8 @@ from faultline.stack import free_port
 from influx.client import InfluxClient
 from support import ServiceProcess, publish_all, wait_until
 
-SECONDS = 15  # length of the hostile stream
-FREEZE = (3, 10)  # InfluxDB frozen from 3 s to 10 s into it
+SECONDS = 12  # length of the hostile stream
+FREEZE = (2, 8)  # InfluxDB frozen from 2 s to 8 s into it
 GOOD_DEVICES, GOOD_METRICS = 20, 4
 BOMB_DEVICES, CAP = 5, 30
 OVERSIZED = 700_000  # over the 256 KiB payload limit, under the broker's 1 MiB packet limit
