@@ -41,7 +41,8 @@ class Batch:
 
     def marks(self) -> tuple:
         """Where the batch stands, to `rollback` to (counts by stage are not rolled back)."""
-        return tuple(len(getattr(self, name)) for name in self._LISTS) + (self.messages, self.bytes)
+        return (len(self.lines), len(self.sources), len(self.acks), len(self.dead), len(self.metas),
+                len(self.statuses), len(self.records), len(self.fields), self.messages, self.bytes)
 
     def rollback(self, marks: tuple) -> None:
         for name, length in zip(self._LISTS, marks):

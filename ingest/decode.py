@@ -36,6 +36,7 @@ KINDS = ("telemetry", "logs", "events", "meta", "status")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 RESERVED_METRICS = frozenset({"time", "seq", "device", "model", "firmware", "site"})  # clash with fields or tags
 META_KEYS = ("model", "firmware", "site", "hw_rev", "customer", "tier")
+_GOOD_NAMES: dict[str, bool] = {}  # metric names that passed `metric_name_problem` at the default length
 
 
 class DecodeError(ValueError):
@@ -235,9 +236,13 @@ def _telemetry(device, item, received_ms, cohort, limits):
         raise _fail(device, f"{len(metrics)} metrics exceed the limit of {limits.max_metrics}", "size")
     values = {}
     for name, value in metrics.items():
-        problem = metric_name_problem(name, limits.max_name_len)
-        if problem:
-            raise _fail(device, problem)
+        if len(name) > limits.max_name_len or name not in _GOOD_NAMES:
+            problem = metric_name_problem(name, limits.max_name_len)
+            if problem:
+                raise _fail(device, problem)
+            if len(_GOOD_NAMES) >= 65_536:
+                _GOOD_NAMES.clear()
+            _GOOD_NAMES[name] = True
         values[name] = _metric_value(device, name, value)
     return Telemetry(device, ts_ms, seq, values, cohort), skewed
 

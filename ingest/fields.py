@@ -63,16 +63,20 @@ class FieldCatalogue:
         self.engine = engine
         self.max_per_device = max_per_device
         self.allow = dict(allow or {})
-        self._names: IdleCache[str, frozenset[str]] = IdleCache(self._load, now)
+        stored = None
+        if engine is not None:
+            with engine.connect() as conn:
+                stored = conn.scalars(select(DeviceFieldRow.device).distinct()).all()
+        self._names: IdleCache[str, frozenset[str]] = IdleCache(self._load, now, stored, lambda _: frozenset())
         self._new: list[tuple[str, str, int]] = []
         self._shared: dict[frozenset[str], frozenset[str]] = {}
 
     def admit(self, device: str, model: str, names: Iterable[str], received_ms: int) -> tuple[str, ...]:
         """Register the new names of one reading; the names refused (the reading is not stored then)."""
         known = self._names.get(device)
-        new = [n for n in names if n not in known]
-        if not new:
+        if known.issuperset(names):
             return ()
+        new = [n for n in names if n not in known]
         patterns = self.allow.get(model)
         if patterns is not None:
             refused = tuple(n for n in new if not any(fnmatch.fnmatchcase(n, p) for p in patterns))
@@ -102,6 +106,9 @@ class FieldCatalogue:
 
     def evict_idle(self, before_ms: int) -> int:
         return self._names.evict_idle(before_ms)
+
+    def advance(self) -> None:
+        self._names.advance()
 
     def _load(self, device: str) -> frozenset[str]:
         if self.engine is None:

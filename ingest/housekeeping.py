@@ -4,7 +4,8 @@ Every ``stats_interval_s``: the counters since the last flush and the gaps
 confirmed by the ledger become lines of the current batch, and the ledger
 is saved. Every minute: dead letters past their retention are removed.
 Every ten minutes: the in-memory state of devices silent for
-``device_idle_days`` is dropped (SQL keeps it). A step that fails is logged
+``device_idle_days`` is dropped (SQL keeps it); the last use those maps
+record is read from the clock at each pass. A step that fails is logged
 and counted by the supervisor, and the others still run: no input a device
 can send stops the pipeline this way.
 """
@@ -48,6 +49,8 @@ class Housekeeping:
 
     def run(self, batch: Batch, now_ms: int) -> None:
         self.runs += 1
+        for states in (self.registry, self.ledger, self.fields):
+            states.advance()  # the time their lookups record as a device's last use
         guard = self.supervisor.guard
         guard("counters", self.counter_lines, batch, now_ms)
         guard("gaps", self.gap_lines, batch, now_ms)

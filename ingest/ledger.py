@@ -101,7 +101,12 @@ class Ledger:
         self.reset_margin = reset_margin
         self.reset_jump = reset_jump
         self.engine = engine
-        self._streams: IdleCache[tuple[str, str], Stream] = IdleCache(self._load, now)
+        stored = None
+        if engine is not None:
+            with engine.connect() as conn:
+                stored = [tuple(row) for row in conn.execute(select(LedgerRow.device, LedgerRow.topic))]
+        self._streams: IdleCache[tuple[str, str], Stream] = IdleCache(self._load, now, stored,
+                                                                      lambda key: Stream(*key))
         self._dirty: set[tuple[str, str]] = set()
         self._open: set[tuple[str, str]] = set()  # streams with gaps not yet reported
 
@@ -173,6 +178,9 @@ class Ledger:
 
     def __len__(self) -> int:
         return len(self._streams)
+
+    def advance(self) -> None:
+        self._streams.advance()
 
     def _load(self, key: tuple[str, str]) -> Stream:
         if self.engine is None:

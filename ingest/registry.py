@@ -72,7 +72,9 @@ class DeviceRegistry:
 
     def __init__(self, engine: Engine, now=wall_ms):
         self.engine = engine
-        self._cohorts: IdleCache[str, Cohort] = IdleCache(self._load, now)
+        with engine.connect() as conn:
+            stored = conn.scalars(select(DeviceRow.device)).all()
+        self._cohorts: IdleCache[str, Cohort] = IdleCache(self._load, now, stored, lambda _: UNKNOWN_COHORT)
 
     def _load(self, device: str) -> Cohort:
         with self.engine.connect() as conn:
@@ -100,6 +102,9 @@ class DeviceRegistry:
 
     def evict_idle(self, before_ms: int) -> int:
         return self._cohorts.evict_idle(before_ms)
+
+    def advance(self) -> None:
+        self._cohorts.advance()
 
     def __len__(self) -> int:
         return len(self._cohorts)
