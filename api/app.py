@@ -18,6 +18,7 @@ from api import docs, errors
 from api.context import ActiveAlerts, ApiContext, InfluxReader
 from api.keys import KeyStore
 from api.metrics import ApiMetrics, instrument
+from api.readiness import PipelineProbe, Readiness
 from api.routes import alerts as alert_routes
 from api.routes import apikeys, deadletters, devices, health, kpis, silences, tickets
 from api.stored_alerts import StoredAlerts
@@ -69,6 +70,7 @@ def create_app(
     alerts: ActiveAlerts | None = None,
     workflow: Workflow | None = None,
     now: Callable[[], int] | None = None,
+    pipeline: PipelineProbe | None = None,
 ) -> FastAPI:
     """The API over `settings`; injected parts are shared, missing ones are built.
 
@@ -76,7 +78,8 @@ def create_app(
     one, the database at ``settings.sql_url`` is migrated here. `now` returns
     epoch milliseconds. Without `alerts`, active alerts are read from the
     alert stage's SQL store; without `workflow`, one is built (queuing
-    webhook deliveries when ``tickets_webhook_url`` is set).
+    webhook deliveries when ``tickets_webhook_url`` is set). `pipeline` (given by ``faultline run``)
+    adds the broker connection and the pipeline's liveness to ``/ready``.
     """
     if engine is None:
         migrate(settings.sql_url)
@@ -86,7 +89,8 @@ def create_app(
     ctx = ApiContext(settings=settings, engine=engine, keys=KeyStore(engine, now), influx=influx,
                      alerts=alerts if alerts is not None else StoredAlerts(engine),
                      workflow=workflow or build_workflow(settings, engine, now=now), now=now,
-                     metrics=_metrics(engine, influx))
+                     metrics=_metrics(engine, influx),
+                     readiness=Readiness(engine, influx, pipeline, settings.ready_cache_s))
     app = FastAPI(title="Faultline API", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None)
     docs.install(app)  # /docs and /redoc with local assets (no CDN)
     app.state.ctx = ctx

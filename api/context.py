@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from alerts.alert import Alert
 from api.keys import KeyStore
 from api.metrics import ApiMetrics
+from api.readiness import Readiness
 from faultline.settings import Settings
 from tickets.workflow import Workflow
 
@@ -23,7 +24,7 @@ from tickets.workflow import Workflow
 class InfluxReader(Protocol):
     """The part of `influx.client.InfluxClient` the API uses."""
 
-    def ping(self) -> Any: ...
+    def ping(self, timeout: float | None = None) -> Any: ...
 
     def rows(self, q: str, params: dict | None = None, epoch: str = "ms") -> list[dict]: ...
 
@@ -44,6 +45,7 @@ class ApiContext:
     workflow: Workflow
     now: Callable[[], int]  # epoch milliseconds
     metrics: ApiMetrics
+    readiness: Readiness
 
 
 def context(request: Request) -> ApiContext:

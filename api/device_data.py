@@ -3,6 +3,8 @@
 The device, level, component and code go in as bound parameters; the time
 range and limit are integers validated at the edge; metric names are quoted
 identifiers. The newest `limit` points of the range are returned, oldest first.
+Every statement names its columns: ``*`` on a measurement shared by the
+whole fleet would read every field key any device ever wrote.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any, Sequence
 from influx.query import quote_ident, time_range
 
 TAG_COLUMNS = ("device", "model", "firmware", "site")
+LOG_COLUMNS = '"msg", "code", "seq", "level", "component"'
+EVENT_COLUMNS = '"code", "detail", "seq", "type", "severity"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +27,8 @@ class Window:
     limit: int
 
 
-def telemetry_query(device: str, window: Window, metrics: Sequence[str] = ()) -> tuple[str, dict]:
-    """The statement and parameters for a device's telemetry.
+def telemetry_query(device: str, window: Window, metrics: Sequence[str]) -> tuple[str, dict]:
+    """The statement and parameters for a device's telemetry (`metrics`: the fields to read).
 
     >>> q, p = telemetry_query("pump-1", Window(0, 1000, 10), ["temp_c"])
     >>> print(q)
@@ -32,7 +36,7 @@ def telemetry_query(device: str, window: Window, metrics: Sequence[str] = ()) ->
     >>> p
     {'device': 'pump-1'}
     """
-    fields = ", ".join([quote_ident(m) for m in metrics] + ['"seq"']) if metrics else "*"
+    fields = ", ".join([quote_ident(m) for m in metrics if m != "seq"] + ['"seq"'])
     q = (f'SELECT {fields} FROM "telemetry" WHERE "device" = $device AND '
          f"{time_range(window.start_ms, window.end_ms)} ORDER BY time DESC LIMIT {int(window.limit)}")
     return q, {"device": device}
@@ -44,7 +48,7 @@ def logs_query(device: str, window: Window, levels: Sequence[str] = (), componen
 
     >>> q, p = logs_query("pump-1", Window(0, 1000, 5), ["ERROR", "FATAL"], code="E'1")
     >>> print(q)
-    SELECT * FROM "device_logs" WHERE "device" = $device AND ("level" = $level0 OR "level" = $level1) AND "code" = $code AND time >= 0ms AND time < 1000ms ORDER BY time DESC LIMIT 5
+    SELECT "msg", "code", "seq", "level", "component" FROM "device_logs" WHERE "device" = $device AND ("level" = $level0 OR "level" = $level1) AND "code" = $code AND time >= 0ms AND time < 1000ms ORDER BY time DESC LIMIT 5
     >>> p == {"device": "pump-1", "level0": "ERROR", "level1": "FATAL", "code": "E'1"}
     True
     """
@@ -59,7 +63,7 @@ def logs_query(device: str, window: Window, levels: Sequence[str] = (), componen
             conditions.append(f'"{column}" = ${column}')
             params[column] = value
     conditions.append(time_range(window.start_ms, window.end_ms))
-    q = (f'SELECT * FROM "device_logs" WHERE {" AND ".join(conditions)} '
+    q = (f'SELECT {LOG_COLUMNS} FROM "device_logs" WHERE {" AND ".join(conditions)} '
          f"ORDER BY time DESC LIMIT {int(window.limit)}")
     return q, params
 
@@ -70,7 +74,7 @@ def events_query(device: str, window: Window, types: Sequence[str] = (), severit
 
     >>> q, p = events_query("pump-1", Window(0, 1000, 5), ["fault"], ["major", "critical"])
     >>> print(q)
-    SELECT * FROM "device_events" WHERE "device" = $device AND ("type" = $type0) AND ("severity" = $severity0 OR "severity" = $severity1) AND time >= 0ms AND time < 1000ms ORDER BY time DESC LIMIT 5
+    SELECT "code", "detail", "seq", "type", "severity" FROM "device_events" WHERE "device" = $device AND ("type" = $type0) AND ("severity" = $severity0 OR "severity" = $severity1) AND time >= 0ms AND time < 1000ms ORDER BY time DESC LIMIT 5
     """
     params: dict[str, Any] = {"device": device}
     conditions = ['"device" = $device']
@@ -83,7 +87,7 @@ def events_query(device: str, window: Window, types: Sequence[str] = (), severit
         conditions.append('"code" = $code')
         params["code"] = code
     conditions.append(time_range(window.start_ms, window.end_ms))
-    q = (f'SELECT * FROM "device_events" WHERE {" AND ".join(conditions)} '
+    q = (f'SELECT {EVENT_COLUMNS} FROM "device_events" WHERE {" AND ".join(conditions)} '
          f"ORDER BY time DESC LIMIT {int(window.limit)}")
     return q, params
 

@@ -50,6 +50,9 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 400:  # FastAPI could not read the body (e.g. not UTF-8): bad input like any other
+        errors = [{"field": "body", "location": "body", "message": f"could not be read: {exc.detail}"}]
+        return JSONResponse({"detail": f"body: could not be read: {exc.detail}", "errors": errors}, status_code=422)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 

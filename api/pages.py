@@ -7,6 +7,8 @@ from typing import Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 
+from api.bounds import MAX_ID
+
 MAX_LIMIT = 200
 T = TypeVar("T")
 
@@ -23,7 +25,7 @@ class PageParams:
     """Query parameters ``limit`` and ``offset`` (a FastAPI dependency)."""
 
     def __init__(self, limit: int = Query(50, ge=1, le=MAX_LIMIT, description=f"At most {MAX_LIMIT}"),
-                 offset: int = Query(0, ge=0)):
+                 offset: int = Query(0, ge=0, le=MAX_ID)):
         self.limit = limit
         self.offset = offset
 

@@ -14,13 +14,14 @@ from pathlib import Path
 
 FORMAT = 1
 STATE = ("devices", "active", "next_window", "_close_at", "watermark", "cell_rate", "scan", "telemetry_protos")
+LATER = {"latest_ms": 0}  # kept since; a checkpoint without them restores their defaults
 log = logging.getLogger(__name__)
 
 
 def save(engine, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    state = {"format": FORMAT, "window_ms": engine.window_ms, **{k: getattr(engine, k) for k in STATE}}
+    state = {"format": FORMAT, "window_ms": engine.window_ms, **{k: getattr(engine, k) for k in (*STATE, *LATER)}}
     with open(tmp, "wb") as fh:
         pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
         fh.flush()
@@ -43,4 +44,6 @@ def load(engine, path: Path) -> bool:
         return False
     for k in STATE:
         setattr(engine, k, state[k])
+    for k, default in LATER.items():
+        setattr(engine, k, state.get(k, default))
     return True

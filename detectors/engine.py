@@ -16,6 +16,14 @@ deviations are floored by the pooled deviations of its model (see
 Sharding (``shard=(i, n)``): device and telemetry detectors run only for the
 devices whose stable hash falls in shard ``i``; the cohort scan and rules need
 every device's activity and run only where ``cohort=True``.
+
+Bounds (what a device can make the engine hold): a device's telemetry
+detector tracks at most ``max_metrics`` metric names (the first it sends;
+later ones are not scored), pooled statistics are kept for at most
+``max_models`` models, state is kept for at most ``max_devices`` devices
+(beyond, the longest silent is dropped), and a device silent for
+``idle_ms`` of event time is dropped when a window closes. A dropped device
+that speaks again starts over from its cohort's baseline.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from detectors import checkpoint
+from detectors import bounds, checkpoint
 from detectors.anomaly import Anomaly
 from detectors.attribution import Cell, label, shared_key
 from detectors.cohort_rate import CohortFinding, CohortScan
@@ -36,6 +44,7 @@ from detectors.telemetry import EpisodeGate, TelemetryZ
 from ingest.records import Cohort, DeviceEvent, DeviceMeta, DeviceStatus, LogLine, Telemetry
 
 MODEL_SAMPLE = 8  # one reading in this many feeds the model's pooled statistics
+EVICT_SHARE = 0.1  # past max_devices, this share of it (the longest silent) is dropped at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +63,10 @@ class EngineConfig:
     shard: tuple[int, int] = (0, 1)
     cohort: bool = True
     rules: tuple[Rule, ...] = field(default_factory=tuple)
+    max_devices: int = 500_000
+    max_metrics: int = 100
+    max_models: int = 10_000
+    idle_ms: int = 7 * 86_400_000
 
     @classmethod
     def from_settings(cls, settings, **overrides) -> "EngineConfig":
@@ -63,7 +76,9 @@ class EngineConfig:
             device_threshold=settings.detector_device_threshold, cohort_alpha=settings.detector_cohort_alpha,
             cohort_min_devices=settings.detector_cohort_min_devices,
             telemetry_threshold=settings.detector_telemetry_threshold,
-            rules=load_rules(settings.rules_file) if settings.rules_file else ())
+            rules=load_rules(settings.rules_file) if settings.rules_file else (),
+            max_devices=settings.detector_max_devices, max_metrics=settings.max_metrics_per_device,
+            idle_ms=int(settings.device_idle_days * 86_400_000))
         values.update(overrides)
         return cls(**values)
 
@@ -77,6 +92,9 @@ class DetectorEngine:
         self.next_window: int | None = None  # the oldest window not yet closed
         self._close_at = -(1 << 62)  # event time at which that window closes
         self.watermark = 0
+        self.latest_ms = 0  # the newest event time processed
+        self._name_sets: dict[frozenset, frozenset] = {}
+        self.evicted = 0
         self.cell_rate: dict[Cell, list[float]] = {}  # EW [faults, device-windows, faulty device-windows]
         self.scan = CohortScan(alpha=config.cohort_alpha, min_devices=config.cohort_min_devices,
                                min_affected=config.cohort_min_affected)
@@ -93,6 +111,8 @@ class DetectorEngine:
         if kind is DeviceStatus and not record.online:
             return []
         ts = record.ts_ms
+        if ts > self.latest_ms:
+            self.latest_ms = ts
         out = self.tick(ts) if ts >= self._close_at else []
         st = self.devices.get(record.device)
         if st is None or not st.cell[0]:
@@ -125,9 +145,13 @@ class DetectorEngine:
             self.next_window = (now_ms - lateness) // self.window_ms
         self.watermark = max(self.watermark, now_ms - lateness)
         out: list[Anomaly] = []
+        closed = False
         while (self.next_window + 1) * self.window_ms <= self.watermark:
             out += self._close(self.next_window)
             self.next_window += 1
+            closed = True
+        if closed:
+            self._drop(bounds.silent(self.devices, self.active, self.watermark - self.config.idle_ms))
         self._close_at = (self.next_window + 1) * self.window_ms + lateness
         return out
 
@@ -149,6 +173,11 @@ class DetectorEngine:
     def _state(self, device: str, ts_ms: int, cohort: Cohort | None = None) -> DeviceState:
         st = self.devices.get(device)
         if st is None:
+            if len(self.devices) >= self.config.max_devices:
+                gone = bounds.longest_silent(self.devices, max(1, int(self.config.max_devices * EVICT_SHARE)))
+                for devices in self.active.values():
+                    devices.difference_update(gone)
+                self._drop(gone)
             st = self.devices[device] = DeviceState(("", "", ""), ts_ms)
         if cohort is not None and (cohort.model or cohort.firmware or cohort.site):
             st.cell = (cohort.model, cohort.firmware, cohort.site)
@@ -159,7 +188,7 @@ class DetectorEngine:
         if st.telemetry is None:
             st.telemetry = TelemetryZ(halflife=self.config.telemetry_halflife, grace=self.config.telemetry_grace)
             st.gate = EpisodeGate(self.config.telemetry_threshold, int(self.config.telemetry_quiet_s * 1000))
-        x = dict(rec.metrics)
+        x = bounds.tracked(st, rec.metrics, self.config.max_metrics, self._name_sets)
         young = st.telemetry.n_learned < self.config.telemetry_young
         a = st.telemetry.assess(x, model[1] if young else None)
         st.telemetry.learn_one(x)
@@ -178,6 +207,12 @@ class DetectorEngine:
                        a.expected, self.config.telemetry_threshold, 0.0, text, model=st.cell[0],
                        firmware=st.cell[1], site=st.cell[2])
 
+    def _drop(self, devices: list[str]) -> int:
+        for device in devices:
+            del self.devices[device]
+        self.evicted += len(devices)
+        return len(devices)
+
     def _model_stats(self, model: str) -> list:
         """[pooled detector, its deviations, readings seen] for a device model.
 
@@ -187,6 +222,10 @@ class DetectorEngine:
         ``telemetry_young`` readings (a full daily cycle).
         """
         stats = self.telemetry_protos.get(model)
+        if stats is None:
+            if len(self.telemetry_protos) >= self.config.max_models:
+                model = None  # past the bound, further models share one pooled entry
+                stats = self.telemetry_protos.get(model)
         if stats is None:
             stats = self.telemetry_protos[model] = [TelemetryZ(halflife=20_000.0, grace=30), {}, 0]
         if not stats[1] and stats[2] % MODEL_SAMPLE == 0:

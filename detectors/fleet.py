@@ -18,13 +18,14 @@ FAULT_LEVELS = frozenset({"ERROR", "FATAL"})
 NEVER = -(1 << 62)
 CODE_DECAY = 0.9  # per window: a fault code's weight halves in about 6.6 windows
 MAX_CODES = 8
+NO_METRICS: frozenset[str] = frozenset()
 
 
 class DeviceState:
     """One device's memory (pickled with the engine's checkpoint)."""
 
     __slots__ = ("cell", "pending", "last_active_w", "last_fault_w", "last_code", "codes", "first_seen_ms",
-                 "last_seen_ms", "last_fault_ms", "rate", "telemetry", "gate")
+                 "last_seen_ms", "last_fault_ms", "rate", "telemetry", "gate", "metrics")
 
     def __init__(self, cell: Cell, ts_ms: int):
         self.cell = cell
@@ -39,6 +40,7 @@ class DeviceState:
         self.rate: DeviceFaultRate | None = None
         self.telemetry: TelemetryZ | None = None
         self.gate: EpisodeGate | None = None
+        self.metrics: frozenset[str] = NO_METRICS  # the metric names its telemetry detector tracks
 
     def count(self, window: int, event: bool, code: str, ts_ms: int) -> None:
         """Count one fault signal (a fault event, or an ERROR/FATAL line) in ``window``."""
@@ -83,6 +85,7 @@ class DeviceState:
         return {k: getattr(self, k) for k in self.__slots__}
 
     def __setstate__(self, state):
+        self.metrics = NO_METRICS  # checkpoints written before the metric bound
         for k, v in state.items():
             setattr(self, k, v)
 

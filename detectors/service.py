@@ -32,6 +32,7 @@ from typing import Callable
 
 from detectors.engine import DetectorEngine, EngineConfig
 from detectors.sink import AnomalySink
+from faultline.supervisor import Supervisor
 from ingest.decode import DecodeError, DecodeLimits, decode_message
 from ingest.records import EVENT_TIMED, DeviceStatus
 
@@ -59,6 +60,7 @@ class DetectService:
         self.limits = DecodeLimits(max_payload_bytes=settings.max_payload_bytes)
         self.rejected = 0
         self.processed = 0
+        self.supervisor = Supervisor("faultline detect")
         self._last_checkpoint = now()
         self._last_message = now()
 
@@ -71,7 +73,7 @@ class DetectService:
             warm_up(self.engine, self.history, until - int(self.settings.detector_warmup_days * 86_400_000), until)
         self.subscriber.start()
 
-    def handle(self, msg) -> None:
+    def handle(self, msg) -> bool:
         try:
             records = decode_message(msg.topic, msg.payload, msg.received_ms, prefix=self.settings.mqtt_topic_prefix,
                                      cohort_of=self.engine.cohort_of, limits=self.limits)
@@ -92,6 +94,7 @@ class DetectService:
         self.processed += 1
         self._last_message = self.now()
         self.subscriber.ack(msg.mid, msg.qos, msg.generation)
+        return True
 
     def housekeeping(self) -> None:
         """Close windows on the clock once traffic has stopped, retry pending writes, checkpoint when due.
@@ -117,6 +120,7 @@ class DetectService:
             self._last_checkpoint = self.now()
 
     def run(self, stop: threading.Event, poll_s: float = 0.5) -> None:
+        """Until `stop`: each message and each housekeeping pass guarded (logged, counted, the loop goes on)."""
         self.start()
         try:
             while not stop.is_set():
@@ -124,9 +128,9 @@ class DetectService:
                     msg = self.inbox.get(timeout=poll_s)
                 except queue.Empty:
                     msg = None
-                if msg is not None:
-                    self.handle(msg)
-                self.housekeeping()
+                if msg is not None and self.supervisor.guard("message", self.handle, msg, default=False) is False:
+                    self.subscriber.ack(msg.mid, msg.qos, msg.generation)  # stored by ingest; not a poison pill here
+                self.supervisor.guard("housekeeping", self.housekeeping)
         finally:
             self.shutdown()
 

@@ -6,12 +6,20 @@ ingest writer hands them over after InfluxDB or the spool took them), so a
 crash never makes the detectors see data that storage lost. The detector
 engine, the alert manager and the ticket service live on one thread (the
 detect thread); the scheduler asks that thread for checkpoints and sweeps.
+
+Supervision: one `Supervisor` watches every thread (ingest's, the detect
+thread, the API server); each step of the detect loop is guarded; `readiness`
+(served on ``/ready``) reports the broker connection, dead threads and a
+stalled ingest or detect stage; a dead thread makes the command exit
+non-zero. After a crash, the detector state restored from the last
+checkpoint is brought up to date from InfluxDB (`detectors.warmup.catch_up`).
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -24,11 +32,14 @@ from faultline.clock import EventClock
 from faultline.db import make_engine, migrate
 from faultline.settings import Settings
 from faultline.summary import Counters, SummaryLog, ingest_counters
+from faultline.supervisor import Supervisor
+from ingest.liveness import Progress
 from ingest.records import EVENT_TIMED, DeviceMeta
 
 log = logging.getLogger("faultline.run")
 TICK_S = 1.0
 SWEEP_S = 2.0
+RECORD_BATCHES = 8  # batches of records waiting for the detect thread (then ingest waits: backpressure)
 
 
 class Faultline:
@@ -44,9 +55,11 @@ class Faultline:
         migrate(settings.sql_url)
         self.engine = make_engine(settings.sql_url)
         self.clock = EventClock()
-        self.records: queue.Queue = queue.Queue(maxsize=1000)
-        self.ingest = IngestService(settings, sinks=[self.records.put], engine=self.engine,
-                                    persistent_session=persistent_session)
+        self.supervisor = Supervisor("faultline run")
+        self.records: queue.Queue = queue.Queue(maxsize=RECORD_BATCHES)
+        self.detect_progress = Progress()
+        self.ingest = IngestService(settings, sinks=[self._hand_to_detectors], engine=self.engine,
+                                    persistent_session=persistent_session, supervisor=self.supervisor)
         self.detectors = DetectorEngine(EngineConfig.from_settings(settings))
         self.state_path = Path(settings.data_dir) / "detectors" / "state-0-of-1.pkl"
         self.anomalies = AnomalySink(self.ingest.client)
@@ -57,7 +70,6 @@ class Faultline:
         self.stop_event = threading.Event()
         self.checkpoint_due = threading.Event()
         self.anomaly_count = 0
-        self._threads: list[threading.Thread] = []
         self._api_server = None
         self._scheduler = None
 
@@ -70,8 +82,9 @@ class Faultline:
         api_socket = self._bind_api() if self.serve_api else None
         if self.detectors.restore(self.state_path):
             log.info("detector state restored from %s", self.state_path)
+            self.supervisor.guard("detector catch-up", self._catch_up)
         DatabaseKeeper(self.ingest.client, self.stop_event).start()
-        self._spawn("detect", self._detect_loop)
+        self.supervisor.spawn("faultline-detect", self._detect_loop)
         self.ingest.start()
         self._start_scheduler()
         if api_socket is not None:
@@ -85,21 +98,43 @@ class Faultline:
         return replace(ingest_counters(self.ingest), late=self.detectors.late.count, anomalies=self.anomaly_count,
                        open_tickets=count_tickets(self.engine, state=("open", "acknowledged", "reopened")))
 
+    def readiness(self) -> dict[str, str | None]:
+        """What /ready reports: the broker, ingest, and the detect stage (None: fine)."""
+        checks = self.ingest.readiness()
+        stalled = self.detect_progress.stalled_s()
+        dead = [t for t in self.supervisor.dead() if not t.startswith("ingest-")]
+        checks["detectors"] = (f"thread {', '.join(dead)} stopped" if dead else
+                               f"{self.detect_progress.waiting} batches waiting, none processed for {stalled:.0f} s"
+                               if stalled >= self.settings.ready_stall_s else None)
+        return checks
+
     def stop(self) -> None:
-        """Stop reading, flush ingest, let the detectors finish what is durable, checkpoint."""
+        """Stop reading, flush ingest, let the detectors finish what is durable, checkpoint; bounded in time."""
+        deadline = time.monotonic() + self.settings.stop_timeout_s
+        self.supervisor.stopping = True
         if self._api_server is not None:
             self._api_server.should_exit = True
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
-        self.ingest.stop()
+        self.ingest.stop(deadline=deadline - 4)
         self.stop_event.set()
-        for thread in self._threads:
-            thread.join(timeout=60)
+        busy = self.supervisor.join(["faultline-detect", "faultline-api"], deadline)
+        if busy:
+            log.warning("stop: %s still busy after %.0f s", busy, self.settings.stop_timeout_s)
 
-    def _spawn(self, name: str, target) -> None:
-        thread = threading.Thread(target=target, name=f"faultline-{name}", daemon=True)
-        thread.start()
-        self._threads.append(thread)
+    def _hand_to_detectors(self, records) -> None:
+        self.records.put(records)  # blocks while the detectors are behind: ingest acknowledges no faster
+        self.detect_progress.arrived()
+
+    def _catch_up(self) -> None:
+        """Records stored after the checkpoint (a crash lost their effect): replay them from InfluxDB."""
+        from detectors.warmup import catch_up
+        from ingest.fields import field_names
+
+        names = field_names(self.engine, {})
+        found = catch_up(self.detectors, self.ingest.client, int(time.time() * 1000), names)
+        if found:
+            self.alerting.handle(found)
 
     def _start_scheduler(self) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
@@ -127,17 +162,18 @@ class Faultline:
         from tickets.wiring import build_workflow
 
         app = create_app(self.settings, engine=self.engine, alerts=self.alerting.manager,
-                         workflow=build_workflow(self.settings, self.engine))
+                         workflow=build_workflow(self.settings, self.engine), pipeline=self)
         config = uvicorn.Config(app, host=self.settings.api_host, port=self.settings.api_port,
                                 log_level="warning", lifespan="on")
         self._api_server = uvicorn.Server(config)
         self._api_server.install_signal_handlers = lambda: None  # the main thread owns signals
-        self._spawn("api", lambda: self._api_server.run(sockets=[sock]))
+        self.supervisor.spawn("faultline-api", lambda: self._api_server.run(sockets=[sock]))
 
     # --- the detect thread ------------------------------------------------------------
 
     def _detect_loop(self) -> None:
         next_tick = next_sweep = time.monotonic()
+        guard = self.supervisor.guard
         while True:
             try:
                 batch = self.records.get(timeout=0.2)
@@ -145,23 +181,25 @@ class Faultline:
                 batch = None
                 if self.stop_event.is_set():
                     break
-            found = self._detect(batch) if batch else []
+            found = guard("detect", self._detect, batch, default=[]) if batch else []
+            if batch is not None:
+                self.detect_progress.completed(1)
             if time.monotonic() >= next_tick and self.clock.started:
-                found += self._guard(lambda: self.detectors.tick(self.clock()), "detector tick")
+                found += guard("detector tick", lambda: self.detectors.tick(self.clock()), default=[])
                 next_tick = time.monotonic() + TICK_S
             if found:
                 self.anomaly_count += len(found)
-                self.anomalies.write(found)
-                self.alerting.handle(found)
+                guard("anomaly sink", self.anomalies.write, found)
+                guard("alerting", self.alerting.handle, found)
             if time.monotonic() >= next_sweep:
-                self.alerting.tick()
-                self.anomalies.flush()
+                guard("alert sweep", self.alerting.tick)
+                guard("anomaly flush", self.anomalies.flush)
                 next_sweep = time.monotonic() + SWEEP_S
             if self.checkpoint_due.is_set():
                 self.checkpoint_due.clear()
-                self._guard(lambda: self.detectors.checkpoint(self.state_path), "checkpoint")
-        self._guard(lambda: self.detectors.checkpoint(self.state_path), "checkpoint")
-        self.anomalies.flush()
+                guard("checkpoint", self.detectors.checkpoint, self.state_path)
+        guard("checkpoint", self.detectors.checkpoint, self.state_path)
+        guard("anomaly flush", self.anomalies.flush)
 
     def _detect(self, records) -> list:
         found = []
@@ -170,19 +208,8 @@ class Faultline:
                 self.clock.observe(record.ts_ms)
             elif not isinstance(record, DeviceMeta):
                 continue  # status times are receipt times, not event times
-            try:
-                found += self.detectors.process(record)
-            except Exception:  # noqa: BLE001 - one odd record never stops detection
-                log.exception("detector failed on a record of %s", getattr(record, "device", "?"))
+            found += self.supervisor.guard("detector", self.detectors.process, record, default=[])
         return found
-
-    @staticmethod
-    def _guard(fn, what: str):
-        try:
-            return fn() or []
-        except Exception:  # noqa: BLE001
-            log.exception("%s failed", what)
-            return []
 
 
 def _guarded(name: str, fn):
@@ -199,7 +226,8 @@ def _guarded(name: str, fn):
 def run(no_api):
     """Run ingest, detectors, alerts, tickets and the API in one process."""
     from api.serve import ApiPortError
-    from ingest.cli import _settings, configure_logging, serve_until_stopped, session_taken_over, stop_on_signals
+    from ingest.cli import (EXIT_DEAD, _settings, configure_logging, serve_until_stopped, session_taken_over,
+                            stop_on_signals)
 
     stop = stop_on_signals()
     settings = _settings()
@@ -210,9 +238,12 @@ def run(no_api):
     except ApiPortError as exc:
         raise click.ClickException(str(exc)) from None
     api = "" if no_api else f"; API on http://{settings.api_host}:{settings.api_port}/docs"
-    serve_until_stopped(service.ingest.subscriber, stop, f"faultline run: subscribed to "
-                        f"{settings.mqtt_topic_prefix}/# as {settings.mqtt_client_id}{api}")
+    dead = serve_until_stopped(service.ingest.subscriber, stop, f"faultline run: subscribed to "
+                               f"{settings.mqtt_topic_prefix}/# as {settings.mqtt_client_id}{api}",
+                               service.supervisor.dead)
     click.echo("faultline run: stopping", err=True)
     service.stop()
     if service.ingest.subscriber.taken_over.is_set():
         raise session_taken_over(settings.mqtt_client_id)
+    if dead:
+        sys.exit(EXIT_DEAD)

@@ -61,6 +61,21 @@ class Settings(BaseSettings):
     gap_grace_s: float = Field(60.0, ge=0, description="A seq gap still open this long is confirmed and written to ingest_gaps")
     stats_interval_s: float = Field(10.0, gt=0, description="Seconds between ingest_stats and ledger flushes")
 
+    # --- Limits (what a device can make Faultline hold) -------------------------
+    mqtt_max_packet_bytes: int = Field(1_048_576, ge=1024, le=268_435_455, description="Maximum Packet Size announced to the broker; keep it equal to the broker's max_packet_size, so a larger message is refused to its publisher instead of dropped")
+    inbox_max_mb: int = Field(32, ge=1, description="Bytes of received messages waiting for the pipeline; beyond, reading the socket pauses (backpressure for QoS 0 and 1)")
+    batch_max_mb: int = Field(8, ge=1, description="Payload bytes per batch; a batch is flushed when it holds this much")
+    max_metrics_per_device: int = Field(100, ge=1, le=100_000, description="Distinct metric names a device may write; a reading with names past it is dead-lettered")
+    metric_allowlist_file: str = Field("", description="YAML of model -> allowed metric names or glob patterns; readings with other names are dead-lettered; empty: only the per-device limit")
+    deadletter_retention_days: float = Field(30.0, gt=0, description="Dead letters older than this are removed")
+    deadletter_max_per_device: int = Field(1000, ge=1, description="Dead letters kept per device (the oldest go first)")
+    deadletter_max_mb: int = Field(1024, ge=1, description="Stored dead-letter payload in all (the oldest go first)")
+    device_idle_days: float = Field(7.0, gt=0, description="In-memory state (registry, ledger, metric names, detectors) of a device silent this long is dropped; SQL keeps it")
+    detector_max_devices: int = Field(500_000, ge=100, description="Devices the detectors keep state for; beyond, the longest silent is dropped")
+    stop_timeout_s: float = Field(20.0, ge=1, le=300, description="A stop flushes and acknowledges what is durable within this many seconds, then exits (compose grants 30 s)")
+    ready_stall_s: float = Field(60.0, gt=0, description="/ready answers 503 when messages wait and no batch completed for this long")
+    ready_cache_s: float = Field(2.0, ge=0, le=60, description="/ready answers from a cache this many seconds old at most")
+
     # --- API ------------------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="API bind address")
     api_port: int = Field(8000, ge=0, le=65535, description="API port")

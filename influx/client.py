@@ -140,12 +140,16 @@ class InfluxClient:
         return text.replace(self.password, "***") if self.password else text
 
     def _request(self, method: str, path: str, what: str, *, query: Mapping[str, str] | None = None,
-                 body: bytes | None = None, headers: Mapping[str, str] | None = None) -> urllib3.BaseHTTPResponse:
+                 body: bytes | None = None, headers: Mapping[str, str] | None = None,
+                 timeout: float | None = None) -> urllib3.BaseHTTPResponse:
         url = self.url + path + ("?" + urlencode(query) if query else "")
         pool = self._pool()
         if headers:  # per-request headers replace the pool's, so merge them (auth included)
             headers = {**pool.headers, **headers}
         try:
+            if timeout is not None:
+                return pool.request(method, url, body=body, headers=headers,
+                                    timeout=urllib3.Timeout(connect=timeout, read=timeout))
             return pool.request(method, url, body=body, headers=headers)
         except urllib3.exceptions.HTTPError as exc:
             reason = self._redact(f"{type(exc).__name__}: {exc}")
@@ -165,9 +169,9 @@ class InfluxClient:
 
     # -- API -------------------------------------------------------------
 
-    def ping(self) -> ServerInfo:
-        """The server's version, from ``/ping``."""
-        resp = self._request("GET", "/ping", "ping")
+    def ping(self, timeout: float | None = None) -> ServerInfo:
+        """The server's version, from ``/ping`` (within `timeout` seconds, default the client's)."""
+        resp = self._request("GET", "/ping", "ping", timeout=timeout)
         if resp.status not in (200, 204):
             raise self._error(resp, "ping")
         version = resp.headers.get("X-Influxdb-Version", "")

@@ -15,6 +15,8 @@ import orjson
 from faultline.cli import format_option
 from faultline.settings import SettingsError, load_settings
 
+EXIT_DEAD = 70  # EX_SOFTWARE: a thread of the service died
+
 
 def _settings():
     try:
@@ -48,15 +50,21 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def serve_until_stopped(subscriber, stop: threading.Event, ready: str) -> None:
-    """Print ``ready`` once connected, then block until ``stop`` (or until the MQTT session is taken over)."""
+def serve_until_stopped(subscriber, stop: threading.Event, ready: str, dead=lambda: []) -> list[str]:
+    """Print ``ready`` once connected, then block until ``stop``, until the MQTT session is taken over, or
+    until `dead()` names threads that ended: their names ([] otherwise)."""
     deadline = time.monotonic() + 30
     while not stop.is_set() and time.monotonic() < deadline:
         if subscriber.wait_connected(0.5):
             click.echo(ready, err=True)
             break
     while not stop.wait(1.0) and not subscriber.taken_over.is_set():
-        pass
+        ended = dead()
+        if ended:
+            logging.getLogger("faultline").critical("thread %s ended: stopping with exit code %d so that the "
+                                                    "service manager restarts the process", ", ".join(ended), EXIT_DEAD)
+            return ended
+    return []
 
 
 def session_taken_over(client_id: str, option: str = "FAULTLINE_MQTT_CLIENT_ID") -> click.ClickException:
@@ -79,12 +87,15 @@ def ingest():
     DatabaseKeeper(service.client, service.stop_event).start()
     service.start()
     SummaryLog(lambda: ingest_counters(service), settings.log_summary_s, service.stop_event).start()
-    serve_until_stopped(service.subscriber, stop,
-                        f"faultline ingest: subscribed to {topic_filter(settings)} as {settings.mqtt_client_id}")
+    dead = serve_until_stopped(service.subscriber, stop,
+                               f"faultline ingest: subscribed to {topic_filter(settings)} as {settings.mqtt_client_id}",
+                               service.supervisor.dead)
     click.echo("faultline ingest: stopping (flushing and acknowledging what is stored)", err=True)
     service.stop()
     if service.subscriber.taken_over.is_set():
         raise session_taken_over(settings.mqtt_client_id)
+    if dead:
+        sys.exit(EXIT_DEAD)
 
 
 @click.group()
@@ -128,7 +139,7 @@ def replay(ids, replay_all):
     if not ids and not replay_all:
         raise click.UsageError("say which: --id N (repeatable) or --all")
     settings = _settings()
-    result = run_replay(settings, _engine(settings), None if replay_all else list(ids))
+    result = run_replay(settings, _engine(settings), None if replay_all else list(ids))  # page by page
     click.echo(f"replayed {result.replayed}, still failing {result.still_failing}")
     for dl_id, reason in list(result.reasons.items())[:20]:
         click.echo(f"  {dl_id}: {reason[:160]}")

@@ -24,6 +24,7 @@ from typing import Callable
 
 import orjson
 
+from influx.line_protocol import escape_tag_value
 from ingest.records import (
     EVENT_TYPES, LEVELS, SEVERITIES, UNKNOWN_COHORT, Cohort, DeviceEvent, DeviceMeta, DeviceStatus,
     LogLine, Record, Telemetry,
@@ -35,6 +36,7 @@ KINDS = ("telemetry", "logs", "events", "meta", "status")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 RESERVED_METRICS = frozenset({"time", "seq", "device", "model", "firmware", "site"})  # clash with fields or tags
 META_KEYS = ("model", "firmware", "site", "hw_rev", "customer", "tier")
+_GOOD_NAMES: dict[str, bool] = {}  # metric names that passed `metric_name_problem` at the default length
 
 
 class DecodeError(ValueError):
@@ -187,9 +189,32 @@ def _text(device: str, item: dict, key: str, limit: int, *, required: bool = Fal
         raise _fail(device, f"{key} must be a string, got {type(value).__name__}")
     if len(value) > limit:
         raise _fail(device, f"{key} is {len(value)} characters, over the limit of {limit}", "size")
-    if tag and _CONTROL.search(value):
-        raise _fail(device, f"{key} contains control characters")
+    if tag:
+        _check_tag_value(device, key, value)
     return value
+
+
+def tag_value_problem(value: str) -> str | None:
+    r"""Why `value` cannot be a tag value, or None: the one rule for tag values and meta values
+    (which become tags): no control characters, nothing line protocol cannot carry.
+
+    >>> tag_value_problem("2.1.0"), tag_value_problem("2.1.0\\"), tag_value_problem("a\nb")
+    (None, 'it ends with a backslash', 'it contains control characters')
+    """
+    if _CONTROL.search(value):
+        return "it contains control characters"
+    if value:
+        try:
+            escape_tag_value(value)
+        except ValueError:
+            return "it ends with a backslash"
+    return None
+
+
+def _check_tag_value(device: str, key: str, value: str) -> None:
+    problem = tag_value_problem(value)
+    if problem:
+        raise _fail(device, f"{key} {value[:40]!r} cannot be a tag value: {problem}")
 
 
 def _choice(device: str, item: dict, key: str, allowed: tuple[str, ...], *, required: bool) -> str:
@@ -211,12 +236,28 @@ def _telemetry(device, item, received_ms, cohort, limits):
         raise _fail(device, f"{len(metrics)} metrics exceed the limit of {limits.max_metrics}", "size")
     values = {}
     for name, value in metrics.items():
-        if not name or len(name) > limits.max_name_len or _CONTROL.search(name):
-            raise _fail(device, f"metric name {name[:40]!r} must be 1-{limits.max_name_len} printable characters")
-        if name in RESERVED_METRICS:
-            raise _fail(device, f"metric name {name!r} is reserved")
+        if len(name) > limits.max_name_len or name not in _GOOD_NAMES:
+            problem = metric_name_problem(name, limits.max_name_len)
+            if problem:
+                raise _fail(device, problem)
+            if len(_GOOD_NAMES) >= 65_536:
+                _GOOD_NAMES.clear()
+            _GOOD_NAMES[name] = True
         values[name] = _metric_value(device, name, value)
     return Telemetry(device, ts_ms, seq, values, cohort), skewed
+
+
+def metric_name_problem(name: str, max_len: int = 128) -> str | None:
+    r"""Why `name` cannot be a metric name, or None (ingest and the API's metric filter share this rule).
+
+    >>> metric_name_problem("temp_c"), metric_name_problem("seq"), metric_name_problem("a\nb")
+    (None, "metric name 'seq' is reserved", "metric name 'a\\nb' must be 1-128 printable characters")
+    """
+    if not name or len(name) > max_len or _CONTROL.search(name):
+        return f"metric name {name[:40]!r} must be 1-{max_len} printable characters"
+    if name in RESERVED_METRICS:
+        return f"metric name {name!r} is reserved"
+    return None
 
 
 def _metric_value(device: str, name: str, value) -> float:
@@ -264,6 +305,7 @@ def _meta(device: str, doc, received_ms: int, limits: DecodeLimits) -> DeviceMet
             continue
         if not isinstance(value, (str, int, float, bool)) or len(str(value)) > limits.max_tag_len or len(key) > limits.max_name_len:
             raise _fail(device, f"meta attribute {key[:40]!r} must be a short scalar")
+        _check_tag_value(device, f"meta attribute {key[:40]!r}", str(value))
         extra[key] = str(value)
     return DeviceMeta(device, received_ms, extra=extra, **known)
 

@@ -5,22 +5,31 @@ Rules (documented in the README):
 - the next expected ``seq`` is the last one + 1; a jump opens a gap (the
   missing range); a later arrival inside an open gap fills it (counted as late);
 - a ``seq`` at or below the last one that fills no gap is a duplicate (QoS 1
-  redelivery, a retry);
-- a ``seq`` of 0 or 1 after a higher one, or one that falls back by more than
-  ``reset_margin``, is a reset (the device rebooted), not a duplicate; a reset
-  closes the open gaps (they stay counted in ``gaps_total``);
+  redelivery, a retry, a retained message sent again): `observe` says so, and
+  the pipeline keeps duplicates away from the detectors;
+- a ``seq`` of 0 or 1 after a higher one, one that falls back by more than
+  ``reset_margin``, or one that jumps ahead by more than ``reset_jump`` (no
+  device sends 2^32 messages while offline: that is a new counter, not a
+  gap) is a reset, not a duplicate; a reset closes the open gaps (they stay
+  counted in ``gaps_total``);
+- counters saturate at the largest value their SQL column holds, so no
+  ``seq`` a device can send makes the ledger unsavable;
 - a gap still open ``grace_ms`` after it opened is confirmed: reported once
   (InfluxDB ``ingest_gaps``) and kept in the ledger.
 
+Streams live in SQL; memory holds the ones in use (`evict_idle` drops the
+others, and they are read back when their device speaks again).
+
 >>> ledger = Ledger(grace_ms=1000)
->>> for seq in (1, 2, 5, 3, 3): ledger.observe("d1", "telemetry", seq, 0)
+>>> [ledger.observe("d1", "telemetry", seq, 0) for seq in (1, 2, 5, 3, 3)]
+['next', 'next', 'gap', 'late', 'duplicate']
 >>> entry = ledger.entries()[0]
 >>> entry.received, entry.missing, entry.duplicates, entry.late, entry.gaps_total
 (5, [[4, 4]], 1, 1, 2)
 >>> ledger.confirmed_gaps(5000)
 [Gap(device='d1', topic='telemetry', from_seq=4, to_seq=4, opened_ms=0)]
->>> ledger.observe("d1", "telemetry", 0, 6000); ledger.entries()[0].resets
-1
+>>> ledger.observe("d1", "telemetry", 0, 6000), ledger.observe("d1", "telemetry", 2**62, 6000)
+('reset', 'reset')
 """
 
 from __future__ import annotations
@@ -34,8 +43,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from faultline.db import Base
+from ingest.idle_cache import IdleCache, wall_ms
 
 MAX_OPEN_RANGES = 256
+BIG = (1 << 63) - 1  # BigInteger columns
+SMALL = (1 << 31) - 1  # Integer columns (32 bits on PostgreSQL)
 
 
 class LedgerRow(Base):
@@ -83,36 +95,49 @@ class Stream:
 
 
 class Ledger:
-    def __init__(self, grace_ms: int = 60_000, reset_margin: int = 100_000):
+    def __init__(self, grace_ms: int = 60_000, reset_margin: int = 100_000, reset_jump: int = 1 << 32,
+                 engine: Engine | None = None, now=wall_ms):
         self.grace_ms = grace_ms
         self.reset_margin = reset_margin
-        self._streams: dict[tuple[str, str], Stream] = {}
+        self.reset_jump = reset_jump
+        self.engine = engine
+        stored = None
+        if engine is not None:
+            with engine.connect() as conn:
+                stored = [tuple(row) for row in conn.execute(select(LedgerRow.device, LedgerRow.topic))]
+        self._streams: IdleCache[tuple[str, str], Stream] = IdleCache(self._load, now, stored,
+                                                                      lambda key: Stream(*key))
         self._dirty: set[tuple[str, str]] = set()
+        self._open: set[tuple[str, str]] = set()  # streams with gaps not yet reported
 
-    def observe(self, device: str, topic: str, seq: int, now_ms: int) -> None:
+    def observe(self, device: str, topic: str, seq: int, now_ms: int) -> str:
+        """Count one ``seq``: 'next', 'gap', 'late', 'duplicate' or 'reset'."""
         key = (device, topic)
         stream = self._streams.get(key)
-        if stream is None:
-            stream = self._streams[key] = Stream(device, topic)
         self._dirty.add(key)
-        stream.received += 1
+        stream.received = min(stream.received + 1, BIG)
         last = stream.last_seq
         if last is None or seq == last + 1:
             stream.last_seq = seq
-        elif seq > last + 1:
+            return "next"
+        if last + 1 < seq <= last + self.reset_jump:
             self._open_gap(stream, last + 1, seq - 1, now_ms)
+            self._open.add(key)
             stream.last_seq = seq
-        elif (seq <= 1 < last) or seq < last - self.reset_margin:
-            stream.resets += 1
+            return "gap"
+        if seq > last or (seq <= 1 < last) or seq < last - self.reset_margin:
+            stream.resets = min(stream.resets + 1, SMALL)
             stream.last_seq = seq
             stream.missing.clear()
-        elif self._fill(stream, seq):
-            stream.late += 1
-        else:
-            stream.duplicates += 1
+            return "reset"
+        if self._fill(stream, seq):
+            stream.late = min(stream.late + 1, BIG)
+            return "late"
+        stream.duplicates = min(stream.duplicates + 1, BIG)
+        return "duplicate"
 
     def _open_gap(self, stream: Stream, lo: int, hi: int, now_ms: int) -> None:
-        stream.gaps_total += hi - lo + 1
+        stream.gaps_total = min(stream.gaps_total + hi - lo + 1, BIG)
         stream.missing.append([lo, hi, now_ms, False])
         if len(stream.missing) > MAX_OPEN_RANGES:
             stream.missing.pop(0)
@@ -131,38 +156,60 @@ class Ledger:
     def confirmed_gaps(self, now_ms: int) -> list[Gap]:
         """Gaps open longer than the grace period and not yet reported (reported once)."""
         out = []
-        for key in list(self._dirty | {k for k, s in self._streams.items() if s.missing}):
-            stream = self._streams[key]
-            for rng in stream.missing:
+        for key in list(self._open):
+            stream = self._streams.peek(key)
+            pending = False
+            for rng in stream.missing if stream is not None else ():
                 if not rng[3] and now_ms - rng[2] >= self.grace_ms:
                     rng[3] = True
                     out.append(Gap(stream.device, stream.topic, rng[0], rng[1], rng[2]))
+                pending = pending or not rng[3]
+            if not pending:
+                self._open.discard(key)
         return out
 
     def entries(self, device: str | None = None) -> list[Stream]:
+        """The streams in memory (all of them when nothing was evicted)."""
         return [s.view() for k, s in sorted(self._streams.items()) if device is None or k[0] == device]
 
-    def load(self, engine: Engine) -> None:
-        with engine.connect() as conn:
-            for row in conn.execute(select(LedgerRow)):
-                missing = [[lo, hi, 0, True] for lo, hi in orjson.loads(row.missing)]
-                self._streams[(row.device, row.topic)] = Stream(
-                    row.device, row.topic, row.last_seq, row.received, row.duplicates, row.late,
-                    row.resets, row.gaps_total, missing)
+    def evict_idle(self, before_ms: int) -> int:
+        """Drop from memory the streams unused since `before_ms` that are saved and have nothing to report."""
+        return self._streams.evict_idle(before_ms, keep=lambda k: k in self._dirty or k in self._open)
 
-    def save(self, engine: Engine) -> None:
-        """Write the streams changed since the last save."""
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def advance(self) -> None:
+        self._streams.advance()
+
+    def _load(self, key: tuple[str, str]) -> Stream:
+        if self.engine is None:
+            return Stream(*key)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(LedgerRow).where(LedgerRow.device == key[0], LedgerRow.topic == key[1])).first()
+        if row is None:
+            return Stream(*key)
+        missing = [[lo, hi, 0, True] for lo, hi in orjson.loads(row.missing)]
+        return Stream(row.device, row.topic, row.last_seq, row.received, row.duplicates, row.late,
+                      row.resets, row.gaps_total, missing)
+
+    def save(self) -> None:
+        """Write the streams changed since the last save (kept dirty if the write fails)."""
         dirty, self._dirty = self._dirty, set()
-        if not dirty:
+        rows = [self._row(s) for s in (self._streams.peek(k) for k in dirty) if s is not None]
+        if not rows or self.engine is None:
             return
-        insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-        rows = [self._row(self._streams[k]) for k in dirty]
+        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         stmt = insert(LedgerRow)
         stmt = stmt.on_conflict_do_update(
             index_elements=["device", "topic"],
             set_={c: stmt.excluded[c] for c in rows[0] if c not in ("device", "topic")})
-        with engine.begin() as conn:
-            conn.execute(stmt, rows)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(stmt, rows)
+        except Exception:
+            self._dirty |= dirty
+            raise
 
     @staticmethod
     def _row(s: Stream) -> dict:

@@ -17,6 +17,14 @@ closes within seconds of accepting it, again and again: after three such,
 the likely cause is named and reconnects back off to minutes instead of
 one second. Failed connection attempts are logged at attempts 1, 2, 4, 8,
 ... while paho retries with backoff.
+
+Limits sent to the broker: a receive maximum (unacknowledged QoS 1
+messages) and a Maximum Packet Size, equal to the broker's own
+``max_packet_size`` in every config Faultline ships, so the broker refuses a
+larger message to its publisher rather than dropping it on the way to us.
+Retained messages are asked for only when the subscription is new (retain
+handling 1): a reconnect to the persistent session does not replay every
+retained ``meta``, ``status`` or ``fault`` under the prefix.
 """
 
 from __future__ import annotations
@@ -58,7 +66,7 @@ class Subscriber:
     def __init__(self, url: str, client_id: str, topic_filter: str, on_message: Callable[[Incoming], None],
                  keepalive: int = 30, receive_maximum: int = 1000, clean_start: bool = False,
                  session_expiry: int = NEVER_EXPIRES, client_id_option: str = "FAULTLINE_MQTT_CLIENT_ID",
-                 on_taken_over: Callable[[], None] | None = None):
+                 on_taken_over: Callable[[], None] | None = None, max_packet_size: int = 0):
         self.url = url
         self.client_id = client_id
         self.topic_filter = topic_filter
@@ -69,6 +77,7 @@ class Subscriber:
         self.session_expiry = session_expiry
         self.client_id_option = client_id_option  # the setting that names client_id, for messages
         self.on_taken_over = on_taken_over
+        self.max_packet_size = max_packet_size
         self.generation = 0
         self.connected = threading.Event()
         self.taken_over = threading.Event()
@@ -97,6 +106,8 @@ class Subscriber:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.session_expiry
         props.ReceiveMaximum = self.receive_maximum
+        if self.max_packet_size:
+            props.MaximumPacketSize = self.max_packet_size
         port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         self.client.connect_async(parts.hostname, port, self.keepalive, clean_start=self.clean_start,
                                   properties=props)
@@ -124,7 +135,8 @@ class Subscriber:
             self.failures.recovered()
             self._connected_at = time.monotonic()
             self.generation += 1
-            client.subscribe(self.topic_filter, options=SubscribeOptions(qos=1))
+            client.subscribe(self.topic_filter, options=SubscribeOptions(
+                qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB))
             log.info("connected to %s as %s (session present: %s); subscribed to %s",
                      _safe(self.url), self.client_id, flags.session_present, self.topic_filter)
             self.connected.set()

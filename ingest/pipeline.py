@@ -2,22 +2,28 @@
 
 Runs on one thread (the pipeline thread); what it builds becomes durable as a
 whole in the writer (`ingest.writer`) before any of its messages is acknowledged.
+`add` never raises: a message that trips an unexpected failure is rolled out
+of the batch and dead-lettered (stage ``ingest``, reason ``internal``) with
+the error, so it is neither lost nor able to stop the pipeline.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from ingest.batch import Batch, SourceMessage
 from ingest.deadletters import DeadLetter
 from ingest.decode import DecodeError, DecodeLimits, decode_parts
+from ingest.fields import FieldCatalogue
 from ingest.ledger import Ledger
 from ingest.mqtt import Incoming
 from ingest.points import line_for
-from ingest.records import DeviceMeta, DeviceStatus
+from ingest.records import DeviceMeta, DeviceStatus, Telemetry
 from ingest.registry import DeviceRegistry
 
 SEQ_TOPICS = {"telemetry", "logs", "events"}
+log = logging.getLogger("faultline.ingest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,19 +36,43 @@ class MessageSource:
 
 
 class Pipeline:
-    def __init__(self, registry: DeviceRegistry, ledger: Ledger | None, prefix: str, limits: DecodeLimits):
+    def __init__(self, registry: DeviceRegistry, ledger: Ledger | None, prefix: str, limits: DecodeLimits,
+                 fields: FieldCatalogue | None = None):
         self.registry = registry
         self.ledger = ledger
         self.prefix = prefix
         self.limits = limits
+        self.fields = fields
+        self.failures = 0
 
     def add(self, batch: Batch, msg: Incoming | MessageSource) -> None:
-        """Fold one message into `batch`."""
+        """Fold one message into `batch` (never raises)."""
+        marks = batch.marks()
+        try:
+            self._count(batch, msg)
+            self._add(batch, msg)
+        except Exception as exc:  # noqa: BLE001 - a bug must cost one message its storage, not the pipeline
+            batch.rollback(marks)
+            self.failures += 1
+            if self.failures == 1 or self.failures % 1000 == 0:
+                log.exception("internal failure on a message of %s (%d so far); dead-lettered", msg.topic[:120],
+                              self.failures)
+            try:
+                self._count(batch, msg)
+                self._dead(batch, msg, None, [DecodeError("ingest", "internal", f"{type(exc).__name__}: {exc}")])
+            except Exception:  # noqa: BLE001 - not acknowledged: the broker delivers it again after a reconnect
+                batch.rollback(marks)
+
+    @staticmethod
+    def _count(batch: Batch, msg: Incoming | MessageSource) -> None:
         if isinstance(msg, Incoming):
             batch.acks.append((msg.mid, msg.qos, msg.generation))
             if msg.dup:
                 batch.stats[("redelivered", "", "")] += 1
         batch.messages += 1
+        batch.bytes += len(msg.payload)
+
+    def _add(self, batch: Batch, msg: Incoming | MessageSource) -> None:
         try:
             decoded = decode_parts(msg.topic, msg.payload, msg.received_ms, prefix=self.prefix,
                                    cohort_of=self.registry.cohort_of, limits=self.limits)
@@ -53,21 +83,9 @@ class Pipeline:
         errors = list(decoded.errors)
         first = len(batch.lines)
         for record in decoded.records:
-            if isinstance(record, DeviceMeta):
-                self.registry.note_meta(record)
-                batch.metas.append(record)
-                batch.records.append(record)
-                continue
-            if isinstance(record, DeviceStatus):
-                batch.statuses.append(record)
-            try:
-                batch.lines.append(line_for(record))
-            except ValueError as exc:
-                errors.append(DecodeError("validate", "value", str(exc), device))
-                continue
-            batch.records.append(record)
-            if self.ledger is not None and kind in SEQ_TOPICS and record.seq is not None:
-                self.ledger.observe(device, kind, record.seq, msg.received_ms)
+            problem = self._route(batch, record, kind, msg.received_ms)
+            if problem is not None:
+                errors.append(problem)
         firmware = self.registry.firmware_of(device)
         stored = len(batch.lines) - first
         if stored:
@@ -80,10 +98,41 @@ class Pipeline:
         if errors:
             self._dead(batch, msg, device, errors)
 
+    def _route(self, batch: Batch, record, kind: str, received_ms: int) -> DecodeError | None:
+        """Put one record into the batch; the reason it was refused, if it was."""
+        if isinstance(record, DeviceMeta):
+            self.registry.note_meta(record)
+            batch.metas.append(record)
+            batch.records.append(record)
+            return None
+        try:
+            line = line_for(record)
+        except ValueError as exc:
+            return DecodeError("validate", "value", str(exc), record.device)
+        if isinstance(record, Telemetry) and self.fields is not None:
+            refused = self.fields.admit(record.device, record.cohort.model, record.metrics, received_ms)
+            batch.fields.extend(self.fields.take_new())
+            if refused:
+                reason = self.fields.refusal(record.device, record.cohort.model, refused)
+                return DecodeError("validate", "cardinality", reason, record.device)
+        if isinstance(record, DeviceStatus):
+            batch.statuses.append(record)
+        batch.lines.append(line)
+        verdict = None
+        if self.ledger is not None and kind in SEQ_TOPICS and record.seq is not None:
+            verdict = self.ledger.observe(record.device, kind, record.seq, received_ms)
+        if verdict != "duplicate":  # stored again (same point), but the detectors count each reading once
+            batch.records.append(record)
+        return None
+
     def _dead(self, batch: Batch, msg, device: str | None, errors: list[DecodeError]) -> None:
         first = errors[0]
         reason = "; ".join(str(e) for e in errors[:3]) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
         firmware = self.registry.firmware_of(device)
-        batch.dead.append(DeadLetter(msg.received_ms, msg.topic, msg.payload, first.stage, first.kind, reason,
-                                     device, firmware or None))
+        if len(msg.payload) > self.limits.max_payload_bytes:
+            letter = DeadLetter.oversized(msg.received_ms, msg.topic, msg.payload, reason, device, firmware or None)
+        else:
+            letter = DeadLetter(msg.received_ms, msg.topic, msg.payload, first.stage, first.kind, reason,
+                                device, firmware or None)
+        batch.dead.append(letter)
         batch.stats[(first.stage, first.kind, firmware)] += 1

@@ -1,12 +1,15 @@
 """The device registry: cohort attributes from `meta`, online state from `status`.
 
 Persisted in the SQL database so cohort tags survive restarts; an in-memory
-map serves the hot path (`cohort_of`).
+map of the devices in use serves the hot path (`cohort_of`), read from SQL
+the first time a device speaks and dropped when it goes quiet
+(`evict_idle`). A stored value that breaks the tag rule (written before the
+rule was enforced) is read as empty, so it can never poison a point.
 """
 
 from __future__ import annotations
 
-import threading
+import logging
 
 import orjson
 from sqlalchemy import Boolean, BigInteger, Engine, String, Text, select
@@ -15,7 +18,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from faultline.db import Base
+from ingest.decode import tag_value_problem
+from ingest.idle_cache import IdleCache, wall_ms
 from ingest.records import UNKNOWN_COHORT, Cohort, DeviceMeta, DeviceStatus
+
+log = logging.getLogger("faultline.ingest")
 
 
 class DeviceRow(Base):
@@ -63,29 +70,44 @@ def _meta_of(row) -> DeviceMeta:
 class DeviceRegistry:
     """Cohort lookup for the hot path, backed by the `devices` table."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, now=wall_ms):
         self.engine = engine
-        self._lock = threading.Lock()
-        self._cohorts: dict[str, Cohort] = {}
-        self._firmware: dict[str, str] = {}
         with engine.connect() as conn:
-            for row in conn.execute(select(DeviceRow)):
-                self._remember(row.device, Cohort(row.model, row.firmware, row.site))
+            stored = conn.scalars(select(DeviceRow.device)).all()
+        self._cohorts: IdleCache[str, Cohort] = IdleCache(self._load, now, stored, lambda _: UNKNOWN_COHORT)
 
-    def _remember(self, device: str, cohort: Cohort) -> None:
-        self._cohorts[device] = cohort
-        self._firmware[device] = cohort.firmware
+    def _load(self, device: str) -> Cohort:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(DeviceRow.model, DeviceRow.firmware, DeviceRow.site)
+                               .where(DeviceRow.device == device)).first()
+        if row is None:
+            return UNKNOWN_COHORT
+        values = []
+        for name, value in zip(("model", "firmware", "site"), row):
+            problem = tag_value_problem(value or "")
+            if problem:
+                log.warning("registry: %s of %s is unusable as a tag (%s); read as empty", name, device, problem)
+            values.append("" if problem else value or "")
+        return Cohort(*values)
 
     def cohort_of(self, device: str) -> Cohort:
-        return self._cohorts.get(device, UNKNOWN_COHORT)
+        return self._cohorts.get(device)
 
     def firmware_of(self, device: str | None) -> str:
-        return self._firmware.get(device, "") if device else ""
+        return self._cohorts.get(device).firmware if device else ""
 
     def note_meta(self, meta: DeviceMeta) -> None:
         """Update the in-memory view at once (later messages get the new tags)."""
-        with self._lock:
-            self._remember(meta.device, meta.cohort)
+        self._cohorts.put(meta.device, meta.cohort)
+
+    def evict_idle(self, before_ms: int) -> int:
+        return self._cohorts.evict_idle(before_ms)
+
+    def advance(self) -> None:
+        self._cohorts.advance()
+
+    def __len__(self) -> int:
+        return len(self._cohorts)
 
     def persist(self, metas: list[DeviceMeta], statuses: list[DeviceStatus]) -> None:
         """Write registry changes durably (called before the messages are acknowledged)."""

@@ -1,4 +1,9 @@
-"""Replay dead letters with the current code; what now succeeds leaves the store."""
+"""Replay dead letters with the current code; what now succeeds leaves the store.
+
+Dead letters are read, replayed and removed a page at a time, so replaying a
+large store holds one page in memory; a caller can also stop after ``limit``
+letters and continue later from ``next_after_id``.
+"""
 
 from __future__ import annotations
 
@@ -9,46 +14,69 @@ from faultline.settings import Settings
 from influx.client import InfluxClient
 from influx.errors import InfluxError
 from ingest import deadletters
+from ingest import fields as field_store
 from ingest.batch import Batch
 from ingest.pipeline import MessageSource, Pipeline
 from ingest.registry import DeviceRegistry
-from ingest.service import decode_limits
+from ingest.service import decode_limits, field_catalogue
 from ingest.spool import Spool
 from ingest.writer import DurableWriter
+
+PAGE = 500
+MAX_REASONS = 100
 
 
 @dataclass(frozen=True, slots=True)
 class ReplayResult:
     replayed: int  # stored now, removed from the store
     still_failing: int
-    reasons: dict[int, str]  # id -> current reason for those still failing
+    reasons: dict[int, str]  # id -> current reason, for the first `MAX_REASONS` still failing
+    next_after_id: int | None = None  # more letters follow this id (`limit` reached); None when done
 
 
-def replay(settings: Settings, engine, ids: list[int] | None = None, limit: int = 100_000) -> ReplayResult:
-    """Re-run decode and write for the given dead letters (all when `ids` is None).
+def replay(settings: Settings, engine, ids: list[int] | None = None, *, limit: int | None = None,
+           after_id: int = 0) -> ReplayResult:
+    """Re-run decode and write for the given dead letters (all of them after `after_id` when `ids` is None).
 
-    Raises `InfluxError` when InfluxDB cannot be reached: nothing is removed then.
+    Raises `InfluxError` when InfluxDB cannot be reached: the page being replayed stays in the store.
     """
     client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
                           settings.influx_password.get_secret_value(), settings.influx_timeout_s)
-    registry = DeviceRegistry(engine)
-    pipeline = Pipeline(registry, None, settings.mqtt_topic_prefix, decode_limits(settings))
+    pipeline = Pipeline(DeviceRegistry(engine), None, settings.mqtt_topic_prefix, decode_limits(settings),
+                        field_catalogue(settings, engine))
     writer = DurableWriter(client, Spool(settings.data_dir / "replay-spool", 1), lambda _: None, threading.Event())
+    replayed, failing, reasons, seen = 0, 0, {}, 0
+    wanted = sorted(set(ids)) if ids is not None else None
+    while limit is None or seen < limit:
+        size = PAGE if limit is None else min(PAGE, limit - seen)
+        page_ids = None if wanted is None else [i for i in wanted if i > after_id][:size]
+        rows = deadletters.query(engine, ids=page_ids, limit=size, after_id=after_id)
+        if not rows:
+            return ReplayResult(replayed, failing, reasons)
+        done, refused = _replay_page(pipeline, writer, engine, rows)
+        deadletters.remove(engine, done)
+        replayed, failing, seen, after_id = replayed + len(done), failing + len(refused), seen + len(rows), rows[-1].id
+        reasons.update(list(refused.items())[:MAX_REASONS - len(reasons)])
+    more = deadletters.query(engine, ids=wanted, limit=1, after_id=after_id)
+    return ReplayResult(replayed, failing, reasons, after_id if more else None)
+
+
+def _replay_page(pipeline: Pipeline, writer: DurableWriter, engine, rows) -> tuple[list[int], dict[int, str]]:
     done, failing = [], {}
-    for row in deadletters.query(engine, ids=ids, limit=limit):
+    for row in rows:
         batch = Batch()
         pipeline.add(batch, MessageSource(row.topic, row.payload, row.received_ms))
         if batch.dead:
             failing[row.id] = batch.dead[0].reason
             continue
-        registry.persist(batch.metas, batch.statuses)
+        pipeline.registry.persist(batch.metas, batch.statuses)
+        field_store.persist(engine, batch.fields)
         refused = writer.write_isolating(batch.lines) if batch.lines else []
         if refused:
             failing[row.id] = refused[0][1]
         else:
             done.append(row.id)
-    deadletters.remove(engine, done)
-    return ReplayResult(len(done), len(failing), failing)
+    return done, failing
 
 
 __all__ = ["replay", "ReplayResult", "InfluxError"]

@@ -1,12 +1,19 @@
 """`faultline ingest`: MQTT → InfluxDB with acknowledgement after durable write.
 
-Threads: paho's network thread hands messages to the pipeline thread, which
-builds batches (flushed by size or linger time); the writer thread makes each
-batch durable (registry and dead letters in SQL, points in InfluxDB or the
-disk spool) and only then acknowledges its messages and hands its records to
-the sinks (detectors); the drainer thread empties the spool. Backpressure is
-the broker's: at most ``mqtt_max_inflight`` messages are unacknowledged, so a
-stalled writer stops the flow at the broker, which keeps the rest queued.
+Threads: paho's network thread hands messages to the pipeline thread through
+an inbox bounded in bytes (`ingest.inbox`); the pipeline thread builds
+batches (flushed by messages, lines, payload bytes or linger time) and runs
+the housekeeping; the writer thread makes each batch durable (registry,
+metric names and dead letters in SQL, points in InfluxDB or the disk spool)
+and only then acknowledges its messages and hands its records to the sinks
+(detectors); the drainer thread empties the spool. Backpressure is the
+broker's: at most ``mqtt_max_inflight`` QoS 1 messages are unacknowledged,
+and a full inbox stops reading the socket, for QoS 0 as well.
+
+Supervision (`faultline.supervisor`): every step of every loop is guarded,
+a failure is logged and counted and the loop goes on; a thread that ends
+anyway is reported by `readiness` (and ends the process, see `ingest.cli`).
+`stop` finishes within ``stop_timeout_s``.
 """
 
 from __future__ import annotations
@@ -19,11 +26,17 @@ from typing import Callable
 
 from faultline.db import make_engine, migrate
 from faultline.settings import Settings
+from faultline.supervisor import Supervisor
 from influx.client import InfluxClient
-from ingest import deadletters
+from ingest import fields as field_store
 from ingest.batch import Batch, SpooledBatch
+from ingest.deadletters import DeadLetterStore
 from ingest.decode import DecodeLimits
+from ingest.fields import FieldCatalogue, load_allowlist
+from ingest.housekeeping import Housekeeping
+from ingest.inbox import CLOSED, Inbox
 from ingest.ledger import Ledger
+from ingest.liveness import Progress, readiness
 from ingest.mqtt import NEVER_EXPIRES, Incoming, Subscriber
 from ingest.pipeline import Pipeline
 from ingest.records import Record
@@ -33,7 +46,10 @@ from ingest.stats import IngestStats
 from ingest.writer import DurableWriter, Stopped
 
 log = logging.getLogger("faultline.ingest")
-SUB_MS = 1_000_000
+MB = 1_048_576
+MESSAGE_OVERHEAD = 200  # bytes of an `Incoming` beyond its payload and topic
+COMMIT_ATTEMPTS = 3
+THREADS = ("ingest-pipeline", "ingest-writer", "ingest-drainer")
 
 
 def topic_filter(settings: Settings) -> str:
@@ -47,71 +63,107 @@ def decode_limits(settings: Settings) -> DecodeLimits:
                         max_age_ms=int(settings.max_age_days * 86_400_000))
 
 
+def field_catalogue(settings: Settings, engine) -> FieldCatalogue:
+    allow = load_allowlist(settings.metric_allowlist_file) if settings.metric_allowlist_file else None
+    return FieldCatalogue(engine, settings.max_metrics_per_device, allow)
+
+
+def dead_letter_store(settings: Settings, engine) -> DeadLetterStore:
+    return DeadLetterStore(engine, settings.deadletter_max_per_device, settings.deadletter_max_mb * MB,
+                           int(settings.deadletter_retention_days * 86_400_000))
+
+
 class IngestService:
     def __init__(self, settings: Settings, sinks: list[Callable[[list[Record]], None]] = (), engine=None,
-                 persistent_session: bool = True):
+                 persistent_session: bool = True, supervisor: Supervisor | None = None):
         self.settings = settings
         self.sinks = list(sinks)
         self.engine = engine or make_engine(settings.sql_url)
         migrate(settings.sql_url) if engine is None else None
+        self.durable = make_engine(settings.sql_url, durable=True)  # what is acknowledged once committed
+        self.supervisor = supervisor or Supervisor("ingest")
         self.client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
                                    settings.influx_password.get_secret_value(), settings.influx_timeout_s)
-        self.registry = DeviceRegistry(self.engine)
-        self.ledger = Ledger(grace_ms=int(settings.gap_grace_s * 1000))
-        self.ledger.load(self.engine)
+        self.registry = DeviceRegistry(self.durable)
+        self.ledger = Ledger(grace_ms=int(settings.gap_grace_s * 1000), engine=self.engine)
+        self.fields = field_catalogue(settings, self.durable)
+        self.dead = dead_letter_store(settings, self.durable)
         self.stats = IngestStats()
+        self.housekeeping = Housekeeping(self.supervisor, self.stats, self.ledger, self.registry, self.fields,
+                                         self.dead, int(settings.device_idle_days * 86_400_000))
         self.stop_event = threading.Event()
-        self.spool = Spool(settings.data_dir / "spool", settings.spool_max_mb * 1_048_576)
+        self.spool = Spool(settings.data_dir / "spool", settings.spool_max_mb * MB)
         self.writer = DurableWriter(self.client, self.spool, self._store_dead, self.stop_event)
-        self.pipeline = Pipeline(self.registry, self.ledger, settings.mqtt_topic_prefix, decode_limits(settings))
-        self.inbox: queue.SimpleQueue[Incoming] = queue.SimpleQueue()
+        self.pipeline = Pipeline(self.registry, self.ledger, settings.mqtt_topic_prefix, decode_limits(settings),
+                                 self.fields)
+        self.inbox = Inbox(settings.inbox_max_mb * MB)
         self.batches: queue.Queue[Batch | None] = queue.Queue(maxsize=2)
+        self.progress = Progress()
         # A session of its own that ends with the connection (the demo) queues nothing while away.
         self.subscriber = Subscriber(settings.mqtt_url, settings.mqtt_client_id, topic_filter(settings),
                                      self._receive, settings.mqtt_keepalive_s, settings.mqtt_max_inflight,
                                      clean_start=not persistent_session,
-                                     session_expiry=NEVER_EXPIRES if persistent_session else 0)
+                                     session_expiry=NEVER_EXPIRES if persistent_session else 0,
+                                     max_packet_size=settings.mqtt_max_packet_bytes)
         self.flush_messages = max(1, min(settings.batch_size, settings.mqtt_max_inflight // 2))
+        self.flush_bytes = settings.batch_max_mb * MB
         self.acked = 0  # messages acknowledged to the broker
         self._accepting = True
-        self._threads: list[threading.Thread] = []
 
     # --- lifecycle ------------------------------------------------------------
 
     def start(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        for name, target in (("pipeline", self._pipeline_loop), ("writer", self._writer_loop),
-                             ("drainer", self.writer.drain_forever)):
-            thread = threading.Thread(target=target, name=f"ingest-{name}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        for name, target in zip(THREADS, (self._pipeline_loop, self._writer_loop, self._drain_loop)):
+            self.supervisor.spawn(name, target)
         self.subscriber.start()
 
-    def stop(self) -> None:
-        """Stop reading, flush, acknowledge what is durable, disconnect (never unsubscribe)."""
-        self._accepting = False
-        self.inbox.put(None)  # wakes the pipeline, which flushes and ends the writer
-        for thread in self._threads[:2]:
-            thread.join(timeout=60)
-        self.stop_event.set()
-        self._threads[2].join(timeout=10)
-        self._flush_last_counts()
-        self.subscriber.stop()
-        self.ledger.save(self.engine)
+    def readiness(self) -> dict[str, str | None]:
+        """The problems /ready reports: broker connection, dead threads, a stalled pipeline (None: fine)."""
+        return readiness(self.subscriber.connected.is_set(), self.supervisor.dead(), self.progress,
+                         self.settings.ready_stall_s)
 
-    def _flush_last_counts(self) -> None:
+    def stop(self, deadline: float | None = None) -> None:
+        """Stop reading, flush, acknowledge what is durable, disconnect (never unsubscribe).
+
+        Done by `deadline` (monotonic; default ``stop_timeout_s`` from now): what is not durable by then
+        stays unacknowledged with the broker, which delivers it again after the restart.
+        """
+        deadline = deadline or time.monotonic() + self.settings.stop_timeout_s
+        self.supervisor.stopping = True
+        self._accepting = False
+        self.inbox.close()  # the pipeline flushes what it holds, then ends the writer
+        pipeline = self.supervisor.thread(THREADS[0])
+        if pipeline is not None and not pipeline.is_alive():
+            self._end_writer(deadline)
+        busy = self.supervisor.join(list(THREADS[:2]), deadline - 3)
+        if busy:
+            log.warning("stop: %s still busy; what is not durable stays unacknowledged with the broker", busy)
+        self.stop_event.set()
+        self.supervisor.join([THREADS[2]], deadline - 2)
+        self._flush_last_counts(direct=not busy and deadline - time.monotonic() > self.client.timeout + 1)
+        self.subscriber.stop()
+        self.supervisor.guard("ledger", self.ledger.save)
+
+    def _end_writer(self, deadline: float) -> None:
+        try:
+            self.batches.put(None, timeout=max(0.1, deadline - time.monotonic() - 3))
+        except queue.Full:
+            pass
+
+    def _flush_last_counts(self, direct: bool) -> None:
         """Counts the writer added after the pipeline's last flush (written, or spooled for the next start)."""
         lines = self.stats.flush_lines(int(time.time() * 1000))
-        try:
-            self.writer.commit(SpooledBatch(lines, []))
-        except Exception:  # noqa: BLE001 - counters only; never block a stop
-            log.warning("could not write the last %d counter lines", len(lines))
+        if lines:
+            batch = SpooledBatch(lines, [])
+            self.supervisor.guard("last counters", self.writer.commit if direct else self.spool.append, batch)
 
     # --- threads ----------------------------------------------------------------
 
     def _receive(self, msg: Incoming) -> None:
-        if self._accepting:
-            self.inbox.put(msg)  # unacknowledged ones stay with the broker otherwise
+        size = len(msg.payload) + len(msg.topic) + MESSAGE_OVERHEAD
+        if self._accepting and self.inbox.put(msg, size):  # blocks while full: the socket waits
+            self.progress.arrived()  # (unaccepted ones stay with the broker)
 
     def _pipeline_loop(self) -> None:
         linger = self.settings.linger_ms / 1000
@@ -119,52 +171,52 @@ class IngestService:
         batch, next_housekeeping = Batch(), time.monotonic() + every
         while True:
             timeout = max(0.0, batch.opened_at + linger - time.monotonic()) if batch.messages else every
-            try:
-                msg = self.inbox.get(timeout=timeout)
-            except queue.Empty:
-                msg = False
-            if msg is None:
-                self._housekeeping(batch)  # counts since the last flush are written too
+            msg = self.inbox.get(timeout)
+            if msg is CLOSED:
+                self.housekeeping.run(batch, int(time.time() * 1000))  # counts since the last flush too
                 self.batches.put(batch)
                 self.batches.put(None)
                 return
-            if msg:
+            if msg is not None:
                 if not batch.messages:
                     batch.opened_at = time.monotonic()
                 self.pipeline.add(batch, msg)
             if time.monotonic() >= next_housekeeping:
-                self._housekeeping(batch)
+                self.housekeeping.run(batch, int(time.time() * 1000))
                 next_housekeeping = time.monotonic() + every
-            if batch.messages >= self.flush_messages or len(batch.lines) >= self.settings.batch_size \
-                    or (batch.messages and time.monotonic() - batch.opened_at >= linger) \
-                    or (batch.lines and not batch.messages):  # housekeeping lines alone
+            if self._due(batch, linger):
                 self.batches.put(batch)
                 batch = Batch()
 
-    def _housekeeping(self, batch: Batch) -> None:
-        now_ms = int(time.time() * 1000)
-        batch.lines.extend(self.stats.flush_lines(now_ms))
-        for gap in self.ledger.confirmed_gaps(now_ms):
-            batch.lines.append(f"ingest_gaps,device={gap.device},topic={gap.topic} "
-                               f"missing={gap.to_seq - gap.from_seq + 1}i,from_seq={gap.from_seq}i,"
-                               f"to_seq={gap.to_seq}i {now_ms * SUB_MS + gap.from_seq % SUB_MS}")
-        self.ledger.save(self.engine)
+    def _due(self, batch: Batch, linger: float) -> bool:
+        return (batch.messages >= self.flush_messages or len(batch.lines) >= self.settings.batch_size
+                or batch.bytes >= self.flush_bytes
+                or (batch.messages > 0 and time.monotonic() - batch.opened_at >= linger)
+                or (bool(batch.lines) and not batch.messages))  # housekeeping lines alone
 
     def _writer_loop(self) -> None:
         while True:
             batch = self.batches.get()
             if batch is None:
                 return
-            try:
-                self._commit(batch)
-            except Stopped:
-                return
-            except Exception:  # noqa: BLE001 - keep running; the batch stays unacknowledged
-                log.exception("could not make a batch durable; its messages stay with the broker")
-                self.stop_event.wait(1.0)
+            for attempt in range(COMMIT_ATTEMPTS):
+                try:
+                    self._commit(batch)
+                    break
+                except Stopped:
+                    return
+                except Exception:  # noqa: BLE001 - counted and logged; the batch is tried again
+                    self.supervisor.failed("commit")
+                    if self.stop_event.wait(0.5 * 2 ** attempt):
+                        return
+            else:
+                log.error("gave up on a batch of %d messages: they stay unacknowledged with the broker",
+                          batch.messages)
+                self.progress.completed(batch.messages)
 
     def _commit(self, batch: Batch) -> None:
         self.registry.persist(batch.metas, batch.statuses)
+        field_store.persist(self.durable, batch.fields)
         self._store_dead(batch.dead)
         spooled_before = self.writer.spooled
         for letter in self.writer.commit(batch.spooled()):
@@ -174,13 +226,20 @@ class IngestService:
         for mid, qos, generation in batch.acks:
             self.subscriber.ack(mid, qos, generation)
         self.acked += len(batch.acks)
+        self.progress.completed(batch.messages)
         self.stats.add(batch.stats)
         for sink in self.sinks:
-            sink(batch.records)
+            self.supervisor.guard("sink", sink, batch.records)
+
+    def _drain_loop(self) -> None:
+        while not self.stop_event.is_set():
+            self.supervisor.guard("drain", self.writer.drain_forever)
+            self.stop_event.wait(1.0)  # after a failure: the next attempt after a pause
 
     def _store_dead(self, letters) -> None:
         if letters:
-            deadletters.add(self.engine, letters)
+            removed = self.dead.add(letters)
+            self.stats.add({("deadletter", cause, ""): n for cause, n in removed.items()})
             for letter in letters[:1]:
                 log.warning("dead letter (%s) on %s: %s; payload %r", letter.stage, letter.topic[:120],
                             letter.reason[:200], letter.payload[:80])

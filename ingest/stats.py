@@ -45,9 +45,20 @@ class IngestStats:
         """
         with self._lock:
             delta, self._delta = self._delta, Counter()
-        return [encode_line("ingest_stats", {"stage": stage, "reason": reason, "firmware": firmware},
-                            {"messages": n}, now_ms * SUB_MS)
-                for (stage, reason, firmware), n in sorted(delta.items()) if n]
+        return [_line(stage, reason, firmware, n, now_ms) for (stage, reason, firmware), n in sorted(delta.items()) if n]
+
+
+def _line(stage: str, reason: str, firmware: str, n: int, now_ms: int) -> str:
+    r"""One counter line; a firmware that cannot be a tag value is counted without it (never raises).
+
+    >>> _line("stored", "", "9.9\\", 2, 1000)
+    'ingest_stats,stage=stored messages=2i 1000000000'
+    """
+    try:
+        return encode_line("ingest_stats", {"stage": stage, "reason": reason, "firmware": firmware},
+                           {"messages": n}, now_ms * SUB_MS)
+    except ValueError:
+        return encode_line("ingest_stats", {"stage": stage, "reason": reason}, {"messages": n}, now_ms * SUB_MS)
 
 
 def totals_from(reader) -> dict[tuple[str, str], int]:

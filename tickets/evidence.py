@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import asdict, dataclass, field, replace
-from typing import Protocol
+from typing import Callable, Protocol, Sequence
 from urllib.parse import quote
 
 
@@ -190,6 +190,7 @@ class InfluxEvidence:
     client: object  # has .rows(q, params=None, epoch="ms") -> list[dict]
     grafana_template: str = ""
     window: EvidenceWindow = field(default_factory=EvidenceWindow)
+    fields: Callable[[dict], Sequence[str]] | None = None  # metric names of the devices a tag filter matches
 
     def gather(self, request: EvidenceRequest, now_ms: int) -> Evidence:
         from tickets import evidence_queries as q  # the queries build on the types above
@@ -199,10 +200,11 @@ class InfluxEvidence:
                       grafana_url=grafana_link(self.grafana_template, request, start, end))
         parts = [("logs", lambda: {"logs": q.log_slice(
                      self.client, _log_filter(request), request.onset_ms, start, end, self.window.log_lines)}),
-                 ("metrics", lambda: _metrics_part(q, self.client, request, start, end))]
+                 ("metrics", lambda: _metrics_part(q, self.client, request, start, end, self._names))]
         if request.scope == "cohort":
             parts.append(("cohort", lambda: {"cohort": q.cohort_table(
-                self.client, request.attribution, _cohort_filter(request), start, end)}))
+                self.client, request.attribution, _cohort_filter(request), start, end,
+                self._names(_cohort_filter(request)))}))
         errors: list[str] = []
         for name, fetch in parts:
             if _unreachable(errors):
@@ -210,6 +212,9 @@ class InfluxEvidence:
                 continue
             ev = self._part(ev, errors, name, fetch)
         return replace(ev, complete=not errors, errors=tuple(errors))
+
+    def _names(self, filters: dict) -> Sequence[str]:
+        return self.fields(filters) if self.fields is not None else ()
 
     @staticmethod
     def _part(ev: Evidence, errors: list[str], name: str, fetch) -> Evidence:
@@ -247,7 +252,7 @@ def _cohort_filter(request: EvidenceRequest) -> dict[str, str]:
     return {"model": request.model} if request.model and attr != "model" else {}
 
 
-def _metrics_part(q, client, request: EvidenceRequest, start: int, end: int) -> dict:
+def _metrics_part(q, client, request: EvidenceRequest, start: int, end: int, names_of) -> dict:
     """A device against its cohort; a cohort against its model (the fleet when it is a whole model)."""
     cohort = _cohort_tags(request)
     if request.scope == "device":
@@ -257,4 +262,5 @@ def _metrics_part(q, client, request: EvidenceRequest, start: int, end: int) -> 
         subject = cohort
         reference = {"model": request.model} if request.model and len(cohort) > 1 else {}
     label = ",".join(f"{k}={v}" for k, v in reference.items()) or "fleet"
-    return {"metrics": q.metric_window(client, subject, reference, start, end), "reference": label}
+    return {"metrics": q.metric_window(client, subject, reference, start, end, names_of(subject)),
+            "reference": label}

@@ -3,13 +3,16 @@
 Tag values travel as bound parameters; identifiers are quoted with
 `quote_ident`; time bounds come from `time_range` (epoch ms). Each function
 takes a client with ``rows(q, params)`` and raises what it raises
-(`influx.errors.InfluxError` says whether a retry can help).
+(`influx.errors.InfluxError` says whether a retry can help). Statements on
+``telemetry`` name the metrics they read (the subject's own, from the
+metric-name catalogue): ``*`` there would read every field key any device
+ever wrote.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from influx.query import quote_ident, time_range
 from tickets.evidence import CohortRow, LogEntry, MetricWindow, Stats
@@ -77,31 +80,36 @@ def _around(client, filters: Filter, level: str, onset_ms: int, start_ms: int, e
     return before[:n_before][::-1] + after[:n_after]
 
 
-def _stats(client, filters: Filter, start_ms: int, end_ms: int) -> dict[str, Stats]:
+def _stats(client, filters: Filter, start_ms: int, end_ms: int, names: Sequence[str]) -> dict[str, Stats]:
+    names = [n for n in names if n != "seq"]
+    if not names:
+        return {}
     cond, params = _cond(filters, start_ms, end_ms)
-    rows = client.rows(f"SELECT min(*), mean(*), max(*) FROM telemetry WHERE {cond}", params)
+    columns = ", ".join(f"{fn}({quote_ident(n)}) AS {quote_ident(f'{fn}_{i}')}"
+                        for i, n in enumerate(names) for fn in ("min", "mean", "max"))
+    rows = client.rows(f"SELECT {columns} FROM telemetry WHERE {cond}", params)
     if not rows:
         return {}
     row = rows[0]
-    # the measurement holds every model's metrics: keep those with values here (the subject's model's)
-    metrics = {c[len("mean_"):] for c in row if c.startswith("mean_") and row[c] is not None} - {"seq"}
-    return {m: Stats(row.get(f"min_{m}"), row.get(f"mean_{m}"), row.get(f"max_{m}")) for m in metrics}
+    return {n: Stats(row.get(f"min_{i}"), row.get(f"mean_{i}"), row.get(f"max_{i}")) for i, n in enumerate(names)
+            if row.get(f"mean_{i}") is not None}
 
 
-def metric_window(client, subject: Filter, reference: Filter, start_ms: int, end_ms: int
-                  ) -> tuple[MetricWindow, ...]:
-    """min/mean/max per metric for the subject and for its reference group, by metric name."""
-    mine = _stats(client, subject, start_ms, end_ms)
-    theirs = _stats(client, reference, start_ms, end_ms)
+def metric_window(client, subject: Filter, reference: Filter, start_ms: int, end_ms: int,
+                  names: Sequence[str] = ()) -> tuple[MetricWindow, ...]:
+    """min/mean/max of the subject's metrics (`names`) for the subject and for its reference group."""
+    mine = _stats(client, subject, start_ms, end_ms, names)
+    theirs = _stats(client, reference, start_ms, end_ms, sorted(mine))
     empty = Stats(None, None, None)
     return tuple(MetricWindow(m, mine.get(m, empty), theirs.get(m, empty)) for m in sorted(mine))
 
 
-def _per_device(client, measurement: str, extra: str, attribute: str, cond: str, params: dict
-                ) -> dict[tuple[str, str], int]:
+def _per_device(client, measurement: str, extra: str, attribute: str, cond: str, params: dict,
+                fields: Sequence[str] = ("seq",)) -> dict[tuple[str, str], int]:
     """count of points per (attribute value, device)."""
-    field = {"device_events": "code", "device_logs": "msg"}.get(measurement, "*")
-    q = (f"SELECT count({field}) FROM {measurement} WHERE {cond}{extra} "
+    counted = {"device_events": ["code"], "device_logs": ["msg"]}.get(measurement, list(dict.fromkeys(fields)))
+    field = ", ".join(f"count({quote_ident(f)})" for f in counted)
+    q = (f"SELECT {field} FROM {measurement} WHERE {cond}{extra} "
          f"GROUP BY {quote_ident(attribute)}, device")
     out = {}
     for r in client.rows(q, params):
@@ -110,20 +118,21 @@ def _per_device(client, measurement: str, extra: str, attribute: str, cond: str,
     return out
 
 
-def cohort_table(client, attribution: str, within: Filter, start_ms: int, end_ms: int) -> tuple[CohortRow, ...]:
+def cohort_table(client, attribution: str, within: Filter, start_ms: int, end_ms: int,
+                 fields: Sequence[str] = ()) -> tuple[CohortRow, ...]:
     """Faults per active device for each value of the attributed attribute, highest rate first.
 
     ``attribution`` is ``"firmware=2.1.0"`` (attribute firmware, flagged value
     2.1.0; firmware when empty). Faults are fault events plus ERROR/FATAL log
     lines (the measure of the cohort detector); a device is active when it
     sent telemetry, logs or events in the window. ``within`` narrows the
-    comparison (e.g. the same model).
+    comparison (e.g. the same model); telemetry activity is counted on ``seq`` and `fields`.
     """
     attribute, _, flagged = (attribution or "firmware=").partition("=")
     cond, params = _cond(within, start_ms, end_ms)
     events = _per_device(client, "device_events", " AND type = 'fault'", attribute, cond, params)
     errors = _per_device(client, "device_logs", f" AND {SEVERE}", attribute, cond, params)
-    seen = set(_per_device(client, "telemetry", "", attribute, cond, params))
+    seen = set(_per_device(client, "telemetry", "", attribute, cond, params, ["seq", *fields]))
     seen |= set(_per_device(client, "device_logs", "", attribute, cond, params)) | set(events)
     devices, faults = defaultdict(set), defaultdict(int)
     for value, device in seen:

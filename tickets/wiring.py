@@ -37,14 +37,23 @@ def build_outbox(settings: Settings, engine: Engine, now: Callable[[], int] = _w
     return Outbox(engine, settings.tickets_webhook_url, settings.tickets_webhook_secret.get_secret_value(), now=now)
 
 
-def build_evidence(settings: Settings, client=None) -> InfluxEvidence:
+def build_evidence(settings: Settings, client=None, engine: Engine | None = None) -> InfluxEvidence:
+    """Evidence from InfluxDB; with `engine`, metric windows name the devices' own metrics (their catalogue)."""
     if client is None:
         from influx.client import InfluxClient
 
         client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
                               settings.influx_password.get_secret_value(), timeout=settings.influx_timeout_s)
     return InfluxEvidence(client, settings.tickets_grafana_link,
-                          EvidenceWindow(log_lines=settings.tickets_evidence_log_lines))
+                          EvidenceWindow(log_lines=settings.tickets_evidence_log_lines), _field_names(engine))
+
+
+def _field_names(engine: Engine | None):
+    try:
+        from ingest.fields import field_names
+    except ImportError:  # a deployment without the ingest stage's catalogue
+        return None
+    return partial(field_names, engine) if engine is not None else None
 
 
 def _registry(engine: Engine):
@@ -59,7 +68,7 @@ def build_service(settings: Settings, engine: Engine, *, now: Callable[[], int] 
                   influx_client=None) -> TicketService:
     """`TicketService` wired from settings (InfluxDB evidence, routing, webhook, registry)."""
     return TicketService(
-        engine, build_evidence(settings, influx_client), build_router(settings), build_outbox(settings, engine, now),
+        engine, build_evidence(settings, influx_client, engine), build_router(settings), build_outbox(settings, engine, now),
         now=now, recurrence_days=settings.tickets_recurrence_days, auto_resolve=settings.tickets_auto_resolve,
         registry=_registry(engine))
 

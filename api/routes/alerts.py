@@ -11,9 +11,11 @@ from alerts.alert import Alert
 from api import auth
 from api.context import ApiContext, context
 from api.pages import Page, PageParams
+from api.responses import errors
 from api.routes import API_PREFIX
 
-router = APIRouter(prefix=f"{API_PREFIX}/alerts", tags=["alerts"], dependencies=[Depends(auth.viewer)])
+router = APIRouter(prefix=f"{API_PREFIX}/alerts", tags=["alerts"], dependencies=[Depends(auth.viewer)],
+                   responses=errors(401, 403, 422))
 
 
 class AlertOut(BaseModel):

@@ -8,12 +8,15 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api import auth
+from api.bounds import MAX_ID
 from api.context import ApiContext, context
 from api.errors import NotFound
 from api.keys import ApiKey, UnknownApiKey
+from api.responses import errors
 from api.routes import API_PREFIX
 
-router = APIRouter(prefix=f"{API_PREFIX}/apikeys", tags=["api keys"], dependencies=[Depends(auth.admin)])
+router = APIRouter(prefix=f"{API_PREFIX}/apikeys", tags=["api keys"], dependencies=[Depends(auth.admin)],
+                   responses=errors(401, 403, 404, 422))
 
 
 class ApiKeyOut(BaseModel):
@@ -53,7 +56,7 @@ def create_key(body: ApiKeyCreate, ctx: ApiContext = Depends(context)) -> ApiKey
 
 
 @router.delete("/{key_id}", summary="Revoke an API key")
-def revoke_key(key_id: int = Path(ge=1), ctx: ApiContext = Depends(context)) -> ApiKeyOut:
+def revoke_key(key_id: int = Path(ge=1, le=MAX_ID), ctx: ApiContext = Depends(context)) -> ApiKeyOut:
     try:
         return ApiKeyOut.of(ctx.keys.revoke(key_id))
     except UnknownApiKey as exc:

@@ -10,13 +10,16 @@ from sqlalchemy import func, select
 
 from api import auth
 from api.context import ApiContext, context
+from api.bounds import MAX_ID
 from api.errors import NotFound, invalid
 from api.pages import Page, PageParams
+from api.responses import errors
 from api.routes import API_PREFIX
 from influx.errors import InfluxError
 from ingest.deadletters import DeadLetterRow
 
-router = APIRouter(prefix=f"{API_PREFIX}/deadletters", tags=["dead letters"])
+router = APIRouter(prefix=f"{API_PREFIX}/deadletters", tags=["dead letters"],
+                   responses=errors(401, 403, 404, 422, 503))
 PAYLOAD_EXCERPT = 2000
 MAX_REPLAY_IDS = 10_000
 Value = Annotated[str | None, Query(max_length=256, description="Exact match")]
@@ -44,14 +47,17 @@ class DeadLetterOut(BaseModel):
 
 class ReplayBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: list[Annotated[int, Field(ge=1)]] | None = Field(None, max_length=MAX_REPLAY_IDS)
-    all: bool = Field(False, description="Replay every dead letter")
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(None, max_length=MAX_REPLAY_IDS)
+    all: bool = Field(False, description="Replay the dead letters in id order, a page of `limit` per request")
+    after_id: int = Field(0, ge=0, le=MAX_ID, description="With all: start after this id (`next_after_id` of the last page)")
+    limit: int = Field(1000, ge=1, le=MAX_REPLAY_IDS, description="With all: dead letters replayed in this request")
 
 
 class ReplayOut(BaseModel):
     replayed: int = Field(description="Stored now and removed from the dead letters")
     still_failing: int
-    reasons: dict[int, str] = Field(description="Current reason per dead letter still failing")
+    reasons: dict[int, str] = Field(description="Current reason per dead letter still failing (the first 100)")
+    next_after_id: int | None = Field(None, description="With all: pass as after_id for the next page; null when done")
 
 
 @router.get("", summary="Dead letters, oldest first", dependencies=[Depends(auth.viewer)])
@@ -79,8 +85,7 @@ def _check_ids(ctx: ApiContext, ids: list[int]) -> None:
 
 
 @router.post("/replay", summary="Re-run decode and write; what now succeeds leaves the store",
-             dependencies=[Depends(auth.admin)],
-             responses={503: {"description": "InfluxDB unreachable; nothing was removed"}})
+             dependencies=[Depends(auth.admin)])
 def replay(body: ReplayBody, ctx: ApiContext = Depends(context)) -> ReplayOut:
     from ingest.replay import replay as run_replay
 
@@ -89,7 +94,11 @@ def replay(body: ReplayBody, ctx: ApiContext = Depends(context)) -> ReplayOut:
     if body.ids:
         _check_ids(ctx, body.ids)
     try:
-        result = run_replay(ctx.settings, ctx.engine, None if body.all else body.ids)
+        if body.all:
+            result = run_replay(ctx.settings, ctx.engine, limit=body.limit, after_id=body.after_id)
+        else:
+            result = run_replay(ctx.settings, ctx.engine, body.ids)
     except InfluxError as exc:
-        raise HTTPException(503, f"InfluxDB unavailable, nothing replayed: {exc}") from None
-    return ReplayOut(replayed=result.replayed, still_failing=result.still_failing, reasons=result.reasons)
+        raise HTTPException(503, f"InfluxDB unavailable, nothing replayed from this page on: {exc}") from None
+    return ReplayOut(replayed=result.replayed, still_failing=result.still_failing, reasons=result.reasons,
+                     next_after_id=result.next_after_id)

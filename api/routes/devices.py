@@ -10,18 +10,24 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from api import auth
+from api.bounds import MAX_TIME_MS
 from api.context import ApiContext, context
 from api.device_data import Window, device_events, events_query, log_lines, logs_query, telemetry_points, \
     telemetry_query
 from api.errors import NotFound, invalid
 from api.pages import Page, PageParams
+from api.responses import errors
 from api.routes import API_PREFIX
+from ingest.decode import metric_name_problem
+from ingest.fields import field_names
 from ingest.registry import DeviceRow
 
-router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"], dependencies=[Depends(auth.viewer)])
+router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"], dependencies=[Depends(auth.viewer)],
+                   responses=errors(401, 403, 404, 422, 503))
 
 DeviceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="Device id as in the MQTT topic")]
 HOUR_MS = 3_600_000
+MAX_METRIC_NAMES = 100_000
 Level = Literal["DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
 EventType = Literal["fault", "fault_cleared", "reboot", "maintenance", "firmware_update"]
 EventSeverity = Literal["minor", "major", "critical"]
@@ -59,6 +65,11 @@ class TelemetryOut(DeviceSlice):
     points: list[dict]
 
 
+class MetricsOut(BaseModel):
+    device: str
+    metrics: list[str]
+
+
 class LogsOut(DeviceSlice):
     lines: list[dict]
 
@@ -71,8 +82,8 @@ class TimeRange:
     """Query parameters ``start_ms`` and ``end_ms`` (a FastAPI dependency)."""
 
     def __init__(self,
-                 start_ms: int | None = Query(None, ge=0, description="Epoch ms, inclusive; default end_ms - 1 h"),
-                 end_ms: int | None = Query(None, ge=1, description="Epoch ms, exclusive; default now")):
+                 start_ms: int | None = Query(None, ge=0, le=MAX_TIME_MS, description="Epoch ms, inclusive; default end_ms - 1 h"),
+                 end_ms: int | None = Query(None, ge=1, le=MAX_TIME_MS, description="Epoch ms, exclusive; default now")):
         self.start_ms = start_ms
         self.end_ms = end_ms
 
@@ -111,7 +122,7 @@ def get_device(device_id: DeviceId, ctx: ApiContext = Depends(context)) -> Devic
 
 def _window(ctx: ApiContext, span: TimeRange, limit: int) -> Window:
     end = ctx.now() if span.end_ms is None else span.end_ms
-    start = end - HOUR_MS if span.start_ms is None else span.start_ms
+    start = max(0, end - HOUR_MS) if span.start_ms is None else span.start_ms
     if start >= end:
         raise invalid("query", "start_ms", f"must be before end_ms ({end})")
     return Window(start, end, limit)
@@ -133,10 +144,26 @@ def telemetry(
     ctx: ApiContext = Depends(context),
 ) -> TelemetryOut:
     window = _window(ctx, span, limit)
-    q, params = telemetry_query(device_id, window, metric)
-    points = telemetry_points(_read(ctx, device_id, q, params))
+    for name in metric:
+        if metric_name_problem(name):
+            raise invalid("query", "metric", metric_name_problem(name))
+    names = list(dict.fromkeys(metric)) or field_names(ctx.engine, {"device": device_id})
+    if names:
+        points = telemetry_points(_read(ctx, device_id, *telemetry_query(device_id, window, names)))
+    elif _registered(ctx, device_id) is None:
+        raise NotFound(f"device {device_id!r} not found (not registered, no metrics recorded)")
+    else:
+        points = []
     return TelemetryOut(device=device_id, start_ms=window.start_ms, end_ms=window.end_ms,
                         limit=limit, points=points)
+
+
+@router.get("/{device_id}/metrics", summary="The metric names a device has written (its own telemetry fields)")
+def metrics(device_id: DeviceId, ctx: ApiContext = Depends(context)) -> MetricsOut:
+    names = field_names(ctx.engine, {"device": device_id}, limit=MAX_METRIC_NAMES)
+    if not names and _registered(ctx, device_id) is None:
+        raise NotFound(f"device {device_id!r} not found (not registered, no metrics recorded)")
+    return MetricsOut(device=device_id, metrics=sorted(names))
 
 
 @router.get("/{device_id}/logs", summary="A device's log lines from InfluxDB (newest `limit` in range)")

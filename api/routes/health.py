@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import logging
+from typing import Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import text
+from pydantic import BaseModel, Field
 
 from api.context import ApiContext, context
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str] = Field(description="Per check `ok` or the problem: sql, influxdb; in `faultline run` "
+                                               "also mqtt, ingest, detectors")
 
 
 @router.get("/health", summary="Liveness: the process answers")
@@ -19,33 +24,12 @@ def health() -> dict:
     return {"status": "ok"}
 
 
-def _check_sql(ctx: ApiContext) -> str | None:
-    try:
-        with ctx.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        log.warning("readiness: SQL database unreachable: %s", type(exc).__name__)
-        return f"unreachable ({type(exc).__name__})"
-    return None
-
-
-def _check_influx(ctx: ApiContext) -> str | None:
-    try:
-        ctx.influx.ping()
-    except Exception as exc:
-        log.warning("readiness: InfluxDB unreachable: %s", type(exc).__name__)
-        return f"unreachable ({type(exc).__name__})"
-    return None
-
-
-@router.get("/ready", summary="Readiness: the SQL database and InfluxDB answer",
-            responses={503: {"description": "a dependency is down; `checks` says which"}})
+@router.get("/ready", summary="Readiness: SQL, InfluxDB and, in `faultline run`, the broker and the pipeline",
+            response_model=ReadyOut,
+            responses={503: {"model": ReadyOut, "description": "Not ready: `checks` names each problem"}})
 def ready(ctx: ApiContext = Depends(context)) -> JSONResponse:
-    failures = {"sql": _check_sql(ctx), "influxdb": _check_influx(ctx)}
-    checks = {name: problem or "ok" for name, problem in failures.items()}
-    ok = not any(failures.values())
-    return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
-                        status_code=200 if ok else 503)
+    status, body = ctx.readiness.answer()
+    return JSONResponse(body, status_code=status)
 
 
 @router.get("/metrics", summary="Prometheus metrics (text exposition format)",

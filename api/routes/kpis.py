@@ -14,13 +14,16 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from api import auth
+from api.bounds import MAX_TIME_MS
 from api.context import ApiContext, context
 from api.errors import invalid
+from api.responses import errors
 from api.routes import API_PREFIX
 from tickets.kpis import Kpis, compute_kpis
 from tickets.models import TicketRow
 
-router = APIRouter(prefix=f"{API_PREFIX}/kpis", tags=["kpis"], dependencies=[Depends(auth.viewer)])
+router = APIRouter(prefix=f"{API_PREFIX}/kpis", tags=["kpis"], dependencies=[Depends(auth.viewer)],
+                   responses=errors(401, 403, 422))
 T = TicketRow.__table__
 COLUMNS = ("merged_into", "state", "opened_ms", "reopened_ms", "acknowledged_ms", "resolved_ms",
            "resolved_by", "recurrences", "model", "firmware", "site")
@@ -67,8 +70,8 @@ def _population(ctx: ApiContext, from_ms: int | None, to_ms: int | None) -> list
 @router.get("", summary="MTTA, MTTR, recurrence rate and open tickets")
 def kpis(
     by: Literal["model", "firmware", "site"] | None = Query(None, description="Also one set per value"),
-    from_ms: int | None = Query(None, alias="from", ge=0, description="Tickets opened at or after (epoch ms)"),
-    to_ms: int | None = Query(None, alias="to", ge=0, description="Tickets opened before (epoch ms)"),
+    from_ms: int | None = Query(None, alias="from", ge=0, le=MAX_TIME_MS, description="Tickets opened at or after (epoch ms)"),
+    to_ms: int | None = Query(None, alias="to", ge=0, le=MAX_TIME_MS, description="Tickets opened before (epoch ms)"),
     ctx: ApiContext = Depends(context),
 ) -> KpiReportOut:
     if from_ms is not None and to_ms is not None and from_ms >= to_ms:

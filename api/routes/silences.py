@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from alerts.silences import Matcher, SilenceError, SilenceNotFound, create_silence, expire_silence, \
     get_silence, list_silences
 from api import auth
+from api.bounds import MAX_TIME_MS
 from api.context import ApiContext, context
 from api.errors import NotFound, invalid
 from api.keys import ApiKey
+from api.responses import errors
 from api.routes import API_PREFIX
 
-router = APIRouter(prefix=f"{API_PREFIX}/silences", tags=["silences"])
+router = APIRouter(prefix=f"{API_PREFIX}/silences", tags=["silences"], responses=errors(401, 403, 404, 422))
 MAX_SILENCE_MS = 366 * 86_400_000
+SilenceId = Annotated[str, Path(max_length=64, description="Silence id")]
 
 
 class SilenceOut(BaseModel):
@@ -43,8 +46,8 @@ class SilenceCreate(BaseModel):
     matchers: list[Annotated[str, AfterValidator(_matcher)]] = Field(
         min_length=1, max_length=20, examples=[["firmware=2.1.0", "site=sh-03"]],
         description="label=value, label!=value, label=~regex or label!~regex; all must match")
-    starts_at_ms: int | None = Field(None, ge=0, description="Epoch ms; default now")
-    ends_at_ms: int | None = Field(None, ge=0, description="Epoch ms; give this or duration_s")
+    starts_at_ms: int | None = Field(None, ge=0, le=MAX_TIME_MS, description="Epoch ms; default now")
+    ends_at_ms: int | None = Field(None, ge=0, le=MAX_TIME_MS, description="Epoch ms; give this or duration_s")
     duration_s: float | None = Field(None, gt=0, le=MAX_SILENCE_MS / 1000, description="Length from the start")
     comment: str = Field("", max_length=2000)
 
@@ -76,7 +79,7 @@ def list_all(
 
 
 @router.get("/{silence_id}", summary="One silence", dependencies=[Depends(auth.viewer)])
-def get_one(silence_id: str, ctx: ApiContext = Depends(context)) -> SilenceOut:
+def get_one(silence_id: SilenceId, ctx: ApiContext = Depends(context)) -> SilenceOut:
     try:
         return SilenceOut(**get_silence(ctx.engine, silence_id).to_json(ctx.now()))
     except SilenceNotFound as exc:
@@ -98,7 +101,7 @@ def create(body: SilenceCreate, key: ApiKey = Depends(auth.technician),
 
 @router.delete("/{silence_id}", summary="Expire a silence now (idempotent)",
                dependencies=[Depends(auth.technician)])
-def expire(silence_id: str, ctx: ApiContext = Depends(context)) -> SilenceOut:
+def expire(silence_id: SilenceId, ctx: ApiContext = Depends(context)) -> SilenceOut:
     now = ctx.now()
     try:
         return SilenceOut(**expire_silence(ctx.engine, silence_id, now_ms=now).to_json(now))

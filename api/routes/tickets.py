@@ -12,17 +12,19 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api import auth
+from api.bounds import MAX_ID
 from api.context import ApiContext, context
 from api.keys import ApiKey
 from api.pages import Page, PageParams
+from api.responses import errors
 from api.routes import API_PREFIX
 from api.ticket_queries import TicketFilter, children_of, merged_into, page_of_tickets
 from tickets import store
 from tickets.ticket import Ticket
 
-router = APIRouter(prefix=f"{API_PREFIX}/tickets", tags=["tickets"])
+router = APIRouter(prefix=f"{API_PREFIX}/tickets", tags=["tickets"], responses=errors(401, 403, 404, 409, 422))
 
-TicketId = Annotated[int, Path(ge=1, description="Ticket id")]
+TicketId = Annotated[int, Path(ge=1, le=MAX_ID, description="Ticket id")]
 State = Literal["open", "acknowledged", "resolved", "closed", "reopened", "active"]
 Severity = Literal["info", "minor", "major", "critical"]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]

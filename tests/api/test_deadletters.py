@@ -54,6 +54,15 @@ def test_replay_stores_what_now_decodes_and_keeps_the_rest(client, auth, letters
     assert [r.id for r in deadletters.query(engine)] == [letters[0], letters[2], letters[3]]
 
 
+def test_replay_all_goes_page_by_page(client, auth, letters, influx, engine):
+    first = client.post("/api/v1/deadletters/replay", json={"all": True, "limit": 2}, headers=auth("admin")).json()
+    assert (first["replayed"], first["still_failing"], first["next_after_id"]) == (1, 1, letters[1])
+    rest = client.post("/api/v1/deadletters/replay", json={"all": True, "limit": 2, "after_id": first["next_after_id"]},
+                       headers=auth("admin")).json()
+    assert (rest["replayed"], rest["still_failing"], rest["next_after_id"]) == (0, 2, None)
+    assert [r.id for r in deadletters.query(engine)] == [letters[0], letters[2], letters[3]]
+
+
 def test_replay_by_id_and_its_errors(client, auth, letters, engine):
     one = client.post("/api/v1/deadletters/replay", json={"ids": [letters[0]]}, headers=auth("admin")).json()
     assert (one["replayed"], one["still_failing"]) == (0, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ingest import fields
 from ingest.points import line_for
 from ingest.records import Cohort, DeviceMeta, DeviceStatus, LogLine, Telemetry
 from ingest.registry import DeviceRegistry
@@ -27,7 +28,7 @@ def fleet(engine):
 
 
 @pytest.fixture
-def points(influx):
+def points(influx, engine):
     records = [Telemetry("pump-1", T0 - 60_000 + i * 10_000, i, {"temp_c": 40.0 + i, "vibration_rms": 0.1 * i}, PX)
                for i in range(5)]
     records += [Telemetry("pump-1", T0 - 2 * 3_600_000, 99, {"temp_c": 1.0}, PX)]  # outside the default hour
@@ -37,6 +38,7 @@ def points(influx):
                 LogLine("pump-1", T0 - 30_000, 3, "FATAL", "power", HOSTILE, "brownout", PX),
                 LogLine("pump-1", T0 - 20_000, 4, "WARN", "motor", "W7", "hot", PX)]
     influx.write("\n".join(line_for(r) for r in records), precision="ns")
+    fields.persist(engine, [(r.device, name, 0) for r in records if isinstance(r, Telemetry) for name in r.metrics])
     return records
 
 
@@ -122,10 +124,25 @@ def test_telemetry_and_logs_errors(client, auth, fleet, points):
     assert unknown.status_code == 404 and "ghost-7" in unknown.json()["detail"]
 
 
-def test_unregistered_device_with_data_is_served(client, auth, influx):
+def test_unregistered_device_with_data_is_served(client, auth, influx, engine):
     influx.write(line_for(Telemetry("loose-1", T0 - 1000, 1, {"temp_c": 5.0})), precision="ns")
+    named = client.get("/api/v1/devices/loose-1/telemetry?metric=temp_c", headers=auth("viewer"))
+    assert named.status_code == 200 and [p["metrics"] for p in named.json()["points"]] == [{"temp_c": 5.0}]
+    fields.persist(engine, [("loose-1", "temp_c", T0)])  # ingest records the names of every device
     body = client.get("/api/v1/devices/loose-1/telemetry", headers=auth("viewer"))
     assert body.status_code == 200 and [p["metrics"] for p in body.json()["points"]] == [{"temp_c": 5.0}]
+    assert client.get("/api/v1/devices/loose-1/metrics", headers=auth("viewer")).json() == \
+        {"device": "loose-1", "metrics": ["temp_c"]}
+
+
+def test_telemetry_reads_only_the_devices_own_fields(client, auth, influx, engine, fleet):
+    """Another device's field bomb does not reach this device's query: it names its own fields."""
+    bomb = "\n".join(line_for(Telemetry("bomb-1", T0 - 1000 + i, i, {f"junk_{i}_{k}": 1.0 for k in range(50)}))
+                     for i in range(40))
+    influx.write(bomb + "\n" + line_for(Telemetry("pump-1", T0 - 500, 1, {"temp_c": 7.0}, PX)), precision="ns")
+    fields.persist(engine, [("pump-1", "temp_c", T0)])
+    body = client.get("/api/v1/devices/pump-1/telemetry", headers=auth("viewer")).json()
+    assert [p["metrics"] for p in body["points"]] == [{"temp_c": 7.0}]
 
 
 def test_events_filter_by_type_severity_and_code(client, auth, fleet, influx):
@@ -155,6 +172,7 @@ def test_influxdb_down_is_503_not_500(settings, engine, auth, fleet):
     from influx.client import InfluxClient
 
     dead = InfluxClient(f"http://127.0.0.1:{free_port()}", "faultline", timeout=2)
+    fields.persist(engine, [("pump-1", "temp_c", T0)])
     with TestClient(create_app(settings, engine=engine, influx=dead)) as c:
         for route in ("telemetry", "logs", "events"):
             response = c.get(f"/api/v1/devices/pump-1/{route}", headers=auth("viewer"))

@@ -31,6 +31,7 @@ ROUTES = [  # method, path, least role, body, success status
     ("GET", "/api/v1/devices", "viewer", None, 200),
     ("GET", "/api/v1/devices/pump-1", "viewer", None, 200),
     ("GET", "/api/v1/devices/pump-1/telemetry", "viewer", None, 200),
+    ("GET", "/api/v1/devices/pump-1/metrics", "viewer", None, 200),
     ("GET", "/api/v1/devices/pump-1/logs", "viewer", None, 200),
     ("GET", "/api/v1/devices/pump-1/events", "viewer", None, 200),
     ("GET", "/api/v1/deadletters", "viewer", None, 200),

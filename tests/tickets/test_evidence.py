@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from functools import partial
+
 from influx.client import InfluxClient
+from ingest import fields
+from ingest.registry import DeviceRegistry
 from ingest.points import line_for
-from ingest.records import Cohort, DeviceEvent, LogLine, Telemetry
+from ingest.records import Cohort, DeviceEvent, DeviceMeta, LogLine, Telemetry
 from ticket_support import make_alert
 from tickets.evidence import EvidenceWindow, InfluxEvidence
 from tickets.service import TicketService
@@ -53,8 +57,15 @@ def influx(stack, influx_db):
     client.close()
 
 
+def _catalogue(engine):
+    """The fleet's registry rows and metric names, as ingest would have recorded them."""
+    DeviceRegistry(engine).persist([DeviceMeta(d, 0, c.model, c.firmware, c.site) for d, c in FLEET.items()], [])
+    fields.persist(engine, [(r.device, name, 0) for r in _records() if isinstance(r, Telemetry) for name in r.metrics])
+    return partial(fields.field_names, engine)
+
+
 def _service(engine, clock, client, **kw):
-    source = InfluxEvidence(client, LINK, EvidenceWindow(before_s=900, after_s=300, log_lines=50))
+    source = InfluxEvidence(client, LINK, EvidenceWindow(before_s=900, after_s=300, log_lines=50), _catalogue(engine))
     return TicketService(engine, source, None, None, now=clock, **kw)
 
 
