@@ -87,6 +87,7 @@ def test_ready_names_a_stalled_pipeline_while_influxdb_is_frozen(private_stack, 
     wait_until(lambda: api.get("/ready").status_code == 200, 30, what="ready again")
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the death is the point
 def test_a_thread_that_dies_makes_ready_say_so_and_the_command_exit_non_zero(stack, tmp_path, served, monkeypatch):
     def die(self):
         raise SystemExit("simulated: a thread ends on something no guard catches")
