@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SCOPES = ("device", "cohort")
+EMISSIONS = ("repeat", "episode")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,7 @@ class Anomaly:
     model: str = ""  # cohort attributes of the subject, where known
     firmware: str = ""
     site: str = ""
+    emission: str = "repeat"  # repeat | episode (see above)
 
     @property
     def key(self) -> str:

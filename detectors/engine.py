@@ -169,8 +169,8 @@ class DetectorEngine:
         else:
             text = f"{a.metric} reads {a.observed:g}, expected about {a.expected:.4g} ({a.score:.1f} standard deviations)"
         return Anomaly("telemetry", "device", rec.device, "", rec.ts_ms, rec.ts_ms, a.score, a.observed,
-                       a.expected, self.config.telemetry_threshold, 0.0, text, model=st.cell[0],
-                       firmware=st.cell[1], site=st.cell[2])
+                       a.expected, self.config.telemetry_threshold, self.config.telemetry_quiet_s, text,
+                       model=st.cell[0], firmware=st.cell[1], site=st.cell[2], emission="episode")
 
     def _model_stats(self, model: str) -> list:
         """[pooled detector, its deviations, readings seen] for a device model.
