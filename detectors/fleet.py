@@ -18,13 +18,14 @@ FAULT_LEVELS = frozenset({"ERROR", "FATAL"})
 NEVER = -(1 << 62)
 CODE_DECAY = 0.9  # per window: a fault code's weight halves in about 6.6 windows
 MAX_CODES = 8
+POOL_WINDOWS = 168  # fault counts per window kept for the pooled cohort test (a week of hours)
 
 
 class DeviceState:
     """One device's memory (pickled with the engine's checkpoint)."""
 
     __slots__ = ("cell", "pending", "last_active_w", "last_fault_w", "last_code", "codes", "first_seen_ms",
-                 "last_seen_ms", "last_fault_ms", "rate", "telemetry", "gate")
+                 "last_seen_ms", "last_fault_ms", "rate", "telemetry", "gate", "joined_ms", "fault_windows", "flagged_ms")
 
     def __init__(self, cell: Cell, ts_ms: int):
         self.cell = cell
@@ -39,6 +40,20 @@ class DeviceState:
         self.rate: DeviceFaultRate | None = None
         self.telemetry: TelemetryZ | None = None
         self.gate: EpisodeGate | None = None
+        self.joined_ms = ts_ms  # when the device entered its current cell (a firmware update moves it)
+        self.fault_windows: list[tuple[int, int]] = []  # (window, faults) of the last POOL_WINDOWS windows
+        self.flagged_ms = NEVER  # last report of the device's own fault-rate detector
+
+    def move(self, cell: Cell, ts_ms: int) -> bool:
+        """The device now belongs to ``cell`` (its pooled fault counts start again there); True if it moved."""
+        if cell == self.cell:
+            return False
+        moved = bool(self.cell[0])
+        if moved:
+            self.joined_ms = ts_ms
+            self.fault_windows = []
+        self.cell = cell
+        return moved
 
     def count(self, window: int, event: bool, code: str, ts_ms: int) -> None:
         """Count one fault signal (a fault event, or an ERROR/FATAL line) in ``window``."""
@@ -68,7 +83,17 @@ class DeviceState:
             if slot[2]:
                 self._learn_codes(window, slot[2])
             self.last_fault_w = window
+            self.fault_windows = [fw for fw in self.fault_windows if fw[0] > window - POOL_WINDOWS]
+            self.fault_windows.append((window, faults))
         return faults, self.last_code
+
+    def code_if_closed(self) -> str:
+        """The dominant code the open windows would leave behind (a look names its alert like the close will)."""
+        codes = dict(self.codes)
+        for slot in self.pending.values():
+            for code, n in (slot[2] or {}).items():
+                codes[code] = codes.get(code, 0.0) + n
+        return max(codes, key=codes.get) if codes else ""
 
     def _learn_codes(self, window: int, counts: Counter) -> None:
         """Decay the code counts by CODE_DECAY per window since the last fault, add this window's."""
@@ -83,6 +108,9 @@ class DeviceState:
         return {k: getattr(self, k) for k in self.__slots__}
 
     def __setstate__(self, state):
+        self.joined_ms = state.get("first_seen_ms", 0)  # checkpoints older than the pooled counts
+        self.fault_windows = []
+        self.flagged_ms = NEVER
         for k, v in state.items():
             setattr(self, k, v)
 
