@@ -103,9 +103,9 @@ def evaluate(scenario, devices, duration, seed, no_telemetry, skab, csv_file, ti
     if scenario:
         _eval_scenario(scenario, devices, duration, seed, no_telemetry, fmt)
     elif skab:
-        from detectors.eval_skab import SkabParams, evaluate_skab
+        from detectors.eval_skab import TelemetryParams, evaluate_skab
         result = evaluate_skab(skab)
-        doc = {"params": asdict(SkabParams()), **asdict(result)}
+        doc = {"params": asdict(TelemetryParams()), **asdict(result)}
         if fmt == "json":
             click.echo(json.dumps(doc, indent=2))
         else:

@@ -52,7 +52,7 @@ class EngineConfig:
     telemetry_halflife: float = 720.0
     telemetry_grace: int = 60  # readings before a device's telemetry is scored at all
     telemetry_young: int = 1440  # until then (a day at 1/min) its deviations are floored by its model's
-    telemetry_quiet_s: float = 3600.0
+    telemetry_quiet: int = 60  # readings below half the threshold that close an episode (an hour at 1/min)
     shard: tuple[int, int] = (0, 1)
     cohort: bool = True
     rules: tuple[Rule, ...] = field(default_factory=tuple)
@@ -222,7 +222,7 @@ class DetectorEngine:
         model = self._model_stats(st.cell[0])
         if st.telemetry is None:
             st.telemetry = TelemetryZ(halflife=self.config.telemetry_halflife, grace=self.config.telemetry_grace)
-            st.gate = EpisodeGate(self.config.telemetry_threshold, int(self.config.telemetry_quiet_s * 1000))
+            st.gate = EpisodeGate(self.config.telemetry_threshold, self.config.telemetry_quiet)
         x = dict(rec.metrics)
         young = st.telemetry.n_learned < self.config.telemetry_young
         a = st.telemetry.assess(x, model[1] if young else None)
@@ -239,7 +239,7 @@ class DetectorEngine:
         else:
             text = f"{a.metric} reads {a.observed:g}, expected about {a.expected:.4g} ({a.score:.1f} standard deviations)"
         return Anomaly("telemetry", "device", rec.device, "", rec.ts_ms, rec.ts_ms, a.score, a.observed,
-                       a.expected, self.config.telemetry_threshold, self.config.telemetry_quiet_s, text,
+                       a.expected, self.config.telemetry_threshold, st.gate.quiet * st.gate.interval_ms / 1000, text,
                        model=st.cell[0], firmware=st.cell[1], site=st.cell[2], emission="episode")
 
     def _model_stats(self, model: str) -> list:
