@@ -139,5 +139,7 @@ def _eval_scenario(scenario, devices, duration, seed, no_telemetry, fmt) -> None
         click.echo(f"  {inc.id:<28} {inc.kind:<20} {'detected' if inc.detected else 'MISSED':<9} "
                    f"delay {delay:<9} attribution {'ok' if inc.attribution_correct else 'WRONG'} "
                    f"(expected {inc.attribution_expected}, found {inc.attribution_found or '-'})")
+    for iid, kind in result.not_scored:
+        click.echo(f"  {iid:<28} {kind:<20} not scored: no detector targets this kind of incident")
     click.echo(f"  false alarms: {result.false_alarms} = {result.false_alarms_per_1000_device_days:g} "
                f"per 1,000 device-days {result.false_alarm_detectors or ''}")

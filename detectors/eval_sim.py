@@ -65,6 +65,7 @@ class ScenarioResult:
     false_alarms: int
     false_alarms_per_1000_device_days: float
     false_alarm_detectors: dict
+    not_scored: tuple[tuple[str, str], ...] = ()  # (id, kind) of the truth's incidents no detector targets
 
 
 def run_simulation(sim, config: EngineConfig = EngineConfig()) -> tuple[list[Anomaly], int, int, DetectorEngine]:
@@ -98,11 +99,12 @@ def matches(anomaly: Anomaly, incident, grace_ms: int) -> bool:
 def score_run(truth, anomalies: list[Anomaly], config: EngineConfig, records: int = 0,
               rejected: int = 0) -> ScenarioResult:
     grace = int(2 * config.window_s * 1000 + config.lateness_s * 1000)
-    results, explained = [], set()
+    results, explained, skipped = [], set(), []
     for inc in truth.incidents:
         hits = [a for a in anomalies if matches(a, inc, grace)]
         explained.update(id(a) for a in hits)
         if inc.kind not in TARGETS:
+            skipped.append((inc.id, inc.kind))
             continue
         results.append(_incident_result(inc, sorted(hits, key=lambda a: a.ts_ms)))
     false = [a for a in anomalies if id(a) not in explained]
@@ -110,7 +112,7 @@ def score_run(truth, anomalies: list[Anomaly], config: EngineConfig, records: in
     return ScenarioResult(
         truth.scenario, truth.seed, truth.devices, round(days, 3), records, rejected, len(anomalies),
         tuple(results), len(false), round(len(false) / max(truth.devices * days, 1e-9) * 1000, 3),
-        dict(Counter(a.detector for a in false)))
+        dict(Counter(a.detector for a in false)), tuple(skipped))
 
 
 def _incident_result(inc, hits: list[Anomaly]) -> IncidentResult:
