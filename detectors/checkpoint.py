@@ -13,7 +13,8 @@ import pickle
 from pathlib import Path
 
 FORMAT = 1
-STATE = ("devices", "active", "next_window", "_close_at", "watermark", "cell_rate", "scan", "telemetry_protos")
+STATE = ("devices", "active", "next_window", "_close_at", "watermark", "cell_rate", "scan", "telemetry_protos",
+         "connectivity", "moved")
 log = logging.getLogger(__name__)
 
 
@@ -42,5 +43,6 @@ def load(engine, path: Path) -> bool:
         log.warning("ignoring detector checkpoint %s: other format or window length", path)
         return False
     for k in STATE:
-        setattr(engine, k, state[k])
+        if k in state:  # parts added later start fresh from an older checkpoint
+            setattr(engine, k, state[k])
     return True

@@ -29,6 +29,7 @@ from detectors.attribution import Cell
 from detectors.cohort_pooled import PooledScan, pooled_counts
 from detectors.cohort_rate import CohortScan
 from detectors.cohort_report import devices_anomaly, pooled_anomaly
+from detectors.connectivity import Connectivity
 from detectors.device_rate import DeviceFaultRate
 from detectors.fleet import FAULT_LEVELS, DeviceState, shard_of
 from detectors.sliding import cohort_counts, open_counts
@@ -82,6 +83,7 @@ class DetectorEngine:
         self.looks = max(1, round(self.window_ms / self.step_ms))  # looks per window (Bonferroni factor)
         self._look_at = -(1 << 62)  # event time of the next look at the open windows
         self.moved: dict[str, int] = {}  # devices that changed cell lately (young cohorts) -> when
+        self.connectivity = Connectivity()
         self.watermark = 0
         self.cell_rate: dict[Cell, list[float]] = {}  # EW [faults, device-windows, faulty device-windows]
         self.scan = CohortScan(alpha=config.cohort_alpha, min_devices=config.cohort_min_devices,
@@ -99,6 +101,10 @@ class DetectorEngine:
             if self._state(record.device, record.ts_ms).move(cell, record.ts_ms):
                 self.moved[record.device] = record.ts_ms
             return []
+        if kind is DeviceStatus and self._mine(record.device):
+            self.connectivity.status(record.device, record.ts_ms, record.online)
+        elif kind is Telemetry and self._mine(record.device):
+            self.connectivity.seen(record.device, record.ts_ms)  # before a look: the device is not silent
         if kind is DeviceStatus and not record.online:
             return []
         ts = record.ts_ms
@@ -137,13 +143,17 @@ class DetectorEngine:
         tests run when a window closes (their horizons slide with it).
         """
         self._look_at = (now_ms // self.step_ms + 1) * self.step_ms
-        if self.next_window is None or self.looks <= 1:
+        if self.next_window is None:
             return []
+        cells = {d: self.devices[d].cell for d in self.connectivity.links if d in self.devices}
+        offline = self.connectivity.check(now_ms, cells, self.step_ms / 1000)
+        if self.looks <= 1:
+            return offline
         w = max(now_ms // self.window_ms, self.next_window)
         elapsed = min(1.0, max(0.0, (now_ms - w * self.window_ms) / self.window_ms))
         if elapsed <= 0.0:
-            return []
-        out: list[Anomaly] = []
+            return offline
+        out: list[Anomaly] = offline
         for device, st in self.devices.items():
             if not st.pending or not self._mine(device):
                 continue

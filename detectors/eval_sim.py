@@ -19,9 +19,11 @@ same decoder as ingest) → `DetectorEngine`. Then every anomaly is matched:
   first match's time minus ``start_ms``; *attribution* is correct when a
   matching cohort anomaly names the incident's attribution (cohort
   incidents) or a matching anomaly names the device (device incidents);
-* incidents the detectors do not target (offline, storms, malformed
-  payloads, clock skew) are not scored, and anomalies matching them are not
-  false alarms; every other unmatched anomaly is a false alarm, reported per
+* offline incidents are found by the connectivity detector; several devices
+  of one site going together expect a cohort report naming ``site=…``;
+* incidents the detectors do not target (storms, malformed payloads, clock
+  skew) are listed as not scored, and anomalies matching them are not false
+  alarms; every other unmatched anomaly is a false alarm, reported per
   1,000 device-days (devices x simulated days).
 """
 
@@ -34,7 +36,7 @@ from detectors.anomaly import Anomaly
 from detectors.engine import DetectorEngine, EngineConfig
 from ingest.decode import DecodeError, decode_message
 
-TARGETS = frozenset({"firmware-regression", "device-degradation", "flapping", "stuck-sensor"})
+TARGETS = frozenset({"firmware-regression", "device-degradation", "flapping", "stuck-sensor", "offline"})
 DAY_MS = 86_400_000
 
 
