@@ -97,7 +97,7 @@ class DetectorEngine:
     def process(self, record) -> list[Anomaly]:
         kind = type(record)
         if kind is DeviceMeta:
-            cell = (record.model, record.firmware, record.site)
+            cell = (record.model, record.firmware, record.site, record.hw_rev)
             if self._state(record.device, record.ts_ms).move(cell, record.ts_ms):
                 self.moved[record.device] = record.ts_ms
             return []
@@ -206,7 +206,7 @@ class DetectorEngine:
 
     def cohort_of(self, device: str) -> Cohort:
         st = self.devices.get(device)
-        return Cohort(*st.cell) if st else Cohort()
+        return Cohort(*st.cell[:3]) if st else Cohort()
 
     def checkpoint(self, path: Path) -> None:
         checkpoint.save(self, Path(path))
@@ -222,9 +222,10 @@ class DetectorEngine:
     def _state(self, device: str, ts_ms: int, cohort: Cohort | None = None) -> DeviceState:
         st = self.devices.get(device)
         if st is None:
-            st = self.devices[device] = DeviceState(("", "", ""), ts_ms)
+            st = self.devices[device] = DeviceState(("", "", "", ""), ts_ms)
         if cohort is not None and (cohort.model or cohort.firmware or cohort.site):
-            if st.move((cohort.model, cohort.firmware, cohort.site), ts_ms):
+            hw_rev = st.cell[3] if len(st.cell) > 3 else ""  # records carry no hardware revision: meta does
+            if st.move((cohort.model, cohort.firmware, cohort.site, hw_rev), ts_ms):
                 self.moved[device] = ts_ms
         return st
 

@@ -36,7 +36,8 @@ from detectors.anomaly import Anomaly
 from detectors.engine import DetectorEngine, EngineConfig
 from ingest.decode import DecodeError, decode_message
 
-TARGETS = frozenset({"firmware-regression", "device-degradation", "flapping", "stuck-sensor", "offline"})
+TARGETS = frozenset({"firmware-regression", "site-fault", "hw-batch", "device-degradation", "flapping",
+                     "stuck-sensor", "offline"})
 DAY_MS = 86_400_000
 
 

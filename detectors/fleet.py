@@ -48,7 +48,9 @@ class DeviceState:
         """The device now belongs to ``cell`` (its pooled fault counts start again there); True if it moved."""
         if cell == self.cell:
             return False
-        moved = bool(self.cell[0])
+        old = self.cell
+        # learning a hardware revision that was unknown is not a move
+        moved = bool(old[0]) and (old[:3] != cell[:3] or len(old) > 3 and bool(old[3]) and old[3:] != cell[3:])
         if moved:
             self.joined_ms = ts_ms
             self.fault_windows = []

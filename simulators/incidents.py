@@ -33,8 +33,12 @@ def fault_spec(model: str, code: str, message: str = "") -> FaultSpec:
 def plan_firmware_regression(spec: FirmwareRegression, iid: str, plan: Plan,
                              start_ms: int, end_ms: int, scenario: Scenario | None = None) -> Incident:
     rng = plan.rng(iid)
-    cohort = _spread_over_sites([p for p in plan.devices.values() if p.device.model == spec.model],
-                                spec.share, rng)
+    sites = _rollout_sites(spec, plan, rng)
+    pool = [p for p in plan.devices.values() if p.device.model == spec.model
+            and (not sites or p.device.site in sites)]
+    if not pool:
+        raise ValueError(f"no {spec.model} device at {', '.join(sites) or 'any site'}")
+    cohort = _spread_over_sites(pool, spec.share, rng)
     fault = fault_spec(spec.model, spec.code, spec.message)
     rate = MODELS[spec.model].fault_rate_per_day * (spec.multiplier - 1.0)
     rollout_ms = int(parse_span(spec.rollout) * 1000)
@@ -66,7 +70,17 @@ def plan_firmware_regression(spec: FirmwareRegression, iid: str, plan: Plan,
                       "incident_faults": sum(o.kind == "fault" for o in occurrences)},
         occurrences=tuple(occurrences),
         description=f"{spec.model} devices updated to firmware {spec.firmware} fault {spec.multiplier:g}x "
-                    f"as often ({spec.code}); the cohort spans several sites")
+                    f"as often ({spec.code}); "
+                    + (f"the rollout is confined to {', '.join(sites)}" if sites
+                       else "the cohort spans several sites"))
+
+
+def _rollout_sites(spec: FirmwareRegression, plan: Plan, rng: random.Random) -> list[str]:
+    """The sites a rollout is confined to: named, or a number chosen by the seed among the model's sites."""
+    if not isinstance(spec.sites, int):
+        return list(spec.sites)
+    have = sorted({dp.device.site for dp in plan.devices.values() if dp.device.model == spec.model})
+    return sorted(rng.sample(have, min(spec.sites, len(have))))
 
 
 def _spread_over_sites(pool: list[DevicePlan], share: float, rng: random.Random) -> list[DevicePlan]:

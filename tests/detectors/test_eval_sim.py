@@ -125,3 +125,12 @@ def test_incidents_without_a_detector_are_listed_as_not_scored():
                                         "--no-telemetry"])
     assert out.exit_code == 0, out.output
     assert "message-storm" in out.output and "not scored" in out.output
+
+
+@pytest.mark.parametrize("scenario, attribution", [("site-fault", "site="), ("hw-batch", "hw_rev=B")])
+def test_site_and_hardware_incidents_are_attributed(scenario, attribution):
+    result, _ = evaluate_scenario(scenario, devices=300, seed=1, topics=NO_TELEMETRY)
+    (inc,) = result.incidents
+    assert inc.detected and inc.attribution_correct, inc
+    assert inc.attribution_found.startswith(attribution)
+    assert result.false_alarms == 0
