@@ -126,7 +126,9 @@ def advance(rec: AlertRecord, now_ms: int, cfg: AlertConfig) -> tuple[AlertRecor
     if rec.raw_on and rec.state in LIVE and now_ms - rec.last_seen_ms >= gap:
         rec = replace(rec, raw_on=False, changes=rec.changes + (rec.last_seen_ms + gap,))
     changes = recent(rec.changes, now_ms, flap_window_ms(cfg.flap_window_ms, step))
-    flapping = is_flapping(rec.flapping, len(changes), cfg.flap_start_changes, cfg.flap_stop_changes)
+    # the detector's own raise/clear cycles count as on/off changes (a fault flapping inside the evidence)
+    seen = len(changes) + (2 * rec.anomaly.flaps if rec.raw_on else 0)
+    flapping = is_flapping(rec.flapping, seen, cfg.flap_start_changes, cfg.flap_stop_changes)
     if flapping != rec.flapping and rec.state == "firing":
         reasons.add(FLAPPING)
     rec = replace(rec, changes=changes, flapping=flapping)

@@ -36,6 +36,7 @@ class Anomaly:
     firmware: str = ""
     site: str = ""
     emission: str = "repeat"  # repeat | episode (see above)
+    flaps: int = 0  # raise/clear cycles the detector saw in its evidence (a fault that comes and goes)
 
     @property
     def key(self) -> str:

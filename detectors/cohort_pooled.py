@@ -22,6 +22,9 @@ whose devices all moved into them (a firmware update) within
 ``young_windows`` (a rollout: few tests, so a strong early signal passes
 soon), and the established ones (tested when a window closes, over
 horizons that slide with it). Cohorts with the same devices are one test.
+A cohort once found is re-tested at every look until its score falls below
+``rearm`` times the threshold, and reported meanwhile (hysteresis: the alert
+stage keeps one alert alive instead of seeing it blink at each window).
 Attribution follows `detectors.attribution` on the same pooled counts.
 """
 
@@ -107,12 +110,14 @@ class PooledScan:
     """Tests every cohort's pooled fault count against its model's devices outside it."""
 
     def __init__(self, alpha: float = 1e-3, min_devices: int = 5, min_affected: int = 3,
-                 young_windows: int = 24, min_reference: float = 200.0):
+                 young_windows: int = 24, min_reference: float = 200.0, rearm: float = 0.8):
         self.alpha = alpha
         self.min_devices = min_devices
         self.min_affected = min_affected
         self.young_windows = young_windows
         self.min_reference = min_reference  # device-windows of reference needed to test
+        self.rearm = rearm  # a cohort found stays reported down to this share of the threshold
+        self.watched: dict[CohortKey, frozenset] = {}  # cohorts found, re-tested at every look until they clear
 
     def scan(self, counts: dict[int, dict[Cell, _Agg]], long_run: Mapping[Cell, tuple[float, float]],
              now_ms: int, window_ms: int, looks: int = 1, young_only: bool = False) -> list[PooledFinding]:
@@ -146,7 +151,8 @@ class PooledScan:
         known = set(long_run) | set(counts[max(counts)])
         for cells, key in representatives.items():
             young = all(counts[max(counts)][c].born_ms >= young_before for c in cells)
-            if young_only and not (young and all(c in cells for c in known if _matches(key, c))):
+            complete = all(c in cells for c in known if _matches(key, c))
+            if young_only and not (complete and (young or key in self.watched)):
                 continue
             seen = set()
             for h in sorted(counts):
@@ -157,12 +163,13 @@ class PooledScan:
                 families[young] += 1
                 if key not in tests or p < tests[key][0]:
                     tests[key] = (p, h, stats, young)
-        factor = {True: max(1, families[True]) * max(1, looks), False: max(1, families[False])}
+        factor = {True: max(1, families[True]) * max(1, looks),
+                  False: max(1, families[False]) * (max(1, looks) if young_only else 1)}
         threshold = surprise(self.alpha)
         significant = sorted((k for k, t in tests.items() if t[0] * factor[t[3]] <= self.alpha),
                              key=lambda k: tests[k][0])
         if not significant:
-            return []
+            return self._carry_over(tests, factor, cells_of, threshold, [])
         worst = max(factor.values())
 
         def excess(cells: frozenset, left_out: frozenset) -> bool:
@@ -173,9 +180,26 @@ class PooledScan:
 
         findings = []
         for key in explain(significant, cells_of, excess, enough):
-            p, h, (n, m, faults, exposure, expected), young = tests[key]
-            findings.append(PooledFinding(key, cells_of[key], h, n, m, faults, exposure, expected,
-                                          surprise(p * factor[young]), threshold))
+            findings.append(self._finding(key, cells_of[key], tests[key], factor, threshold))
+        return self._carry_over(tests, factor, cells_of, threshold, findings)
+
+    def _finding(self, key, cells, test, factor, threshold) -> PooledFinding:
+        p, h, (n, m, faults, exposure, expected), young = test
+        return PooledFinding(key, cells, h, n, m, faults, exposure, expected, surprise(p * factor[young]), threshold)
+
+    def _carry_over(self, tests, factor, cells_of, threshold, findings: list) -> list[PooledFinding]:
+        """Hysteresis: a cohort found before stays reported while it scores at least ``rearm`` x the threshold."""
+        found = {f.key for f in findings}
+        for key in list(self.watched):
+            if key in found:
+                continue
+            test = tests.get(key)
+            if test is None or surprise(test[0] * factor[test[3]]) < self.rearm * threshold:
+                del self.watched[key]
+                continue
+            findings.append(self._finding(key, cells_of[key], test, factor, threshold))
+        for f in findings:
+            self.watched[f.key] = f.cells
         return findings
 
     def _tail(self, aggs, excluded: frozenset, long_run, model_totals) -> tuple[float, tuple]:

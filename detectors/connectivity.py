@@ -88,8 +88,12 @@ class Connectivity:
         return max(self.multiple * link.gap_ms, link.gap_ms + self.spread * math.sqrt(link.gap_var),
                    self.min_silence_s * 1000)
 
-    def check(self, now_ms: int, cells: dict[str, tuple[str, str, str]], step_s: float) -> list[Anomaly]:
-        """Reports for every device offline at ``now_ms`` (event time), and for sites that went together."""
+    def check(self, now_ms: int, cells: dict[str, tuple], step_s: float, at: int | None = None) -> list[Anomaly]:
+        """Reports for every device offline at ``now_ms`` (event time), and for sites that went together.
+
+        ``at``: the time the reports carry (default ``now_ms``).
+        """
+        at = now_ms if at is None else at
         out: list[Anomaly] = []
         for device, link in self.links.items():
             if link.offline_since is None:
@@ -97,8 +101,8 @@ class Connectivity:
                 if limit is None or now_ms - link.last_ms <= limit:
                     continue
                 link.offline_since, link.how = link.last_ms, "silence"
-            out.append(self._device(device, link, now_ms, cells.get(device, ("", "", "")), step_s))
-        return out + self._sites(out, now_ms, step_s)
+            out.append(self._device(device, link, at, cells.get(device, ("", "", "")), step_s))
+        return out + self._sites(out, at, step_s)
 
     def _device(self, device: str, link: Link, now_ms: int, cell, step_s: float) -> Anomaly:
         minutes = (now_ms - link.offline_since) / 60_000

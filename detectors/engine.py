@@ -123,6 +123,8 @@ class DetectorEngine:
         if kind is DeviceEvent:
             if record.type == "fault":
                 st.count(w, True, record.code, ts)
+            elif record.type == "fault_cleared":
+                st.cleared(ts)
         elif kind is LogLine:
             if record.level in FAULT_LEVELS:
                 st.count(w, False, record.code, ts)
@@ -143,10 +145,11 @@ class DetectorEngine:
         tests run when a window closes (their horizons slide with it).
         """
         self._look_at = (now_ms // self.step_ms + 1) * self.step_ms
+        at = now_ms // self.step_ms * self.step_ms  # reports carry the look's step: a steady cadence
         if self.next_window is None:
             return []
         cells = {d: self.devices[d].cell for d in self.connectivity.links if d in self.devices}
-        offline = self.connectivity.check(now_ms, cells, self.step_ms / 1000)
+        offline = self.connectivity.check(now_ms, cells, self.step_ms / 1000, at)
         if self.looks <= 1:
             return offline
         w = max(now_ms // self.window_ms, self.next_window)
@@ -160,24 +163,24 @@ class DetectorEngine:
             now_count, before = open_counts(st, self.next_window, w)
             if now_count + sum(before) and st.rate is not None:
                 out += self._device_rate(device, st, now_count, st.code_if_closed(), None,
-                                         now_ms, {"before": before, "elapsed": elapsed})
-        if self.config.cohort and self.moved:
-            out += self._young_cohorts(w, now_ms)
+                                         at, {"before": before, "elapsed": elapsed})
+        if self.config.cohort and (self.moved or self.pooled.watched):
+            out += self._young_cohorts(w, now_ms, at)
         return out
 
-    def _young_cohorts(self, w: int, now_ms: int) -> list[Anomaly]:
-        """A look at the cohorts devices moved into lately (a rollout): pooled counts, open windows included."""
+    def _young_cohorts(self, w: int, now_ms: int, at: int) -> list[Anomaly]:
+        """A look at the cohorts devices moved into lately (a rollout) and those already found: pooled counts."""
         wm = self.window_ms
         young_since = now_ms - self.pooled.young_windows * wm
         self.moved = {d: t for d, t in self.moved.items() if t >= young_since and d in self.devices}
-        cells = {self.devices[d].cell for d in self.moved}
+        cells = {self.devices[d].cell for d in self.moved}.union(*self.pooled.watched.values())
         members = [d for d, st in self.devices.items() if st.cell in cells]
         open_faults = {d: open_counts(self.devices[d], self.next_window, w) for d in members}
         counts = pooled_counts(self.devices, w, now_ms, wm, {d: k + sum(b) for d, (k, b) in open_faults.items()},
                                only=members)
         fault_rate = {cell: (v[0], v[1]) for cell, v in self.cell_rate.items()}
         findings = self.pooled.scan(counts, fault_rate, now_ms, wm, looks=self.looks, young_only=True)
-        return [pooled_anomaly(self.devices, f, w, now_ms, wm) for f in findings]
+        return [pooled_anomaly(self.devices, f, w, at, wm) for f in findings]
 
     def _cohorts(self, w: int, end_ms: int) -> list[Anomaly]:
         """Both cohort tests when window ``w`` closes (the devices test learns its histories)."""
@@ -307,6 +310,7 @@ class DetectorEngine:
         hours = a.horizon * self.window_ms / 3_600_000
         text = (f"{a.observed:.0f} faults in the last {hours:g} h (dominant {code or 'no code'}), "
                 f"expected {a.expected:.2g} from the device's learned baseline")
-        return [Anomaly("device_fault_rate", "device", device, code, end_ms, end_ms - a.horizon * self.window_ms,
+        onset = end_ms - a.horizon * self.window_ms
+        return [Anomaly("device_fault_rate", "device", device, code, end_ms, onset,
                         a.score, a.observed, a.expected, self.config.device_threshold, hours * 3600.0, text,
-                        model=st.cell[0], firmware=st.cell[1], site=st.cell[2])]
+                        model=st.cell[0], firmware=st.cell[1], site=st.cell[2], flaps=st.flaps_since(onset))]

@@ -30,10 +30,11 @@ same decoder as ingest) → `DetectorEngine`. Then every anomaly is matched:
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from detectors.anomaly import Anomaly
 from detectors.engine import DetectorEngine, EngineConfig
+from detectors.eval_tickets import TicketReport, replay_tickets
 from ingest.decode import DecodeError, decode_message
 
 TARGETS = frozenset({"firmware-regression", "site-fault", "hw-batch", "device-degradation", "flapping",
@@ -69,6 +70,7 @@ class ScenarioResult:
     false_alarms_per_1000_device_days: float
     false_alarm_detectors: dict
     not_scored: tuple[tuple[str, str], ...] = ()  # (id, kind) of the truth's incidents no detector targets
+    tickets: TicketReport | None = None  # the alert and ticket stages replayed on the simulated clock
 
 
 def run_simulation(sim, config: EngineConfig = EngineConfig()) -> tuple[list[Anomaly], int, int, DetectorEngine]:
@@ -101,7 +103,7 @@ def matches(anomaly: Anomaly, incident, grace_ms: int) -> bool:
 
 def score_run(truth, anomalies: list[Anomaly], config: EngineConfig, records: int = 0,
               rejected: int = 0) -> ScenarioResult:
-    grace = int(2 * config.window_s * 1000 + config.lateness_s * 1000)
+    grace = grace_ms(config)
     results, explained, skipped = [], set(), []
     for inc in truth.incidents:
         hits = [a for a in anomalies if matches(a, inc, grace)]
@@ -135,11 +137,26 @@ def _incident_result(inc, hits: list[Anomaly]) -> IncidentResult:
 
 
 def evaluate_scenario(scenario, devices: int | None = None, duration_s: float | None = None, seed: int = 0,
-                      config: EngineConfig = EngineConfig(), topics=None, start_ms: int = 1_767_225_600_000):
-    """Simulate, detect, score. ``topics`` restricts the simulated topics (e.g. no telemetry)."""
+                      config: EngineConfig = EngineConfig(), topics=None, start_ms: int = 1_767_225_600_000,
+                      tickets: bool = False, alert_config=None):
+    """Simulate, detect, score. ``topics`` restricts the simulated topics (e.g. no telemetry).
+
+    ``tickets``: also replay the anomalies through the alert and ticket
+    stages (`detectors.eval_tickets`) and score the tickets per incident.
+    """
     from simulators.fleet import Simulation
 
     sim = Simulation(scenario, devices=devices, seed=seed, duration_s=duration_s, start_ms=start_ms,
                      topics=topics)
     anomalies, records, rejected, _ = run_simulation(sim, config)
-    return score_run(sim.truth(), anomalies, config, records, rejected), anomalies
+    truth = sim.truth()
+    result = score_run(truth, anomalies, config, records, rejected)
+    if tickets:
+        report = replay_tickets(truth, anomalies, TARGETS, grace_ms(config), alert_config)
+        result = replace(result, tickets=report)
+    return result, anomalies
+
+
+def grace_ms(config: EngineConfig) -> int:
+    """How long after an incident's end a report still belongs to it (window detectors report late)."""
+    return int(2 * config.window_s * 1000 + config.lateness_s * 1000)

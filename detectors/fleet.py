@@ -18,6 +18,7 @@ FAULT_LEVELS = frozenset({"ERROR", "FATAL"})
 NEVER = -(1 << 62)
 CODE_DECAY = 0.9  # per window: a fault code's weight halves in about 6.6 windows
 MAX_CODES = 8
+MAX_CLEARS = 16
 POOL_WINDOWS = 168  # fault counts per window kept for the pooled cohort test (a week of hours)
 
 
@@ -25,7 +26,8 @@ class DeviceState:
     """One device's memory (pickled with the engine's checkpoint)."""
 
     __slots__ = ("cell", "pending", "last_active_w", "last_fault_w", "last_code", "codes", "first_seen_ms",
-                 "last_seen_ms", "last_fault_ms", "rate", "telemetry", "gate", "joined_ms", "fault_windows", "flagged_ms")
+                 "last_seen_ms", "last_fault_ms", "rate", "telemetry", "gate", "joined_ms", "fault_windows", "flagged_ms",
+                 "clears")
 
     def __init__(self, cell: Cell, ts_ms: int):
         self.cell = cell
@@ -43,6 +45,7 @@ class DeviceState:
         self.joined_ms = ts_ms  # when the device entered its current cell (a firmware update moves it)
         self.fault_windows: list[tuple[int, int]] = []  # (window, faults) of the last POOL_WINDOWS windows
         self.flagged_ms = NEVER  # last report of the device's own fault-rate detector
+        self.clears: list[int] = []  # times of its latest `fault_cleared` events (at most MAX_CLEARS)
 
     def move(self, cell: Cell, ts_ms: int) -> bool:
         """The device now belongs to ``cell`` (its pooled fault counts start again there); True if it moved."""
@@ -68,6 +71,16 @@ class DeviceState:
                 slot[2] = Counter()
             slot[2][code] += 1
         self.last_fault_ms = max(self.last_fault_ms, ts_ms)
+
+    def cleared(self, ts_ms: int) -> None:
+        """A fault of the device cleared (a raise/clear cycle ended)."""
+        self.clears.append(ts_ms)
+        if len(self.clears) > MAX_CLEARS:
+            del self.clears[0]
+
+    def flaps_since(self, since_ms: int) -> int:
+        """Raise/clear cycles that ended after ``since_ms``."""
+        return sum(t >= since_ms for t in self.clears)
 
     def close(self, window: int) -> tuple[int, str]:
         """Close ``window`` for this (active) device: its fault count and the dominant recent code.
@@ -113,6 +126,7 @@ class DeviceState:
         self.joined_ms = state.get("first_seen_ms", 0)  # checkpoints older than the pooled counts
         self.fault_windows = []
         self.flagged_ms = NEVER
+        self.clears = []
         for k, v in state.items():
             setattr(self, k, v)
 
