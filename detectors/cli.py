@@ -92,17 +92,19 @@ def _alerting(settings, client):
               help="Also run the alert and ticket stages on the simulated clock and score the tickets")
 @click.option("--skab", "skab", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="SKAB data directory (valve1/, valve2/, other/, anomaly-free/)")
+@click.option("--nab", "nab", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="NAB directory (data/, labels/combined_windows.json): the benchmark's standard score")
 @click.option("--csv", "csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Score a CSV series with the telemetry detector")
 @click.option("--time-column", default="timestamp", show_default=True)
 @click.option("--value-columns", default="", help="Comma-separated; default: every other column")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Scores CSV (with --csv)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def evaluate(scenario, devices, duration, seed, no_telemetry, tickets, skab, csv_file, time_column, value_columns,
-             out, fmt):
-    """Measure the detectors on a simulator scenario, on SKAB, or score a CSV."""
-    if sum(x is not None for x in (scenario, skab, csv_file)) != 1:
-        raise click.UsageError("give exactly one of --scenario, --skab, --csv")
+def evaluate(scenario, devices, duration, seed, no_telemetry, tickets, skab, nab, csv_file, time_column,
+             value_columns, out, fmt):
+    """Measure the detectors on a simulator scenario, on SKAB or NAB, or score a CSV."""
+    if sum(x is not None for x in (scenario, skab, nab, csv_file)) != 1:
+        raise click.UsageError("give exactly one of --scenario, --skab, --nab, --csv")
     if scenario:
         _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt)
     elif skab:
@@ -116,6 +118,8 @@ def evaluate(scenario, devices, duration, seed, no_telemetry, tickets, skab, csv
             click.echo(f"SKAB ({result.files} files, {result.rows} scored rows): F1 {p.f1:.3f} "
                        f"(precision {p.precision:.3f}, recall {p.recall:.3f}), FAR {p.far:.1%}, MAR {p.mar:.1%}; "
                        f"NAB changepoint score (standard) {result.nab:.2f}; anomaly-free FAR {result.free_far:.1%}")
+    elif nab:
+        _eval_nab(nab, fmt)
     else:
         if out is None:
             raise click.UsageError("--csv needs --out")
@@ -152,3 +156,16 @@ def _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt
                f"per 1,000 device-days {result.false_alarm_detectors or ''}")
     if result.tickets:
         click.echo(f"  tickets: {result.tickets.tickets} opened, {result.tickets.false_tickets} false")
+
+
+def _eval_nab(root: Path, fmt: str) -> None:
+    from detectors.eval_nab import REFERENCES, evaluate_nab
+
+    result = evaluate_nab(root)
+    if fmt == "json":
+        click.echo(json.dumps({**asdict(result), "references": dict(REFERENCES)}, indent=2))
+        return
+    refs = ", ".join(f"{name} {score:g}" for name, score in REFERENCES)
+    click.echo(f"NAB ({result.files} files, {result.rows} rows, {result.windows} windows): standard score "
+               f"{result.score:.2f}; {result.detected} windows found, {result.onsets} alarm onsets, "
+               f"{result.false_onsets} outside windows (published: {refs})")
