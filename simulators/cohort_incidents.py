@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from simulators.faults import fault_actions, poisson_times
+from simulators.faults import excess_faults
 from simulators.models import MODELS, FaultSpec
 from simulators.plan import DevicePlan, Plan
 from simulators.scenario import SITE_CAUSES, HwBatch, Scenario, SiteFault
@@ -57,15 +57,11 @@ def _excess(plan: Plan, iid: str, kind: str, members: list[DevicePlan], fault: F
     occurrences: list[Occurrence] = []
     faulted: list[str] = []
     for dp in sorted(members, key=lambda d: d.index):
-        device = dp.device.device
-        rng = plan.rng(iid, device)
         rate = MODELS[dp.device.model].fault_rate_per_day * (multiplier - 1.0)
-        for ts in poisson_times(rng, rate, start_ms, end_ms):
-            actions, occ = fault_actions(device, ts, fault, rng, plan.end_ms)
-            dp.actions += actions
-            occurrences += occ
-        if any(o.device == device for o in occurrences):
-            faulted.append(device)
+        occ = excess_faults(dp, plan.rng(iid, dp.device.device), rate, start_ms, end_ms, fault, plan.end_ms)
+        occurrences += occ
+        if occ:
+            faulted.append(dp.device.device)
     subject = ",".join(f"{k}={v}" for k, v in cohort.items())
     return Incident(
         id=iid, kind=kind, start_ms=start_ms, end_ms=end_ms, scope="cohort", cohort=cohort,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from simulators.faults import fault_actions, poisson_times
+from simulators.faults import excess_faults, fault_actions
 from simulators.models import MODELS, FaultSpec
 from simulators.plan import DevicePlan, FirmwareAction, LogAction, Plan, Ramp, Window
 from simulators.scenario import Degradation, FirmwareRegression, Flapping, Scenario, StuckSensor
@@ -51,12 +51,9 @@ def plan_firmware_regression(spec: FirmwareRegression, iid: str, plan: Plan,
         _install(dp, updated, spec.firmware)
         if spec.end is not None:
             _install(dp, end_ms, dp.device.firmware)
-        device_rng = plan.rng(iid, device)
-        for ts in poisson_times(device_rng, rate, updated, end_ms):
-            actions, occ = fault_actions(device, ts, fault, device_rng, plan.end_ms)
-            dp.actions += actions
-            occurrences += occ
-        if any(o.device == device for o in occurrences):
+        occ = excess_faults(dp, plan.rng(iid, device), rate, updated, end_ms, fault, plan.end_ms)
+        occurrences += occ
+        if occ:
             faulted.append(device)
     subject = f"model={spec.model},firmware={spec.firmware}"
     return Incident(
