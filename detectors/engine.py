@@ -26,6 +26,7 @@ from pathlib import Path
 from detectors import checkpoint
 from detectors.anomaly import Anomaly
 from detectors.attribution import Cell
+from detectors.cohort_incidents import CohortIncidents
 from detectors.cohort_pooled import PooledScan, pooled_counts
 from detectors.cohort_rate import CohortScan
 from detectors.cohort_report import devices_anomaly, pooled_anomaly
@@ -84,6 +85,7 @@ class DetectorEngine:
         self._look_at = -(1 << 62)  # event time of the next look at the open windows
         self.moved: dict[str, int] = {}  # devices that changed cell lately (young cohorts) -> when
         self.connectivity = Connectivity()
+        self.incidents = CohortIncidents()
         self.watermark = 0
         self.cell_rate: dict[Cell, list[float]] = {}  # EW [faults, device-windows, faulty device-windows]
         self.scan = CohortScan(alpha=config.cohort_alpha, min_devices=config.cohort_min_devices,
@@ -180,7 +182,7 @@ class DetectorEngine:
                                only=members)
         fault_rate = {cell: (v[0], v[1]) for cell, v in self.cell_rate.items()}
         findings = self.pooled.scan(counts, fault_rate, now_ms, wm, looks=self.looks, young_only=True)
-        return [pooled_anomaly(self.devices, f, w, at, wm) for f in findings]
+        return self.incidents.stick([pooled_anomaly(self.devices, f, w, at, wm) for f in findings], now_ms, wm)
 
     def _cohorts(self, w: int, end_ms: int) -> list[Anomaly]:
         """Both cohort tests when window ``w`` closes (the devices test learns its histories)."""
@@ -192,7 +194,7 @@ class DetectorEngine:
         pooled = pooled_counts(self.devices, w, end_ms, wm)
         out += [pooled_anomaly(self.devices, f, w, end_ms, wm)
                 for f in self.pooled.scan(pooled, fault_rate, end_ms, wm, looks=self.looks)]
-        return out
+        return self.incidents.stick(out, end_ms, wm)
 
     def tick(self, now_ms: int) -> list[Anomaly]:
         """Close every window that ended ``lateness_s`` or more before ``now_ms`` (event time)."""

@@ -134,3 +134,22 @@ def test_site_and_hardware_incidents_are_attributed(scenario, attribution):
     assert inc.detected and inc.attribution_correct, inc
     assert inc.attribution_found.startswith(attribution)
     assert result.false_alarms == 0
+
+
+WEAK = """
+description: a weak, slow excess in a small share of a model
+base: healthy
+duration: 7d
+incidents:
+  - {kind: hw-batch, id: weak-hw, model: CH-50, hw_rev: C2, multiplier: 2.5, start: 20%}
+"""
+
+
+def test_a_weak_excess_in_a_small_share_is_found_within_days(tmp_path):
+    path = tmp_path / "weak.yaml"
+    path.write_text(WEAK)
+    result, _ = evaluate_scenario(str(path), devices=1000, seed=1, topics=NO_TELEMETRY)
+    (inc,) = result.incidents
+    assert inc.detected and inc.attribution_found == "hw_rev=C2", inc
+    assert inc.delay_s < 3 * 86400
+    assert result.false_alarms_per_1000_device_days <= 1.0
