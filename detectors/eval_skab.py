@@ -49,9 +49,13 @@ class SkabResult:
 
 
 def read_series(path: Path, time_column: str, value_columns: list[str] | None,
-                delimiter: str = ",") -> Iterator[tuple[str, dict[str, float], dict[str, str]]]:
-    """Rows as (time text, values, the other columns)."""
+                delimiter: str | None = None) -> Iterator[tuple[str, dict[str, float], dict[str, str]]]:
+    """Rows as (time text, values, the other columns); the delimiter (``,``, ``;`` or tab) is sniffed if not given."""
     with open(path, newline="") as fh:
+        if delimiter is None:
+            header = fh.readline()
+            delimiter = max(",;\t", key=header.count)
+            fh.seek(0)
         reader = csv.DictReader(fh, delimiter=delimiter)
         cols = value_columns or [c for c in reader.fieldnames or [] if c != time_column]
         for row in reader:

@@ -36,3 +36,10 @@ def test_skab_with_the_shipped_defaults():
     assert result.files == 34 and result.rows > 20_000
     assert result.free_far < 0.05  # the anomaly-free recording stays (almost) quiet
     assert result.point.precision > 0.5
+
+
+def test_csv_delimiter_is_sniffed(tmp_path):
+    rows = ["time;a;b"] + [f"{i};{1.0 + (i % 3) * 0.01};{2.0 + (i % 4) * 0.01}" for i in range(200)]
+    path = tmp_path / "semicolon.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert score_csv(path, tmp_path / "out.csv", "time", None) == 200
