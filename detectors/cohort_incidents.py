@@ -11,7 +11,9 @@ attribution's attributes contain the incident's, or the other way round)
 and whose affected devices are mostly (``overlap`` of the smaller set)
 the incident's is reported under that incident's subject, attribution and
 code, with the union of the devices, so the alert stage sees one key and the
-ticket stage one ticket. A different explanation of overlapping devices
+ticket stage one ticket; when the new finding is the wider one, its
+attribution replaces the incident's (the key stays). A different
+explanation of overlapping devices
 (firmware against hardware revision) stays an incident of its own. The
 explanation still states the new evidence.
 """
@@ -47,10 +49,13 @@ class CohortIncidents:
             incident = self.open.get(a.subject) or self._continued(a)
             if incident is None:
                 incident = self.open[a.subject] = _Incident(a, set(), a.ts_ms)
+            if _pairs(a.attribution) < _pairs(incident.first.attribution):  # a wider cause explains it: name that
+                incident.first = replace(incident.first, attribution=a.attribution, model=a.model,
+                                         firmware=a.firmware, site=a.site)
             first = incident.first
             incident.devices |= set(a.devices)
             incident.last_ms = max(incident.last_ms, a.ts_ms)
-            if first.subject != a.subject or first.code != a.code:
+            if (first.subject, first.code, first.attribution) != (a.subject, a.code, a.attribution):
                 a = replace(a, subject=first.subject, attribution=first.attribution, code=first.code,
                             model=first.model, firmware=first.firmware, site=first.site,
                             devices=tuple(sorted(incident.devices)))

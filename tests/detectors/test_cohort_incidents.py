@@ -29,3 +29,14 @@ def test_another_explanation_or_other_devices_stay_apart_and_old_incidents_are_f
     assert elsewhere[0].subject == "site=sh-05"
     later = memory.stick([cohort("model=PX-200,site=sh-05", "model=PX-200,site=sh-05", ["x", "y"], 40 * H)], 40 * H, H)
     assert later[0].subject == "model=PX-200,site=sh-05"  # a day and more later: a new incident
+
+
+def test_a_wider_cause_renames_the_attribution_but_keeps_the_key():
+    memory = CohortIncidents()
+    narrow = cohort("model=PX-200,firmware=2.0.3,site=sh-02", "firmware=2.0.3,site=sh-02", ["a", "b", "c"], 0)
+    wide = cohort("site=sh-02", "site=sh-02", ["a", "b", "c", "d"], H)
+    out = memory.stick([narrow], 0, H) + memory.stick([wide], H, H)
+    assert [(a.subject, a.attribution) for a in out] == [
+        ("model=PX-200,firmware=2.0.3,site=sh-02", "firmware=2.0.3,site=sh-02"),
+        ("model=PX-200,firmware=2.0.3,site=sh-02", "site=sh-02")]
+    assert out[1].key == out[0].key
