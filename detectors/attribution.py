@@ -22,6 +22,7 @@ The rule, in two passes over the significant cohorts:
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable, Iterable, Mapping
 
 ATTRIBUTES = ("model", "firmware", "site", "hw_rev")
@@ -32,17 +33,22 @@ CohortKey = tuple  # (model | None, firmware | None, site | None, hw_rev | None)
 LEVELS = ((0,), (1,), (2,), (3,), (0, 1), (0, 2), (1, 2), (0, 1, 2))
 
 
+@lru_cache(maxsize=65_536)
+def _keys_of(cell: Cell) -> tuple[CohortKey, ...]:
+    out = []
+    for level in LEVELS:
+        if all(i < len(cell) and cell[i] for i in level):
+            out.append(tuple(cell[i] if i in level else None for i in range(len(cell))))
+    return tuple(out)
+
+
 def keys_of(cell: Cell) -> list[CohortKey]:
     """The cohort keys a cell belongs to (attributes with empty values are skipped).
 
     >>> keys_of(("PX-200", "2.1.0", "", "B"))[:4]
     [('PX-200', None, None, None), (None, '2.1.0', None, None), (None, None, None, 'B'), ('PX-200', '2.1.0', None, None)]
     """
-    out = []
-    for level in LEVELS:
-        if all(i < len(cell) and cell[i] for i in level):
-            out.append(tuple(cell[i] if i in level else None for i in range(len(cell))))
-    return out
+    return list(_keys_of(cell))
 
 
 def generality(key: CohortKey) -> int:

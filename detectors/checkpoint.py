@@ -14,7 +14,7 @@ from pathlib import Path
 
 FORMAT = 1
 STATE = ("devices", "active", "next_window", "_close_at", "watermark", "cell_rate", "scan", "telemetry_protos",
-         "connectivity", "moved", "pooled", "incidents")
+         "connectivity", "moved", "pooled", "incidents", "faulting")
 log = logging.getLogger(__name__)
 
 

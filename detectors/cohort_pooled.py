@@ -6,7 +6,7 @@ formed (a firmware rollout) is diluted by faults its devices had before
 they joined it, and a weak excess (×2–3 in a small share of a model) needs
 more than a day of devices-with-a-fault to show. This test counts *faults*
 per cohort since each device joined it (a firmware update starts the count
-again), over horizons of 6, 24 and 168 windows, against the time at risk
+again), over horizons of 24 and 168 windows, against the time at risk
 (device-windows in the cohort) times the fault rate of the same model's
 devices outside it (their long-run rate per device-window). Each device
 contributes at most ``cap`` faults per horizon (one if its own fault-rate
@@ -38,7 +38,7 @@ from detectors.attribution import Cell, CohortKey, explain, generality, keys_of,
 from detectors.fleet import DeviceState
 from detectors.tails import negbin_sf, surprise
 
-HORIZONS = (6, 24, 168)
+HORIZONS = (24, 168)  # the last 6 windows are the devices-with-a-fault test's; a young cohort's whole life is in 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +151,8 @@ class PooledScan:
         known = set(long_run) | set(counts[max(counts)])
         for cells, key in representatives.items():
             young = all(counts[max(counts)][c].born_ms >= young_before for c in cells)
-            complete = all(c in cells for c in known if _matches(key, c))
-            if young_only and not (complete and (young or key in self.watched)):
+            if young_only and not ((young or key in self.watched)
+                                   and all(c in cells for c in known if _matches(key, c))):
                 continue
             seen = set()
             for h in sorted(counts):
@@ -204,22 +204,28 @@ class PooledScan:
 
     def _tail(self, aggs, excluded: frozenset, long_run, model_totals) -> tuple[float, tuple]:
         """Negative-binomial tail of the pooled count against the same models' devices outside ``excluded``."""
+        observed = sum(agg.faults for _, agg in aggs)
+        if observed < self.min_affected:
+            return 1.0, ()
         exposure_by_model: dict[str, float] = defaultdict(float)
         for cell, agg in aggs:
             exposure_by_model[cell[0]] += agg.exposure
+        out_of_reference: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        for cell in excluded:
+            if cell in long_run:
+                slot = out_of_reference[cell[0]]
+                slot[0] += long_run[cell][0]
+                slot[1] += long_run[cell][1]
         expected = ref_windows = 0.0
         for model, exposure in exposure_by_model.items():
             faults, windows = model_totals.get(model, (0.0, 0.0))
-            for cell in excluded:
-                if cell[0] == model and cell in long_run:
-                    faults -= long_run[cell][0]
-                    windows -= long_run[cell][1]
+            faults -= out_of_reference[model][0]
+            windows -= out_of_reference[model][1]
             if windows < self.min_reference:
                 return 1.0, ()
             expected += exposure * (max(faults, 0.0) + 0.5) / windows
             ref_windows += windows
         total_exposure = sum(exposure_by_model.values())
-        observed = sum(agg.faults for _, agg in aggs)
         n, m = sum(a.devices for _, a in aggs), sum(a.faulty for _, a in aggs)
         stats = (n, m, observed, round(total_exposure, 3), expected)
         rate = ref_windows / total_exposure

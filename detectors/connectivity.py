@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Mapping
 
 from detectors.anomaly import Anomaly
 
@@ -41,6 +42,7 @@ class Link:
     gaps: int = 0
     offline_since: int | None = None
     how: str = ""  # "status" | "silence"
+    due_ms: float = float("inf")  # silent past this, the device counts as offline
 
 
 class Connectivity:
@@ -54,6 +56,8 @@ class Connectivity:
         self.site_window_s = site_window_s
         self.halflife = halflife
         self.links: dict[str, Link] = {}
+        self._offline: set[str] = set()
+        self._bound = float("inf")  # no online device is due before this (a lower bound)
 
     def seen(self, device: str, ts_ms: int) -> None:
         """A reading from ``device``: learn its spacing; it is online again."""
@@ -70,7 +74,11 @@ class Connectivity:
                 link.gap_var = (1.0 - a) * (link.gap_var + a * diff * diff)
                 link.gaps += 1
             link.last_ms = ts_ms
+            limit = self.overdue_ms(link)
+            link.due_ms = float("inf") if limit is None else ts_ms + limit
         link.offline_since, link.how = None, ""
+        self._offline.discard(device)
+        self._bound = min(self._bound, link.due_ms)
 
     def status(self, device: str, ts_ms: int, online: bool) -> None:
         """A ``status`` message (or the broker's last will)."""
@@ -78,8 +86,13 @@ class Connectivity:
         if online:
             link.offline_since, link.how = None, ""
             link.last_ms = max(link.last_ms, ts_ms)
+            limit = self.overdue_ms(link)
+            link.due_ms = float("inf") if limit is None else link.last_ms + limit
+            self._offline.discard(device)
+            self._bound = min(self._bound, link.due_ms)
         elif link.offline_since is None:
             link.offline_since, link.how = ts_ms, "status"
+            self._offline.add(device)
 
     def overdue_ms(self, link: Link) -> float | None:
         """How long a device may stay silent before it counts as offline (None: not learned yet)."""
@@ -88,20 +101,28 @@ class Connectivity:
         return max(self.multiple * link.gap_ms, link.gap_ms + self.spread * math.sqrt(link.gap_var),
                    self.min_silence_s * 1000)
 
-    def check(self, now_ms: int, cells: dict[str, tuple], step_s: float, at: int | None = None) -> list[Anomaly]:
+    def check(self, now_ms: int, cells: Mapping[str, tuple], step_s: float, at: int | None = None) -> list[Anomaly]:
         """Reports for every device offline at ``now_ms`` (event time), and for sites that went together.
 
+        ``cells``: device -> cell (model, firmware, site, ...), read only for offline devices;
         ``at``: the time the reports carry (default ``now_ms``).
         """
         at = now_ms if at is None else at
-        out: list[Anomaly] = []
-        for device, link in self.links.items():
-            if link.offline_since is None:
-                limit = self.overdue_ms(link)
-                if limit is None or now_ms - link.last_ms <= limit:
+        if now_ms > self._bound:  # someone may be overdue: look at every online device once
+            bound = float("inf")
+            for device, link in self.links.items():
+                if link.offline_since is not None:
                     continue
-                link.offline_since, link.how = link.last_ms, "silence"
-            out.append(self._device(device, link, at, cells.get(device, ("", "", "")), step_s))
+                if now_ms > link.due_ms:
+                    link.offline_since, link.how = link.last_ms, "silence"
+                    self._offline.add(device)
+                elif link.due_ms < bound:
+                    bound = link.due_ms
+            self._bound = bound
+        out: list[Anomaly] = []
+        for device in sorted(self._offline):
+            cell = cells.get(device)
+            out.append(self._device(device, self.links[device], at, cell if cell else ("", "", ""), step_s))
         return out + self._sites(out, at, step_s)
 
     def _device(self, device: str, link: Link, now_ms: int, cell, step_s: float) -> Anomaly:

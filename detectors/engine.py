@@ -39,6 +39,7 @@ from detectors.telemetry import EpisodeGate, TelemetryZ
 from ingest.records import Cohort, DeviceEvent, DeviceMeta, DeviceStatus, LogLine, Telemetry
 
 MODEL_SAMPLE = 8  # one reading in this many feeds the model's pooled statistics
+POOLED_EVERY = 3  # the pooled cohort test over the whole fleet runs at every third window close
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ class DetectorEngine:
         self.moved: dict[str, int] = {}  # devices that changed cell lately (young cohorts) -> when
         self.connectivity = Connectivity()
         self.incidents = CohortIncidents()
+        self.faulting: set[str] = set()  # devices with faults in a window still open (what a look scores)
         self.watermark = 0
         self.cell_rate: dict[Cell, list[float]] = {}  # EW [faults, device-windows, faulty device-windows]
         self.scan = CohortScan(alpha=config.cohort_alpha, min_devices=config.cohort_min_devices,
@@ -125,11 +127,13 @@ class DetectorEngine:
         if kind is DeviceEvent:
             if record.type == "fault":
                 st.count(w, True, record.code, ts)
+                self.faulting.add(record.device)
             elif record.type == "fault_cleared":
                 st.cleared(ts)
         elif kind is LogLine:
             if record.level in FAULT_LEVELS:
                 st.count(w, False, record.code, ts)
+                self.faulting.add(record.device)
         elif kind is Telemetry and self._mine(record.device):
             anomaly = self._telemetry(st, record)
             if anomaly:
@@ -150,8 +154,7 @@ class DetectorEngine:
         at = now_ms // self.step_ms * self.step_ms  # reports carry the look's step: a steady cadence
         if self.next_window is None:
             return []
-        cells = {d: self.devices[d].cell for d in self.connectivity.links if d in self.devices}
-        offline = self.connectivity.check(now_ms, cells, self.step_ms / 1000, at)
+        offline = self.connectivity.check(now_ms, _Cells(self.devices), self.step_ms / 1000, at)
         if self.looks <= 1:
             return offline
         w = max(now_ms // self.window_ms, self.next_window)
@@ -159,8 +162,12 @@ class DetectorEngine:
         if elapsed <= 0.0:
             return offline
         out: list[Anomaly] = offline
-        for device, st in self.devices.items():
-            if not st.pending or not self._mine(device):
+        for device in sorted(self.faulting):
+            st = self.devices.get(device)
+            if st is None or not st.pending:
+                self.faulting.discard(device)
+                continue
+            if not self._mine(device):
                 continue
             now_count, before = open_counts(st, self.next_window, w)
             if now_count + sum(before) and st.rate is not None:
@@ -190,10 +197,11 @@ class DetectorEngine:
         long_run = {cell: (v[2], v[1]) for cell, v in self.cell_rate.items()}
         counts = cohort_counts(self.devices, w, self.scan.horizons)
         out = [devices_anomaly(self.devices, f, w, end_ms, wm) for f in self.scan.scan(counts, long_run)]
-        fault_rate = {cell: (v[0], v[1]) for cell, v in self.cell_rate.items()}
-        pooled = pooled_counts(self.devices, w, end_ms, wm)
-        out += [pooled_anomaly(self.devices, f, w, end_ms, wm)
-                for f in self.pooled.scan(pooled, fault_rate, end_ms, wm, looks=self.looks)]
+        if w % POOLED_EVERY == 0:  # horizons of a day and a week: every few windows is often enough
+            fault_rate = {cell: (v[0], v[1]) for cell, v in self.cell_rate.items()}
+            pooled = pooled_counts(self.devices, w, end_ms, wm)
+            out += [pooled_anomaly(self.devices, f, w, end_ms, wm)
+                    for f in self.pooled.scan(pooled, fault_rate, end_ms, wm, looks=self.looks)]
         return self.incidents.stick(out, end_ms, wm)
 
     def tick(self, now_ms: int) -> list[Anomaly]:
@@ -316,3 +324,16 @@ class DetectorEngine:
         return [Anomaly("device_fault_rate", "device", device, code, end_ms, onset,
                         a.score, a.observed, a.expected, self.config.device_threshold, hours * 3600.0, text,
                         model=st.cell[0], firmware=st.cell[1], site=st.cell[2], flaps=st.flaps_since(onset))]
+
+
+class _Cells:
+    """The device table seen as device -> cell (a view: nothing is copied)."""
+
+    __slots__ = ("devices",)
+
+    def __init__(self, devices: dict):
+        self.devices = devices
+
+    def get(self, device: str, default=None):
+        st = self.devices.get(device)
+        return st.cell if st is not None else default
