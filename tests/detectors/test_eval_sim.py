@@ -139,7 +139,7 @@ def test_site_and_hardware_incidents_are_attributed(scenario, attribution):
 WEAK = """
 description: a weak, slow excess in a small share of a model
 base: healthy
-duration: 7d
+duration: 5d
 incidents:
   - {kind: hw-batch, id: weak-hw, model: CH-50, hw_rev: C2, multiplier: 2.5, start: 20%}
 """
@@ -148,8 +148,8 @@ incidents:
 def test_a_weak_excess_in_a_small_share_is_found_within_days(tmp_path):
     path = tmp_path / "weak.yaml"
     path.write_text(WEAK)
-    result, _ = evaluate_scenario(str(path), devices=1000, seed=1, topics=NO_TELEMETRY)
+    result, _ = evaluate_scenario(str(path), devices=600, seed=1, topics=NO_TELEMETRY)
     (inc,) = result.incidents
-    assert inc.detected and inc.attribution_found == "hw_rev=C2", inc
+    assert inc.detected and inc.attribution_found == "hw_rev=C2", inc  # about 75 of 600 devices, x2.5
     assert inc.delay_s < 3 * 86400
     assert result.false_alarms_per_1000_device_days <= 1.0
