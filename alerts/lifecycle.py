@@ -126,18 +126,32 @@ def advance(rec: AlertRecord, now_ms: int, cfg: AlertConfig) -> tuple[AlertRecor
     if rec.raw_on and rec.state in LIVE and now_ms - rec.last_seen_ms >= gap:
         rec = replace(rec, raw_on=False, changes=rec.changes + (rec.last_seen_ms + gap,))
     changes = recent(rec.changes, now_ms, flap_window_ms(cfg.flap_window_ms, step))
-    flapping = is_flapping(rec.flapping, len(changes), cfg.flap_start_changes, cfg.flap_stop_changes)
+    # the detector's own raise/clear cycles count as on/off changes (a fault flapping inside the evidence)
+    seen = len(changes) + (2 * rec.anomaly.flaps if rec.raw_on else 0)
+    flapping = is_flapping(rec.flapping, seen, cfg.flap_start_changes, cfg.flap_stop_changes)
     if flapping != rec.flapping and rec.state == "firing":
         reasons.add(FLAPPING)
     rec = replace(rec, changes=changes, flapping=flapping)
     if rec.state == "pending":
-        if flapping or rec.raw_on and rec.count >= cfg.min_count and now_ms - rec.starts_at_ms >= cfg.pending_ms:
+        if flapping or rec.raw_on and ready(rec, now_ms, cfg):
             return replace(rec, state="firing", fired_at_ms=now_ms), reasons | {FIRED}
         if not rec.raw_on:  # a blip (a fault too short to fire, but recurring, is flapping: it fires)
             return replace(rec, state="inactive", ends_at_ms=now_ms), reasons | {DROPPED}
     elif rec.state == "firing" and now_ms - rec.last_seen_ms >= max(cfg.resolve_after_ms, gap) and not flapping:
         return replace(rec, state="resolved", ends_at_ms=now_ms), (reasons - {FLAPPING}) | {RESOLVED}
     return rec, reasons
+
+
+def ready(rec: AlertRecord, now_ms: int, cfg: AlertConfig) -> bool:
+    """Whether a pending alert whose condition holds may fire, by its detector's emission pattern.
+
+    A detector that repeats while the condition holds needs ``min_count``
+    reports and the pending time; one that reports once per episode has
+    debounced already, so its first report fires.
+    """
+    if rec.anomaly.emission == "episode":
+        return True
+    return rec.count >= cfg.min_count and now_ms - rec.starts_at_ms >= cfg.pending_ms
 
 
 def forgettable(rec: AlertRecord, now_ms: int, cfg: AlertConfig) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SCOPES = ("device", "cohort")
+EMISSIONS = ("repeat", "episode")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,8 @@ class Anomaly:
     model: str = ""  # cohort attributes of the subject, where known
     firmware: str = ""
     site: str = ""
+    emission: str = "repeat"  # repeat | episode (see above)
+    flaps: int = 0  # raise/clear cycles the detector saw in its evidence (a fault that comes and goes)
 
     @property
     def key(self) -> str:

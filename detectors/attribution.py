@@ -1,7 +1,7 @@
 """Which cohort attribute explains a fault excess: the "batch problem" answer.
 
-A cohort key is a ``(model, firmware, site)`` triple where ``None`` means
-"any"; a cell is a fully specified triple. Every cohort the detector tests
+A cohort key is a ``(model, firmware, site, hw_rev)`` tuple where ``None``
+means "any"; a cell is a fully specified tuple. Every cohort the detector tests
 (each single attribute, each pair, the full combination) is a union of cells,
 so any question "is there excess left in these cells once those are set
 aside?" is answered from cell counts alone.
@@ -22,25 +22,33 @@ The rule, in two passes over the significant cohorts:
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable, Iterable, Mapping
 
-ATTRIBUTES = ("model", "firmware", "site")
-Cell = tuple[str, str, str]
-CohortKey = tuple  # (model | None, firmware | None, site | None)
-LEVELS = ((0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2))
+ATTRIBUTES = ("model", "firmware", "site", "hw_rev")
+Cell = tuple[str, ...]  # (model, firmware, site, hw_rev)
+CohortKey = tuple  # (model | None, firmware | None, site | None, hw_rev | None)
+# model, firmware, site, their pairs and the full combination; a hardware revision on its own
+# (revisions are named per model: "B" is a batch of one model's boards)
+LEVELS = ((0,), (1,), (2,), (3,), (0, 1), (0, 2), (1, 2), (0, 1, 2))
+
+
+@lru_cache(maxsize=65_536)
+def _keys_of(cell: Cell) -> tuple[CohortKey, ...]:
+    out = []
+    for level in LEVELS:
+        if all(i < len(cell) and cell[i] for i in level):
+            out.append(tuple(cell[i] if i in level else None for i in range(len(cell))))
+    return tuple(out)
 
 
 def keys_of(cell: Cell) -> list[CohortKey]:
     """The cohort keys a cell belongs to (attributes with empty values are skipped).
 
-    >>> keys_of(("PX-200", "2.1.0", ""))
-    [('PX-200', None, None), (None, '2.1.0', None), ('PX-200', '2.1.0', None)]
+    >>> keys_of(("PX-200", "2.1.0", "", "B"))[:4]
+    [('PX-200', None, None, None), (None, '2.1.0', None, None), (None, None, None, 'B'), ('PX-200', '2.1.0', None, None)]
     """
-    out = []
-    for level in LEVELS:
-        if all(cell[i] for i in level):
-            out.append(tuple(cell[i] if i in level else None for i in range(3)))
-    return out
+    return list(_keys_of(cell))
 
 
 def generality(key: CohortKey) -> int:

@@ -13,15 +13,15 @@ import pickle
 from pathlib import Path
 
 FORMAT = 1
-STATE = ("devices", "active", "next_window", "_close_at", "watermark", "cell_rate", "scan", "telemetry_protos")
-LATER = {"latest_ms": 0}  # kept since; a checkpoint without them restores their defaults
+STATE = ("devices", "active", "next_window", "_close_at", "watermark", "cell_rate", "scan", "telemetry_protos",
+         "connectivity", "moved", "pooled", "incidents", "faulting", "latest_ms")
 log = logging.getLogger(__name__)
 
 
 def save(engine, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    state = {"format": FORMAT, "window_ms": engine.window_ms, **{k: getattr(engine, k) for k in (*STATE, *LATER)}}
+    state = {"format": FORMAT, "window_ms": engine.window_ms, **{k: getattr(engine, k) for k in STATE}}
     with open(tmp, "wb") as fh:
         pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
         fh.flush()
@@ -43,7 +43,6 @@ def load(engine, path: Path) -> bool:
         log.warning("ignoring detector checkpoint %s: other format or window length", path)
         return False
     for k in STATE:
-        setattr(engine, k, state[k])
-    for k, default in LATER.items():
-        setattr(engine, k, state.get(k, default))
+        if k in state:  # parts added later start fresh from an older checkpoint
+            setattr(engine, k, state[k])
     return True

@@ -88,24 +88,29 @@ def _alerting(settings, client):
 @click.option("--duration", default=None, help="Simulated span, e.g. 2d (default: the scenario's)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-telemetry", is_flag=True, help="Simulate events, logs, meta and status only (faster)")
+@click.option("--tickets/--no-tickets", default=True, show_default=True,
+              help="Also run the alert and ticket stages on the simulated clock and score the tickets")
 @click.option("--skab", "skab", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="SKAB data directory (valve1/, valve2/, other/, anomaly-free/)")
+@click.option("--nab", "nab", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="NAB directory (data/, labels/combined_windows.json): the benchmark's standard score")
 @click.option("--csv", "csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Score a CSV series with the telemetry detector")
 @click.option("--time-column", default="timestamp", show_default=True)
 @click.option("--value-columns", default="", help="Comma-separated; default: every other column")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Scores CSV (with --csv)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def evaluate(scenario, devices, duration, seed, no_telemetry, skab, csv_file, time_column, value_columns, out, fmt):
-    """Measure the detectors on a simulator scenario, on SKAB, or score a CSV."""
-    if sum(x is not None for x in (scenario, skab, csv_file)) != 1:
-        raise click.UsageError("give exactly one of --scenario, --skab, --csv")
+def evaluate(scenario, devices, duration, seed, no_telemetry, tickets, skab, nab, csv_file, time_column,
+             value_columns, out, fmt):
+    """Measure the detectors on a simulator scenario, on SKAB or NAB, or score a CSV."""
+    if sum(x is not None for x in (scenario, skab, nab, csv_file)) != 1:
+        raise click.UsageError("give exactly one of --scenario, --skab, --nab, --csv")
     if scenario:
-        _eval_scenario(scenario, devices, duration, seed, no_telemetry, fmt)
+        _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt)
     elif skab:
-        from detectors.eval_skab import SkabParams, evaluate_skab
+        from detectors.eval_skab import TelemetryParams, evaluate_skab
         result = evaluate_skab(skab)
-        doc = {"params": asdict(SkabParams()), **asdict(result)}
+        doc = {"params": asdict(TelemetryParams()), **asdict(result)}
         if fmt == "json":
             click.echo(json.dumps(doc, indent=2))
         else:
@@ -113,6 +118,8 @@ def evaluate(scenario, devices, duration, seed, no_telemetry, skab, csv_file, ti
             click.echo(f"SKAB ({result.files} files, {result.rows} scored rows): F1 {p.f1:.3f} "
                        f"(precision {p.precision:.3f}, recall {p.recall:.3f}), FAR {p.far:.1%}, MAR {p.mar:.1%}; "
                        f"NAB changepoint score (standard) {result.nab:.2f}; anomaly-free FAR {result.free_far:.1%}")
+    elif nab:
+        _eval_nab(nab, fmt)
     else:
         if out is None:
             raise click.UsageError("--csv needs --out")
@@ -122,12 +129,12 @@ def evaluate(scenario, devices, duration, seed, no_telemetry, skab, csv_file, ti
         click.echo(f"scored {n} rows into {out}")
 
 
-def _eval_scenario(scenario, devices, duration, seed, no_telemetry, fmt) -> None:
+def _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt) -> None:
     from detectors.eval_sim import evaluate_scenario
     from simulators.timespan import parse_span
 
     topics = ("logs", "events", "meta", "status") if no_telemetry else None
-    result, _ = evaluate_scenario(scenario, devices=devices, seed=seed, topics=topics,
+    result, _ = evaluate_scenario(scenario, devices=devices, seed=seed, topics=topics, tickets=tickets,
                                   duration_s=parse_span(duration) if duration else None)
     if fmt == "json":
         click.echo(json.dumps(asdict(result), indent=2))
@@ -139,5 +146,26 @@ def _eval_scenario(scenario, devices, duration, seed, no_telemetry, fmt) -> None
         click.echo(f"  {inc.id:<28} {inc.kind:<20} {'detected' if inc.detected else 'MISSED':<9} "
                    f"delay {delay:<9} attribution {'ok' if inc.attribution_correct else 'WRONG'} "
                    f"(expected {inc.attribution_expected}, found {inc.attribution_found or '-'})")
+    for t in result.tickets.incidents if result.tickets else ():
+        delay = f"after {t.delay_s / 60:.0f} min" if t.delay_s is not None else "NONE"
+        click.echo(f"  {t.id:<28} {'ticket':<20} {'opened' if t.opened else 'MISSING':<9} {delay:<15} "
+                   f"{t.tickets} ticket(s){', flapping' if t.flapping else ''}")
+    for iid, kind in result.not_scored:
+        click.echo(f"  {iid:<28} {kind:<20} not scored: no detector targets this kind of incident")
     click.echo(f"  false alarms: {result.false_alarms} = {result.false_alarms_per_1000_device_days:g} "
                f"per 1,000 device-days {result.false_alarm_detectors or ''}")
+    if result.tickets:
+        click.echo(f"  tickets: {result.tickets.tickets} opened, {result.tickets.false_tickets} false")
+
+
+def _eval_nab(root: Path, fmt: str) -> None:
+    from detectors.eval_nab import REFERENCES, evaluate_nab
+
+    result = evaluate_nab(root)
+    if fmt == "json":
+        click.echo(json.dumps({**asdict(result), "references": dict(REFERENCES)}, indent=2))
+        return
+    refs = ", ".join(f"{name} {score:g}" for name, score in REFERENCES)
+    click.echo(f"NAB ({result.files} files, {result.rows} rows, {result.windows} windows): standard score "
+               f"{result.score:.2f}; {result.detected} windows found, {result.onsets} alarm onsets, "
+               f"{result.false_onsets} outside windows (published: {refs})")

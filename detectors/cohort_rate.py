@@ -20,10 +20,11 @@ Expected fraction ``p0`` is the larger of
   holds ``prior_devices`` device-observations; before that it is not tested.
 
 Guards: at least ``min_devices`` active and ``min_affected`` faulty devices.
-False-alarm control: every scan (one per closed window) tests many cohorts at
-several horizons; the p-value is Bonferroni-multiplied by the number of tests
-in that scan and compared with ``alpha``, the family-wise false-alarm
-probability per scan. Scores are ``-log10`` of the adjusted p-value; the
+False-alarm control: every scan tests many cohorts at several horizons, and
+there are ``looks`` scans per window (one every few minutes of event time,
+the last when the window closes); the p-value is Bonferroni-multiplied by
+the number of tests in the scan times the looks per window and compared
+with ``alpha``, the family-wise false-alarm probability per window. Scores are ``-log10`` of the adjusted p-value; the
 threshold is ``-log10(alpha)``. Attribution follows `detectors.attribution`.
 """
 
@@ -133,21 +134,27 @@ class CohortScan:
         self.history: dict[tuple, CohortRate] = {}
         self._totals: dict[int, dict] = {}
 
-    def scan(self, counts: dict[int, Counts], long_run: LongRun | None = None) -> list[CohortFinding]:
+    def scan(self, counts: dict[int, Counts], long_run: LongRun | None = None, *, learn: bool = True,
+             looks: int = 1) -> list[CohortFinding]:
         """``counts[h]`` are the cell counts over horizon ``h``; returns the explained excesses.
 
         ``long_run`` (optional): per cell, (faulty device-windows, active
         device-windows) over a long, exponentially forgetting past.
+        ``looks``: scans per window (sliding evaluation), part of the
+        Bonferroni factor so that the family-wise rate stays ``alpha`` per
+        window; ``learn=False`` for a look at a window still open (only a
+        closed window teaches the cohorts' histories).
         """
         agg = {h: _aggregate(counts.get(h, {})) for h in self.horizons}
         self._totals = {}  # per horizon, for this scan only
         try:
-            return self._scan(counts, agg, long_run)
+            return self._scan(counts, agg, long_run, learn, max(1, looks))
         finally:
             self._totals = {}
 
-    def _scan(self, counts: dict[int, Counts], agg: dict, long_run: LongRun | None) -> list[CohortFinding]:
-        tests, n_tests = self._test_all(counts, agg, long_run)
+    def _scan(self, counts: dict[int, Counts], agg: dict, long_run: LongRun | None, learn: bool,
+              looks: int) -> list[CohortFinding]:
+        tests, n_tests = self._test_all(counts, agg, long_run, learn, looks)
         threshold = surprise(self.alpha)
         cells_of = {k: frozenset(agg[h][k][2]) for k in tests for h in self.horizons if k in agg[h]}
         significant = sorted((k for k, t in tests.items() if surprise(t[0] * n_tests) >= threshold),
@@ -169,7 +176,8 @@ class CohortScan:
                                           surprise(p * n_tests), threshold))
         return findings
 
-    def _test_all(self, counts: dict[int, Counts], agg: dict, long_run: LongRun | None) -> tuple[dict, int]:
+    def _test_all(self, counts: dict[int, Counts], agg: dict, long_run: LongRun | None, learn: bool = True,
+                  looks: int = 1) -> tuple[dict, int]:
         """Test every guarded cohort at every horizon (best horizon kept per cohort), then learn."""
         tests: dict[CohortKey, tuple] = {}  # key -> (p-value, horizon, x, expected fraction)
         xs: dict[tuple, dict] = {}
@@ -186,8 +194,9 @@ class CohortScan:
                     p = det.p_value(x)
                     if key not in tests or p < tests[key][0]:
                         tests[key] = (p, h, x, expected)
+        n_tests *= looks
         flagged = {k for k, t in tests.items() if t[0] * n_tests <= self.alpha}
-        for (key, h), x in xs.items():  # prequential: learn after scoring
+        for (key, h), x in (xs.items() if learn else ()):  # prequential: learn after scoring
             if key not in flagged:  # an excess never becomes the cohort's own normal
                 self.history.setdefault((key, h), self._new(h)).learn_one(x)
         return tests, n_tests

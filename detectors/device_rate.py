@@ -101,8 +101,16 @@ class DeviceFaultRate(AnomalyDetector):
             self._rate = self._rate * keep + 1.0
 
     def assess(self, x: dict) -> RateAssessment:
-        """Score ``x`` and say which horizon drove the score (does not learn)."""
+        """Score ``x`` and say which horizon drove the score (does not learn).
+
+        A look at a window still open (sliding evaluation) passes
+        ``elapsed`` (the share of the newest window seen so far), ``before``
+        (counts of older windows not yet learned) and ``looks`` (looks per
+        window, part of the Bonferroni factor).
+        """
         k = int(x["count"])
+        elapsed = float(x.get("elapsed", 1.0))
+        looks = int(x.get("looks", 1))
         if self._shape is None:
             r = float(x.get("prior_rate", self.default_rate) or self.default_rate)
             shape, rate = self.prior_windows * r + 0.1, float(self.prior_windows)
@@ -110,20 +118,21 @@ class DeviceFaultRate(AnomalyDetector):
             shape, rate = self._shape, self._rate
         best = RateAssessment(0.0, float(k), shape / rate, 1)
         best_p = 1.0
-        recent = self._recent
+        recent = self._recent + list(x.get("before", ())) if "before" in x else self._recent
         previous = -1
         for h in sorted(self.horizons):
             total = k + sum(recent[len(recent) - (h - 1):]) if h > 1 else k
             if total < self.min_count or total == previous:
                 continue  # same count over a longer horizon is less surprising
             previous = total
-            p = negbin_sf(total, shape, rate / h)
+            exposure = h - 1 + elapsed
+            p = negbin_sf(total, shape, rate / exposure)
             if p < best_p:
                 best_p = p
-                best = RateAssessment(0.0, float(total), h * shape / rate, h)
+                best = RateAssessment(0.0, float(total), exposure * shape / rate, h)
         if best_p >= 1.0:
             return best
-        score = surprise(min(1.0, best_p * len(self.horizons)))
+        score = surprise(min(1.0, best_p * len(self.horizons) * looks))
         return RateAssessment(score, best.observed, best.expected, best.horizon)
 
     def score_one(self, x: dict) -> float:

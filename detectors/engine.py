@@ -34,22 +34,29 @@ from pathlib import Path
 
 from detectors import bounds, checkpoint
 from detectors.anomaly import Anomaly
-from detectors.attribution import Cell, label, shared_key
-from detectors.cohort_rate import CohortFinding, CohortScan
+from detectors.attribution import Cell
+from detectors.cohort_incidents import CohortIncidents
+from detectors.cohort_pooled import PooledScan, pooled_counts
+from detectors.cohort_rate import CohortScan
+from detectors.cohort_report import devices_anomaly, pooled_anomaly
+from detectors.connectivity import Connectivity
 from detectors.device_rate import DeviceFaultRate
 from detectors.fleet import FAULT_LEVELS, DeviceState, shard_of
 from detectors.late import LateRecords
+from detectors.sliding import cohort_counts, open_counts
 from detectors.rules import Rule, evaluate_rules, load_rules
 from detectors.telemetry import EpisodeGate, TelemetryZ
 from ingest.records import Cohort, DeviceEvent, DeviceMeta, DeviceStatus, LogLine, Telemetry
 
 MODEL_SAMPLE = 8  # one reading in this many feeds the model's pooled statistics
 EVICT_SHARE = 0.1  # past max_devices, this share of it (the longest silent) is dropped at once
+POOLED_EVERY = 3  # the pooled cohort test over the whole fleet runs at every third window close
 
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     window_s: float = 3600.0
+    step_s: float = 300.0  # sliding evaluation: look at the open window every this much event time
     lateness_s: float = 300.0
     device_threshold: float = 6.0
     cohort_alpha: float = 1e-3
@@ -59,7 +66,7 @@ class EngineConfig:
     telemetry_halflife: float = 720.0
     telemetry_grace: int = 60  # readings before a device's telemetry is scored at all
     telemetry_young: int = 1440  # until then (a day at 1/min) its deviations are floored by its model's
-    telemetry_quiet_s: float = 3600.0
+    telemetry_quiet: int = 60  # readings below half the threshold that close an episode (an hour at 1/min)
     shard: tuple[int, int] = (0, 1)
     cohort: bool = True
     rules: tuple[Rule, ...] = field(default_factory=tuple)
@@ -91,6 +98,13 @@ class DetectorEngine:
         self.active: dict[int, set[str]] = defaultdict(set)
         self.next_window: int | None = None  # the oldest window not yet closed
         self._close_at = -(1 << 62)  # event time at which that window closes
+        self.step_ms = max(1, min(int(config.step_s * 1000), self.window_ms))
+        self.looks = max(1, round(self.window_ms / self.step_ms))  # looks per window (Bonferroni factor)
+        self._look_at = -(1 << 62)  # event time of the next look at the open windows
+        self.moved: dict[str, int] = {}  # devices that changed cell lately (young cohorts) -> when
+        self.connectivity = Connectivity()
+        self.incidents = CohortIncidents()
+        self.faulting: set[str] = set()  # devices with faults in a window still open (what a look scores)
         self.watermark = 0
         self.latest_ms = 0  # the newest event time processed
         self._name_sets: dict[frozenset, frozenset] = {}
@@ -98,6 +112,8 @@ class DetectorEngine:
         self.cell_rate: dict[Cell, list[float]] = {}  # EW [faults, device-windows, faulty device-windows]
         self.scan = CohortScan(alpha=config.cohort_alpha, min_devices=config.cohort_min_devices,
                                min_affected=config.cohort_min_affected)
+        self.pooled = PooledScan(alpha=config.cohort_alpha, min_devices=config.cohort_min_devices,
+                                 min_affected=config.cohort_min_affected)
         self.rate_proto = DeviceFaultRate()
         self.telemetry_protos: dict[str, list] = {}  # model -> pooled statistics (see _model_stats)
         self.late = LateRecords()  # records older than every open window (not evaluated)
@@ -106,14 +122,22 @@ class DetectorEngine:
     def process(self, record) -> list[Anomaly]:
         kind = type(record)
         if kind is DeviceMeta:
-            self._state(record.device, record.ts_ms).cell = (record.model, record.firmware, record.site)
+            cell = (record.model, record.firmware, record.site, record.hw_rev)
+            if self._state(record.device, record.ts_ms).move(cell, record.ts_ms):
+                self.moved[record.device] = record.ts_ms
             return []
+        if kind is DeviceStatus and self._mine(record.device):
+            self.connectivity.status(record.device, record.ts_ms, record.online)
+        elif kind is Telemetry and self._mine(record.device):
+            self.connectivity.seen(record.device, record.ts_ms)  # before a look: the device is not silent
         if kind is DeviceStatus and not record.online:
             return []
         ts = record.ts_ms
         if ts > self.latest_ms:
             self.latest_ms = ts
         out = self.tick(ts) if ts >= self._close_at else []
+        if ts >= self._look_at:
+            out += self._look(ts)
         st = self.devices.get(record.device)
         if st is None or not st.cell[0]:
             st = self._state(record.device, ts, getattr(record, "cohort", None))
@@ -129,14 +153,82 @@ class DetectorEngine:
         if kind is DeviceEvent:
             if record.type == "fault":
                 st.count(w, True, record.code, ts)
+                self.faulting.add(record.device)
+            elif record.type == "fault_cleared":
+                st.cleared(ts)
         elif kind is LogLine:
             if record.level in FAULT_LEVELS:
                 st.count(w, False, record.code, ts)
+                self.faulting.add(record.device)
         elif kind is Telemetry and self._mine(record.device):
             anomaly = self._telemetry(st, record)
             if anomaly:
                 out.append(anomaly)
         return out
+
+    def _look(self, now_ms: int) -> list[Anomaly]:
+        """Sliding evaluation: score the open windows as they stand (nothing is learned).
+
+        Every ``step_s`` of event time the device detector looks at the
+        devices with faults in a window still open, and the pooled cohort
+        test at the cohorts devices moved into lately (a rollout), over
+        horizons that end now (the newest window only partly elapsed). The
+        looks per window enter their Bonferroni factors. The other cohort
+        tests run when a window closes (their horizons slide with it).
+        """
+        self._look_at = (now_ms // self.step_ms + 1) * self.step_ms
+        at = now_ms // self.step_ms * self.step_ms  # reports carry the look's step: a steady cadence
+        if self.next_window is None:
+            return []
+        offline = self.connectivity.check(now_ms, _Cells(self.devices), self.step_ms / 1000, at)
+        if self.looks <= 1:
+            return offline
+        w = max(now_ms // self.window_ms, self.next_window)
+        elapsed = min(1.0, max(0.0, (now_ms - w * self.window_ms) / self.window_ms))
+        if elapsed <= 0.0:
+            return offline
+        out: list[Anomaly] = offline
+        for device in sorted(self.faulting):
+            st = self.devices.get(device)
+            if st is None or not st.pending:
+                self.faulting.discard(device)
+                continue
+            if not self._mine(device):
+                continue
+            now_count, before = open_counts(st, self.next_window, w)
+            if now_count + sum(before) and st.rate is not None:
+                out += self._device_rate(device, st, now_count, st.code_if_closed(), None,
+                                         at, {"before": before, "elapsed": elapsed})
+        if self.config.cohort and (self.moved or self.pooled.watched):
+            out += self._young_cohorts(w, now_ms, at)
+        return out
+
+    def _young_cohorts(self, w: int, now_ms: int, at: int) -> list[Anomaly]:
+        """A look at the cohorts devices moved into lately (a rollout) and those already found: pooled counts."""
+        wm = self.window_ms
+        young_since = now_ms - self.pooled.young_windows * wm
+        self.moved = {d: t for d, t in self.moved.items() if t >= young_since and d in self.devices}
+        cells = {self.devices[d].cell for d in self.moved}.union(*self.pooled.watched.values())
+        members = [d for d, st in self.devices.items() if st.cell in cells]
+        open_faults = {d: open_counts(self.devices[d], self.next_window, w) for d in members}
+        counts = pooled_counts(self.devices, w, now_ms, wm, {d: k + sum(b) for d, (k, b) in open_faults.items()},
+                               only=members)
+        fault_rate = {cell: (v[0], v[1]) for cell, v in self.cell_rate.items()}
+        findings = self.pooled.scan(counts, fault_rate, now_ms, wm, looks=self.looks, young_only=True)
+        return self.incidents.stick([pooled_anomaly(self.devices, f, w, at, wm) for f in findings], now_ms, wm)
+
+    def _cohorts(self, w: int, end_ms: int) -> list[Anomaly]:
+        """Both cohort tests when window ``w`` closes (the devices test learns its histories)."""
+        wm = self.window_ms
+        long_run = {cell: (v[2], v[1]) for cell, v in self.cell_rate.items()}
+        counts = cohort_counts(self.devices, w, self.scan.horizons)
+        out = [devices_anomaly(self.devices, f, w, end_ms, wm) for f in self.scan.scan(counts, long_run)]
+        if w % POOLED_EVERY == 0:  # horizons of a day and a week: every few windows is often enough
+            fault_rate = {cell: (v[0], v[1]) for cell, v in self.cell_rate.items()}
+            pooled = pooled_counts(self.devices, w, end_ms, wm)
+            out += [pooled_anomaly(self.devices, f, w, end_ms, wm)
+                    for f in self.pooled.scan(pooled, fault_rate, end_ms, wm, looks=self.looks)]
+        return self.incidents.stick(out, end_ms, wm)
 
     def tick(self, now_ms: int) -> list[Anomaly]:
         """Close every window that ended ``lateness_s`` or more before ``now_ms`` (event time)."""
@@ -157,7 +249,7 @@ class DetectorEngine:
 
     def cohort_of(self, device: str) -> Cohort:
         st = self.devices.get(device)
-        return Cohort(*st.cell) if st else Cohort()
+        return Cohort(*st.cell[:3]) if st else Cohort()
 
     def checkpoint(self, path: Path) -> None:
         checkpoint.save(self, Path(path))
@@ -178,16 +270,18 @@ class DetectorEngine:
                 for devices in self.active.values():
                     devices.difference_update(gone)
                 self._drop(gone)
-            st = self.devices[device] = DeviceState(("", "", ""), ts_ms)
+            st = self.devices[device] = DeviceState(("", "", "", ""), ts_ms)
         if cohort is not None and (cohort.model or cohort.firmware or cohort.site):
-            st.cell = (cohort.model, cohort.firmware, cohort.site)
+            hw_rev = st.cell[3] if len(st.cell) > 3 else ""  # records carry no hardware revision: meta does
+            if st.move((cohort.model, cohort.firmware, cohort.site, hw_rev), ts_ms):
+                self.moved[device] = ts_ms
         return st
 
     def _telemetry(self, st: DeviceState, rec: Telemetry) -> Anomaly | None:
         model = self._model_stats(st.cell[0])
         if st.telemetry is None:
             st.telemetry = TelemetryZ(halflife=self.config.telemetry_halflife, grace=self.config.telemetry_grace)
-            st.gate = EpisodeGate(self.config.telemetry_threshold, int(self.config.telemetry_quiet_s * 1000))
+            st.gate = EpisodeGate(self.config.telemetry_threshold, self.config.telemetry_quiet)
         x = bounds.tracked(st, rec.metrics, self.config.max_metrics, self._name_sets)
         young = st.telemetry.n_learned < self.config.telemetry_young
         a = st.telemetry.assess(x, model[1] if young else None)
@@ -204,12 +298,15 @@ class DetectorEngine:
         else:
             text = f"{a.metric} reads {a.observed:g}, expected about {a.expected:.4g} ({a.score:.1f} standard deviations)"
         return Anomaly("telemetry", "device", rec.device, "", rec.ts_ms, rec.ts_ms, a.score, a.observed,
-                       a.expected, self.config.telemetry_threshold, 0.0, text, model=st.cell[0],
-                       firmware=st.cell[1], site=st.cell[2])
+                       a.expected, self.config.telemetry_threshold, st.gate.quiet * st.gate.interval_ms / 1000, text,
+                       model=st.cell[0], firmware=st.cell[1], site=st.cell[2], emission="episode")
 
     def _drop(self, devices: list[str]) -> int:
         for device in devices:
             del self.devices[device]
+            self.moved.pop(device, None)
+            self.faulting.discard(device)
+            self.connectivity.forget(device)
         self.evicted += len(devices)
         return len(devices)
 
@@ -243,8 +340,7 @@ class DetectorEngine:
                 out += self._device_rate(device, st, faults, code, prior, end_ms)
         if self.config.cohort:
             long_run = {cell: (v[2], v[1]) for cell, v in self.cell_rate.items()}
-            findings = self.scan.scan(self._cohort_counts(w), long_run)
-            out += [self._cohort_anomaly(f, w, end_ms) for f in findings]
+            out += self._cohorts(w, end_ms)
             out += evaluate_rules(self.config.rules, self.devices, end_ms)
         return out
 
@@ -255,41 +351,37 @@ class DetectorEngine:
         s[0], s[1], s[2] = s[0] * 0.999 + faults, s[1] * 0.999 + 1.0, s[2] * 0.999 + (faults > 0)
         return prior
 
-    def _device_rate(self, device, st, faults, code, prior, end_ms) -> list[Anomaly]:
-        if st.rate is None:
-            st.rate = self.rate_proto.clone()
-        x = {"count": faults, "prior_rate": prior}
-        a = st.rate.assess(x)
-        st.rate.learn_one(x)
+    def _device_rate(self, device, st, faults, code, prior, end_ms, look: dict | None = None) -> list[Anomaly]:
+        """Score a closed window and learn it, or (``look``) score the open windows as they stand."""
+        if look is None:
+            if st.rate is None:
+                st.rate = self.rate_proto.clone()
+            x = {"count": faults, "prior_rate": prior, "looks": self.looks}
+            a = st.rate.assess(x)
+            st.rate.learn_one(x)
+        else:
+            a = st.rate.assess({"count": faults, "looks": self.looks, **look})
+            faults += sum(look["before"])
         if a.score < self.config.device_threshold or not faults:
             return []  # a device that stopped faulting is not reported again from its past horizon
+        st.flagged_ms = end_ms
         hours = a.horizon * self.window_ms / 3_600_000
         text = (f"{a.observed:.0f} faults in the last {hours:g} h (dominant {code or 'no code'}), "
                 f"expected {a.expected:.2g} from the device's learned baseline")
-        return [Anomaly("device_fault_rate", "device", device, code, end_ms, end_ms - a.horizon * self.window_ms,
+        onset = end_ms - a.horizon * self.window_ms
+        return [Anomaly("device_fault_rate", "device", device, code, end_ms, onset,
                         a.score, a.observed, a.expected, self.config.device_threshold, hours * 3600.0, text,
-                        model=st.cell[0], firmware=st.cell[1], site=st.cell[2])]
+                        model=st.cell[0], firmware=st.cell[1], site=st.cell[2], flaps=st.flaps_since(onset))]
 
-    def _cohort_counts(self, w: int) -> dict[int, dict]:
-        counts: dict[int, dict] = {h: defaultdict(lambda: [0, 0]) for h in self.scan.horizons}
-        for st in self.devices.values():
-            for h, c in counts.items():
-                if st.last_active_w > w - h:
-                    slot = c[st.cell]
-                    slot[0] += 1
-                    slot[1] += st.last_fault_w > w - h
-        return {h: {cell: tuple(v) for cell, v in c.items()} for h, c in counts.items()}
 
-    def _cohort_anomaly(self, f: CohortFinding, w: int, end_ms: int) -> Anomaly:
-        devices = sorted(d for d, st in self.devices.items()
-                         if st.cell in f.cells and st.last_fault_w > w - f.horizon)
-        codes = [self.devices[d].last_code for d in devices if self.devices[d].last_code]
-        code = max(set(codes), key=codes.count) if codes else ""
-        subject_key = shared_key(c for c in f.cells)
-        hours = f.horizon * self.window_ms / 3_600_000
-        text = (f"{f.faulty} of {f.active} active devices of {label(f.key)} had faults in the last {hours:g} h "
-                f"({f.faulty / f.active:.0%}), expected {f.expected:.1%}; the excess follows {label(f.key)}")
-        return Anomaly("cohort_fault_rate", "cohort", label(subject_key), code, end_ms,
-                       end_ms - f.horizon * self.window_ms, f.score, f.faulty / f.active, f.expected,
-                       f.threshold, hours * 3600.0, text, attribution=label(f.key), devices=tuple(devices),
-                       model=subject_key[0] or "", firmware=subject_key[1] or "", site=subject_key[2] or "")
+class _Cells:
+    """The device table seen as device -> cell (a view: nothing is copied)."""
+
+    __slots__ = ("devices",)
+
+    def __init__(self, devices: dict):
+        self.devices = devices
+
+    def get(self, device: str, default=None):
+        st = self.devices.get(device)
+        return st.cell if st is not None else default

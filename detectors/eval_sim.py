@@ -19,22 +19,26 @@ same decoder as ingest) → `DetectorEngine`. Then every anomaly is matched:
   first match's time minus ``start_ms``; *attribution* is correct when a
   matching cohort anomaly names the incident's attribution (cohort
   incidents) or a matching anomaly names the device (device incidents);
-* incidents the detectors do not target (offline, storms, malformed
-  payloads, clock skew) are not scored, and anomalies matching them are not
-  false alarms; every other unmatched anomaly is a false alarm, reported per
+* offline incidents are found by the connectivity detector; several devices
+  of one site going together expect a cohort report naming ``site=…``;
+* incidents the detectors do not target (storms, malformed payloads, clock
+  skew) are listed as not scored, and anomalies matching them are not false
+  alarms; every other unmatched anomaly is a false alarm, reported per
   1,000 device-days (devices x simulated days).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from detectors.anomaly import Anomaly
 from detectors.engine import DetectorEngine, EngineConfig
+from detectors.eval_tickets import TicketReport, replay_tickets
 from ingest.decode import DecodeError, decode_message
 
-TARGETS = frozenset({"firmware-regression", "device-degradation", "flapping", "stuck-sensor"})
+TARGETS = frozenset({"firmware-regression", "site-fault", "hw-batch", "device-degradation", "flapping",
+                     "stuck-sensor", "offline"})
 DAY_MS = 86_400_000
 
 
@@ -65,6 +69,8 @@ class ScenarioResult:
     false_alarms: int
     false_alarms_per_1000_device_days: float
     false_alarm_detectors: dict
+    not_scored: tuple[tuple[str, str], ...] = ()  # (id, kind) of the truth's incidents no detector targets
+    tickets: TicketReport | None = None  # the alert and ticket stages replayed on the simulated clock
 
 
 def run_simulation(sim, config: EngineConfig = EngineConfig()) -> tuple[list[Anomaly], int, int, DetectorEngine]:
@@ -97,12 +103,13 @@ def matches(anomaly: Anomaly, incident, grace_ms: int) -> bool:
 
 def score_run(truth, anomalies: list[Anomaly], config: EngineConfig, records: int = 0,
               rejected: int = 0) -> ScenarioResult:
-    grace = int(2 * config.window_s * 1000 + config.lateness_s * 1000)
-    results, explained = [], set()
+    grace = grace_ms(config)
+    results, explained, skipped = [], set(), []
     for inc in truth.incidents:
         hits = [a for a in anomalies if matches(a, inc, grace)]
         explained.update(id(a) for a in hits)
         if inc.kind not in TARGETS:
+            skipped.append((inc.id, inc.kind))
             continue
         results.append(_incident_result(inc, sorted(hits, key=lambda a: a.ts_ms)))
     false = [a for a in anomalies if id(a) not in explained]
@@ -110,7 +117,7 @@ def score_run(truth, anomalies: list[Anomaly], config: EngineConfig, records: in
     return ScenarioResult(
         truth.scenario, truth.seed, truth.devices, round(days, 3), records, rejected, len(anomalies),
         tuple(results), len(false), round(len(false) / max(truth.devices * days, 1e-9) * 1000, 3),
-        dict(Counter(a.detector for a in false)))
+        dict(Counter(a.detector for a in false)), tuple(skipped))
 
 
 def _incident_result(inc, hits: list[Anomaly]) -> IncidentResult:
@@ -130,11 +137,26 @@ def _incident_result(inc, hits: list[Anomaly]) -> IncidentResult:
 
 
 def evaluate_scenario(scenario, devices: int | None = None, duration_s: float | None = None, seed: int = 0,
-                      config: EngineConfig = EngineConfig(), topics=None, start_ms: int = 1_767_225_600_000):
-    """Simulate, detect, score. ``topics`` restricts the simulated topics (e.g. no telemetry)."""
+                      config: EngineConfig = EngineConfig(), topics=None, start_ms: int = 1_767_225_600_000,
+                      tickets: bool = False, alert_config=None):
+    """Simulate, detect, score. ``topics`` restricts the simulated topics (e.g. no telemetry).
+
+    ``tickets``: also replay the anomalies through the alert and ticket
+    stages (`detectors.eval_tickets`) and score the tickets per incident.
+    """
     from simulators.fleet import Simulation
 
     sim = Simulation(scenario, devices=devices, seed=seed, duration_s=duration_s, start_ms=start_ms,
                      topics=topics)
     anomalies, records, rejected, _ = run_simulation(sim, config)
-    return score_run(sim.truth(), anomalies, config, records, rejected), anomalies
+    truth = sim.truth()
+    result = score_run(truth, anomalies, config, records, rejected)
+    if tickets:
+        report = replay_tickets(truth, anomalies, TARGETS, grace_ms(config), alert_config)
+        result = replace(result, tickets=report)
+    return result, anomalies
+
+
+def grace_ms(config: EngineConfig) -> int:
+    """How long after an incident's end a report still belongs to it (window detectors report late)."""
+    return int(2 * config.window_s * 1000 + config.lateness_s * 1000)

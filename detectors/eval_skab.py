@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from detectors.engine import EngineConfig
 from detectors.scoring import PointMetrics, edges, nab_score, point_metrics
 from detectors.telemetry import EpisodeGate, TelemetryZ
 
@@ -24,15 +25,18 @@ FAULT_DIRS = ("valve1", "valve2", "other")
 
 
 @dataclass(frozen=True, slots=True)
-class SkabParams:
-    """Detector settings for 1 Hz test-bed data (tuned on SKAB, see the README's numbers)."""
+class TelemetryParams:
+    """The telemetry detector's settings: the live engine's defaults, the same for every data set."""
 
-    halflife: float = 30.0
-    threshold: float = 3.5
-    quiet_s: float = 5.0
-    release: float = 0.6
-    outlier_variance: bool = True
-    max_repeat: float = 1.0
+    halflife: float = EngineConfig().telemetry_halflife
+    grace: int = EngineConfig().telemetry_grace
+    threshold: float = EngineConfig().telemetry_threshold
+    quiet: int = EngineConfig().telemetry_quiet
+
+    @classmethod
+    def from_config(cls, config: EngineConfig) -> "TelemetryParams":
+        return cls(config.telemetry_halflife, config.telemetry_grace, config.telemetry_threshold,
+                   config.telemetry_quiet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +49,13 @@ class SkabResult:
 
 
 def read_series(path: Path, time_column: str, value_columns: list[str] | None,
-                delimiter: str = ",") -> Iterator[tuple[str, dict[str, float], dict[str, str]]]:
-    """Rows as (time text, values, the other columns)."""
+                delimiter: str | None = None) -> Iterator[tuple[str, dict[str, float], dict[str, str]]]:
+    """Rows as (time text, values, the other columns); the delimiter (``,``, ``;`` or tab) is sniffed if not given."""
     with open(path, newline="") as fh:
+        if delimiter is None:
+            header = fh.readline()
+            delimiter = max(",;\t", key=header.count)
+            fh.seek(0)
         reader = csv.DictReader(fh, delimiter=delimiter)
         cols = value_columns or [c for c in reader.fieldnames or [] if c != time_column]
         for row in reader:
@@ -55,12 +63,11 @@ def read_series(path: Path, time_column: str, value_columns: list[str] | None,
             yield row.get(time_column, ""), values, row
 
 
-def alarms(rows: Iterable[dict[str, float]], params: SkabParams, train: int = TRAIN_ROWS,
+def alarms(rows: Iterable[dict[str, float]], params: TelemetryParams, train: int = TRAIN_ROWS,
            step_ms: int = 1000) -> tuple[list[float], list[int]]:
     """Scores and 0/1 alarms per row after ``train`` learn-only rows (one row per ``step_ms``)."""
-    det = TelemetryZ(halflife=params.halflife, grace=60,
-                     outlier_variance=params.outlier_variance, max_repeat=params.max_repeat)
-    gate = EpisodeGate(params.threshold, int(params.quiet_s * 1000), params.release)
+    det = TelemetryZ(halflife=params.halflife, grace=params.grace)
+    gate = EpisodeGate(params.threshold, params.quiet)
     scores, alarm = [], []
     for i, x in enumerate(rows):
         if i < train:
@@ -74,7 +81,7 @@ def alarms(rows: Iterable[dict[str, float]], params: SkabParams, train: int = TR
     return scores, alarm
 
 
-def evaluate_skab(root: Path, params: SkabParams = SkabParams(), window: int = 60) -> SkabResult:
+def evaluate_skab(root: Path, params: TelemetryParams = TelemetryParams(), window: int = 60) -> SkabResult:
     truth, pred, cp_files, n_files = [], [], [], 0
     for sub in FAULT_DIRS:
         for path in sorted((root / sub).glob("*.csv"), key=lambda p: (len(p.stem), p.stem)):
@@ -98,7 +105,7 @@ def evaluate_skab(root: Path, params: SkabParams = SkabParams(), window: int = 6
 
 
 def score_csv(path: Path, out: Path, time_column: str, value_columns: list[str] | None,
-              params: SkabParams = SkabParams(), train: int = 0) -> int:
+              params: TelemetryParams = TelemetryParams(), train: int = 0) -> int:
     """Score every row of a CSV with the telemetry detector; write time, score, alarm."""
     rows = list(read_series(path, time_column, value_columns))
     scores, alarm = alarms([r[1] for r in rows], params, train=train)

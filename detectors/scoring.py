@@ -97,6 +97,18 @@ def nab_raw(true_cps: Sequence[int], predicted: Sequence[int], window: int) -> t
     """
     cps = sorted(true_cps)
     wins = [(c, min(c + window, cps[i + 1]) if i + 1 < len(cps) else c + window) for i, c in enumerate(cps)]
+    return windows_raw(wins, predicted)
+
+
+def windows_raw(wins: Sequence[tuple[int, int]], predicted: Sequence[int]) -> tuple[float, int]:
+    """Raw NAB score of predicted rows against explicit windows ``[start, end)`` (sorted, disjoint).
+
+    >>> windows_raw([(10, 20)], [10])[0] == sigma(-1.0)
+    True
+    >>> windows_raw([(10, 20)], [])
+    (-1.0, 1)
+    """
+    wins = sorted(wins)
     hit = [False] * len(wins)
     score = 0.0
     for p in sorted(predicted):

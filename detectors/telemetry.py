@@ -28,7 +28,7 @@ chance of repeating the previous value; metrics that repeat more often than
 
 `EpisodeGate` turns scores into episodes (one anomaly per episode): an
 episode opens when the score reaches the threshold and closes after
-``quiet_ms`` of scores below ``release`` times the threshold.
+``quiet`` readings below ``release`` times the threshold.
 """
 
 from __future__ import annotations
@@ -144,33 +144,47 @@ class TelemetryZ(AnomalyDetector):
 
 
 class EpisodeGate:
-    """One alarm per episode: opens at ``threshold``, closes after ``quiet_ms`` below ``release * threshold``.
+    """One alarm per episode: opens at ``threshold``, closes after ``quiet`` readings below ``release * threshold``.
 
-    >>> g = EpisodeGate(threshold=5.0, quiet_ms=10)
-    >>> [g.step(t, s) for t, s in [(0, 1), (1, 6), (2, 9), (3, 1), (20, 1), (21, 7)]]
+    Counting readings, not seconds, makes the gate follow the series' own
+    sampling interval (a minute-rate device and a 1 Hz test bed alike); the
+    interval is learned too (`interval_ms`), so an episode's span can be
+    stated in time.
+
+    >>> g = EpisodeGate(threshold=5.0, quiet=2)
+    >>> [g.step(t, s) for t, s in [(0, 1), (1, 6), (2, 9), (3, 1), (4, 1), (5, 7)]]
     [False, True, False, False, False, True]
-    >>> g.active
-    True
+    >>> g.active, g.interval_ms
+    (True, 1.0)
     """
 
-    __slots__ = ("threshold", "quiet_ms", "release", "active", "_last_high")
+    __slots__ = ("threshold", "quiet", "release", "active", "_below", "_last_ts", "interval_ms")
 
-    def __init__(self, threshold: float, quiet_ms: int, release: float = 0.5):
+    def __init__(self, threshold: float, quiet: int, release: float = 0.5):
         self.threshold = threshold
-        self.quiet_ms = quiet_ms
+        self.quiet = quiet
         self.release = release
         self.active = False
-        self._last_high = 0
+        self._below = 0
+        self._last_ts: int | None = None
+        self.interval_ms = 0.0
 
     def step(self, ts_ms: int, score: float) -> bool:
         """Record a score; True when a new episode opens."""
-        if score >= self.release * self.threshold and self.active:
-            self._last_high = ts_ms
-        elif self.active and ts_ms - self._last_high >= self.quiet_ms:
-            self.active = False
+        if self._last_ts is not None and ts_ms > self._last_ts:
+            gap = ts_ms - self._last_ts
+            self.interval_ms = gap if not self.interval_ms else self.interval_ms + 0.05 * (gap - self.interval_ms)
+        self._last_ts = ts_ms
+        if self.active:
+            if score >= self.release * self.threshold:
+                self._below = 0
+            else:
+                self._below += 1
+                if self._below >= self.quiet:
+                    self.active = False
         if not self.active and score >= self.threshold:
             self.active = True
-            self._last_high = ts_ms
+            self._below = 0
             return True
         return False
 
@@ -178,5 +192,9 @@ class EpisodeGate:
         return {k: getattr(self, k) for k in self.__slots__}
 
     def __setstate__(self, state):
+        self._below, self._last_ts, self.interval_ms = 0, None, 0.0  # checkpoints of the time-based gate
         for k, v in state.items():
-            setattr(self, k, v)
+            if k in self.__slots__:
+                setattr(self, k, v)
+        if not isinstance(getattr(self, "quiet", None), int):
+            self.quiet = 60

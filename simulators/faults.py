@@ -81,6 +81,17 @@ def fault_actions(device: str, ts_ms: int, spec: FaultSpec, rng: random.Random, 
     return actions, occurrences
 
 
+def excess_faults(dp, rng: random.Random, rate_per_day: float, start_ms: int, end_ms: int, spec: FaultSpec,
+                  plan_end_ms: int) -> list[Occurrence]:
+    """An incident's extra faults on one device plan (``dp.actions`` grows); their occurrences."""
+    occurrences: list[Occurrence] = []
+    for ts in poisson_times(rng, rate_per_day, start_ms, end_ms):
+        actions, occ = fault_actions(dp.device.device, ts, spec, rng, plan_end_ms)
+        dp.actions += actions
+        occurrences += occ
+    return occurrences
+
+
 def background_faults(device: str, model: DeviceModel, rng: random.Random, start_ms: int, end_ms: int,
                       scale: float, excluded: Sequence[tuple[int, int]] = ()) -> tuple[list[Action], int]:
     """Faults at the model's base rate (not part of any incident); returns actions and count."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from simulators.faults import fault_actions, poisson_times
+from simulators.faults import excess_faults, fault_actions
 from simulators.models import MODELS, FaultSpec
 from simulators.plan import DevicePlan, FirmwareAction, LogAction, Plan, Ramp, Window
 from simulators.scenario import Degradation, FirmwareRegression, Flapping, Scenario, StuckSensor
@@ -33,8 +33,12 @@ def fault_spec(model: str, code: str, message: str = "") -> FaultSpec:
 def plan_firmware_regression(spec: FirmwareRegression, iid: str, plan: Plan,
                              start_ms: int, end_ms: int, scenario: Scenario | None = None) -> Incident:
     rng = plan.rng(iid)
-    cohort = _spread_over_sites([p for p in plan.devices.values() if p.device.model == spec.model],
-                                spec.share, rng)
+    sites = _rollout_sites(spec, plan, rng)
+    pool = [p for p in plan.devices.values() if p.device.model == spec.model
+            and (not sites or p.device.site in sites)]
+    if not pool:
+        raise ValueError(f"no {spec.model} device at {', '.join(sites) or 'any site'}")
+    cohort = _spread_over_sites(pool, spec.share, rng)
     fault = fault_spec(spec.model, spec.code, spec.message)
     rate = MODELS[spec.model].fault_rate_per_day * (spec.multiplier - 1.0)
     rollout_ms = int(parse_span(spec.rollout) * 1000)
@@ -47,12 +51,9 @@ def plan_firmware_regression(spec: FirmwareRegression, iid: str, plan: Plan,
         _install(dp, updated, spec.firmware)
         if spec.end is not None:
             _install(dp, end_ms, dp.device.firmware)
-        device_rng = plan.rng(iid, device)
-        for ts in poisson_times(device_rng, rate, updated, end_ms):
-            actions, occ = fault_actions(device, ts, fault, device_rng, plan.end_ms)
-            dp.actions += actions
-            occurrences += occ
-        if any(o.device == device for o in occurrences):
+        occ = excess_faults(dp, plan.rng(iid, device), rate, updated, end_ms, fault, plan.end_ms)
+        occurrences += occ
+        if occ:
             faulted.append(device)
     subject = f"model={spec.model},firmware={spec.firmware}"
     return Incident(
@@ -66,7 +67,17 @@ def plan_firmware_regression(spec: FirmwareRegression, iid: str, plan: Plan,
                       "incident_faults": sum(o.kind == "fault" for o in occurrences)},
         occurrences=tuple(occurrences),
         description=f"{spec.model} devices updated to firmware {spec.firmware} fault {spec.multiplier:g}x "
-                    f"as often ({spec.code}); the cohort spans several sites")
+                    f"as often ({spec.code}); "
+                    + (f"the rollout is confined to {', '.join(sites)}" if sites
+                       else "the cohort spans several sites"))
+
+
+def _rollout_sites(spec: FirmwareRegression, plan: Plan, rng: random.Random) -> list[str]:
+    """The sites a rollout is confined to: named, or a number chosen by the seed among the model's sites."""
+    if not isinstance(spec.sites, int):
+        return list(spec.sites)
+    have = sorted({dp.device.site for dp in plan.devices.values() if dp.device.model == spec.model})
+    return sorted(rng.sample(have, min(spec.sites, len(have))))
 
 
 def _spread_over_sites(pool: list[DevicePlan], share: float, rng: random.Random) -> list[DevicePlan]:

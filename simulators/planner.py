@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
-from simulators import disturbances, incidents
+from simulators import cohort_incidents, disturbances, incidents
 from simulators.faults import background_faults, maintenance_visits
 from simulators.models import MODELS
 from simulators.plan import DevicePlan, Plan, StatusAction
@@ -15,6 +15,8 @@ from simulators.truth import FleetDevice, Incident
 
 PLANNERS: dict[str, Callable[..., Incident]] = {
     "firmware-regression": incidents.plan_firmware_regression,
+    "site-fault": cohort_incidents.plan_site_fault,
+    "hw-batch": cohort_incidents.plan_hw_batch,
     "device-degradation": incidents.plan_degradation,
     "stuck-sensor": incidents.plan_stuck_sensor,
     "flapping": incidents.plan_flapping,

@@ -72,11 +72,42 @@ class FirmwareRegression(IncidentSpec):
     model: str = "PX-200"
     firmware: str = "2.1.0"
     share: float = Field(0.4, gt=0, le=1)  # of the model's devices
-    min_sites: int = Field(3, ge=1)  # the cohort spans at least this many sites
+    min_sites: int = Field(3, ge=1)  # the cohort spans at least this many sites (when `sites` is empty)
+    # confine the rollout to these sites, or to this many sites chosen by the seed (default: every site)
+    sites: Union[list[str], Annotated[int, Field(ge=1)]] = []
     rollout: Length = "2h"  # updates are spread over this span from `start`
     multiplier: float = Field(6.0, gt=1)  # cohort fault rate / base rate
     code: str = "E214"
     message: str = "overcurrent on phase B (fw 2.1.0 regression)"
+
+
+SITE_CAUSES = {  # cause -> (code, component, root-cause line)
+    "power": ("P510", "power", "supply voltage sag below 190 V"),
+    "climate": ("C620", "enclosure", "enclosure temperature above 45 C"),
+    "network": ("N730", "network", "uplink lost: gateway unreachable"),
+}
+
+
+class SiteFault(IncidentSpec):
+    """Every device at one site faults more, whatever its model (power, climate or network there)."""
+
+    kind: Literal["site-fault"]
+    site: str = ""  # default: a site chosen by the seed
+    cause: Literal["power", "climate", "network"] = "power"
+    multiplier: float = Field(8.0, gt=1)  # site fault rate / the models' base rates
+    code: str = ""  # default: the cause's code
+    message: str = ""  # default: the cause's root-cause line
+
+
+class HwBatch(IncidentSpec):
+    """One hardware revision of one model fails more (a bad component batch)."""
+
+    kind: Literal["hw-batch"]
+    model: str = "PX-200"
+    hw_rev: str = ""  # default: the model's last revision
+    multiplier: float = Field(5.0, gt=1)
+    code: str = "E214"
+    message: str = "overcurrent on phase B (capacitor batch 2317)"
 
 
 class Degradation(DeviceIncidentSpec):
@@ -129,7 +160,8 @@ class ClockSkew(DeviceIncidentSpec):
 
 
 AnyIncident = Annotated[
-    Union[FirmwareRegression, Degradation, StuckSensor, Offline, Flapping, MessageStorm, Malformed, ClockSkew],
+    Union[FirmwareRegression, SiteFault, HwBatch, Degradation, StuckSensor, Offline, Flapping, MessageStorm,
+          Malformed, ClockSkew],
     Field(discriminator="kind"),
 ]
 
@@ -232,8 +264,8 @@ def _validate(raw: dict[str, Any], path: Path) -> Scenario:
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        kinds = {"firmware-regression", "device-degradation", "stuck-sensor", "offline", "flapping",
-                 "message-storm", "malformed", "clock-skew"}
+        kinds = {"firmware-regression", "site-fault", "hw-batch", "device-degradation", "stuck-sensor", "offline",
+                 "flapping", "message-storm", "malformed", "clock-skew"}
         field = ".".join(str(p) for p in err["loc"] if p not in kinds) or "(top level)"
         value = err.get("input")
         raise ScenarioError(f"{path}: field {field}: {err['msg']} (value: {value!r})") from None

@@ -114,12 +114,12 @@ class ServiceProcess(IngestProcess):
 SIM_TOPICS = {"events", "logs", "meta", "status"}  # the fault-rate detectors' inputs; no telemetry keeps runs short
 
 
-def messages_of(scenario: str, devices: int, seed: int, prefix: str):
+def messages_of(scenario: str, devices: int, seed: int, prefix: str, topics=SIM_TOPICS, start_ms=None):
     """The scenario's messages under this test's own topic prefix (other tests' retained
     messages never reach it)."""
     from simulators.fleet import Simulation
 
-    sim = Simulation(scenario, devices=devices, seed=seed, topics=SIM_TOPICS)
+    sim = Simulation(scenario, devices=devices, seed=seed, topics=topics, start_ms=start_ms)
     msgs = [(prefix + m.topic[len("devices"):], m.payload, m.retain) for m in sim.messages() if not m.will]
     return msgs, sim.truth()
 

@@ -158,3 +158,21 @@ def test_flapping_ends_when_the_fault_holds_steadily(make_manager, make_anomaly,
     out = drive(manager, 0, 1200, flap_then_steady)
     assert [x.flapping for x in out if x.state == "firing"][-2:] == [True, False]
     assert len(firing_episodes(out)) == 1 and manager.get(a.key).state == "firing"
+
+
+def test_an_episode_detector_fires_on_its_one_report(make_manager, make_anomaly, drive, recorder):
+    """A detector that reports once per episode (telemetry) must reach tickets with that one report."""
+    manager = make_manager()
+    a = make_anomaly(detector="telemetry", code="", window_s=3600.0, emission="episode")
+    out = drive(manager, 0, 30, lambda t: [a] if t == 0 else [])
+    assert [(x.key, x.state, x.count) for x in out] == [(a.key, "firing", 1)]
+    assert recorder.states(a.key) == ["firing"]
+    # quiet for 1.5 episodes' worth of its window: the alert resolves on its own
+    out = drive(manager, 30, 3 * 3600, step=60)
+    assert [x.state for x in out] == ["resolved"]
+
+
+def test_a_repeating_detector_still_needs_two_reports(make_manager, make_anomaly, drive):
+    manager = make_manager()
+    a = make_anomaly(window_s=3600.0)
+    assert drive(manager, 0, 3 * 3600, lambda t: [a] if t == 0 else [], step=60) == []

@@ -115,3 +115,41 @@ def test_shipped_device_scenarios_are_caught_with_young_devices(scenario):
     (inc,) = [i for i in result.incidents if i.kind == scenario]
     assert inc.detected and inc.attribution_correct, inc
     assert result.false_alarms == 0
+
+
+def test_incidents_without_a_detector_are_listed_as_not_scored():
+    result, _ = evaluate_scenario("message-storm", devices=30, duration_s=6 * 3600, seed=1, topics=NO_TELEMETRY)
+    assert result.incidents == ()
+    assert [kind for _, kind in result.not_scored] == ["message-storm"]
+    out = CliRunner().invoke(evaluate, ["--scenario", "message-storm", "--devices", "30", "--duration", "6h",
+                                        "--no-telemetry"])
+    assert out.exit_code == 0, out.output
+    assert "message-storm" in out.output and "not scored" in out.output
+
+
+@pytest.mark.parametrize("scenario, attribution", [("site-fault", "site="), ("hw-batch", "hw_rev=B")])
+def test_site_and_hardware_incidents_are_attributed(scenario, attribution):
+    result, _ = evaluate_scenario(scenario, devices=300, seed=1, topics=NO_TELEMETRY)
+    (inc,) = result.incidents
+    assert inc.detected and inc.attribution_correct, inc
+    assert inc.attribution_found.startswith(attribution)
+    assert result.false_alarms == 0
+
+
+WEAK = """
+description: a weak, slow excess in a small share of a model
+base: healthy
+duration: 5d
+incidents:
+  - {kind: hw-batch, id: weak-hw, model: CH-50, hw_rev: C2, multiplier: 2.5, start: 20%}
+"""
+
+
+def test_a_weak_excess_in_a_small_share_is_found_within_days(tmp_path):
+    path = tmp_path / "weak.yaml"
+    path.write_text(WEAK)
+    result, _ = evaluate_scenario(str(path), devices=600, seed=1, topics=NO_TELEMETRY)
+    (inc,) = result.incidents
+    assert inc.detected and inc.attribution_found == "hw_rev=C2", inc  # about 75 of 600 devices, x2.5
+    assert inc.delay_s < 3 * 86400
+    assert result.false_alarms_per_1000_device_days <= 1.0

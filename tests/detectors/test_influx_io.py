@@ -65,6 +65,6 @@ def test_warm_up_replays_history_into_a_cold_engine(stack, influx_db):
     engine = DetectorEngine(EngineConfig(lateness_s=0))
     assert warm_up(engine, client, start, now) == len(records)
     p1 = engine.devices["p1"]
-    assert p1.cell == ("PX-200", "2.0.3", "s1") and p1.rate is not None and p1.rate.n_windows >= 40
+    assert p1.cell == ("PX-200", "2.0.3", "s1", "") and p1.rate is not None and p1.rate.n_windows >= 40
     assert p1.last_code == "E214"
     assert sum(p1.rate._recent) == 4 and sum(engine.devices["p2"].rate._recent) == 0  # the four faulty hours

@@ -176,3 +176,42 @@ def test_a_telemetry_storm_adds_the_stated_samples_with_increasing_seq():
     assert len(after) - len(before) == incident.expectations["messages"] == 6000
     seqs = [json.loads(m.payload)["seq"] for m in after]
     assert seqs == list(range(1, len(after) + 1))
+
+
+def _faults(messages, truth, device):
+    return [json.loads(m.payload) for m in of(messages, device, "events") if json.loads(m.payload)["type"] == "fault"]
+
+
+def test_site_fault_hits_every_model_at_one_site_with_its_own_code():
+    sim, messages, truth = run("site-fault", devices=120, duration_s=2 * 86400, topics=("events", "meta"))
+    (inc,) = truth.incidents
+    site = inc.cohort["site"]
+    assert inc.attribution == f"site={site}" and inc.fault_codes == ("P510",)
+    at_site = {d.device for d in truth.fleet if d.site == site}
+    assert set(inc.affected_devices) == at_site
+    assert len({d.model for d in truth.fleet if d.site == site}) > 1  # across models
+    faulted = {o.device for o in inc.occurrences if o.kind == "fault"}
+    assert faulted and faulted <= at_site and set(inc.tickets[0].children) == faulted
+    assert inc.root_cause_markers == ("supply voltage sag below 190 V",)
+    p510 = [f for d in at_site for f in _faults(messages, truth, d) if f["code"] == "P510"]
+    assert len(p510) == inc.expectations["incident_faults"]
+
+
+def test_hw_batch_confines_the_excess_to_one_revision_of_one_model():
+    sim, messages, truth = run("hw-batch", devices=120, duration_s=2 * 86400, topics=("events", "meta"))
+    (inc,) = truth.incidents
+    assert inc.attribution == "hw_rev=B" and inc.cohort == {"model": "PX-200", "hw_rev": "B"}
+    batch = {d.device for d in truth.fleet if d.model == "PX-200" and d.hw_rev == "B"}
+    assert set(inc.affected_devices) == batch
+    assert {o.device for o in inc.occurrences} <= batch
+    meta = json.loads(of(messages, sorted(batch)[0], "meta")[0].payload)
+    assert meta["hw_rev"] == "B"
+
+
+def test_a_firmware_rollout_can_be_confined_to_sites():
+    sim, messages, truth = run("firmware-regression-site", devices=200, duration_s=2 * 86400,
+                               topics=("events", "meta"))
+    (inc,) = truth.incidents
+    (site,) = {truth.device(d).site for d in inc.affected_devices}
+    assert inc.expectations["sites"] == [site] and site in inc.description
+    assert {d.device for d in truth.fleet if d.model == "PX-200" and d.site == site} == set(inc.affected_devices)

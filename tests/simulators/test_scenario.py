@@ -5,7 +5,7 @@ import pytest
 from simulators.fleet import Simulation
 from simulators.scenario import ScenarioError, load_scenario, scenario_names
 
-REQUIRED = {"healthy", "firmware-regression", "device-degradation", "stuck-sensor", "offline", "flapping",
+REQUIRED = {"healthy", "firmware-regression", "site-fault", "hw-batch", "firmware-regression-site", "device-degradation", "stuck-sensor", "offline", "flapping",
             "message-storm", "malformed", "clock-skew"}
 
 

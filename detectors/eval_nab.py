@@ -1,0 +1,79 @@
+"""The Numenta Anomaly Benchmark (NAB) layout, scored the benchmark's way, with the shipped defaults.
+
+A NAB directory holds ``data/<category>/<file>.csv`` (``timestamp,value``)
+and ``labels/combined_windows.json`` (per file, the labelled anomaly
+windows as timestamp pairs). Each labelled file is scored prequentially by
+the telemetry detector with the live engine's defaults (`TelemetryParams`),
+no training split: NAB is a streaming benchmark. Predictions are alarm
+*onsets* (the rows where an episode opens). NAB's standard profile: the
+first onset inside a window scores ``sigma`` of its position (earlier is
+better), onsets outside windows cost 0.11 each (less just after a window),
+missed windows cost 1; onsets in the probationary period (the first 15 % of
+a file, at most 750 rows) are not counted. Normalised over all files to
+0 (null detector) .. 100 (perfect), as in `detectors.scoring`.
+
+Published reference scores (NAB v1.1 scoreboard, standard profile, all 58
+files): Numenta HTM 70.1, Twitter ADVec 47.1, windowed Gaussian 39.6, Etsy
+Skyline 35.7, Bayesian changepoint 17.7.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from detectors.eval_skab import TelemetryParams, alarms, read_series
+from detectors.scoring import A_FN, A_TP, windows_raw
+
+PROBATION = 0.15
+REFERENCES = (("Numenta HTM", 70.1), ("Twitter ADVec", 47.1), ("windowed Gaussian", 39.6),
+              ("Etsy Skyline", 35.7), ("Bayesian changepoint", 17.7))
+
+
+@dataclass(frozen=True, slots=True)
+class NabResult:
+    score: float
+    files: int
+    rows: int
+    windows: int
+    detected: int
+    onsets: int
+    false_onsets: int
+
+
+def _ts(text: str) -> float:
+    return datetime.fromisoformat(text.strip().replace(" ", "T").split(".")[0]).timestamp()
+
+
+def score_file(path: Path, windows: list[list[str]], params: TelemetryParams) -> tuple[float, int, int, int, int]:
+    """(raw score, windows, windows hit, onsets, onsets outside windows) of one file."""
+    rows = list(read_series(path, "timestamp", ["value"]))
+    times = [_ts(r[0]) for r in rows]
+    _, alarm = alarms([r[1] for r in rows], params, train=0)
+    probation = min(int(PROBATION * len(rows)), 750)
+    onsets = [i for i in range(max(1, probation), len(alarm)) if alarm[i] and not alarm[i - 1]]
+    wins = [(bisect.bisect_left(times, _ts(a)), bisect.bisect_right(times, _ts(b))) for a, b in windows]
+    raw, n = windows_raw(wins, onsets)
+    inside = [any(s <= p < e for s, e in wins) for p in onsets]
+    hit = sum(any(s <= p < e for p in onsets) for s, e in wins)
+    return raw, n, hit, len(onsets), inside.count(False)
+
+
+def evaluate_nab(root: Path, params: TelemetryParams = TelemetryParams(), categories=None) -> NabResult:
+    """Score every labelled file under ``root`` (optionally only the given categories)."""
+    labels = json.loads((root / "labels" / "combined_windows.json").read_text())
+    raw = 0.0
+    files = rows = windows = detected = onsets = false = 0
+    for name, wins in sorted(labels.items()):
+        path = root / "data" / name
+        if not path.exists() or categories and name.split("/")[0] not in categories:
+            continue
+        s, n, hit, k, fp = score_file(path, wins, params)
+        raw, files, windows, detected, onsets, false = raw + s, files + 1, windows + n, detected + hit, onsets + k, false + fp
+        rows += sum(1 for _ in open(path)) - 1
+    perfect, null = windows * A_TP, windows * A_FN
+    score = 100.0 * (raw - null) / (perfect - null) if windows else 0.0
+    return NabResult(round(score, 2), files, rows, windows, detected, onsets, false)
