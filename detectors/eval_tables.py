@@ -4,8 +4,8 @@ Runs `faultline eval`'s fast path (simulator → decoder → detectors → alert
 and ticket stages on the simulated clock) over the shipped scenarios, three
 seeds each (the scenario's own defaults included), SKAB and NAB with the
 shipped telemetry defaults when their data is present
-(``FAULTLINE_SKAB_DIR``, default ``/work/shared/data/skab``;
-``FAULTLINE_NAB_DIR``), and rewrites the part of docs/detection.md between
+(``SKAB_DIR``;
+``NAB_DIR``), and rewrites the part of docs/detection.md between
 its ``tables`` markers. One run at a time (the machine is shared); about a
 quarter of an hour on two cores.
 """
@@ -88,7 +88,7 @@ def benchmark_rows() -> list[str]:
     from detectors.eval_skab import evaluate_skab
 
     rows = ["| data set | files, rows | result with the shipped defaults | published reference |", "|---|---|---|---|"]
-    skab = Path(os.environ.get("FAULTLINE_SKAB_DIR", "/work/shared/data/skab"))
+    skab = Path(os.environ.get("SKAB_DIR", "") or "/nonexistent")
     if (skab / "valve1").is_dir():
         r = evaluate_skab(skab)
         p = r.point
@@ -98,14 +98,14 @@ def benchmark_rows() -> list[str]:
                     f"32.42 (MSCRED); point F1: best 0.78 (Conv-AE, FAR 13.6 %); every row flagged: F1 0.698 |")
     else:
         rows.append(f"| SKAB | not run: no data at {skab} | | |")
-    nab = os.environ.get("FAULTLINE_NAB_DIR", "")
+    nab = os.environ.get("NAB_DIR", "")
     refs = ", ".join(f"{name} {score:g}" for name, score in REFERENCES)
     if nab and (Path(nab) / "labels" / "combined_windows.json").exists():
         r = evaluate_nab(Path(nab))
         rows.append(f"| NAB | {r.files}, {r.rows:,} | standard score **{r.score:.2f}**; {r.detected}/{r.windows} windows "
                     f"found, {r.onsets} alarm onsets, {r.false_onsets} outside windows | {refs} |")
     else:
-        rows.append(f"| NAB | not run: set FAULTLINE_NAB_DIR to the corpus (data/, labels/) | | {refs} |")
+        rows.append(f"| NAB | not run: set NAB_DIR to the corpus (data/, labels/) | | {refs} |")
     return rows
 
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from detectors.cli import evaluate
 from detectors.eval_nab import evaluate_nab
 
-NAB = Path(os.environ.get("FAULTLINE_NAB_DIR", "/work/shared/data/nab"))
+NAB = Path(os.environ.get("NAB_DIR", "") or "/nonexistent")  # a copy of NAB (data/, labels/), not vendored
 
 
 def _write_corpus(root: Path) -> None:
@@ -44,7 +44,7 @@ def test_a_shift_inside_its_window_scores_high_and_the_quiet_file_costs_nothing(
 
 
 @pytest.mark.skipif(not (NAB / "labels" / "combined_windows.json").exists(),
-                    reason="NAB corpus not present (set FAULTLINE_NAB_DIR to a directory with data/ and labels/)")
+                    reason="NAB corpus not present (set NAB_DIR to a directory with data/ and labels/)")
 def test_the_nab_corpus_with_the_shipped_defaults():
     result = evaluate_nab(NAB)
     assert result.files >= 50 and result.windows > 100
