@@ -211,6 +211,10 @@ def _pid_runs(pid: int, executable: str) -> bool:
         return False
     if stat.rsplit(")", 1)[1].split()[0] == "Z":
         return False
+    if not cmdline:
+        # Exiting: the kernel drops the command line before it closes the
+        # process's sockets, so it still holds its port until it is a zombie.
+        return True
     return os.path.basename(cmdline) == os.path.basename(executable)
 
 
