@@ -11,7 +11,7 @@ Lifecycle (`alerts.lifecycle`, knobs in `alerts.config.AlertConfig`)
     pending → firing after ``min_count`` anomalies at or above threshold and
     ``pending_s``; a pending alert whose detector goes quiet is dropped (a
     blip). Firing → resolved after ``resolve_after_s`` (and at least 1.5
-    detector steps) with no anomaly scoring at least ``rearm_ratio`` ×
+    detector steps; a cohort finding: its whole evidence window) with no anomaly scoring at least ``rearm_ratio`` ×
     threshold (hysteresis: a score hovering just under the threshold neither
     opens nor closes an alert). Many on/off changes within ``flap_window_s``
     mark the alert flapping and hold it firing (`alerts.flapping`). A new

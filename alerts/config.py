@@ -15,7 +15,9 @@ class AlertConfig:
       re-arm level ``threshold * rearm_ratio`` (hysteresis) and *resolves*
       after `resolve_after_s` without one, but never before its detector has
       missed `clear_windows` steps (a detector's step is learnt from the event
-      times of consecutive anomalies, else the anomaly's ``window_s``);
+      times of consecutive anomalies, else the anomaly's ``window_s``) and,
+      for a cohort finding, never before a whole evidence window (its
+      ``window_s``) has passed without one;
     - its condition turns *off* after `clear_windows` silent steps and *on*
       again at the next anomaly; it is *flapping* when it changed
       `flap_start_changes` times within `flap_window_s` (at least 20 steps),

@@ -137,9 +137,26 @@ def advance(rec: AlertRecord, now_ms: int, cfg: AlertConfig) -> tuple[AlertRecor
             return replace(rec, state="firing", fired_at_ms=now_ms), reasons | {FIRED}
         if not rec.raw_on:  # a blip (a fault too short to fire, but recurring, is flapping: it fires)
             return replace(rec, state="inactive", ends_at_ms=now_ms), reasons | {DROPPED}
-    elif rec.state == "firing" and now_ms - rec.last_seen_ms >= max(cfg.resolve_after_ms, gap) and not flapping:
+    elif rec.state == "firing" and now_ms - rec.last_seen_ms >= quiet_to_resolve_ms(rec, gap, cfg) and not flapping:
         return replace(rec, state="resolved", ends_at_ms=now_ms), (reasons - {FLAPPING}) | {RESOLVED}
     return rec, reasons
+
+
+def quiet_to_resolve_ms(rec: AlertRecord, gap_ms: int, cfg: AlertConfig) -> int:
+    """How long a firing alert must stay quiet to resolve.
+
+    ``resolve_after`` and the condition's clear gap; for a cohort finding also
+    its whole evidence window (``window_s``: the trailing horizon it counts
+    faults over). A cohort score near its threshold dips under it now and then
+    while the excess is still inside the horizon; resolving on such a dip made
+    one incident a ticket that resolved and reopened as a "recurrence".
+    Connectivity site reports carry their check step as window, so they still
+    resolve soon after the devices are back.
+    """
+    quiet = max(cfg.resolve_after_ms, gap_ms)
+    if rec.anomaly.scope == "cohort":
+        quiet = max(quiet, round(rec.anomaly.window_s * 1000))
+    return quiet
 
 
 def ready(rec: AlertRecord, now_ms: int, cfg: AlertConfig) -> bool:

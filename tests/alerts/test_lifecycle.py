@@ -133,6 +133,22 @@ def test_an_hourly_detector_is_not_resolved_between_its_windows(make_manager, ma
     assert [(x.state, x.ends_at_ms) for x in out] == [("resolved", clock.at(3 * 3600 + 5400).ms)]
 
 
+def test_a_cohort_finding_resolves_only_after_its_whole_evidence_window(make_manager, make_anomaly, drive, clock):
+    """A cohort score over a 6 h horizon that dips under its threshold between looks is one incident:
+    the alert stays firing until 6 h passed without a finding, while a device alert with the same
+    cadence resolves after the quiet period."""
+    manager = make_manager(resolve_after_s=300.0)
+    cohort = lambda: make_anomaly(scope="cohort", subject="firmware=2.1.0", window_s=6 * 3600.0,  # noqa: E731
+                                  ts_ms=clock.ms)
+    device = lambda: make_anomaly(window_s=300.0, ts_ms=clock.ms)  # noqa: E731
+    looks = lambda t: [cohort(), device()] if t < 1800 and t % 300 == 0 else []  # noqa: E731
+    out = drive(manager, 0, 5 * 3600, looks, step=60)  # last finding at 25 min; 4 h 35 min of dips
+    assert {(x.scope, x.state) for x in out} == {("cohort", "firing"), ("device", "firing"), ("device", "resolved")}
+    assert manager.get(cohort().key).state == "firing"
+    out = drive(manager, 5 * 3600 + 60, 7 * 3600, step=60)
+    assert [(x.scope, x.state, x.ends_at_ms) for x in out] == [("cohort", "resolved", clock.at(1500 + 6 * 3600).ms)]
+
+
 def test_an_hourly_detector_flapping_is_seen_over_hours(make_manager, make_anomaly, drive, clock):
     manager = make_manager(resolve_after_s=300.0)
     on_1h_off_2h = lambda t: ([make_anomaly(window_s=3600.0, ts_ms=clock.ms)]  # noqa: E731
