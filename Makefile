@@ -12,8 +12,9 @@ SYSTEM_PACKAGES := mosquitto mosquitto-clients influxdb
 demo: setup
 	exec $(BIN)/faultline demo $(DEMO_ARGS)
 
+# -n auto: one pytest worker per core, each with its own Mosquitto and InfluxDB (tests wait on I/O).
 test: setup test-system-deps
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 setup: system-deps $(VENV)/.installed
 

@@ -45,6 +45,21 @@ def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1, what: st
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def quiet_http_server(handler):
+    """A threading HTTP server on a free local port that does not print a traceback when a client
+    hung up first (tests whose client times out on purpose); any other handler error is printed."""
+    from http.server import ThreadingHTTPServer
+
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            import sys
+
+            if not isinstance(sys.exc_info()[1], ConnectionError):
+                super().handle_error(request, client_address)
+
+    return Server(("127.0.0.1", 0), handler)
+
+
 class IngestProcess:
     """`faultline ingest` as a real child process (killable with SIGKILL)."""
 

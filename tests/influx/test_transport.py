@@ -11,12 +11,13 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from influx.client import InfluxClient
 from influx.errors import InfluxError
+from support import quiet_http_server
 
 
 @dataclass
@@ -53,7 +54,7 @@ def fake() -> Iterator[Scripted]:
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = quiet_http_server(Handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     script.url = f"http://127.0.0.1:{server.server_port}"
