@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -79,6 +80,9 @@ class Settings(BaseSettings):
     # --- API ------------------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="API bind address")
     api_port: int = Field(8000, ge=0, le=65535, description="API port")
+    api_max_body_bytes: int = Field(1_048_576, ge=1024, le=1_073_741_824, description="Largest request body; a larger one is refused with 413 before it is read or its key checked")
+    api_docs_key: SecretStr = Field(SecretStr(""), description="When set, /docs, /redoc and /openapi.json need it (HTTP Basic password or Bearer); empty: public")
+    api_metrics_key: SecretStr = Field(SecretStr(""), description="When set, /metrics needs it (Bearer or HTTP Basic password); empty: public")
 
     # --- Grafana --------------------------------------------------------------
     grafana_url: str = Field("", description="Grafana base URL for `faultline grafana annotate`, e.g. http://127.0.0.1:3000; empty disables it")
@@ -216,14 +220,29 @@ def load_settings(environ: dict[str, str] | None = None, *, project: Path | None
         err = exc.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else "?"
         option = ENV_PREFIX + name.upper()
-        raise SettingsError(f"bad value for {option}={values.get(name)!r}: {err['msg']}") from None
+        raise SettingsError(f"bad value for {option}={_shown(name, values.get(name))}: {err['msg']}") from None
+
+
+SECRET_OPTIONS = frozenset(name for name, field in Settings.model_fields.items() if field.annotation is SecretStr)
+
+
+def _shown(name: str, value) -> str:
+    """How a bad value is echoed: secrets hidden, and a URL's password too.
+
+    >>> _shown("influx_password", "hunter2"), _shown("mqtt_url", "mqtt://u:hunter2@broker:1883x")
+    ("'<hidden>'", "'mqtt://u:<hidden>@broker:1883x'")
+    """
+    if name in SECRET_OPTIONS:
+        return repr("<hidden>")
+    text = str(value)
+    return repr(re.sub(r"(://[^:/@\s]*:)[^@/\s]*@", r"\1<hidden>@", text))
 
 
 def _refuse_unknown(env: dict[str, str], where: str) -> None:
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
     unknown = sorted(k for k in env if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
     if unknown:
-        raise SettingsError(f"unknown option {unknown[0]}={env[unknown[0]]!r}{where}; "
+        raise SettingsError(f"unknown option {unknown[0]}{where}; "
                             "known options are listed in .env.example")
 
 
