@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from faultline.project import ENV_FILE, project_dir, read_env_file
@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     tickets_grafana_link: str = Field("http://127.0.0.1:3000/d/faultline-device/device?orgId=1&var-device={device}&from={from_ms}&to={to_ms}", description="Grafana link on each ticket; placeholders {device} {subject} {key} {model} {firmware} {site} {code} {from_ms} {to_ms}")
     tickets_routing_file: str = Field("", description="YAML routing rules, see tickets/routing.example.yaml; empty: no team or assignee")
     tickets_webhook_url: str = Field("", description="Receives a signed JSON per ticket change; empty disables the webhook")
-    tickets_webhook_secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 key of the X-Faultline-Signature header")
+    tickets_webhook_secret: SecretStr = Field(SecretStr(""), validate_default=True, description="HMAC-SHA256 key of the X-Faultline-Signature header; required when the URL is set")
     tickets_evidence_log_lines: int = Field(50, ge=1, le=1000, description="Log lines kept as ticket evidence, ERROR and FATAL first")
 
     # --- Alerts ---------------------------------------------------------------
@@ -151,6 +151,13 @@ class Settings(BaseSettings):
         if value and (parts.scheme not in ("http", "https") or not parts.hostname):
             raise ValueError("expected http(s)://host[:port] or empty")
         return value.rstrip("/")
+
+    @field_validator("tickets_webhook_secret")
+    @classmethod
+    def _webhook_needs_a_secret(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        if info.data.get("tickets_webhook_url") and not value.get_secret_value():
+            raise ValueError("FAULTLINE_TICKETS_WEBHOOK_URL is set: deliveries must be signed, give a secret")
+        return value
 
     @field_validator("log_level")
     @classmethod
