@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     mqtt_topic_prefix: str = Field("devices", description="Topic prefix of the device contract")
     mqtt_shared_group: str = Field("", description="MQTT 5 shared-subscription group; empty for a plain subscription")
     mqtt_keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds")
+    mqtt_ca_file: str = Field("", description="CA certificate (PEM) that verifies the broker for mqtts://; empty: the system's CAs")
+    mqtt_auth_dir: str = Field("", description="Folder of the broker's password and ACL files that `faultline devices` regenerates; empty: the local stack's (<data dir>/stack/auth)")
+    registry_authoritative: bool = Field(False, description="Cohort attributes pinned in the registry (faultline devices provision --model/--firmware/--site) win over a device's meta; a contradicting meta is stored and flagged, not applied")
     mqtt_max_inflight: int = Field(20000, ge=1, le=65535, description="Unacknowledged QoS 1 messages the broker may send us at once (receive maximum)")
 
     # --- InfluxDB -------------------------------------------------------------
@@ -184,6 +187,11 @@ class Settings(BaseSettings):
         return None if self.database_url else self.data_dir / "faultline.db"
 
     @property
+    def broker_auth_dir(self) -> Path:
+        """Where the broker's generated password and ACL files live."""
+        return Path(self.mqtt_auth_dir) if self.mqtt_auth_dir else self.data_dir / "stack" / "auth"
+
+    @property
     def mqtt_host(self) -> str:
         return urlsplit(self.mqtt_url).hostname or "127.0.0.1"
 
@@ -193,7 +201,7 @@ class Settings(BaseSettings):
         return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
 
 
-PATH_OPTIONS = ("data_dir", "rules_file", "tickets_routing_file")
+PATH_OPTIONS = ("data_dir", "rules_file", "tickets_routing_file", "mqtt_ca_file", "mqtt_auth_dir")
 
 
 def load_settings(environ: dict[str, str] | None = None, *, project: Path | None = None, **overrides) -> Settings:

@@ -39,6 +39,7 @@ class DeviceRow(Base):
     meta_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     online: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     status_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)  # cohort attributes set by an operator
 
 
 def _upsert(engine: Engine, values: list[dict], columns: list[str]) -> None:

@@ -1,0 +1,173 @@
+"""Device identity at a real Mosquitto running the generated password file, ACL and configuration."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from faultline.db import make_engine, migrate
+from faultline.provisioning import Provisioner
+from faultline.stack import Mosquitto, free_port
+from ingest import credentials
+from ingest.mqtt import Subscriber
+
+NOT_AUTHORIZED = 135
+DEADLINE_S = 30
+
+
+def wait_for(condition, what: str):
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+class Client:
+    """A paho MQTT 5 client that records what the broker answered."""
+
+    def __init__(self, port: int, user: str | None, password: str | None, client_id: str = "",
+                 clean_start: bool = True, tls: dict | None = None):
+        self.connack = None
+        self.pubacks: dict[int, int] = {}
+        self.subacks: list[int] = []
+        self.messages: list[tuple[str, bytes]] = []
+        self.closed = threading.Event()
+        c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+        if user is not None:
+            c.username_pw_set(user, password)
+        if tls is not None:
+            c.tls_set(**tls)
+        c.on_connect = lambda cl, ud, flags, rc, props: setattr(self, "connack", rc.value)
+        c.on_disconnect = lambda cl, ud, flags, rc, props: self.closed.set()
+        c.on_publish = lambda cl, ud, mid, rc, props: self.pubacks.__setitem__(mid, rc.value)
+        c.on_subscribe = lambda cl, ud, mid, rcs, props: self.subacks.extend(r.value for r in rcs)
+        c.on_message = lambda cl, ud, msg: self.messages.append((msg.topic, msg.payload))
+        self.client = c
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 0 if clean_start else 3600
+        c.connect("127.0.0.1", port, 30, clean_start=clean_start, properties=props)
+        c.loop_start()
+        wait_for(lambda: self.connack is not None or self.closed.is_set(), "a CONNACK")
+
+    def publish(self, topic: str, payload: bytes = b"{}") -> int:
+        info = self.client.publish(topic, payload, qos=1)
+        wait_for(lambda: info.mid in self.pubacks, f"the PUBACK of {topic}")
+        return self.pubacks[info.mid]
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory):
+    """A Mosquitto on the generated configuration, with its provisioner and three identities."""
+    root = tmp_path_factory.mktemp("secured")
+    url = f"sqlite:///{root / 'faultline.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    broker = Mosquitto(root / "stack", free_port(), root / "auth")
+    p = Provisioner(engine, root / "auth", "devices", broker_pid=broker.pid, now=lambda: int(time.time() * 1000))
+    ids = {"faultline-ingest": p.service_user("faultline-ingest"),
+           "pump-1": p.provision("pump-1", {"model": "PX-200", "site": "sh-03"}),
+           "pump-2": p.provision("pump-2"), "pump-3": p.provision("pump-3")}
+    broker.start()
+    yield broker, p, ids
+    broker.stop()
+    engine.dispose()
+
+
+def test_an_anonymous_client_and_a_wrong_password_are_refused(secured):
+    broker, _, ids = secured
+    assert Client(broker.port, None, None).connack == NOT_AUTHORIZED
+    assert Client(broker.port, "pump-1", ids["pump-1"] + "x").connack in (NOT_AUTHORIZED, 134)  # 134: bad password
+    device = Client(broker.port, "pump-1", ids["pump-1"])
+    assert device.connack == 0
+    device.close()
+
+
+def test_a_device_publishes_only_under_its_own_topics_and_reads_nothing(secured):
+    broker, _, ids = secured
+    service = Client(broker.port, "faultline-ingest", ids["faultline-ingest"], "faultline-ingest")
+    service.client.subscribe("devices/#", qos=1)
+    wait_for(lambda: service.subacks, "the service's SUBACK")
+    assert service.subacks == [1]
+    device = Client(broker.port, "pump-1", ids["pump-1"], "pump-1")
+    assert device.publish("devices/pump-2/meta", b'{"model": "FAKE"}') == NOT_AUTHORIZED
+    assert device.publish("devices/pump-2/events") == NOT_AUTHORIZED
+    assert device.publish("elsewhere/x") == NOT_AUTHORIZED
+    assert device.publish("devices/pump-1/telemetry", b'{"metrics": {"t": 1}}') == 0
+    wait_for(lambda: service.messages, "the allowed message")
+    assert [topic for topic, _ in service.messages] == ["devices/pump-1/telemetry"]  # the refused ones came first
+    device.client.subscribe("devices/#", qos=1)  # Mosquitto grants it, then the ACL withholds every message
+    wait_for(lambda: device.subacks, "the device's SUBACK")
+    other = Client(broker.port, "pump-3", ids["pump-3"], "pump-3")
+    assert other.publish("devices/pump-3/telemetry", b"1") == 0 and device.publish("devices/pump-1/logs", b"2") == 0
+    wait_for(lambda: len(service.messages) == 3, "both messages at the service")
+    assert device.messages == []  # delivered to the service in the same pass, never to the device
+    other.close()
+    device.close()
+    service.close()
+
+
+def test_no_one_takes_faultline_s_session_and_ingest_loses_nothing(secured):
+    broker, _, ids = secured
+    seen: set[bytes] = set()
+    url = f"mqtt://faultline-ingest:{ids['faultline-ingest']}@127.0.0.1:{broker.port}"
+
+    def receive(msg):
+        seen.add(msg.payload)
+        ingest.ack(msg.mid, msg.qos, msg.generation)
+
+    ingest = Subscriber(url, "faultline-ingest", "devices/#", receive)
+    ingest.start()
+    assert ingest.wait_connected(DEADLINE_S)
+    probe = Client(broker.port, "pump-3", ids["pump-3"])
+    wait_for(lambda: probe.publish("devices/pump-3/logs", b"probe") == 0 and b"probe" in seen, "the subscription")
+    intruders = []
+    for i in range(400):
+        assert probe.publish("devices/pump-3/telemetry", str(i).encode()) == 0
+        if i % 20 == 0:  # a device, and an anonymous client, claim Faultline's client id while it runs
+            intruders.append(Client(broker.port, "pump-2", ids["pump-2"], "faultline-ingest", clean_start=True))
+            assert Client(broker.port, None, None, "faultline-ingest").connack == NOT_AUTHORIZED
+    wait_for(lambda: len(seen) >= 401, "every message at ingest")
+    assert {str(i).encode() for i in range(400)} <= seen
+    assert all(c.connack == 0 for c in intruders)  # accepted as pump-2 (its user name), not as faultline-ingest
+    assert ingest.generation == 1 and not ingest.taken_over.is_set()  # never disconnected
+    for c in intruders + [probe]:
+        c.close()
+    ingest.stop()
+
+
+def test_a_revoked_device_can_no_longer_connect(secured):
+    broker, p, ids = secured
+    first = Client(broker.port, "pump-2", ids["pump-2"])
+    assert first.connack == 0
+    first.close()
+    p.revoke("pump-2")
+    assert p.reloaded
+    refused = []
+    wait_for(lambda: refused.append(Client(broker.port, "pump-2", ids["pump-2"]).connack) or
+             refused[-1] != 0, "the broker to apply the revocation")
+    assert refused[-1] == NOT_AUTHORIZED
+    assert [a.action for a in credentials.audit_trail(p.engine, "pump-2")] == ["provision", "revoke"]
+
+
+def test_faultline_ids_are_reserved_and_passwords_match_mosquitto_passwd(secured, tmp_path):
+    import subprocess
+
+    _, p, _ = secured
+    with pytest.raises(credentials.CredentialError, match="belong to Faultline"):
+        p.provision("faultline-ingest")
+    passwd = tmp_path / "pw"
+    passwd.touch()
+    subprocess.run(["mosquitto_passwd", "-b", str(passwd), "dev", "s3cret"], check=True)
+    stored = passwd.read_text().strip().split(":", 1)[1]
+    assert stored.startswith("$7$") and credentials.hash_matches("s3cret", stored)
+    assert not credentials.hash_matches("other", stored)
