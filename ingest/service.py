@@ -84,7 +84,7 @@ class IngestService:
         self.supervisor = supervisor or Supervisor("ingest")
         self.client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
                                    settings.influx_password.get_secret_value(), settings.influx_timeout_s)
-        self.registry = DeviceRegistry(self.durable)
+        self.registry = DeviceRegistry(self.durable, authoritative=settings.registry_authoritative)
         self.ledger = Ledger(grace_ms=int(settings.gap_grace_s * 1000), engine=self.engine)
         self.fields = field_catalogue(settings, self.durable)
         self.dead = dead_letter_store(settings, self.durable)
