@@ -282,5 +282,7 @@ def _fill_from_local_stack(values: dict) -> None:
         return
     if "mqtt_url" not in values and state.get("mqtt_url"):
         values["mqtt_url"] = state["mqtt_url"]
+        if "mqtt_ca_file" not in values and state.get("mqtt_ca_file"):  # the stack's CA goes with its URL
+            values["mqtt_ca_file"] = state["mqtt_ca_file"]
     if "influx_url" not in values and state.get("influx_url"):
         values["influx_url"] = state["influx_url"]

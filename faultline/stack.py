@@ -221,9 +221,16 @@ def _pid_runs(pid: int, executable: str) -> bool:
 class Mosquitto(Service):
     """The broker; with `auth_dir`, clients need credentials and the ACL there applies (`faultline.broker_auth`)."""
 
-    def __init__(self, workdir: Path, port: int, auth_dir: Path | None = None):
+    def __init__(self, workdir: Path, port: int, auth_dir: Path | None = None, tls_dir: Path | None = None):
         super().__init__("mosquitto", Path(workdir), port)
         self.auth_dir = Path(auth_dir).absolute() if auth_dir else None
+        self.tls_dir = Path(tls_dir).absolute() if tls_dir else None  # CA and server certificate (faultline.certs)
+
+    def _tls_conf(self) -> str:
+        if not self.tls_dir:
+            return ""
+        return (f"cafile {self.tls_dir / 'ca.pem'}\ncertfile {self.tls_dir / 'server.pem'}\n"
+                f"keyfile {self.tls_dir / 'server.key'}\ntls_version tlsv1.2\n")
 
     @property
     def config_file(self) -> Path:
@@ -238,6 +245,7 @@ class Mosquitto(Service):
         from faultline.broker_auth import auth_conf  # local import: the stack itself needs no database
 
         access = auth_conf(self.auth_dir) if self.auth_dir else "allow_anonymous true\n"
+        access = self._tls_conf() + access
         self.config_file.write_text(MOSQUITTO_CONF.format(
             port=self.port, data=data, queue=MOSQUITTO_QUEUE_LIMIT, log=self.log_file,
             user=getpass.getuser(), access=access))
@@ -245,7 +253,7 @@ class Mosquitto(Service):
     def ready(self) -> bool:
         """An MQTT CONNECT answered by a CONNACK."""
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+            with self._connect() as sock:
                 # CONNECT, MQTT 3.1.1, clean session, keepalive 5, client id "faultline-ping".
                 client_id = b"faultline-ping"
                 var = b"\x00\x04MQTT\x04\x02\x00\x05" + len(client_id).to_bytes(2, "big") + client_id
@@ -259,9 +267,18 @@ class Mosquitto(Service):
             pass
         return False
 
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=1)
+        if not self.tls_dir:
+            return sock
+        import ssl
+
+        context = ssl.create_default_context(cafile=str(self.tls_dir / "ca.pem"))
+        return context.wrap_socket(sock, server_hostname="127.0.0.1")
+
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls_dir else 'mqtt'}://127.0.0.1:{self.port}"
 
 
 class Influxd(Service):
@@ -336,16 +353,18 @@ class LocalStack:
 
     def services(self) -> tuple[Mosquitto, Influxd]:
         state = self.state()
-        return (Mosquitto(self.workdir, state.get("mqtt_port", 0), state.get("auth_dir")),
+        return (Mosquitto(self.workdir, state.get("mqtt_port", 0), state.get("auth_dir"), state.get("tls_dir")),
                 Influxd(self.workdir, state.get("influx_port", 0), state.get("influx_rpc_port")))
 
     def up(self, mqtt_port: int | None = None, influx_port: int | None = None,
-           database: str = "faultline", auth: tuple[Path, str, str] | None = None) -> list[str]:
+           database: str = "faultline", auth: tuple[Path, str, str] | None = None, tls: bool = False) -> list[str]:
         """Start what is not running; return notes for the operator.
 
         `auth` is (folder of the generated password and ACL files, service
         user, its password): the broker then refuses anonymous clients, and
-        the URL recorded for Faultline carries the service user.
+        the URL recorded for Faultline carries the service user. With `tls`,
+        the broker's one listener speaks TLS (default port 8883) with a
+        certificate from a CA created on first use (`faultline.certs`).
         """
         notes: list[str] = []
         mosq, influxd = self.services()
@@ -353,9 +372,18 @@ class LocalStack:
             notes.append("mosquitto already runs " + ("without" if auth else "with") + " broker authorisation; "
                          "run `faultline stack down` first to change that")
             auth = (mosq.auth_dir, *auth[1:]) if auth and mosq.auth_dir else None
+        if mosq.pid() is not None and tls != bool(mosq.tls_dir):
+            notes.append("mosquitto already runs " + ("without" if tls else "with") + " TLS; "
+                         "run `faultline stack down` first to change that")
         if mosq.pid() is None:
-            port, note = choose_port(mqtt_port, 1883, "mosquitto", previous=mosq.port)
-            mosq = Mosquitto(self.workdir, port, auth[0] if auth else None)
+            tls_dir = None
+            if tls:
+                from faultline.certs import ensure
+
+                tls_dir = ensure(self.workdir / "tls").ca_file.parent
+            previous = mosq.port if bool(mosq.tls_dir) == tls else 0
+            port, note = choose_port(mqtt_port, 8883 if tls else 1883, "mosquitto", previous=previous)
+            mosq = Mosquitto(self.workdir, port, auth[0] if auth else None, tls_dir)
             notes += [note] if note else []
             mosq.start()
         if influxd.pid() is None:
@@ -370,6 +398,8 @@ class LocalStack:
             url = url.replace("://", f"://{quote(auth[1], safe='')}:{quote(auth[2], safe='')}@", 1)
         state = json.dumps({
             "mqtt_port": mosq.port, "mqtt_url": url, "auth_dir": str(mosq.auth_dir) if mosq.auth_dir else None,
+            "tls_dir": str(mosq.tls_dir) if mosq.tls_dir else None,
+            "mqtt_ca_file": str(mosq.tls_dir / "ca.pem") if mosq.tls_dir else None,
             "influx_port": influxd.port, "influx_rpc_port": influxd.rpc_port, "influx_url": influxd.url,
         }, indent=2)
         fd = os.open(self.state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it may carry a password

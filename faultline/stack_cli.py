@@ -29,19 +29,24 @@ def stack():
 @click.option("--influx-port", type=int, default=None, help="InfluxDB port (default 8086, or a free one if taken)")
 @click.option("--auth", is_flag=True, help="Broker authorisation: devices need credentials from "
               "`faultline devices provision`, and publish only under their own topics")
-def up(mqtt_port, influx_port, auth):
+@click.option("--tls", is_flag=True, help="The broker speaks TLS (mqtts://, port 8883 by default) with a "
+              "certificate from a local CA created on first use; Faultline verifies it with that CA")
+def up(mqtt_port, influx_port, auth, tls):
     """Start the local stack and create the database."""
     local, database = _stack()
     try:
-        notes = local.up(mqtt_port, influx_port, database, auth=_service_auth() if auth else None)
+        notes = local.up(mqtt_port, influx_port, database, auth=_service_auth() if auth else None, tls=tls)
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
     for note in notes:
         click.echo(note)
     state = local.state()
-    shown = state["mqtt_url"].split("@")[-1] if "@" in state["mqtt_url"] else state["mqtt_url"]
+    scheme, _, rest = state["mqtt_url"].partition("://")
+    shown = f"{scheme}://{rest.split('@')[-1]}"  # never the service user's password
+    if state.get("mqtt_ca_file"):
+        shown += f"  (TLS; CA {state['mqtt_ca_file']})"
     if state.get("auth_dir"):
-        shown = f"mqtt://{shown.removeprefix('mqtt://')}  (broker authorisation on; Faultline's service user: {SERVICE_USER})"
+        shown += f"  (broker authorisation on; Faultline's service user: {SERVICE_USER})"
     click.echo(f"mosquitto  {shown}\ninfluxd    {state['influx_url']}  (database {database})")
     click.echo(f"logs and config under {local.workdir}; Faultline commands use these ports automatically")
 
