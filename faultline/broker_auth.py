@@ -59,6 +59,7 @@ ACL_SERVICE = """
 user {name}
 topic read {prefix}/#
 topic read $share/+/{prefix}/#
+topic read $SYS/broker/version
 """
 
 
@@ -86,18 +87,23 @@ def render(active: list[credentials.Credential], prefix: str) -> tuple[str, str]
 
 
 def _write_private(path: Path, text: str) -> None:
+    """Owner read-write, group read: compose's broker reads them through the folder's group (setgid)."""
     tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
     with os.fdopen(fd, "w") as out:
         out.write(text)
     os.replace(tmp, path)  # the broker never reads a half-written file
 
 
 def write_files(engine: Engine, auth_dir: Path, prefix: str) -> Path:
-    """Regenerate the password and ACL files in `auth_dir` (mode 700) from the registry; the folder."""
+    """Regenerate the password and ACL files in `auth_dir` from the registry; the folder.
+
+    A new folder is made mode 750 (no access for others); an existing one keeps its owner, group and mode.
+    """
     auth_dir = Path(auth_dir)
-    auth_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(auth_dir, 0o700)
+    if not auth_dir.exists():
+        auth_dir.mkdir(parents=True)
+        os.chmod(auth_dir, 0o750)
     passwords, acl = render(credentials.active(engine), prefix)
     _write_private(auth_dir / PASSWORD_FILE, passwords)
     _write_private(auth_dir / ACL_FILE, acl)

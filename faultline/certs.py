@@ -1,7 +1,7 @@
 """A certificate authority and a broker certificate for the local stack, made with the openssl CLI.
 
 ``faultline stack up --tls`` creates them once under ``<data dir>/stack/tls``
-(the CA key stays there, mode 600): ``ca.pem`` is what clients verify the
+(the CA key stays there, mode 600; the server key is group-readable for the broker): ``ca.pem`` is what clients verify the
 broker with (``FAULTLINE_MQTT_CA_FILE``), ``server.pem``/``server.key`` are
 the broker's, valid for ``localhost`` and ``127.0.0.1``.
 """
@@ -40,8 +40,9 @@ def ensure(folder: Path, hosts: tuple[str, ...] = ("localhost", "127.0.0.1"), na
     certs = BrokerCerts(folder / "ca.pem", folder / "server.pem", folder / "server.key")
     if all(p.exists() for p in (certs.ca_file, certs.cert_file, certs.key_file)):
         return certs
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
+    if not folder.exists():  # an existing folder keeps its owner, group and mode (compose's is setgid)
+        folder.mkdir(parents=True)
+        os.chmod(folder, 0o750)
     san = ",".join(f"IP:{h}" if h.replace(".", "").isdigit() else f"DNS:{h}" for h in hosts)
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
              "-days", str(DAYS), "-subj", f"/CN={name}", "-addext", "basicConstraints=critical,CA:TRUE",
@@ -52,6 +53,6 @@ def ensure(folder: Path, hosts: tuple[str, ...] = ("localhost", "127.0.0.1"), na
                                        "basicConstraints=CA:FALSE\n")
     _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
              "-out", "server.pem", "-days", str(DAYS), "-extfile", "server.ext", cwd=folder)
-    for key in ("ca.key", "server.key"):
-        os.chmod(folder / key, 0o600)
+    os.chmod(folder / "ca.key", 0o600)
+    os.chmod(folder / "server.key", 0o640)  # the broker reads it through the folder's group
     return certs

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import click
 
@@ -67,12 +68,38 @@ def provision(device, model, firmware, site):
 
 @devices.command(name="service-user")
 @click.argument("name")
-def service_user(name):
+@click.option("--password-env", metavar="VAR", help="Set the password held by this environment variable "
+              "(for a deployment that keeps it in its secrets; run again to change it) instead of issuing one")
+def service_user(name, password_env):
     """Issue a Faultline service user (faultline-*) that reads every device's topics."""
+    import os
+
     p, _ = _provisioner()
-    password = _run(lambda: p.service_user(name))
-    click.echo(f"user {name}\npassword {password}")
+    if password_env:
+        given = os.environ.get(password_env, "")
+        if not given or given.startswith("change-me"):
+            raise click.UsageError(f"{password_env} is empty or still a change-me placeholder")
+        _run(lambda: p.set_service_password(name, given))
+        click.echo(f"user {name}: password set from {password_env}")
+    else:
+        password = _run(lambda: p.service_user(name))
+        click.echo(f"user {name}\npassword {password}")
     _done(p)
+
+
+@devices.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--host", "hosts", multiple=True, default=("localhost", "127.0.0.1"), show_default=True,
+              help="A name or address the broker's certificate is valid for (repeat)")
+def certs(folder, hosts):
+    """Create a CA and a broker certificate in FOLDER (kept when they exist)."""
+    from faultline.certs import CertError, ensure
+
+    try:
+        made = ensure(folder, tuple(hosts))
+    except CertError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"CA {made.ca_file}\ncertificate {made.cert_file}\nkey {made.key_file}")
 
 
 @devices.command()

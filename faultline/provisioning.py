@@ -47,6 +47,10 @@ class Provisioner:
     def service_user(self, name: str) -> str:
         return self._issued(credentials.issue(self.engine, name, "service", self.now(), self.actor, replace=False))
 
+    def set_service_password(self, name: str, password: str) -> None:
+        credentials.set_password(self.engine, name, "service", password, self.now(), self.actor)
+        self.apply()
+
     def rotate(self, name: str) -> str:
         kind = "service" if name.startswith(credentials.SERVICE_PREFIX) else "device"
         return self._issued(credentials.issue(self.engine, name, kind, self.now(), self.actor, replace=True))

@@ -229,6 +229,7 @@ def load_settings(environ: dict[str, str] | None = None, *, project: Path | None
             values[name] = str(_under(project, values[name]))
     values.setdefault("data_dir", str(_under(project, Settings.model_fields["data_dir"].default)))
     _fill_from_local_stack(values)
+    _refuse_placeholders(values)
     try:
         return Settings(**values)
     except ValidationError as exc:
@@ -251,6 +252,22 @@ def _shown(name: str, value) -> str:
         return repr("<hidden>")
     text = str(value)
     return repr(re.sub(r"(://[^:/@\s]*:)[^@/\s]*@", r"\1<hidden>@", text))
+
+
+PLACEHOLDER = "change-me"
+
+
+def _refuse_placeholders(values: dict) -> None:
+    """A sample's ``change-me`` left in a secret or a URL's password stops the start, naming the option.
+
+    >>> _refuse_placeholders({"influx_password": "change-me-long-random-token"})
+    Traceback (most recent call last):
+    faultline.settings.SettingsError: FAULTLINE_INFLUX_PASSWORD is still a change-me placeholder: set a real secret
+    """
+    for name in sorted(values):
+        value = str(values[name])
+        if PLACEHOLDER in value and (name in SECRET_OPTIONS or name.endswith("_url")):
+            raise SettingsError(f"{ENV_PREFIX}{name.upper()} is still a {PLACEHOLDER} placeholder: set a real secret")
 
 
 def _refuse_unknown(env: dict[str, str], where: str) -> None:

@@ -117,6 +117,23 @@ def issue(engine: Engine, name: str, kind: str, now_ms: int, actor: str, *, repl
     return password
 
 
+def set_password(engine: Engine, name: str, kind: str, password: str, now_ms: int, actor: str) -> None:
+    """Store a given password for `name` (created or replaced), e.g. a deployment's secret."""
+    check_name(name, kind)
+    hashed = mosquitto_hash(password)
+    with engine.begin() as conn:
+        row = conn.execute(select(CredentialRow).where(CredentialRow.name == name)).first()
+        if row is None:
+            conn.execute(CredentialRow.__table__.insert().values(
+                name=name, kind=kind, password_hash=hashed, created_ms=now_ms, updated_ms=now_ms, revoked_ms=None))
+        elif hash_matches(password, row.password_hash) and row.revoked_ms is None:
+            return  # unchanged: nothing to audit
+        else:
+            conn.execute(CredentialRow.__table__.update().where(CredentialRow.name == name).values(
+                password_hash=hashed, updated_ms=now_ms, revoked_ms=None))
+        audit(conn, name, now_ms, actor, "set_password", {"kind": kind})
+
+
 def revoke(engine: Engine, name: str, now_ms: int, actor: str) -> None:
     with engine.begin() as conn:
         done = conn.execute(CredentialRow.__table__.update().where(
