@@ -23,7 +23,7 @@ from faultline.settings import load_settings
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 SAMPLE = ROOT / "deploy" / "compose.env.example"
-SERVICES = {"broker-init", "mosquitto", "influxdb", "grafana", "faultline", "sim"}
+SERVICES = {"broker-init", "influxdb-init", "mosquitto", "influxdb", "grafana", "faultline", "sim"}
 REAL = "s3cret0"  # stands for the operator's values in place of the sample's change-me
 
 
@@ -72,19 +72,19 @@ def test_config_is_valid_with_the_sample_env(tmp_path):
 def test_missing_secrets_are_named(tmp_path):
     result = _config(_project(tmp_path, None), "-q")
     assert result.returncode != 0
-    assert "INFLUXDB_ADMIN_TOKEN" in result.stderr or "INFLUXDB_ADMIN_PASSWORD" in result.stderr
+    assert re.search(r"set [A-Z_]+ in \.env", result.stderr), result.stderr  # the variable is named
 
 
 def test_every_service_is_healthchecked_and_waits_for_healthy_dependencies(resolved):
     services = resolved["services"]
     assert set(services) == SERVICES
     for name, svc in services.items():
-        assert name == "broker-init" or svc["healthcheck"]["test"], name  # a one-shot step
+        assert name.endswith("-init") or svc["healthcheck"]["test"], name  # one-shot steps
         for dep, cond in svc.get("depends_on", {}).items():
-            wanted = "service_completed_successfully" if dep == "broker-init" else "service_healthy"
+            wanted = "service_completed_successfully" if dep.endswith("-init") else "service_healthy"
             assert cond == {"condition": wanted}, (name, dep)
     assert services["mosquitto"]["depends_on"] == {"broker-init": {"condition": "service_completed_successfully"}}
-    assert set(services["faultline"]["depends_on"]) == {"mosquitto", "influxdb"}
+    assert set(services["faultline"]["depends_on"]) == {"mosquitto", "influxdb", "influxdb-init"}
     assert services["sim"]["profiles"] == ["sim"]
     assert services["sim"]["command"][:4] == ["faultline", "simulate", "--scenario", "firmware-regression"]
 
@@ -105,8 +105,17 @@ def test_influx_bucket_is_the_database_faultline_uses(resolved):
     faultline_env = services["faultline"]["environment"]
     assert influx_env["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
     assert influx_env["DOCKER_INFLUXDB_INIT_BUCKET"] == faultline_env["FAULTLINE_INFLUX_DB"] == "faultline"
-    assert influx_env["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"] == faultline_env["FAULTLINE_INFLUX_PASSWORD"]
-    assert services["grafana"]["environment"]["DS_INFLUX_PASSWORD"] == faultline_env["FAULTLINE_INFLUX_PASSWORD"]
+    admin = influx_env["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"]
+    grafana_env = services["grafana"]["environment"]
+    assert admin not in (faultline_env["FAULTLINE_INFLUX_PASSWORD"], grafana_env["DS_INFLUX_PASSWORD"])  # scoped
+    assert (faultline_env["FAULTLINE_INFLUX_USER"], grafana_env["DS_INFLUX_USER"]) == ("faultline", "grafana")
+    init = services["influxdb-init"]
+    script = init["command"][-1].replace("$$", "$")  # compose's escape for a literal $
+    assert init["environment"]["INFLUX_TOKEN"] == admin  # only the init step holds the admin token
+    assert 'login faultline "$FAULTLINE_PW" "--read-bucket $id --write-bucket $id"' in script
+    assert 'login grafana "$GRAFANA_PW" "--read-bucket $id"' in script  # read only
+    assert init["environment"]["FAULTLINE_PW"] == faultline_env["FAULTLINE_INFLUX_PASSWORD"]
+    assert init["environment"]["GRAFANA_PW"] == grafana_env["DS_INFLUX_PASSWORD"]
 
 
 @pytest.mark.parametrize("service", ["faultline", "sim"])
