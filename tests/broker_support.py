@@ -36,7 +36,7 @@ class Client:
             c.username_pw_set(user, password)
         if tls is not None:
             c.tls_set(**tls)
-        c.on_connect = lambda cl, ud, flags, rc, props: setattr(self, "connack", rc.value)
+        c.on_connect = self._on_connect
         c.on_disconnect = lambda cl, ud, flags, rc, props: self.closed.set()
         c.on_publish = lambda cl, ud, mid, rc, props: self.pubacks.__setitem__(mid, rc.value)
         c.on_subscribe = lambda cl, ud, mid, rcs, props: self.subacks.extend(r.value for r in rcs)
@@ -47,6 +47,11 @@ class Client:
         c.connect("127.0.0.1", port, 30, clean_start=clean_start, properties=props)
         c.loop_start()
         wait_for(lambda: self.connack is not None or self.closed.is_set(), "a CONNACK")
+
+    def _on_connect(self, client, userdata, flags, rc, props):
+        self.connack = rc.value
+        if rc.is_failure:
+            client.disconnect()  # refused: no reconnecting in the background
 
     def publish(self, topic: str, payload: bytes = b"{}") -> int:
         info = self.client.publish(topic, payload, qos=1)
