@@ -8,13 +8,22 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# openssl: `faultline devices certs` makes the broker's CA and certificate (compose's init step).
+RUN apt-get update && apt-get install -y --no-install-recommends openssl && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 faultline \
  && useradd --system --uid 10001 --gid faultline --home-dir /var/lib/faultline --shell /usr/sbin/nologin faultline \
- && install -d -o faultline -g faultline /var/lib/faultline
+ && install -d -m 700 -o faultline -g faultline /var/lib/faultline \
+ && groupadd --system --gid 1883 broker && usermod -aG broker faultline \
+ && install -d -m 2750 -o faultline -g broker /var/lib/faultline/broker-auth /var/lib/faultline/broker-tls
+# (gid 1883 is the broker image's mosquitto group: compose's broker reads the generated
+# password and ACL files and its certificate through it; fresh volumes mounted on the
+# two setgid folders start with this owner, group and mode)
 
-# Install the distribution (not the source tree): what pip builds is what runs.
+# Install the distribution (not the source tree): what pip builds is what runs, at the
+# versions the test suite passed with (deploy/constraints.txt).
 COPY . /src
-RUN pip install "/src[postgres]" && rm -rf /src
+RUN pip install -c /src/deploy/constraints.txt "/src[postgres]" && rm -rf /src
 
 USER faultline
 WORKDIR /var/lib/faultline

@@ -2,7 +2,12 @@
 
 A silence is a list of matchers (all must match) and a time range. Matchers
 speak Alertmanager's four operators, ``=``, ``!=``, ``=~`` and ``!~``; regular
-expressions are anchored (they must match the whole value). The labels an
+expressions are anchored (they must match the whole value). They run on RE2,
+whose time is linear in the input, so no pattern (``(a+)+`` included) can
+stall the detect thread on a label a device controls; RE2 has no
+backreferences or lookaround. A matcher value holds at most
+`MAX_MATCHER_CHARS` characters; label values longer than `MAX_LABEL_CHARS`
+never match a regex (and always match a negated one). The labels an
 alert offers are `ALERT_LABELS`: ``device`` is the subject of a device alert
 (empty for a cohort alert), ``subject`` the subject of either scope.
 
@@ -13,13 +18,14 @@ CLI and the API share them.
 
 from __future__ import annotations
 
+import functools
 import json
-import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import re2
 from sqlalchemy import BigInteger, Engine, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -28,6 +34,16 @@ from faultline.db import Base
 
 ALERT_LABELS = ("device", "subject", "model", "firmware", "site", "code", "detector", "scope")
 OPERATORS = ("=~", "!~", "!=", "=")  # longest first, for parsing
+MAX_MATCHER_CHARS = 256
+MAX_LABEL_CHARS = 1024
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad pattern is the user's 422, not a line on stderr
+_RE2_OPTIONS.max_mem = 1 << 20  # bytes per compiled pattern; a larger one is refused
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(pattern: str):
+    return re2.compile(pattern, _RE2_OPTIONS)
 
 
 class SilenceError(ValueError):
@@ -68,11 +84,15 @@ class Matcher:
             raise SilenceError(f"bad matcher label {name!r}: expected one of {', '.join(ALERT_LABELS)}")
         if op not in OPERATORS:
             raise SilenceError(f"bad matcher operator {op!r}: expected =, !=, =~ or !~")
+        if len(value) > MAX_MATCHER_CHARS:
+            raise SilenceError(f"matcher value for {name} too long: {len(value)} characters, at most {MAX_MATCHER_CHARS}")
         if op in ("=~", "!~"):
             try:
-                re.compile(value)
-            except re.error as exc:
-                raise SilenceError(f"bad regular expression {value!r} for {name}: {exc}") from None
+                _compiled(value)
+            except re2.error as exc:
+                why = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+                raise SilenceError(f"bad regular expression {value!r} for {name} (RE2 syntax: no backreferences "
+                                   f"or lookaround): {why}") from None
         return cls(name, op, value)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
@@ -81,7 +101,7 @@ class Matcher:
             return actual == self.value
         if self.op == "!=":
             return actual != self.value
-        hit = re.fullmatch(self.value, actual) is not None
+        hit = len(actual) <= MAX_LABEL_CHARS and _compiled(self.value).fullmatch(actual) is not None
         return hit if self.op == "=~" else not hit
 
     def __str__(self) -> str:

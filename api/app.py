@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from api import docs, errors
+from api.guards import DOCS_PATHS, METRICS_PATHS, BodyLimit, KeyGate
 from api.context import ActiveAlerts, ApiContext, InfluxReader
 from api.keys import KeyStore
 from api.metrics import ApiMetrics, instrument
@@ -33,7 +34,7 @@ from tickets.store import TicketNotFound
 from tickets.wiring import build_workflow
 from tickets.workflow import InvalidInput, InvalidTransition, Workflow
 
-ERROR_STATUSES = {TicketNotFound: 404, InvalidTransition: 409, InvalidInput: 422, InfluxError: 503}
+ERROR_STATUSES = {TicketNotFound: 404, InvalidTransition: 409, InvalidInput: 422}
 DESCRIPTION = ("Devices, telemetry and logs, alerts, tickets and their workflow, silences, KPIs and "
                "dead letters. Authenticate with `Authorization: Bearer <API key>`; roles are "
                "viewer (reads) < technician (ticket workflow, silences) < admin (everything).")
@@ -95,7 +96,11 @@ def create_app(
     docs.install(app)  # /docs and /redoc with local assets (no CDN)
     app.state.ctx = ctx
     errors.install(app, ERROR_STATUSES)
+    app.add_exception_handler(InfluxError, errors.influx_unavailable)
     instrument(app, ctx.metrics)
+    app.add_middleware(KeyGate, gates={DOCS_PATHS: settings.api_docs_key.get_secret_value(),
+                                       METRICS_PATHS: settings.api_metrics_key.get_secret_value()})
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)  # outermost: before anything reads
     app.include_router(health.router)
     for resource in (tickets, alert_routes, silences, kpis, devices, deadletters, apikeys):
         app.include_router(resource.router, dependencies=[Depends(reject_unknown_query)])

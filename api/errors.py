@@ -3,7 +3,8 @@
 - 422: ``detail`` names each bad field (``"limit: Input should be ..."``) and
   ``errors`` lists them as ``{field, location, message}``;
 - 401/403/404/409: ``detail`` says what was missing, refused or conflicting;
-- 500: a generic message (the cause is logged, never echoed).
+- 500, and 503 when InfluxDB fails: a generic message (the cause, which may name
+  internal URLs, is logged, never echoed).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    too_large = request.scope.get("faultline.body_too_large")  # set by api.guards.BodyLimit
+    if too_large:
+        return JSONResponse({"detail": too_large}, status_code=413, headers={"Connection": "close"})
     if exc.status_code == 400:  # FastAPI could not read the body (e.g. not UTF-8): bad input like any other
         errors = [{"field": "body", "location": "body", "message": f"could not be read: {exc.detail}"}]
         return JSONResponse({"detail": f"body: could not be read: {exc.detail}", "errors": errors}, status_code=422)
@@ -67,6 +71,15 @@ async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse({"detail": "internal error; the server log has the cause"}, status_code=500)
+
+
+async def influx_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503 for a failed InfluxDB request: the cause (with InfluxDB's URL) goes to the log, not to the client."""
+    log.warning("InfluxDB request failed on %s %s: %s", request.method, request.url.path, exc)
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(int(retry_after or 5))}
+    return JSONResponse({"detail": "InfluxDB is unavailable; retry later (the server log has the cause)"},
+                        status_code=503, headers=headers)
 
 
 def _by_status(status: int):

@@ -2,7 +2,8 @@
 
 - ``faultline_api_requests_total{method,route,status}`` and
   ``faultline_api_request_duration_seconds{method,route}``, labelled by the
-  route template (``/api/v1/tickets/{ticket_id}``) so ids never become labels;
+  route template (``/api/v1/tickets/{ticket_id}``) so ids never become labels
+  (methods outside the standard set share the label ``OTHER``);
 - ``faultline_tickets{state}`` and ``faultline_dead_letters{reason}``, read
   from their stores at scrape time;
 - ``faultline_ingest_messages_total{stage,reason}``: what every ingest process
@@ -93,6 +94,18 @@ class ApiMetrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
+STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+
+
+def method_label(method: str) -> str:
+    """The method as a label; any method outside the standard set is ``OTHER`` (one label, not one each).
+
+    >>> method_label("GET"), method_label("FOO123")
+    ('GET', 'OTHER')
+    """
+    return method if method in STANDARD_METHODS else "OTHER"
+
+
 def route_label(request: Request) -> str:
     route = request.scope.get("route")
     return getattr(route, "path", None) or "unmatched"
@@ -110,6 +123,6 @@ def instrument(app: FastAPI, metrics: ApiMetrics) -> None:
             status = response.status_code
             return response
         finally:
-            route = route_label(request)
-            metrics.requests.labels(request.method, route, str(status)).inc()
-            metrics.duration.labels(request.method, route).observe(time.perf_counter() - started)
+            route, method = route_label(request), method_label(request.method)
+            metrics.requests.labels(method, route, str(status)).inc()
+            metrics.duration.labels(method, route).observe(time.perf_counter() - started)

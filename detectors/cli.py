@@ -60,7 +60,8 @@ def detect(shard: str, cohort: bool | None, alerts: bool):
     def subscriber(url, client_id, topic_filter, on_message):
         return Subscriber(url, client_id, topic_filter, on_message, keepalive=settings.mqtt_keepalive_s,
                           receive_maximum=settings.mqtt_max_inflight, max_packet_size=settings.mqtt_max_packet_bytes,
-                          client_id_option="FAULTLINE_DETECTOR_MQTT_CLIENT_ID", on_taken_over=stop.set)
+                          client_id_option="FAULTLINE_DETECTOR_MQTT_CLIENT_ID", on_taken_over=stop.set,
+                          ca_file=settings.mqtt_ca_file)
 
     alerting, clock = _alerting(settings, client) if alerts else (None, None)
     service = DetectService(settings, config, client, subscriber, history=client, alerting=alerting, clock=clock)

@@ -10,6 +10,7 @@ import click
 # command name -> "module:attribute" of a click command
 COMMANDS = {
     "stack": "faultline.stack_cli:stack",
+    "devices": "faultline.devices_cli:devices",
     "ingest": "ingest.cli:ingest",
     "deadletters": "ingest.cli:deadletters",
     "ledger": "ingest.cli:ledger",

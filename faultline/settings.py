@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from faultline.project import ENV_FILE, project_dir, read_env_file
@@ -38,6 +39,9 @@ class Settings(BaseSettings):
     mqtt_topic_prefix: str = Field("devices", description="Topic prefix of the device contract")
     mqtt_shared_group: str = Field("", description="MQTT 5 shared-subscription group; empty for a plain subscription")
     mqtt_keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds")
+    mqtt_ca_file: str = Field("", description="CA certificate (PEM) that verifies the broker for mqtts://; empty: the system's CAs")
+    mqtt_auth_dir: str = Field("", description="Folder of the broker's password and ACL files that `faultline devices` regenerates; empty: the local stack's (<data dir>/stack/auth)")
+    registry_authoritative: bool = Field(False, description="Cohort attributes pinned in the registry (faultline devices provision --model/--firmware/--site) win over a device's meta; a contradicting meta is stored and flagged, not applied")
     mqtt_max_inflight: int = Field(20000, ge=1, le=65535, description="Unacknowledged QoS 1 messages the broker may send us at once (receive maximum)")
 
     # --- InfluxDB -------------------------------------------------------------
@@ -79,6 +83,9 @@ class Settings(BaseSettings):
     # --- API ------------------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="API bind address")
     api_port: int = Field(8000, ge=0, le=65535, description="API port")
+    api_max_body_bytes: int = Field(1_048_576, ge=1024, le=1_073_741_824, description="Largest request body; a larger one is refused with 413 before it is read or its key checked")
+    api_docs_key: SecretStr = Field(SecretStr(""), description="When set, /docs, /redoc and /openapi.json need it (HTTP Basic password or Bearer); empty: public")
+    api_metrics_key: SecretStr = Field(SecretStr(""), description="When set, /metrics needs it (Bearer or HTTP Basic password); empty: public")
 
     # --- Grafana --------------------------------------------------------------
     grafana_url: str = Field("", description="Grafana base URL for `faultline grafana annotate`, e.g. http://127.0.0.1:3000; empty disables it")
@@ -90,7 +97,7 @@ class Settings(BaseSettings):
     tickets_grafana_link: str = Field("http://127.0.0.1:3000/d/faultline-device/device?orgId=1&var-device={device}&from={from_ms}&to={to_ms}", description="Grafana link on each ticket; placeholders {device} {subject} {key} {model} {firmware} {site} {code} {from_ms} {to_ms}")
     tickets_routing_file: str = Field("", description="YAML routing rules, see tickets/routing.example.yaml; empty: no team or assignee")
     tickets_webhook_url: str = Field("", description="Receives a signed JSON per ticket change; empty disables the webhook")
-    tickets_webhook_secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 key of the X-Faultline-Signature header")
+    tickets_webhook_secret: SecretStr = Field(SecretStr(""), validate_default=True, description="HMAC-SHA256 key of the X-Faultline-Signature header; required when the URL is set")
     tickets_evidence_log_lines: int = Field(50, ge=1, le=1000, description="Log lines kept as ticket evidence, ERROR and FATAL first")
 
     # --- Alerts ---------------------------------------------------------------
@@ -148,6 +155,13 @@ class Settings(BaseSettings):
             raise ValueError("expected http(s)://host[:port] or empty")
         return value.rstrip("/")
 
+    @field_validator("tickets_webhook_secret")
+    @classmethod
+    def _webhook_needs_a_secret(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        if info.data.get("tickets_webhook_url") and not value.get_secret_value():
+            raise ValueError("FAULTLINE_TICKETS_WEBHOOK_URL is set: deliveries must be signed, give a secret")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _check_level(cls, value: str) -> str:
@@ -173,6 +187,11 @@ class Settings(BaseSettings):
         return None if self.database_url else self.data_dir / "faultline.db"
 
     @property
+    def broker_auth_dir(self) -> Path:
+        """Where the broker's generated password and ACL files live."""
+        return Path(self.mqtt_auth_dir) if self.mqtt_auth_dir else self.data_dir / "stack" / "auth"
+
+    @property
     def mqtt_host(self) -> str:
         return urlsplit(self.mqtt_url).hostname or "127.0.0.1"
 
@@ -182,7 +201,7 @@ class Settings(BaseSettings):
         return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
 
 
-PATH_OPTIONS = ("data_dir", "rules_file", "tickets_routing_file")
+PATH_OPTIONS = ("data_dir", "rules_file", "tickets_routing_file", "mqtt_ca_file", "mqtt_auth_dir")
 
 
 def load_settings(environ: dict[str, str] | None = None, *, project: Path | None = None, **overrides) -> Settings:
@@ -210,20 +229,52 @@ def load_settings(environ: dict[str, str] | None = None, *, project: Path | None
             values[name] = str(_under(project, values[name]))
     values.setdefault("data_dir", str(_under(project, Settings.model_fields["data_dir"].default)))
     _fill_from_local_stack(values)
+    _refuse_placeholders(values)
     try:
         return Settings(**values)
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else "?"
         option = ENV_PREFIX + name.upper()
-        raise SettingsError(f"bad value for {option}={values.get(name)!r}: {err['msg']}") from None
+        raise SettingsError(f"bad value for {option}={_shown(name, values.get(name))}: {err['msg']}") from None
+
+
+SECRET_OPTIONS = frozenset(name for name, field in Settings.model_fields.items() if field.annotation is SecretStr)
+
+
+def _shown(name: str, value) -> str:
+    """How a bad value is echoed: secrets hidden, and a URL's password too.
+
+    >>> _shown("influx_password", "hunter2"), _shown("mqtt_url", "mqtt://u:hunter2@broker:1883x")
+    ("'<hidden>'", "'mqtt://u:<hidden>@broker:1883x'")
+    """
+    if name in SECRET_OPTIONS:
+        return repr("<hidden>")
+    text = str(value)
+    return repr(re.sub(r"(://[^:/@\s]*:)[^@/\s]*@", r"\1<hidden>@", text))
+
+
+PLACEHOLDER = "change-me"
+
+
+def _refuse_placeholders(values: dict) -> None:
+    """A sample's ``change-me`` left in a secret or a URL's password stops the start, naming the option.
+
+    >>> _refuse_placeholders({"influx_password": "change-me-long-random-token"})
+    Traceback (most recent call last):
+    faultline.settings.SettingsError: FAULTLINE_INFLUX_PASSWORD is still a change-me placeholder: set a real secret
+    """
+    for name in sorted(values):
+        value = str(values[name])
+        if PLACEHOLDER in value and (name in SECRET_OPTIONS or name.endswith("_url")):
+            raise SettingsError(f"{ENV_PREFIX}{name.upper()} is still a {PLACEHOLDER} placeholder: set a real secret")
 
 
 def _refuse_unknown(env: dict[str, str], where: str) -> None:
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
     unknown = sorted(k for k in env if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
     if unknown:
-        raise SettingsError(f"unknown option {unknown[0]}={env[unknown[0]]!r}{where}; "
+        raise SettingsError(f"unknown option {unknown[0]}{where}; "
                             "known options are listed in .env.example")
 
 
@@ -248,5 +299,7 @@ def _fill_from_local_stack(values: dict) -> None:
         return
     if "mqtt_url" not in values and state.get("mqtt_url"):
         values["mqtt_url"] = state["mqtt_url"]
+        if "mqtt_ca_file" not in values and state.get("mqtt_ca_file"):  # the stack's CA goes with its URL
+            values["mqtt_ca_file"] = state["mqtt_ca_file"]
     if "influx_url" not in values and state.get("influx_url"):
         values["influx_url"] = state["influx_url"]

@@ -12,6 +12,7 @@ import time
 import click
 import orjson
 
+from faultline import terminal
 from faultline.cli import format_option
 from faultline.settings import SettingsError, load_settings
 
@@ -119,7 +120,7 @@ def list_cmd(fmt, limit, reason, device):
     click.echo(f"{'id':>6}  {'received (UTC, wall)':20}  {'stage':8}  {'device':20}  reason")
     for r in rows:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r.received_ms / 1000))
-        click.echo(f"{r.id:>6}  {when:20}  {r.stage:8}  {(r.device or '-')[:20]:20}  {r.reason[:100]}")
+        terminal.echo(f"{r.id:>6}  {when:20}  {r.stage:8}  {(r.device or '-')[:20]:20}  {r.reason[:100]}", one_line=True)
     click.echo(f"{store.count(engine)} dead letters in all")
 
 
@@ -142,7 +143,7 @@ def replay(ids, replay_all):
     result = run_replay(settings, _engine(settings), None if replay_all else list(ids))  # page by page
     click.echo(f"replayed {result.replayed}, still failing {result.still_failing}")
     for dl_id, reason in list(result.reasons.items())[:20]:
-        click.echo(f"  {dl_id}: {reason[:160]}")
+        terminal.echo(f"  {dl_id}: {reason[:160]}", one_line=True)
 
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
@@ -189,5 +190,5 @@ def ledger(device, fmt):
     click.echo(f"{'device':24} {'topic':10} {'received':>9} {'missing':>8} {'dups':>6} {'resets':>6}")
     for d in data:
         missing = sum(hi - lo + 1 for lo, hi in d["missing"])
-        click.echo(f"{d['device'][:24]:24} {d['topic']:10} {d['received']:>9} {missing:>8} "
+        terminal.echo(f"{d['device'][:24]:24} {d['topic']:10} {d['received']:>9} {missing:>8} "
                    f"{d['duplicates']:>6} {d['resets']:>6}")

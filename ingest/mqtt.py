@@ -43,7 +43,10 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 log = logging.getLogger("faultline.ingest")
-NEVER_EXPIRES = 0xFFFFFFFF
+# 136 years: never, in practice, yet finite: Mosquitto applies its persistent_client_expiration
+# (set by Faultline's broker configs to expire abandoned device sessions) only to sessions asking
+# for the infinite 0xFFFFFFFF, so this one is left alone.
+NEVER_EXPIRES = 0xFFFFFFFE
 SESSION_TAKEN_OVER = 0x8E
 SHORT_LIVED_S = 10.0  # a connection the broker closes sooner than this after accepting it
 TAKEOVER_AFTER = 3  # short-lived connections in a row that point at another client with our id
@@ -66,7 +69,7 @@ class Subscriber:
     def __init__(self, url: str, client_id: str, topic_filter: str, on_message: Callable[[Incoming], None],
                  keepalive: int = 30, receive_maximum: int = 1000, clean_start: bool = False,
                  session_expiry: int = NEVER_EXPIRES, client_id_option: str = "FAULTLINE_MQTT_CLIENT_ID",
-                 on_taken_over: Callable[[], None] | None = None, max_packet_size: int = 0):
+                 on_taken_over: Callable[[], None] | None = None, max_packet_size: int = 0, ca_file: str = ""):
         self.url = url
         self.client_id = client_id
         self.topic_filter = topic_filter
@@ -78,6 +81,7 @@ class Subscriber:
         self.client_id_option = client_id_option  # the setting that names client_id, for messages
         self.on_taken_over = on_taken_over
         self.max_packet_size = max_packet_size
+        self.ca_file = ca_file  # verifies the broker's certificate on mqtts:// (empty: the system's CAs)
         self.generation = 0
         self.connected = threading.Event()
         self.taken_over = threading.Event()
@@ -93,7 +97,7 @@ class Subscriber:
         if parts.username:
             client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
         if parts.scheme == "mqtts":
-            client.tls_set()
+            client.tls_set(ca_certs=self.ca_file or None)  # the server's certificate and host name are verified
         client.reconnect_delay_set(1, 30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

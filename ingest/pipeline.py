@@ -101,9 +101,12 @@ class Pipeline:
     def _route(self, batch: Batch, record, kind: str, received_ms: int) -> DecodeError | None:
         """Put one record into the batch; the reason it was refused, if it was."""
         if isinstance(record, DeviceMeta):
-            self.registry.note_meta(record)
+            refused = self.registry.note_meta(record)
+            if refused:  # stored and flagged by the registry; the cohort stays the registry's
+                batch.stats[("meta_contradiction", refused, self.registry.firmware_of(record.device))] += 1
             batch.metas.append(record)
-            batch.records.append(record)
+            if not refused:  # the detectors never see a refused cohort either
+                batch.records.append(record)
             return None
         try:
             line = line_for(record)

@@ -5,6 +5,14 @@ map of the devices in use serves the hot path (`cohort_of`), read from SQL
 the first time a device speaks and dropped when it goes quiet
 (`evict_idle`). A stored value that breaks the tag rule (written before the
 rule was enforced) is read as empty, so it can never poison a point.
+
+Authority: cohort attributes an operator pinned (`faultline devices
+provision --model/--firmware/--site`) win over the device's own ``meta``
+when the registry is authoritative (``FAULTLINE_REGISTRY_AUTHORITATIVE``):
+a ``meta`` that contradicts them is stored in ``device_meta_claims``,
+flagged in ``device_audit``, counted (ingest stage ``meta_contradiction``)
+and leaves the cohort unchanged. Every change of a device's cohort is
+audited, whoever made it.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from __future__ import annotations
 import logging
 
 import orjson
-from sqlalchemy import Boolean, BigInteger, Engine, String, Text, select
+from sqlalchemy import Boolean, BigInteger, Engine, Integer, String, Text, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
@@ -39,6 +47,7 @@ class DeviceRow(Base):
     meta_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     online: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     status_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)  # cohort attributes set by an operator
 
 
 def _upsert(engine: Engine, values: list[dict], columns: list[str]) -> None:
@@ -67,11 +76,36 @@ def _meta_of(row) -> DeviceMeta:
                       row.customer, row.tier, orjson.loads(row.extra or "{}"))
 
 
+class MetaClaimRow(Base):
+    __tablename__ = "device_meta_claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    device: Mapped[str] = mapped_column(String(64))
+    ts_ms: Mapped[int] = mapped_column(BigInteger)
+    claimed: Mapped[str] = mapped_column(Text)
+    contradicts: Mapped[str] = mapped_column(String(64))
+
+
+COHORT_FIELDS = ("model", "firmware", "site")
+
+
+def contradiction(pinned: Cohort | None, meta: DeviceMeta) -> str:
+    """The pinned attributes `meta` contradicts, comma-separated ("" when none or nothing is pinned).
+
+    >>> contradiction(Cohort("PX-200", "", "sh-03"), DeviceMeta("d", 0, "PX-200", "9.9", "sh-09"))
+    'site'
+    """
+    if pinned is None:
+        return ""
+    return ",".join(f for f in COHORT_FIELDS if getattr(pinned, f) and getattr(meta, f) != getattr(pinned, f))
+
+
 class DeviceRegistry:
     """Cohort lookup for the hot path, backed by the `devices` table."""
 
-    def __init__(self, engine: Engine, now=wall_ms):
+    def __init__(self, engine: Engine, now=wall_ms, authoritative: bool = False):
         self.engine = engine
+        self.authoritative = authoritative
         with engine.connect() as conn:
             stored = conn.scalars(select(DeviceRow.device)).all()
         self._cohorts: IdleCache[str, Cohort] = IdleCache(self._load, now, stored, lambda _: UNKNOWN_COHORT)
@@ -96,9 +130,24 @@ class DeviceRegistry:
     def firmware_of(self, device: str | None) -> str:
         return self._cohorts.get(device).firmware if device else ""
 
-    def note_meta(self, meta: DeviceMeta) -> None:
-        """Update the in-memory view at once (later messages get the new tags)."""
-        self._cohorts.put(meta.device, meta.cohort)
+    def pinned(self, device: str) -> Cohort | None:
+        """The operator-pinned cohort of `device`, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(DeviceRow.model, DeviceRow.firmware, DeviceRow.site)
+                               .where(DeviceRow.device == device, DeviceRow.pinned.is_(True))).first()
+        return Cohort(*row) if row else None
+
+    def refused(self, meta: DeviceMeta) -> str:
+        """The pinned attributes `meta` contradicts when the registry is authoritative ("" otherwise)."""
+        return contradiction(self.pinned(meta.device), meta) if self.authoritative else ""
+
+    def note_meta(self, meta: DeviceMeta) -> str:
+        """Update the in-memory view at once (later messages get the new tags), unless the registry
+        is authoritative and `meta` contradicts it; the contradicted attributes ("" when applied)."""
+        refused = self.refused(meta)
+        if not refused:
+            self._cohorts.put(meta.device, meta.cohort)
+        return refused
 
     def evict_idle(self, before_ms: int) -> int:
         return self._cohorts.evict_idle(before_ms)
@@ -111,6 +160,7 @@ class DeviceRegistry:
 
     def persist(self, metas: list[DeviceMeta], statuses: list[DeviceStatus]) -> None:
         """Write registry changes durably (called before the messages are acknowledged)."""
+        metas = self._audited(metas)
         if metas:
             _upsert(self.engine, [{
                 "device": m.device, "model": m.model, "firmware": m.firmware, "site": m.site,
@@ -120,3 +170,27 @@ class DeviceRegistry:
         if statuses:
             _upsert(self.engine, [{"device": s.device, "online": s.online, "status_ms": s.ts_ms} for s in statuses],
                     ["online", "status_ms"])
+
+    def _audited(self, metas: list[DeviceMeta]) -> list[DeviceMeta]:
+        """Flag and store the refused metas, audit cohort changes; the metas to apply."""
+        from ingest.credentials import audit  # the audit trail lives with the credentials
+
+        applied = []
+        with self.engine.begin() as conn:
+            for meta in metas:
+                refused = self.refused(meta)
+                claimed = {f: getattr(meta, f) for f in COHORT_FIELDS}
+                if refused:
+                    conn.execute(MetaClaimRow.__table__.insert().values(
+                        device=meta.device, ts_ms=meta.ts_ms, claimed=orjson.dumps(claimed).decode(),
+                        contradicts=refused))
+                    audit(conn, meta.device, meta.ts_ms, "meta", "meta_flagged",
+                          {"claimed": claimed, "contradicts": refused})
+                    continue
+                before = conn.execute(select(DeviceRow.model, DeviceRow.firmware, DeviceRow.site)
+                                      .where(DeviceRow.device == meta.device)).first()
+                if before is not None and tuple(before) != tuple(claimed.values()):
+                    audit(conn, meta.device, meta.ts_ms, "meta", "cohort",
+                          {"before": dict(zip(COHORT_FIELDS, before)), "after": claimed, "source": "meta"})
+                applied.append(meta)
+        return applied

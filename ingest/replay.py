@@ -42,7 +42,7 @@ def replay(settings: Settings, engine, ids: list[int] | None = None, *, limit: i
     """
     client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
                           settings.influx_password.get_secret_value(), settings.influx_timeout_s)
-    pipeline = Pipeline(DeviceRegistry(engine), None, settings.mqtt_topic_prefix, decode_limits(settings),
+    pipeline = Pipeline(DeviceRegistry(engine, authoritative=settings.registry_authoritative), None, settings.mqtt_topic_prefix, decode_limits(settings),
                         field_catalogue(settings, engine))
     writer = DurableWriter(client, Spool(settings.data_dir / "replay-spool", 1), lambda _: None, threading.Event())
     replayed, failing, reasons, seen = 0, 0, {}, 0

@@ -84,7 +84,7 @@ class IngestService:
         self.supervisor = supervisor or Supervisor("ingest")
         self.client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
                                    settings.influx_password.get_secret_value(), settings.influx_timeout_s)
-        self.registry = DeviceRegistry(self.durable)
+        self.registry = DeviceRegistry(self.durable, authoritative=settings.registry_authoritative)
         self.ledger = Ledger(grace_ms=int(settings.gap_grace_s * 1000), engine=self.engine)
         self.fields = field_catalogue(settings, self.durable)
         self.dead = dead_letter_store(settings, self.durable)
@@ -104,7 +104,7 @@ class IngestService:
                                      self._receive, settings.mqtt_keepalive_s, settings.mqtt_max_inflight,
                                      clean_start=not persistent_session,
                                      session_expiry=NEVER_EXPIRES if persistent_session else 0,
-                                     max_packet_size=settings.mqtt_max_packet_bytes)
+                                     max_packet_size=settings.mqtt_max_packet_bytes, ca_file=settings.mqtt_ca_file)
         self.flush_messages = max(1, min(settings.batch_size, settings.mqtt_max_inflight // 2))
         self.flush_bytes = settings.batch_max_mb * MB
         self.acked = 0  # messages acknowledged to the broker

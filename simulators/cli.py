@@ -64,8 +64,12 @@ class ProgressLine:
 @click.option("--topics", help="Comma-separated subset of telemetry,logs,events,meta,status.")
 @click.option("--list", "list_only", is_flag=True, help="List the shipped scenarios and exit.")
 @click.option("--quiet", is_flag=True, help="No progress line.")
+@click.option("--credentials", "credentials_file", type=click.File("r"),
+              help="CSV of device,password (as `faultline devices import` prints): each device publishes "
+                   "logged in as itself, as a broker with authorisation requires.")
+@click.option("--ca-file", help="CA that verifies the broker on mqtts:// (default: FAULTLINE_MQTT_CA_FILE).")
 def simulate(scenario_ref, devices, duration, seed, speed, realtime, truth_file, mqtt_url, topic_prefix, topics,
-             list_only, quiet):
+             list_only, quiet, credentials_file, ca_file):
     """Publish a seeded fleet running a scenario, faster than real time with explicit timestamps."""
     from simulators.planner import PlanError
     from simulators.publisher import PublishError, publish
@@ -88,7 +92,8 @@ def simulate(scenario_ref, devices, duration, seed, speed, realtime, truth_file,
         _warn_if_late(sim, scenario_ref)
     line = None if quiet else ProgressLine(sim.start_ms, sim.end_ms)
     try:
-        summary = publish(sim, url, speed=speed, realtime=realtime, progress=line)
+        summary = publish(sim, url, speed=speed, realtime=realtime, progress=line,
+                          credentials=_credentials(credentials_file), ca_file=ca_file or _default_ca_file())
     except PublishError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -145,6 +150,27 @@ def _stored_until() -> int | None:
     except (SettingsError, InfluxError):
         return None  # nothing to compare with: no warning
     return max((int(r["time"]) for r in rows), default=None)
+
+
+def _credentials(handle) -> dict[str, str] | None:
+    """device -> password from a ``device,password`` CSV, or None without one."""
+    import csv
+
+    if handle is None:
+        return None
+    rows = list(csv.DictReader(handle))
+    if not rows or not {"device", "password"} <= set(rows[0]):
+        raise click.UsageError("--credentials: expected a CSV with a header row device,password")
+    return {row["device"]: row["password"] for row in rows}
+
+
+def _default_ca_file() -> str:
+    from faultline.settings import SettingsError, load_settings
+
+    try:
+        return load_settings().mqtt_ca_file
+    except SettingsError:
+        return ""
 
 
 def _default_url() -> str:

@@ -12,7 +12,7 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Mapping, Protocol
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -61,7 +61,7 @@ class _Connection:
     """
 
     def __init__(self, url: str, client_id: str, max_inflight: int, timeout_s: float,
-                 will_topic: str = ""):
+                 will_topic: str = "", login: tuple[str, str] | None = None, ca_file: str = ""):
         parts = urlsplit(url)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=mqtt.MQTTv5 if will_topic else mqtt.MQTTv311)
@@ -78,10 +78,12 @@ class _Connection:
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self._on_connect
         self.client.on_publish = self._on_publish
-        if parts.username:
+        if login is not None:  # a device's own credential (its user name is its id)
+            self.client.username_pw_set(*login)
+        elif parts.username:
             self.client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
         if parts.scheme == "mqtts":
-            self.client.tls_set()
+            self.client.tls_set(ca_certs=ca_file or None)  # the broker's certificate is verified
         if will_topic:
             self.client.will_set(will_topic, b"offline", qos=1, retain=True)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or (8883 if parts.scheme == "mqtts" else 1883)
@@ -159,15 +161,24 @@ class _Connection:
 def publish(sim: MessageSource, mqtt_url: str, speed: float = 0.0, realtime: bool = False,
             progress: Callable[[Progress], None] | None = None, *, max_inflight: int = 1000,
             client_id: str = "", timeout_s: float = 60.0, progress_every_s: float = 0.5,
-            clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> PublishSummary:
+            clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+            credentials: Mapping[str, str] | None = None, ca_file: str = "") -> PublishSummary:
     """Send every message of ``sim``; return once the broker has acknowledged them all.
+
+    With ``credentials`` (device id -> password, from ``faultline devices
+    provision`` or ``import``), each device publishes on a connection of its
+    own, logged in as itself, as a broker with authorisation requires.
+    ``ca_file`` verifies the broker on ``mqtts://``.
 
     ``speed`` is simulated seconds per wall second (0 or inf: as fast as
     possible). ``realtime`` sends each message when the wall clock reaches
     its timestamp (speed 1 on wall-clock time).
     """
     prefix = client_id or f"faultline-sim-{uuid.uuid4().hex[:8]}"
-    main = _Connection(mqtt_url, prefix, max_inflight, timeout_s).open()
+    if credentials is not None:
+        return _run_as_devices(sim, mqtt_url, credentials, ca_file, _Pacer(speed, realtime, clock, wall),
+                               max_inflight, timeout_s, clock)
+    main = _Connection(mqtt_url, prefix, max_inflight, timeout_s, ca_file=ca_file).open()
     own: dict[str, _Connection] = {}
     try:
         for device in getattr(sim, "will_devices", lambda: [])():
@@ -215,6 +226,46 @@ def _run(sim, main: _Connection, own: dict[str, _Connection], pace: "_Pacer", pr
     own.clear()
     elapsed = max(clock() - started, 1e-9)
     return PublishSummary(count, elapsed, count / elapsed, first or 0, last or 0, wills, main.reconnects)
+
+
+def _run_as_devices(sim, url: str, credentials: Mapping[str, str], ca_file: str, pace: "_Pacer",
+                    max_inflight: int, timeout_s: float, clock) -> PublishSummary:
+    conns: dict[str, _Connection] = {}
+    count = wills = 0
+    first = last = None
+    started = clock()
+
+    def connection(device: str, will: bool) -> _Connection:
+        if device not in conns:
+            if device not in credentials:
+                raise PublishError(f"no credential for device {device!r}: provision it (faultline devices "
+                                   "provision) and add it to the credentials file")
+            conns[device] = _Connection(url, device, max_inflight, timeout_s, will_topic=_status_topic(sim, device),
+                                        login=(device, credentials[device]), ca_file=ca_file).open()
+        return conns[device]
+
+    try:
+        for m in sim.messages():
+            pace.wait(m.ts_ms, lambda seconds: [c.service(seconds / max(1, len(conns))) for c in conns.values()])
+            device = m.topic.split("/")[-2] if m.topic.count("/") >= 2 else ""
+            if m.will:
+                connection(device, True)
+                conns.pop(device).close(with_will=True)
+                wills += 1
+            else:
+                connection(device, False).publish(m.topic, m.payload, m.qos, m.retain)
+            count += 1
+            first = m.ts_ms if first is None else first
+            last = m.ts_ms
+    except BaseException:
+        for conn in conns.values():
+            conn.abort()
+        raise
+    for conn in conns.values():
+        conn.close()
+    elapsed = max(clock() - started, 1e-9)
+    return PublishSummary(count, elapsed, count / elapsed, first or 0, last or 0, wills,
+                          sum(c.reconnects for c in conns.values()))
 
 
 def _status_topic(sim, device: str) -> str:

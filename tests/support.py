@@ -14,6 +14,8 @@ def publish_all(url: str, messages, qos: int = 1, client_id: str = "", max_infli
 
     parts = urlsplit(url)
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id or f"pub-{uuid.uuid4().hex[:8]}")
+    if parts.username:
+        client.username_pw_set(parts.username, parts.password or "")
     client.max_inflight_messages_set(max_inflight)
     window = threading.Semaphore(max_inflight)
     client.on_publish = lambda *args: window.release()

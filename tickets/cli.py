@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 import click
 
+from faultline import terminal
 from faultline.cli import format_option
 from faultline.settings import SettingsError, load_settings
 
@@ -77,7 +78,7 @@ def list_cmd(ctx, state, assignee, team, limit, fmt):
         return
     click.echo(render.LIST_HEADER)
     for t in found:
-        click.echo(render.one_line(t))
+        terminal.echo(render.one_line(t), one_line=True)
     if not found:
         click.echo("no tickets")
 
@@ -94,11 +95,11 @@ def show(ctx, ticket_id, fmt):
     if fmt == "json":
         click.echo(json.dumps(t.to_dict(), sort_keys=True, indent=2))
         return
-    click.echo(render.ticket_text(t))
+    terminal.echo(render.ticket_text(t))
     for c in store.comments(ctx.engine, ticket_id):
-        click.echo(f"  comment {render.when(c.ts_ms)} (wall clock) {c.user}: {c.text}")
+        terminal.echo(f"  comment {render.when(c.ts_ms)} (wall clock) {c.user}: {c.text}")
     for h in store.history(ctx.engine, ticket_id):
-        click.echo(f"  v{h.version} {render.when(h.ts_ms)} (wall clock) {h.kind} {h.user}")
+        terminal.echo(f"  v{h.version} {render.when(h.ts_ms)} (wall clock) {h.kind} {h.user}")
 
 
 def _action(name: str, help_text: str, *options):

@@ -6,13 +6,18 @@ or Faultline itself is down. `Outbox.deliver_due` — a scheduler job — posts
 what is due:
 
 - body: the exact JSON stored in the outbox (UTF-8);
-- ``X-Faultline-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>``;
+- ``X-Faultline-Signature: t=<unix seconds>,sha256=<hex>``: HMAC-SHA256 with
+  the secret over ``<t>.`` followed by the body, so a receiver can refuse a
+  captured request replayed later (`verify` with a tolerance, 300 s by default);
 - ``Idempotency-Key: <alert key>#<episode>@v<version>`` — the same for every
   retry of one change, different for each change (`tickets.history.idempotency_key`);
 - ``X-Faultline-Event`` (opened, acknowledged, resolved, ...) and
   ``X-Faultline-Delivery`` (the outbox row id).
 
-A 2xx answer delivers. Network errors, timeouts, 408, 429 and 5xx are
+A 2xx answer delivers. A redirect is not followed and is not a delivery
+(following it would turn the POST into a body-less GET and carry the
+signature to another host): the row is marked ``dead`` with the status, so
+the operator sets the final URL. Network errors, timeouts, 408, 429 and 5xx are
 retried with exponential backoff (``base_delay_s`` doubling per attempt, at
 most ``max_delay_s``; a ``Retry-After`` is honoured when longer), up to
 ``max_attempts``; other answers (400, 401, 404, ...) will not change by
@@ -42,22 +47,33 @@ O = OutboxRow.__table__
 SIGNATURE_HEADER = "X-Faultline-Signature"
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The signature header value for `body`.
+DEFAULT_TOLERANCE_S = 300
 
-    >>> sign("key", b"The quick brown fox jumps over the lazy dog")  # RFC 4231-style known vector
-    'sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8'
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The signature header value for `body` sent at `timestamp` (unix seconds).
+
+    >>> sign("key", b'{"a":1}', 1767225600)
+    't=1767225600,sha256=80f7b75f8618b9b24d72673996a625f1a43f7387a26b6739d667431724fe4d23'
     """
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},sha256={mac}"
 
 
-def verify(secret: str, body: bytes, header: str) -> bool:
-    """True when `header` is the signature of `body` (constant-time compare).
+def verify(secret: str, body: bytes, header: str, now_s: float, tolerance_s: float = DEFAULT_TOLERANCE_S) -> bool:
+    """True when `header` signs `body` and its timestamp lies within `tolerance_s` of `now_s`.
 
-    >>> verify("k", b"x", sign("k", b"x")), verify("k", b"x", sign("other", b"x"))
-    (True, False)
+    >>> header = sign("k", b"x", 1000)
+    >>> verify("k", b"x", header, 1100), verify("other", b"x", header, 1100), verify("k", b"y", header, 1100)
+    (True, False, False)
+    >>> verify("k", b"x", header, 1000 + 301), verify("k", b"x", "sha256=abc", 1000)  # replayed late; no time
+    (False, False)
     """
-    return hmac.compare_digest(sign(secret, body), header or "")
+    parts = dict(item.partition("=")[::2] for item in (header or "").split(","))
+    timestamp, given = parts.get("t", ""), parts.get("sha256", "")
+    if not timestamp.isdigit() or not given or abs(now_s - int(timestamp)) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(secret, body, int(timestamp)), f"t={timestamp},sha256={given}")
 
 
 def backoff_ms(attempts: int, base_delay_s: float, max_delay_s: float) -> int:
@@ -78,14 +94,27 @@ class DeliveryError(Exception):
         self.retry_after_s = retry_after_s
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError with the 3xx status
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def post_json(url: str, body: bytes, headers: dict[str, str], timeout: float) -> None:
-    """POST with urllib; raises `DeliveryError` (the URL's query string is never echoed)."""
+    """POST with urllib, redirects not followed; raises `DeliveryError` (the URL's query string is never echoed)."""
     req = urllib.request.Request(url, data=body, method="POST",
                                  headers={"Content-Type": "application/json", **headers})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with _OPENER.open(req, timeout=timeout) as resp:
             resp.read(1024)
+            if not 200 <= resp.status < 300:
+                raise DeliveryError(f"webhook answered HTTP {resp.status}, not a 2xx", False)
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            raise DeliveryError(f"webhook answered HTTP {exc.code} (a redirect, not followed: set "
+                                "FAULTLINE_TICKETS_WEBHOOK_URL to the final URL)", False) from None
         retry_after = exc.headers.get("Retry-After") if exc.headers else None
         retryable = exc.code in (408, 425, 429) or exc.code >= 500
         wait = float(retry_after) if retry_after and retry_after.isdigit() else None
@@ -108,6 +137,8 @@ class Outbox:
     def __init__(self, engine: Engine, url: str, secret: str, *, now: Callable[[], int] = lambda: int(time.time() * 1000),
                  timeout: float = 5.0, max_attempts: int = 12, base_delay_s: float = 5.0,
                  max_delay_s: float = 3600.0, post: Callable[..., None] = post_json):
+        if not secret:
+            raise ValueError("a webhook needs a secret to sign with (FAULTLINE_TICKETS_WEBHOOK_SECRET)")
         self.engine = engine
         self.url = url
         self.secret = secret
@@ -150,7 +181,7 @@ class Outbox:
         if row is None:
             return None
         body = row.payload.encode()
-        headers = {SIGNATURE_HEADER: sign(self.secret, body), "Idempotency-Key": row.idempotency_key,
+        headers = {SIGNATURE_HEADER: sign(self.secret, body, now // 1000), "Idempotency-Key": row.idempotency_key,
                    "X-Faultline-Event": row.event, "X-Faultline-Delivery": str(row.id),
                    "User-Agent": "faultline-webhook/1"}
         attempts = row.attempts + 1

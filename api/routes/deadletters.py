@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -17,6 +19,8 @@ from api.responses import errors
 from api.routes import API_PREFIX
 from influx.errors import InfluxError
 from ingest.deadletters import DeadLetterRow
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix=f"{API_PREFIX}/deadletters", tags=["dead letters"],
                    responses=errors(401, 403, 404, 422, 503))
@@ -99,6 +103,8 @@ def replay(body: ReplayBody, ctx: ApiContext = Depends(context)) -> ReplayOut:
         else:
             result = run_replay(ctx.settings, ctx.engine, body.ids)
     except InfluxError as exc:
-        raise HTTPException(503, f"InfluxDB unavailable, nothing replayed from this page on: {exc}") from None
+        log.warning("dead-letter replay: InfluxDB request failed: %s", exc)
+        raise HTTPException(503, "InfluxDB unavailable, nothing replayed from this page on "
+                                 "(the server log has the cause)") from None
     return ReplayOut(replayed=result.replayed, still_failing=result.still_failing, reasons=result.reasons,
                      next_after_id=result.next_after_id)

@@ -110,3 +110,21 @@ def test_an_alert_silenced_after_it_was_announced_still_resolves_its_ticket(make
     assert [(x.state, x.silenced_by) for x in out] == [("resolved", None)]  # repeats muted, the end is not
     assert manager.get(a.key).silenced_by == s.id
     assert recorder.texts(a.key)[1].startswith("silenced")
+
+
+@pytest.mark.timeout(60)  # with a backtracking engine this match would not end in our lifetime
+def test_a_catastrophic_pattern_against_a_device_label_answers_in_linear_time():
+    hostile = "a" * 200_000 + "!"
+    for pattern in ("(a+)+", "(a|aa)+", "(a*)*b"):
+        matcher = Matcher.parse(f"device=~{pattern}")
+        assert matcher.matches({"device": "a" * 64}) is (pattern != "(a*)*b")
+        assert matcher.matches({"device": hostile[-1000:]}) is False
+        assert Matcher.parse(f"device!~{pattern}").matches({"device": hostile}) is True  # over the label limit
+
+
+def test_matchers_are_bounded_and_speak_re2():
+    with pytest.raises(SilenceError, match="too long"):
+        Matcher.parse("device=~" + "a" * 300)
+    with pytest.raises(SilenceError, match="no backreferences"):
+        Matcher.parse(r"device=~(a)\1")
+    assert Matcher.parse("site=~sh-0[1-3]").matches({"site": "sh-02"})

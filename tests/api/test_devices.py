@@ -171,9 +171,11 @@ def test_influxdb_down_is_503_not_500(settings, engine, auth, fleet):
     from faultline.stack import free_port
     from influx.client import InfluxClient
 
-    dead = InfluxClient(f"http://127.0.0.1:{free_port()}", "faultline", timeout=2)
+    port = free_port()
+    dead = InfluxClient(f"http://127.0.0.1:{port}", "faultline", timeout=2)
     fields.persist(engine, [("pump-1", "temp_c", T0)])
     with TestClient(create_app(settings, engine=engine, influx=dead)) as c:
         for route in ("telemetry", "logs", "events"):
             response = c.get(f"/api/v1/devices/pump-1/{route}", headers=auth("viewer"))
             assert response.status_code == 503 and "InfluxDB" in response.json()["detail"], route
+            assert str(port) not in response.text and "127.0.0.1" not in response.text, route  # no internal URL

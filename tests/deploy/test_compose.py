@@ -23,7 +23,8 @@ from faultline.settings import load_settings
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 SAMPLE = ROOT / "deploy" / "compose.env.example"
-SERVICES = {"mosquitto", "influxdb", "grafana", "faultline", "sim"}
+SERVICES = {"broker-init", "influxdb-init", "mosquitto", "influxdb", "grafana", "faultline", "sim"}
+REAL = "s3cret0"  # stands for the operator's values in place of the sample's change-me
 
 
 def _docker_compose() -> str:
@@ -58,7 +59,7 @@ def _config(project: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def resolved(tmp_path) -> dict:
-    result = _config(_project(tmp_path, SAMPLE.read_text()))
+    result = _config(_project(tmp_path, SAMPLE.read_text().replace("change-me", REAL)))
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
 
@@ -71,25 +72,27 @@ def test_config_is_valid_with_the_sample_env(tmp_path):
 def test_missing_secrets_are_named(tmp_path):
     result = _config(_project(tmp_path, None), "-q")
     assert result.returncode != 0
-    assert "INFLUXDB_ADMIN_TOKEN" in result.stderr or "INFLUXDB_ADMIN_PASSWORD" in result.stderr
+    assert re.search(r"set [A-Z_]+ in \.env", result.stderr), result.stderr  # the variable is named
 
 
 def test_every_service_is_healthchecked_and_waits_for_healthy_dependencies(resolved):
     services = resolved["services"]
     assert set(services) == SERVICES
     for name, svc in services.items():
-        assert svc["healthcheck"]["test"], name
+        assert name.endswith("-init") or svc["healthcheck"]["test"], name  # one-shot steps
         for dep, cond in svc.get("depends_on", {}).items():
-            assert cond == {"condition": "service_healthy"}, (name, dep)
-    assert set(services["faultline"]["depends_on"]) == {"mosquitto", "influxdb"}
+            wanted = "service_completed_successfully" if dep.endswith("-init") else "service_healthy"
+            assert cond == {"condition": wanted}, (name, dep)
+    assert services["mosquitto"]["depends_on"] == {"broker-init": {"condition": "service_completed_successfully"}}
+    assert set(services["faultline"]["depends_on"]) == {"mosquitto", "influxdb", "influxdb-init"}
     assert services["sim"]["profiles"] == ["sim"]
     assert services["sim"]["command"][:4] == ["faultline", "simulate", "--scenario", "firmware-regression"]
 
 
 def test_images_and_plugins(resolved):
     services = resolved["services"]
-    assert services["mosquitto"]["image"] == "eclipse-mosquitto:2"
-    assert services["influxdb"]["image"] == "influxdb:2.7"
+    assert services["mosquitto"]["image"] == "eclipse-mosquitto:2.0.20"  # pinned versions
+    assert services["influxdb"]["image"] == "influxdb:2.7.11"
     assert services["grafana"]["image"].startswith("grafana/grafana:")
     assert "yesoreyeram-infinity-datasource" in services["grafana"]["environment"]["GF_PLUGINS_PREINSTALL_SYNC"]
     assert services["faultline"]["build"]["context"]
@@ -102,16 +105,51 @@ def test_influx_bucket_is_the_database_faultline_uses(resolved):
     faultline_env = services["faultline"]["environment"]
     assert influx_env["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
     assert influx_env["DOCKER_INFLUXDB_INIT_BUCKET"] == faultline_env["FAULTLINE_INFLUX_DB"] == "faultline"
-    assert influx_env["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"] == faultline_env["FAULTLINE_INFLUX_PASSWORD"]
-    assert services["grafana"]["environment"]["DS_INFLUX_PASSWORD"] == faultline_env["FAULTLINE_INFLUX_PASSWORD"]
+    admin = influx_env["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"]
+    grafana_env = services["grafana"]["environment"]
+    assert admin not in (faultline_env["FAULTLINE_INFLUX_PASSWORD"], grafana_env["DS_INFLUX_PASSWORD"])  # scoped
+    assert (faultline_env["FAULTLINE_INFLUX_USER"], grafana_env["DS_INFLUX_USER"]) == ("faultline", "grafana")
+    init = services["influxdb-init"]
+    script = init["command"][-1].replace("$$", "$")  # compose's escape for a literal $
+    assert init["environment"]["INFLUX_TOKEN"] == admin  # only the init step holds the admin token
+    assert 'login faultline "$FAULTLINE_PW" "--read-bucket $id --write-bucket $id"' in script
+    assert 'login grafana "$GRAFANA_PW" "--read-bucket $id"' in script  # read only
+    assert init["environment"]["FAULTLINE_PW"] == faultline_env["FAULTLINE_INFLUX_PASSWORD"]
+    assert init["environment"]["GRAFANA_PW"] == grafana_env["DS_INFLUX_PASSWORD"]
 
 
 @pytest.mark.parametrize("service", ["faultline", "sim"])
 def test_faultline_environment_is_accepted_by_the_strict_settings(resolved, service, tmp_path):
-    env = {k: str(v) for k, v in resolved["services"][service]["environment"].items()}
+    env = {k: str(v) for k, v in resolved["services"][service]["environment"].items() if k.startswith("FAULTLINE_")}
     env["FAULTLINE_DATA_DIR"] = str(tmp_path)  # the container path is not writable here
     settings = load_settings(env)
     assert settings.mqtt_host == "mosquitto" and settings.influx_url == "http://influxdb:8086"
+    assert settings.mqtt_url.startswith(f"mqtt://faultline-ingest:{REAL}@")  # Faultline logs in to the broker
+
+
+def test_change_me_left_in_the_env_stops_faultline_at_start(tmp_path):
+    from faultline.settings import SettingsError
+
+    result = _config(_project(tmp_path, SAMPLE.read_text()))
+    assert result.returncode == 0, result.stderr
+    env = {k: str(v) for k, v in yaml.safe_load(result.stdout)["services"]["faultline"]["environment"].items()}
+    env["FAULTLINE_DATA_DIR"] = str(tmp_path / "data")
+    with pytest.raises(SettingsError, match="change-me placeholder") as refused:
+        load_settings(env)
+    assert "change-me" not in str(refused.value).split("still a")[0]  # the option is named, not its value
+
+
+def test_the_broker_init_step_and_the_healthcheck_log_in(resolved):
+    services = resolved["services"]
+    init = " ".join(services["broker-init"]["command"])
+    assert "faultline devices certs" in init and "--host mosquitto" in init
+    assert "service-user faultline-ingest --password-env MQTT_FAULTLINE_PASSWORD" in init
+    assert "service-user faultline-health --password-env MQTT_HEALTHCHECK_PASSWORD" in init
+    health = " ".join(services["mosquitto"]["healthcheck"]["test"])
+    assert "-u faultline-health" in health and "MQTT_HEALTHCHECK_PASSWORD" in health
+    assert services["mosquitto"]["environment"]["MQTT_HEALTHCHECK_PASSWORD"] == REAL
+    ports = [str(p.get("target", p)) if isinstance(p, dict) else p for p in services["mosquitto"]["ports"]]
+    assert len(ports) == 1 and "8883" in ports[0]  # devices reach the TLS listener only
 
 
 def test_grafana_gets_every_variable_its_provisioning_reads(resolved):
@@ -134,6 +172,10 @@ def test_broker_config_mounted_with_deliberate_limits(resolved):
     conf = (ROOT / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
     options = dict(line.split(None, 1) for line in conf.splitlines() if line.strip() and not line.startswith("#"))
     assert int(options["max_queued_messages"]) >= 1_000_000
+    assert options["allow_anonymous"] == "false" and options["use_username_as_clientid"] == "true"
+    assert options["password_file"] == "/mosquitto/auth/passwd" and options["acl_file"] == "/mosquitto/auth/acl"
+    assert "listener 8883 0.0.0.0" in conf and options["certfile"] == "/mosquitto/certs/server.pem"
+    assert options["persistent_client_expiration"] == "1d"
     assert options["queue_qos0_messages"] == "true"
     assert options["persistence"] == "true"
     assert options["persistence_location"] == "/mosquitto/data/"
@@ -146,7 +188,8 @@ def test_dockerfile_runs_faultline_as_a_non_root_user():
     instructions = [line.split(None, 1) for line in joined.splitlines() if line and not line.startswith((" ", "#"))]
     first = {k: v for k, v in reversed(instructions)}
     assert first["FROM"] == "python:3.11-slim"
-    assert 'pip install "/src[postgres]"' in text
+    assert 'pip install -c /src/deploy/constraints.txt "/src[postgres]"' in text  # pinned versions
+    assert "install -d -m 700 -o faultline -g faultline /var/lib/faultline" in text  # the data dir is private
     user_at = text.index("\nUSER faultline")
     assert text.index("pip install") < user_at  # installs as root, runs as faultline
     assert "/health" in first["HEALTHCHECK"]
