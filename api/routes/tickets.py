@@ -20,6 +20,7 @@ from api.responses import errors
 from api.routes import API_PREFIX
 from api.ticket_queries import TicketFilter, children_of, merged_into, page_of_tickets
 from tickets import store
+from tickets.root_cause import CATEGORIES, VERDICTS
 from tickets.ticket import Ticket
 
 router = APIRouter(prefix=f"{API_PREFIX}/tickets", tags=["tickets"], responses=errors(401, 403, 404, 409, 422))
@@ -29,6 +30,9 @@ State = Literal["open", "acknowledged", "resolved", "closed", "reopened", "activ
 Severity = Literal["info", "minor", "major", "critical"]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+RootCauseCategory = Literal[CATEGORIES]
+Verdict = Literal[VERDICTS]
+Attribute = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 Value = Annotated[str | None, Query(max_length=256, description="Exact match")]
 
 
@@ -60,6 +64,7 @@ class TicketSummary(BaseModel):
     count: int
     recurrences: int
     flapping: bool
+    source: str
     devices: list[str]
     version: int
 
@@ -80,6 +85,14 @@ class TicketDetail(TicketSummary):
     resolved_by: str | None
     root_cause: str | None
     resolution: str | None
+    root_cause_category: str | None
+    confirmed_attribute: str | None
+    attribution: str | None
+    reported_ms: int | None
+    symptom: str | None
+    frequency: str | None
+    impact: str | None
+    contact: str | None
     merged_into: int | None
     evidence: dict | None
     evidence_complete: bool
@@ -142,6 +155,11 @@ class CommentBody(Body):
 class ResolveBody(Body):
     root_cause: Text
     resolution: Text
+    root_cause_category: RootCauseCategory | None = Field(None, description="From the root-cause catalogue")
+    confirmed_attribute: Attribute | None = Field(
+        None, description="What was at fault, e.g. `firmware=2.1.0`; a confirmed attribution defaults to the "
+                          "detector's, a corrected one requires it")
+    attribution: Verdict | None = Field(None, description="The technician's verdict on the detector's attribution")
 
 
 class ReopenBody(Body):
@@ -169,7 +187,9 @@ def comment(body: CommentBody, ticket_id: TicketId, key: ApiKey = Depends(auth.t
 @router.post("/{ticket_id}/resolve", summary="Resolve with root cause and resolution")
 def resolve(body: ResolveBody, ticket_id: TicketId, key: ApiKey = Depends(auth.technician),
             ctx: ApiContext = Depends(context)) -> TicketDetail:
-    return _detail(ctx, ctx.workflow.resolve(ticket_id, key.name, body.root_cause, body.resolution))
+    return _detail(ctx, ctx.workflow.resolve(
+        ticket_id, key.name, body.root_cause, body.resolution, category=body.root_cause_category,
+        confirmed_attribute=body.confirmed_attribute, attribution=body.attribution))
 
 
 @router.post("/{ticket_id}/reopen", summary="Reopen a resolved or closed ticket")
