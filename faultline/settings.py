@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # --- API ------------------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="API bind address")
     api_port: int = Field(8000, ge=0, le=65535, description="API port")
+    ui_signin_attempts: int = Field(5, ge=1, le=1000, description="Failed workspace sign-ins allowed per user "
+                                    "name and per client address within FAULTLINE_UI_SIGNIN_WINDOW_S")
+    ui_signin_window_s: float = Field(300.0, gt=0, le=86_400, description="Window of the sign-in throttle (s)")
+    ui_session_hours: float = Field(12.0, gt=0, le=24 * 30, description="How long a workspace sign-in lasts")
 
     # --- Grafana --------------------------------------------------------------
     grafana_url: str = Field("", description="Grafana base URL for `faultline grafana annotate`, e.g. http://127.0.0.1:3000; empty disables it")

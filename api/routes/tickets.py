@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from api import auth
 from api.bounds import MAX_ID
@@ -20,6 +20,7 @@ from api.responses import errors
 from api.routes import API_PREFIX
 from api.ticket_queries import TicketFilter, children_of, merged_into, page_of_tickets
 from tickets import store
+from tickets.reports import FREQUENCIES, IMPACTS, CustomerReport, open_report
 from tickets.root_cause import CATEGORIES, VERDICTS
 from tickets.ticket import Ticket
 
@@ -164,6 +165,28 @@ class ResolveBody(Body):
 
 class ReopenBody(Body):
     reason: Text
+
+
+class ReportBody(Body):
+    device: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    customer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+    reported_at: AwareDatetime = Field(description="When the customer saw the problem (RFC 3339 with a zone)")
+    symptom: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    frequency: Literal[FREQUENCIES]
+    impact: Literal[tuple(IMPACTS)]
+    contact: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+
+
+@router.post("", status_code=201, summary="Open a ticket for a customer-reported problem",
+             description="Linked to the device's evidence around `reported_at`; when the device belongs to an "
+                         "active cohort or device ticket, the report is folded into it as a child "
+                         "(`merged_into`). Routing applies.")
+def report(body: ReportBody, key: ApiKey = Depends(auth.technician),
+           ctx: ApiContext = Depends(context)) -> TicketDetail:
+    ticket = open_report(ctx.tickets, CustomerReport(
+        body.device, body.customer, int(body.reported_at.timestamp() * 1000), body.symptom, body.frequency,
+        body.impact, body.contact))
+    return _detail(ctx, ticket)
 
 
 @router.post("/{ticket_id}/ack", summary="Acknowledge (open or reopened → acknowledged)")
