@@ -42,12 +42,16 @@ def sentence(t: Ticket) -> str:
     >>> sentence(N(source="detector", scope="cohort", subject="firmware=2.1.0", explanation="E214 rate 12 vs 1 expected",
     ...          detector_attribution="firmware=2.1.0"))
     'Cohort firmware=2.1.0: E214 rate 12 vs 1 expected; the detector attributes it to firmware=2.1.0.'
+    >>> sentence(N(source="detector", scope="device", subject="pump-1", explanation="pump-1: 9 faults.",
+    ...          detector_attribution=""))
+    'pump-1: 9 faults.'
     """
     text = (t.explanation or "").strip().rstrip(".")
     if t.source == "customer":
         return f"{text}."
     blame = f"; the detector attributes it to {t.detector_attribution}" if t.detector_attribution else ""
-    return f"{t.scope.capitalize()} {t.subject}: {text}{blame}."
+    named = t.subject in text.split(":", 1)[0]
+    return f"{text}{blame}." if named else f"{t.scope.capitalize()} {t.subject}: {text}{blame}."
 
 
 def ordered_logs(logs, code: str) -> list[LogView]:
