@@ -164,11 +164,11 @@ def kpis(ctx, by, days, fmt):
     """MTTA, MTTR, recurrence rate and open tickets (definitions: tickets/kpis.py; JSON in seconds)."""
     import time
 
-    from tickets import render, store
-    from tickets.kpis import compute_kpis
+    from tickets import render
+    from tickets.kpi_queries import kpi_report
 
     since = int((time.time() - days * 86_400) * 1000) if days else None
-    report = compute_kpis(store.kpi_rows(ctx.engine, opened_from_ms=since), by=by)
+    report = kpi_report(ctx.engine, by, opened_from_ms=since)
     if fmt == "json":
         click.echo(json.dumps(asdict(report), indent=2))
         return
