@@ -3,13 +3,15 @@
 Same definitions and rounding as `tickets.kpis.kpis_of` (which stays the
 readable reference and checks these on SQLite and PostgreSQL in the tests);
 only sums and counts cross the wire, so 100,000 tickets cost one scan in
-the database rather than 100,000 rows in Python.
+the database rather than 100,000 rows in Python, and the result is reused
+until a ticket changes (`tickets.aggregates`).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Engine, and_, case, func, literal, or_, select
 
+from tickets.aggregates import cache_of
 from tickets.kpis import AUTO_RESOLVER, GROUPINGS, KpiReport, Kpis
 from tickets.models import ACTIVE_STATES, TicketRow
 
@@ -58,10 +60,14 @@ def kpi_report(engine: Engine, by: str | None = None, *, opened_from_ms: int | N
         where.append(T.c.opened_ms >= opened_from_ms)
     if opened_to_ms is not None:
         where.append(T.c.opened_ms < opened_to_ms)
-    with engine.connect() as conn:
+
+    def compute(conn) -> KpiReport:
         overall = _kpis(conn.execute(select(*_columns()).where(*where)).one())
         if by is None:
             return KpiReport(overall)
         key = func.coalesce(func.nullif(T.c[by], ""), literal("unknown")).label("key")
         rows = conn.execute(select(key, *_columns()).where(*where).group_by(key)).all()
-    return KpiReport(overall, by, tuple(sorted((r.key, _kpis(r)) for r in rows)))
+        return KpiReport(overall, by, tuple(sorted((r.key, _kpis(r)) for r in rows)))
+
+    with engine.connect() as conn:
+        return cache_of(engine).get(conn, ("kpis", by, opened_from_ms, opened_to_ms), compute)

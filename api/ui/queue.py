@@ -1,22 +1,23 @@
 """The queue in SQL: filters, severity-then-age order, one page, counts per state, headline figures.
 
 Nothing here loads more than one page of tickets; counts and means are SQL
-aggregates over the same filter.
+aggregates over the same filter, recomputed only when a ticket changed
+(`tickets.aggregates`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Engine, and_, case, func, or_, select
+from sqlalchemy import Engine, and_, func, or_, select
 
 from api.ticket_queries import TicketFilter
-from tickets.models import TICKET_STATES, TicketRow
+from tickets.aggregates import cache_of
+from tickets.models import ACTIVE_STATES, TICKET_STATES, TicketRow
 from tickets.ticket import Ticket
 
 T = TicketRow.__table__
 SEVERITIES = ("critical", "major", "minor", "info")
-SEVERITY_ORDER = case(*[(T.c.severity == s, i) for i, s in enumerate(SEVERITIES)], else_=len(SEVERITIES))
 PAGE_SIZE = 25
 MAX_SEARCH = 200
 
@@ -49,18 +50,51 @@ class QueuePage:
     newest_id: int
 
 
+def _tally(query: QueueQuery):
+    """{(state, severity): count} under every filter but the state (one GROUP BY)."""
+    where = and_(True, *replace(query, flt=replace(query.flt, states=()), page=1).conditions())
+
+    def compute(conn):
+        rows = conn.execute(select(T.c.state, T.c.severity, func.count()).where(where)
+                            .group_by(T.c.state, T.c.severity))
+        return {(state, severity): int(n) for state, severity, n in rows}
+    return compute
+
+
+def _chosen_states(query: QueueQuery) -> set[str] | None:
+    names = query.flt.states
+    return {s for n in names for s in (ACTIVE_STATES if n == "active" else (n,))} or None
+
+
 def queue_page(engine: Engine, query: QueueQuery) -> QueuePage:
+    """One page, critical first then oldest first: each severity is walked on the
+    (merged_into, severity, opened_ms) index up to the page's rows; the counts come
+    from one cached GROUP BY (`tickets.aggregates`)."""
+    key = ("queue", replace(query, flt=replace(query.flt, states=()), page=1))
     where = and_(True, *query.conditions())
-    unstated = and_(True, *replace(query, flt=replace(query.flt, states=())).conditions())
-    offset = (max(1, query.page) - 1) * PAGE_SIZE
+    chosen = _chosen_states(query)
     with engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(T).where(where)).scalar_one()
-        rows = conn.execute(select(T).where(where).order_by(SEVERITY_ORDER, T.c.opened_ms, T.c.id)
-                            .limit(PAGE_SIZE).offset(offset)).all()
-        counts = dict(conn.execute(select(T.c.state, func.count()).where(unstated).group_by(T.c.state)).all())
+        tally = cache_of(engine).get(conn, key, _tally(query))
+        per_severity: dict[str, int] = {}
+        for (state, severity), n in tally.items():
+            if chosen is None or state in chosen:
+                bucket = severity if severity in SEVERITIES else "other"
+                per_severity[bucket] = per_severity.get(bucket, 0) + n
+        skip, need, rows = (max(1, query.page) - 1) * PAGE_SIZE, PAGE_SIZE, []
+        for severity in (*SEVERITIES, "other"):
+            n = per_severity.get(severity, 0)
+            if skip >= n:
+                skip -= n
+                continue
+            same = T.c.severity == severity if severity != "other" else T.c.severity.not_in(SEVERITIES)
+            rows += conn.execute(select(T).where(where, same).order_by(T.c.opened_ms, T.c.id)
+                                 .limit(need).offset(skip)).all()
+            skip, need = 0, PAGE_SIZE - len(rows)
+            if need <= 0:
+                break
         newest = conn.execute(select(func.max(T.c.id))).scalar() or 0
-    return QueuePage([Ticket.from_row(r) for r in rows], int(total),
-                     {s: int(counts.get(s, 0)) for s in TICKET_STATES}, int(newest))
+    counts = {s: sum(n for (state, _), n in tally.items() if state == s) for s in TICKET_STATES}
+    return QueuePage([Ticket.from_row(r) for r in rows], sum(per_severity.values()), counts, int(newest))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +117,6 @@ def headline(engine: Engine) -> Headline:
         func.avg(T.c.resolved_ms - start).filter(by_person),
     ).where(T.c.merged_into.is_(None))
     with engine.connect() as conn:
-        active, resolved, mtta, mttr = conn.execute(stmt).one()
+        active, resolved, mtta, mttr = cache_of(engine).get(conn, ("headline",), lambda c: tuple(c.execute(stmt).one()))
     return Headline(int(active), int(resolved), None if mtta is None else float(mtta) / 1000,
                     None if mttr is None else float(mttr) / 1000)
