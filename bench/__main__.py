@@ -25,7 +25,7 @@ from bench.report import Report
 from bench.services import Services
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("ingest", "shared", "memory", "live", "detectors", "latency", "api", "simulator", "peer")
+SECTIONS = ("ingest", "shared", "memory", "live", "detectors", "latency", "api", "workspace", "simulator", "peer")
 
 
 def _run_section(report: Report, name: str, fn, *args) -> None:
@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                                 ("latency", suite.latency, (services, work, plan)),
                                 ("detectors", suite.detectors, (plan,)),
                                 ("api", suite.api, (work, plan)),
+                                ("workspace", suite.workspace, (work, plan)),
                                 ("simulator", suite.simulator, (plan,))):
             if name in only and _enabled(name, plan):
                 _run_section(report, name, fn, *extra)

@@ -31,7 +31,7 @@ class TicketRow(Base):
         Index("ix_tickets_assignee", "assignee"),
         Index("ix_tickets_merged_into", "merged_into"),
         Index("ix_tickets_source", "source"),
-        Index("ix_tickets_queue", "merged_into", "severity", "opened_ms"),  # the queue's order, per severity
+        Index("ix_tickets_queue", "severity", "opened_ms", "id"),  # the queue walks it per severity
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

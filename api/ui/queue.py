@@ -68,7 +68,7 @@ def _chosen_states(query: QueueQuery) -> set[str] | None:
 
 def queue_page(engine: Engine, query: QueueQuery) -> QueuePage:
     """One page, critical first then oldest first: each severity is walked on the
-    (merged_into, severity, opened_ms) index up to the page's rows; the counts come
+    (severity, opened_ms, id) index up to the page's rows; the counts come
     from one cached GROUP BY (`tickets.aggregates`)."""
     key = ("queue", replace(query, flt=replace(query.flt, states=()), page=1))
     where = and_(True, *query.conditions())

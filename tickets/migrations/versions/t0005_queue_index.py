@@ -1,4 +1,4 @@
-"""tickets: the queue's index (unfolded tickets by severity, oldest first)
+"""tickets: the queue's index (by severity, oldest first)
 
 Revision ID: t0005_queue_index
 Revises: t0004_source_and_root_cause
@@ -13,7 +13,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_tickets_queue", "tickets", ["merged_into", "severity", "opened_ms"])
+    op.create_index("ix_tickets_queue", "tickets", ["severity", "opened_ms", "id"])
 
 
 def downgrade() -> None:
