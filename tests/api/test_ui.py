@@ -118,3 +118,32 @@ def test_bad_filters_and_unknown_pages_are_answered(client, users):
     assert client.get("/ui/tickets?page=0").status_code == 422
     assert client.get("/ui/tickets/999999").status_code == 404
     assert client.get("/ui/devices/nobody").status_code == 404
+
+
+@pytest.mark.parametrize("changes,error", [
+    ({"symptom": ""}, "symptom: is required"),
+    ({"symptom": "x" * 2001}, "symptom: is longer than 2000 characters"),
+    ({"device": "nobody"}, "nobody&#39; is not a registered device"),  # the name is escaped
+    ({"reported_at": "yesterday"}, "reported_at: give the date and time"),
+    ({"impact": "meh"}, "impact: must be one of"),
+])
+def test_the_report_form_answers_bad_input_on_the_form(client, users, registered, changes, error):
+    registered("pump-1")
+    sign_in(client, "technician")
+    csrf = _csrf(client.get("/ui/report").text)
+    form = {"csrf": csrf, "device": "pump-1", "customer": "acme", "reported_at": "2025-12-31T23:00",
+            "symptom": "hums", "frequency": "daily", "impact": "degraded", "contact": "ann", **changes}
+    response = client.post("/ui/report", data=form)
+    assert response.status_code == 422 and error in response.text
+    assert 'name="customer" value="acme"' in response.text  # what was typed is kept
+
+
+def test_a_report_for_a_device_with_no_data_says_so(client, users, registered):
+    registered("pump-3")
+    sign_in(client, "technician")
+    csrf = _csrf(client.get("/ui/report").text)
+    done = client.post("/ui/report", data={"csrf": csrf, "device": "pump-3", "customer": "acme",
+                                           "reported_at": "2025-12-31T23:00", "symptom": "hums",
+                                           "frequency": "once", "impact": "none", "contact": "ann"})
+    assert done.status_code == 200 and "customer report" in done.text and "opened" in done.text
+    assert "No log lines around the reported time" in done.text and "<dd>hums</dd>" in done.text
