@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import BigInteger, Engine, ForeignKey, Integer, String, delete, select, update
+from sqlalchemy import BigInteger, Engine, ForeignKey, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from faultline.db import Base
@@ -90,11 +90,6 @@ class SessionStore:
         if token:
             with self.engine.begin() as conn:
                 conn.execute(delete(SessionRow.__table__).where(SessionRow.token_hash == _digest(token)))
-
-    def end_all(self, user_id: int) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(SessionRow.__table__).where(SessionRow.user_id == user_id)
-                         .values(expires_ms=0))
 
 
 class SignInThrottle:
