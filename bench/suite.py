@@ -194,7 +194,8 @@ def workspace(report: Report, work: Path, plan: Plan) -> None:
         for name, runs in out["runs"].items():
             which, limit = GOALS[name]
             key = f"ws_{kind}_{name.split('?')[0].replace('GET /api/v1/', 'api_').replace(' ', '_')}_{which}"
-            report.figure(key, f"{name} ({kind}): {which[:3]} (goal ≤ {limit} ms)",
+            short = {"GET /api/v1/tickets?limit=50": "list ?limit=50", "GET /api/v1/kpis": "KPIs"}.get(name, name)
+            report.figure(key, f"{short}, {kind}: {which[:3]} (goal ≤ {limit} ms)",
                           Summary.of(getattr(r, which) for r in runs), "ms", note, 1, "workspace")
         report.note("workspace", **{f"{kind}_fill_s": out["fill_s"]})
 
