@@ -323,3 +323,52 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def similar_ms(sql_url: str, queries: int = 20) -> dict:
+    """Median ms of `find_similar` for a new ticket: candidates from the full-text index against the 2,000
+    newest resolved tickets (the index is filled here from the bulk-inserted rows, as the migration does)."""
+    from unittest import mock
+
+    from sqlalchemy import select, text
+
+    from faultline.db import make_engine
+    from tickets import similar, similar_search
+    from tickets.models import TicketRow
+
+    T = TicketRow.__table__
+    engine = make_engine(sql_url)
+    rng = random.Random(3)
+    try:
+        with engine.begin() as conn:
+            rows = conn.execute(select(T.c.id, T.c.title, T.c.explanation, T.c.evidence).where(
+                T.c.state.in_(("resolved", "closed")), T.c.root_cause.is_(None))).all()
+            conn.execute(T.update().where(T.c.state.in_(("resolved", "closed"))).values(
+                root_cause="bench cause", resolution="bench fix"))
+            if conn.dialect.name == "sqlite":
+                conn.execute(text("INSERT INTO ticket_fts (rowid, body) VALUES (:id, :body)"),
+                             [{"id": r.id, "body": similar.case_text(r.title, r.explanation, r.evidence)}
+                              for r in rows])
+            else:
+                conn.execute(text("INSERT INTO ticket_fts (ticket_id, doc) VALUES (:id, to_tsvector('simple', :body))"),
+                             [{"id": r.id, "body": similar.case_text(r.title, r.explanation, r.evidence)}
+                              for r in rows])
+        out = {}
+        for label, patch in (("full-text candidates", None), ("2,000 newest", None)):
+            times = []
+            with engine.connect() as conn:
+                for k in range(queries):
+                    code = f"E{200 + rng.randrange(50)}"
+                    q = similar.CaseText(0, f"Fault rate {code} on dev-{rng.randrange(20000):05d} overcurrent phase B",
+                                         code, "PX-200", "2.1.0")
+                    t0 = time.perf_counter()
+                    if label == "2,000 newest":
+                        with mock.patch.object(similar_search, "candidates", lambda *a, **kw: None):
+                            similar.find_similar(conn, q)
+                    else:
+                        similar.find_similar(conn, q)
+                    times.append(1000 * (time.perf_counter() - t0))
+            out[label] = round(statistics.median(times), 1)
+        return {**out, "indexed": len(rows)}
+    finally:
+        engine.dispose()
