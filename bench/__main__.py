@@ -2,7 +2,7 @@
 
 Prints a table (median, min, max over the repetitions) and writes
 ``bench/results/latest.json``. Quick mode (smaller N, fewer repetitions, no
-fault → ticket run, no peer) takes about a minute; full mode about fifteen.
+fault → ticket run, no peer) takes about a minute; full mode about twenty (the workspace section fills 1,000,000 tickets in PostgreSQL when one runs).
 Mosquitto and InfluxDB are started on free ports in a temporary directory
 and stopped at the end; the peer (Node-RED) runs through its own script on
 its own ports. See docs/performance.md for the method and the figures.
