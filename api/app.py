@@ -17,7 +17,10 @@ from sqlalchemy import Engine
 from api import docs, errors
 from api.guards import DOCS_PATHS, METRICS_PATHS, BodyLimit, KeyGate
 from api.context import ActiveAlerts, ApiContext, InfluxReader
+from api import ui
 from api.keys import KeyStore
+from api.sessions import SessionStore, SignInThrottle
+from api.users import UserStore
 from api.metrics import ApiMetrics, instrument
 from api.readiness import PipelineProbe, Readiness
 from api.routes import alerts as alert_routes
@@ -31,7 +34,8 @@ from influx.errors import InfluxError
 from ingest import deadletters as dead_letters
 from ingest.stats import totals_from as ingest_totals
 from tickets.store import TicketNotFound
-from tickets.wiring import build_workflow
+from tickets.service import TicketService
+from tickets.wiring import build_service, build_workflow
 from tickets.workflow import InvalidInput, InvalidTransition, Workflow
 
 ERROR_STATUSES = {TicketNotFound: 404, InvalidTransition: 409, InvalidInput: 422}
@@ -72,6 +76,7 @@ def create_app(
     workflow: Workflow | None = None,
     now: Callable[[], int] | None = None,
     pipeline: PipelineProbe | None = None,
+    ticket_service: TicketService | None = None,
 ) -> FastAPI:
     """The API over `settings`; injected parts are shared, missing ones are built.
 
@@ -81,6 +86,8 @@ def create_app(
     alert stage's SQL store; without `workflow`, one is built (queuing
     webhook deliveries when ``tickets_webhook_url`` is set). `pipeline` (given by ``faultline run``)
     adds the broker connection and the pipeline's liveness to ``/ready``.
+    Without `ticket_service` (the one customer reports go through), one is
+    built from the settings.
     """
     if engine is None:
         migrate(settings.sql_url)
@@ -91,7 +98,11 @@ def create_app(
                      alerts=alerts if alerts is not None else StoredAlerts(engine),
                      workflow=workflow or build_workflow(settings, engine, now=now), now=now,
                      metrics=_metrics(engine, influx),
-                     readiness=Readiness(engine, influx, pipeline, settings.ready_cache_s))
+                     readiness=Readiness(engine, influx, pipeline, settings.ready_cache_s),
+                     tickets=ticket_service or build_service(settings, engine, now=now, influx_client=influx),
+                     users=UserStore(engine, now),
+                     sessions=SessionStore(engine, now, settings.ui_session_hours * 3600),
+                     throttle=SignInThrottle(settings.ui_signin_attempts, settings.ui_signin_window_s))
     app = FastAPI(title="Faultline API", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None)
     docs.install(app)  # /docs and /redoc with local assets (no CDN)
     app.state.ctx = ctx
@@ -104,4 +115,5 @@ def create_app(
     app.include_router(health.router)
     for resource in (tickets, alert_routes, silences, kpis, devices, deadletters, apikeys):
         app.include_router(resource.router, dependencies=[Depends(reject_unknown_query)])
+    ui.install(app)  # the workspace: /ui (server-rendered pages) and /ui/static
     return app

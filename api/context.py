@@ -46,6 +46,10 @@ class ApiContext:
     now: Callable[[], int]  # epoch milliseconds
     metrics: ApiMetrics
     readiness: Readiness
+    tickets: Any = None  # tickets.service.TicketService: customer reports open tickets through it
+    users: Any = None  # api.users.UserStore
+    sessions: Any = None  # api.sessions.SessionStore
+    throttle: Any = None  # api.sessions.SignInThrottle
 
 
 def context(request: Request) -> ApiContext:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, and_, exists, func, or_, select
 
+from tickets.aggregates import cache_of
 from tickets.models import ACTIVE_STATES, TicketDeviceRow, TicketRow
 from tickets.ticket import Ticket
 
@@ -53,7 +54,8 @@ def page_of_tickets(engine: Engine, flt: TicketFilter, limit: int, offset: int) 
     """One page of matching tickets, newest first, and how many match in all."""
     where = and_(True, *flt.conditions())
     with engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(T).where(where)).scalar_one()
+        total = cache_of(engine).get(conn, ("list-total", flt),
+                                     lambda c: c.execute(select(func.count()).select_from(T).where(where)).scalar_one())
         rows = conn.execute(select(T).where(where).order_by(T.c.id.desc()).limit(limit).offset(offset)).all()
         devices: dict[int, list[str]] = {}
         if rows:

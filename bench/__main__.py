@@ -2,7 +2,7 @@
 
 Prints a table (median, min, max over the repetitions) and writes
 ``bench/results/latest.json``. Quick mode (smaller N, fewer repetitions, no
-fault → ticket run, no peer) takes about a minute; full mode about fifteen.
+fault → ticket run, no peer) takes about a minute; full mode about twenty (the workspace section fills 1,000,000 tickets in PostgreSQL when one runs).
 Mosquitto and InfluxDB are started on free ports in a temporary directory
 and stopped at the end; the peer (Node-RED) runs through its own script on
 its own ports. See docs/performance.md for the method and the figures.
@@ -25,7 +25,7 @@ from bench.report import Report
 from bench.services import Services
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("ingest", "shared", "memory", "live", "detectors", "latency", "api", "simulator", "peer")
+SECTIONS = ("ingest", "shared", "memory", "live", "detectors", "latency", "api", "workspace", "simulator", "peer")
 
 
 def _run_section(report: Report, name: str, fn, *args) -> None:
@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                                 ("latency", suite.latency, (services, work, plan)),
                                 ("detectors", suite.detectors, (plan,)),
                                 ("api", suite.api, (work, plan)),
+                                ("workspace", suite.workspace, (work, plan)),
                                 ("simulator", suite.simulator, (plan,))):
             if name in only and _enabled(name, plan):
                 _run_section(report, name, fn, *extra)

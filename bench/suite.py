@@ -175,6 +175,31 @@ def api(report: Report, work: Path, plan: Plan) -> None:
     report.note("api", fill_s=round(out["fill_s"], 2))
 
 
+def workspace(report: Report, work: Path, plan: Plan) -> None:
+    """Pages and API at fleet size (bench/workspace_latency.py): SQLite with `api_tickets`, PostgreSQL with ten
+    times as many (1,000,000 in full mode) when one answers on 127.0.0.1:5432."""
+    from bench.workspace_latency import GOALS, measure
+
+    stores = [("sqlite", plan.api_tickets)]
+    try:
+        import psycopg
+
+        psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=3).close()
+        stores.append(("postgresql", 10 * plan.api_tickets))
+    except Exception as exc:  # noqa: BLE001 - no PostgreSQL here: say so, measure SQLite
+        report.note("workspace", postgresql_skipped=f"{type(exc).__name__}: {exc}"[:200])
+    for kind, n in stores:
+        out = measure(kind, n, work, plan.api_seconds, plan.api_reps)
+        note = f"{n:,} tickets, {kind}, 8 in flight"
+        for name, runs in out["runs"].items():
+            which, limit = GOALS[name]
+            key = f"ws_{kind}_{name.split('?')[0].replace('GET /api/v1/', 'api_').replace(' ', '_')}_{which}"
+            short = {"GET /api/v1/tickets?limit=50": "list ?limit=50", "GET /api/v1/kpis": "KPIs"}.get(name, name)
+            report.figure(key, f"{short}, {kind}: {which[:3]} (goal ≤ {limit} ms)",
+                          Summary.of(getattr(r, which) for r in runs), "ms", note, 1, "workspace")
+        report.note("workspace", **{f"{kind}_fill_s": out["fill_s"]})
+
+
 def simulator(report: Report, plan: Plan) -> None:
     from bench.bench_simulator import publish_rate
     from faultline.stack import Mosquitto, free_port

@@ -19,6 +19,7 @@ COMMANDS = {
     "eval": "detectors.cli:evaluate",
     "silence": "alerts.cli:silence",
     "apikey": "api.cli:apikey",
+    "user": "api.user_cli:user",
     "api": "api.cli:api",
     "tickets": "tickets.cli:tickets",
     "run": "faultline.run:run",

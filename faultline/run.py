@@ -162,7 +162,8 @@ class Faultline:
         from tickets.wiring import build_workflow
 
         app = create_app(self.settings, engine=self.engine, alerts=self.alerting.manager,
-                         workflow=build_workflow(self.settings, self.engine), pipeline=self)
+                         workflow=build_workflow(self.settings, self.engine), pipeline=self,
+                         ticket_service=self.tickets)
         config = uvicorn.Config(app, host=self.settings.api_host, port=self.settings.api_port,
                                 log_level="warning", lifespan="on")
         self._api_server = uvicorn.Server(config)

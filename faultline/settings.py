@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(1_048_576, ge=1024, le=1_073_741_824, description="Largest request body; a larger one is refused with 413 before it is read or its key checked")
     api_docs_key: SecretStr = Field(SecretStr(""), description="When set, /docs, /redoc and /openapi.json need it (HTTP Basic password or Bearer); empty: public")
     api_metrics_key: SecretStr = Field(SecretStr(""), description="When set, /metrics needs it (Bearer or HTTP Basic password); empty: public")
+    ui_signin_attempts: int = Field(5, ge=1, le=1000, description="Failed workspace sign-ins allowed per user "
+                                    "name and per client address within FAULTLINE_UI_SIGNIN_WINDOW_S")
+    ui_signin_window_s: float = Field(300.0, gt=0, le=86_400, description="Window of the sign-in throttle (s)")
+    ui_session_hours: float = Field(12.0, gt=0, le=24 * 30, description="How long a workspace sign-in lasts")
 
     # --- Grafana --------------------------------------------------------------
     grafana_url: str = Field("", description="Grafana base URL for `faultline grafana annotate`, e.g. http://127.0.0.1:3000; empty disables it")

@@ -10,6 +10,7 @@ import click
 from faultline import terminal
 from faultline.cli import format_option
 from faultline.settings import SettingsError, load_settings
+from tickets.root_cause import CATEGORIES, VERDICTS
 
 
 class _Context:
@@ -135,9 +136,14 @@ def comment_cmd(ctx, ticket_id, user, text):
 
 
 @_action("resolve", "Resolve with the root cause and what fixed it.",
-         click.option("--root-cause", required=True), click.option("--resolution", required=True))
-def resolve_cmd(ctx, ticket_id, user, root_cause, resolution):
-    _done(_run(lambda: ctx.workflow().resolve(ticket_id, user, root_cause, resolution)))
+         click.option("--root-cause", required=True), click.option("--resolution", required=True),
+         click.option("--category", type=click.Choice(CATEGORIES), help="root-cause category from the catalogue"),
+         click.option("--confirmed-attribute", help="what was at fault, e.g. firmware=2.1.0"),
+         click.option("--attribution", type=click.Choice(VERDICTS),
+                      help="the detector's attribution was confirmed, corrected or rejected"))
+def resolve_cmd(ctx, ticket_id, user, root_cause, resolution, category, confirmed_attribute, attribution):
+    _done(_run(lambda: ctx.workflow().resolve(ticket_id, user, root_cause, resolution, category=category,
+                                              confirmed_attribute=confirmed_attribute, attribution=attribution)))
 
 
 @_action("reopen", "Reopen a resolved or closed ticket.", click.option("--reason", required=True))
@@ -159,11 +165,11 @@ def kpis(ctx, by, days, fmt):
     """MTTA, MTTR, recurrence rate and open tickets (definitions: tickets/kpis.py; JSON in seconds)."""
     import time
 
-    from tickets import render, store
-    from tickets.kpis import compute_kpis
+    from tickets import render
+    from tickets.kpi_queries import kpi_report
 
     since = int((time.time() - days * 86_400) * 1000) if days else None
-    report = compute_kpis(store.kpi_rows(ctx.engine, opened_from_ms=since), by=by)
+    report = kpi_report(ctx.engine, by, opened_from_ms=since)
     if fmt == "json":
         click.echo(json.dumps(asdict(report), indent=2))
         return

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from faultline.db import Base
 
+SOURCES = ("detector", "customer")
 TICKET_STATES = ("open", "acknowledged", "resolved", "closed", "reopened")
 ACTIVE_STATES = ("open", "acknowledged", "reopened")
 DONE_STATES = ("resolved", "closed")
@@ -29,6 +30,8 @@ class TicketRow(Base):
         Index("ix_tickets_state", "state"),
         Index("ix_tickets_assignee", "assignee"),
         Index("ix_tickets_merged_into", "merged_into"),
+        Index("ix_tickets_source", "source"),
+        Index("ix_tickets_queue", "severity", "opened_ms", "id"),  # the queue walks it per severity
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -71,6 +74,17 @@ class TicketRow(Base):
     evidence: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON, see tickets.evidence
     evidence_complete: Mapped[bool] = mapped_column(Boolean, default=False)
     evidence_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # who raised it: the detectors, or a customer's report (then the report's fields are set)
+    source: Mapped[str] = mapped_column(String(16), default="detector", server_default="detector")
+    reported_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # when the customer saw it
+    symptom: Mapped[str | None] = mapped_column(Text, nullable=True)
+    frequency: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    impact: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    contact: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # what the technician found (tickets.root_cause)
+    root_cause_category: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    confirmed_attribute: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    attribution: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class TicketDeviceRow(Base):

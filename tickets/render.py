@@ -69,6 +69,9 @@ def header(t: Ticket) -> list[str]:
         out.append(f"  merged into ticket {t.merged_into}")
     if t.root_cause:
         out.append(f"  root cause: {t.root_cause}\n  resolution: {t.resolution}")
+        if t.root_cause_category or t.attribution:
+            out.append(f"  category: {t.root_cause_category or '-'}, attribution {t.attribution or '-'}"
+                       f" ({t.confirmed_attribute or 'no attribute'})")
     return out
 
 

@@ -118,7 +118,12 @@ class TicketService:
         """Reopen a done ticket; False when a concurrent writer already did."""
         res = conn.execute(update(T).where(T.c.id == ticket_id, T.c.state.in_(DONE_STATES)).values(
             state="reopened", reopened_ms=now, recurrences=T.c.recurrences + 1, acknowledged_ms=None,
-            resolved_ms=None, closed_ms=None, resolved_by=None, root_cause=None, resolution=None))
+            resolved_ms=None, closed_ms=None, resolved_by=None, root_cause=None, resolution=None,
+            root_cause_category=None, confirmed_attribute=None, attribution=None))
+        if res.rowcount == 1:
+            from tickets.similar_search import unindex
+
+            unindex(conn, ticket_id)
         return res.rowcount == 1
 
     def _bump(self, conn, ticket_id: int, alert: Alert, now: int) -> None:

@@ -7,8 +7,10 @@ vectoriser is thirty lines, and it spares the service a large dependency.
 fault families where half the codes are shared: precision@1 0.995 with the
 attribute bonus, 0.95 for text alone, 0.78 for "same code, same model";
 about 60 ms per query against 1,000 candidates and 0.35-0.45 s against
-5,000 on two cores — hence the 2,000 most recent candidates, and ranking
-runs outside any transaction (on open, reopen and evidence refresh only).
+5,000 on two cores — hence at most 2,000 candidates: the 200 best matches
+of the database's full-text index (`tickets.similar_search`) where there is
+one, else the 2,000 most recent; ranking runs outside any transaction (on
+open, reopen and evidence refresh only).
 
 Score = cosine(tf-idf) + 0.15 if the fault code matches + 0.05 each for the
 same model and the same firmware. Only tickets with a root cause written by
@@ -32,7 +34,8 @@ T = TicketRow.__table__
 TOKEN = re.compile(r"[a-z0-9][a-z0-9_.-]*", re.I)
 NUMBER = re.compile(r"[\d.]+")
 CODE_BONUS, MODEL_BONUS, FIRMWARE_BONUS = 0.15, 0.05, 0.05
-CANDIDATE_LIMIT = 2000
+CANDIDATE_LIMIT = 2000  # without a full-text index: the newest resolved tickets
+FTS_CANDIDATES = 200  # with one: its best matches
 
 
 def tokens(text: str) -> list[str]:
@@ -111,11 +114,24 @@ def case_text(title: str, explanation: str, evidence_json: str | None, log_msgs=
 
 
 def find_similar(conn: Connection, query: CaseText, limit: int = 3) -> tuple[SimilarCase, ...]:
-    """Top past tickets with a person's root cause, most similar first."""
-    rows = conn.execute(select(T).where(
+    """Top past tickets with a person's root cause, most similar first.
+
+    Candidates: the best full-text matches (`tickets.similar_search`) where
+    the database has the index, else the newest resolved tickets.
+    """
+    from tickets.similar_search import candidates
+
+    stmt = select(T).where(
         T.c.state.in_(DONE_STATES), T.c.id != query.ticket_id, T.c.merged_into.is_(None),
-        T.c.root_cause.is_not(None), ~T.c.root_cause.like("auto-resolved%"),
-    ).order_by(T.c.id.desc()).limit(CANDIDATE_LIMIT)).all()
+        T.c.root_cause.is_not(None), ~T.c.root_cause.like("auto-resolved%"))
+    found = candidates(conn, query.text, FTS_CANDIDATES)
+    if found is None:
+        stmt = stmt.order_by(T.c.id.desc()).limit(CANDIDATE_LIMIT)
+    elif not found:
+        return ()
+    else:
+        stmt = stmt.where(T.c.id.in_(found))
+    rows = conn.execute(stmt).all()
     by_id = {r.id: r for r in rows}
     cands = [CaseText(r.id, case_text(r.title, r.explanation, r.evidence), r.code, r.model, r.firmware)
              for r in rows]

@@ -17,6 +17,10 @@ class Ticket:
     ``recurrences`` the number of times the key came back after the ticket
     was resolved (within the recurrence window). ``devices`` lists the
     affected devices (the cohort's and the attached child alerts').
+    ``source`` says who raised it (``detector`` or ``customer``, whose report
+    fills ``reported_ms`` … ``contact``); ``root_cause_category``,
+    ``confirmed_attribute`` and ``attribution`` are the technician's finding
+    (`tickets.root_cause`).
     """
 
     id: int
@@ -60,6 +64,15 @@ class Ticket:
     evidence_complete: bool
     evidence_ms: int | None
     devices: tuple[str, ...] = ()
+    source: str = "detector"
+    reported_ms: int | None = None
+    symptom: str | None = None
+    frequency: str | None = None
+    impact: str | None = None
+    contact: str | None = None
+    root_cause_category: str | None = None
+    confirmed_attribute: str | None = None
+    attribution: str | None = None
 
     @classmethod
     def from_row(cls, row, devices: tuple[str, ...] = ()) -> "Ticket":
@@ -70,6 +83,14 @@ class Ticket:
         raw = m["evidence"]
         evidence = Evidence.from_dict(json.loads(raw)) if raw else None
         return cls(**values, evidence=evidence, devices=tuple(devices))
+
+    @property
+    def detector_attribution(self) -> str:
+        """What the detector blamed: the explanation's attribution, else a cohort's subject."""
+        ev = self.evidence
+        if ev is not None and ev.explanation is not None and ev.explanation.attribution:
+            return ev.explanation.attribution
+        return self.subject if self.scope == "cohort" else ""
 
     @property
     def cycle_start_ms(self) -> int:

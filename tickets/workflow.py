@@ -16,7 +16,7 @@ from typing import Callable
 
 from sqlalchemy import Engine, insert, update
 
-from tickets import history, store
+from tickets import history, root_cause as rc, store
 from tickets.models import ACTIVE_STATES, DONE_STATES, CommentRow, TicketRow
 from tickets.ticket import Ticket
 
@@ -78,8 +78,11 @@ class Workflow:
         self.now = now
 
     def _transition(self, ticket_id: int, action: str, allowed: tuple[str, ...], user: str, values: dict,
-                    detail: dict | None = None) -> Ticket:
-        """Apply `values` if the state is in `allowed` (checked in the UPDATE itself)."""
+                    detail: dict | None = None, *, search: bool | None = None) -> Ticket:
+        """Apply `values` if the state is in `allowed` (checked in the UPDATE itself).
+
+        `search` True indexes the ticket for similar cases, False takes it out, None leaves the index be.
+        """
         now = self.now()
         values = {k: (now if v is _NOW else v) for k, v in values.items()}
         with self.engine.begin() as conn:
@@ -87,6 +90,8 @@ class Workflow:
             if res.rowcount != 1:
                 current = store.get(conn, ticket_id)  # raises TicketNotFound
                 raise InvalidTransition(ticket_id, current.state, VERBS.get(action, action), allowed)
+            if search is not None:
+                _index(conn, ticket_id, search)
             return history.record(conn, ticket_id, action, user, detail or {}, now, outbox=self.outbox is not None)
 
     def ack(self, ticket_id: int, user: str) -> Ticket:
@@ -114,14 +119,29 @@ class Workflow:
             return history.record(conn, ticket_id, "commented", user, {"comment_id": cid, "text": text[:500]},
                                   now, outbox=self.outbox is not None)
 
-    def resolve(self, ticket_id: int, user: str, root_cause: str, resolution: str) -> Ticket:
-        """open/acknowledged/reopened → resolved; root cause and resolution are required."""
+    def resolve(self, ticket_id: int, user: str, root_cause: str, resolution: str, *,
+                category: str | None = None, confirmed_attribute: str | None = None,
+                attribution: str | None = None) -> Ticket:
+        """open/acknowledged/reopened → resolved; root cause and resolution are required.
+
+        `category`, `confirmed_attribute` and `attribution` record the finding
+        against the detector's attribution (`tickets.root_cause.check`).
+        """
         user = _name("user", user)
         root_cause, resolution = _text("root_cause", root_cause), _text("resolution", resolution)
+        with self.engine.connect() as conn:
+            blamed = store.get(conn, ticket_id).detector_attribution
+        try:
+            found = rc.check(category, confirmed_attribute, attribution, blamed)
+        except rc.RootCauseError as exc:
+            raise InvalidInput(exc.field, exc.reason) from None
+        finding = {"root_cause_category": found.category, "confirmed_attribute": found.confirmed_attribute,
+                   "attribution": found.attribution}
         return self._transition(ticket_id, "resolved", ACTIVE_STATES, user, {
             "state": "resolved", "resolved_ms": _NOW, "resolved_by": user,
-            "root_cause": root_cause, "resolution": resolution},
-            {"root_cause": root_cause, "resolution": resolution})
+            "root_cause": root_cause, "resolution": resolution, **finding},
+            {"root_cause": root_cause, "resolution": resolution,
+             **{k: v for k, v in finding.items() if v is not None}}, search=True)
 
     def close(self, ticket_id: int, user: str) -> Ticket:
         """resolved → closed."""
@@ -136,7 +156,22 @@ class Workflow:
                 raise InvalidTransition(ticket_id, "merged", "reopen", DONE_STATES)
         return self._transition(ticket_id, "reopened", DONE_STATES, user, {
             "state": "reopened", "reopened_ms": _NOW, "acknowledged_ms": None, "resolved_ms": None,
-            "closed_ms": None, "resolved_by": None, "root_cause": None, "resolution": None}, {"reason": reason})
+            "closed_ms": None, "resolved_by": None, "root_cause": None, "resolution": None,
+            "root_cause_category": None, "confirmed_attribute": None, "attribution": None}, {"reason": reason},
+            search=False)
+
+
+def _index(conn, ticket_id: int, add: bool) -> None:
+    """Put a ticket a person resolved into the similar-case index, or take a reopened one out."""
+    from tickets.similar import case_text
+    from tickets.similar_search import index_case, unindex
+
+    if not add:
+        unindex(conn, ticket_id)
+        return
+    row = conn.execute(T.select().where(T.c.id == ticket_id)).first()
+    if row.merged_into is None:
+        index_case(conn, ticket_id, case_text(row.title, row.explanation, row.evidence))
 
 
 _NOW = object()  # placeholder for the action's time in `_transition` values

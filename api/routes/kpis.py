@@ -1,7 +1,8 @@
 """KPIs (viewer): MTTA, MTTR, recurrence rate and open tickets, overall and by model, firmware or site.
 
 The population is the tickets *opened* in ``[from, to)`` (epoch ms, as
-Grafana's ``${__from}``/``${__to}``); definitions are those of `tickets.kpis`.
+Grafana's ``${__from}``/``${__to}``); definitions are those of `tickets.kpis`,
+computed in SQL by `tickets.kpi_queries`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from api import auth
 from api.bounds import MAX_TIME_MS
@@ -19,14 +19,11 @@ from api.context import ApiContext, context
 from api.errors import invalid
 from api.responses import errors
 from api.routes import API_PREFIX
-from tickets.kpis import Kpis, compute_kpis
-from tickets.models import TicketRow
+from tickets.kpi_queries import kpi_report
+from tickets.kpis import Kpis
 
 router = APIRouter(prefix=f"{API_PREFIX}/kpis", tags=["kpis"], dependencies=[Depends(auth.viewer)],
                    responses=errors(401, 403, 422))
-T = TicketRow.__table__
-COLUMNS = ("merged_into", "state", "opened_ms", "reopened_ms", "acknowledged_ms", "resolved_ms",
-           "resolved_by", "recurrences", "model", "firmware", "site")
 
 
 class KpisOut(BaseModel):
@@ -57,16 +54,6 @@ class KpiReportOut(BaseModel):
     groups: list[KpiGroup]
 
 
-def _population(ctx: ApiContext, from_ms: int | None, to_ms: int | None) -> list:
-    stmt = select(*(T.c[name] for name in COLUMNS))
-    if from_ms is not None:
-        stmt = stmt.where(T.c.opened_ms >= from_ms)
-    if to_ms is not None:
-        stmt = stmt.where(T.c.opened_ms < to_ms)
-    with ctx.engine.connect() as conn:
-        return conn.execute(stmt).all()
-
-
 @router.get("", summary="MTTA, MTTR, recurrence rate and open tickets")
 def kpis(
     by: Literal["model", "firmware", "site"] | None = Query(None, description="Also one set per value"),
@@ -76,6 +63,6 @@ def kpis(
 ) -> KpiReportOut:
     if from_ms is not None and to_ms is not None and from_ms >= to_ms:
         raise invalid("query", "from", f"must be before to ({to_ms})")
-    report = compute_kpis(_population(ctx, from_ms, to_ms), by)
+    report = kpi_report(ctx.engine, by, opened_from_ms=from_ms, opened_to_ms=to_ms)
     groups = [KpiGroup(key=value, **asdict(k)) for value, k in report.groups]
     return KpiReportOut(from_ms=from_ms, to_ms=to_ms, by=by, overall=KpisOut.of(report.overall), groups=groups)

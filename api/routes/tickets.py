@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from api import auth
 from api.bounds import MAX_ID
@@ -20,6 +20,8 @@ from api.responses import errors
 from api.routes import API_PREFIX
 from api.ticket_queries import TicketFilter, children_of, merged_into, page_of_tickets
 from tickets import store
+from tickets.reports import FREQUENCIES, IMPACTS, CustomerReport, open_report
+from tickets.root_cause import CATEGORIES, VERDICTS
 from tickets.ticket import Ticket
 
 router = APIRouter(prefix=f"{API_PREFIX}/tickets", tags=["tickets"], responses=errors(401, 403, 404, 409, 422))
@@ -29,6 +31,9 @@ State = Literal["open", "acknowledged", "resolved", "closed", "reopened", "activ
 Severity = Literal["info", "minor", "major", "critical"]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+RootCauseCategory = Literal[CATEGORIES]
+Verdict = Literal[VERDICTS]
+Attribute = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 Value = Annotated[str | None, Query(max_length=256, description="Exact match")]
 
 
@@ -60,6 +65,7 @@ class TicketSummary(BaseModel):
     count: int
     recurrences: int
     flapping: bool
+    source: str
     devices: list[str]
     version: int
 
@@ -80,6 +86,14 @@ class TicketDetail(TicketSummary):
     resolved_by: str | None
     root_cause: str | None
     resolution: str | None
+    root_cause_category: str | None
+    confirmed_attribute: str | None
+    attribution: str | None
+    reported_ms: int | None
+    symptom: str | None
+    frequency: str | None
+    impact: str | None
+    contact: str | None
     merged_into: int | None
     evidence: dict | None
     evidence_complete: bool
@@ -142,10 +156,37 @@ class CommentBody(Body):
 class ResolveBody(Body):
     root_cause: Text
     resolution: Text
+    root_cause_category: RootCauseCategory | None = Field(None, description="From the root-cause catalogue")
+    confirmed_attribute: Attribute | None = Field(
+        None, description="What was at fault, e.g. `firmware=2.1.0`; a confirmed attribution defaults to the "
+                          "detector's, a corrected one requires it")
+    attribution: Verdict | None = Field(None, description="The technician's verdict on the detector's attribution")
 
 
 class ReopenBody(Body):
     reason: Text
+
+
+class ReportBody(Body):
+    device: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    customer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+    reported_at: AwareDatetime = Field(description="When the customer saw the problem (RFC 3339 with a zone)")
+    symptom: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    frequency: Literal[FREQUENCIES]
+    impact: Literal[tuple(IMPACTS)]
+    contact: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+
+
+@router.post("", status_code=201, summary="Open a ticket for a customer-reported problem",
+             description="Linked to the device's evidence around `reported_at`; when the device belongs to an "
+                         "active cohort or device ticket, the report is folded into it as a child "
+                         "(`merged_into`). Routing applies.")
+def report(body: ReportBody, key: ApiKey = Depends(auth.technician),
+           ctx: ApiContext = Depends(context)) -> TicketDetail:
+    ticket = open_report(ctx.tickets, CustomerReport(
+        body.device, body.customer, int(body.reported_at.timestamp() * 1000), body.symptom, body.frequency,
+        body.impact, body.contact))
+    return _detail(ctx, ticket)
 
 
 @router.post("/{ticket_id}/ack", summary="Acknowledge (open or reopened → acknowledged)")
@@ -169,7 +210,9 @@ def comment(body: CommentBody, ticket_id: TicketId, key: ApiKey = Depends(auth.t
 @router.post("/{ticket_id}/resolve", summary="Resolve with root cause and resolution")
 def resolve(body: ResolveBody, ticket_id: TicketId, key: ApiKey = Depends(auth.technician),
             ctx: ApiContext = Depends(context)) -> TicketDetail:
-    return _detail(ctx, ctx.workflow.resolve(ticket_id, key.name, body.root_cause, body.resolution))
+    return _detail(ctx, ctx.workflow.resolve(
+        ticket_id, key.name, body.root_cause, body.resolution, category=body.root_cause_category,
+        confirmed_attribute=body.confirmed_attribute, attribution=body.attribution))
 
 
 @router.post("/{ticket_id}/reopen", summary="Reopen a resolved or closed ticket")

@@ -157,3 +157,15 @@ def open_ticket(ticket_service, clock):
         return ticket.id
 
     return opener
+
+
+@pytest.fixture
+def registered(engine, clock):
+    """`registered("pump-1", model=..., firmware=..., site=..., customer=...)`: a device in the registry."""
+    from ingest.records import DeviceMeta
+    from ingest.registry import DeviceRegistry
+
+    def register(device: str, model: str = "PX-200", firmware: str = "2.1.0", site: str = "sh-03", **kw) -> None:
+        DeviceRegistry(engine).persist([DeviceMeta(device, clock.ms - 60_000, model, firmware, site, **kw)], [])
+
+    return register

@@ -63,9 +63,19 @@ def test_cli_lists_shows_and_works_a_ticket(settings_env):
     blank = run(main, ["tickets", "resolve", str(t.id), "--user", "ann", "--root-cause", " ", "--resolution", "x"],
                 env=env)
     assert blank.exit_code == 1 and "root_cause: is required" in blank.output
+    unknown = run(main, ["tickets", "resolve", str(t.id), "--user", "ann", "--root-cause", "cable",
+                         "--resolution", "replaced", "--category", "bad-luck"], env=env)
+    assert unknown.exit_code == 2 and "'bad-luck' is not one of" in unknown.output
+    uncorrected = run(main, ["tickets", "resolve", str(t.id), "--user", "ann", "--root-cause", "cable",
+                             "--resolution", "replaced", "--attribution", "corrected"], env=env)
+    assert uncorrected.exit_code == 1 and "confirmed_attribute: is required" in uncorrected.output
     done = run(main, ["tickets", "resolve", str(t.id), "--user", "ann", "--root-cause", "cable",
-                      "--resolution", "replaced"], env=env)
+                      "--resolution", "replaced", "--category", "hardware", "--confirmed-attribute", "hw_rev=B",
+                      "--attribution", "corrected"], env=env)
     assert "is resolved" in done.output
+    found = json.loads(run(main, ["tickets", "show", str(t.id), "--format", "json"], env=env).output)
+    assert (found["root_cause_category"], found["confirmed_attribute"], found["attribution"]) == (
+        "hardware", "hw_rev=B", "corrected")
     report = json.loads(run(main, ["tickets", "kpis", "--by", "model", "--format", "json"], env=env).output)
     assert report["overall"]["tickets"] == 1 and report["groups"][0][0] == "PX-200"
     table = run(main, ["tickets", "kpis", "--by", "model"], env=env).output.splitlines()

@@ -60,3 +60,11 @@ def test_grouping_is_checked():
     with pytest.raises(ValueError, match="customer"):
         compute_kpis([], by="customer")
     assert compute_kpis([]).overall.recurrence_rate is None
+
+
+@pytest.mark.parametrize("by", [None, "model", "firmware", "site"])
+def test_the_sql_aggregation_gives_the_reference_figures(tickets, engine, by):
+    from tickets.kpi_queries import kpi_report
+
+    assert kpi_report(engine, by) == compute_kpis(tickets, by)
+    assert kpi_report(engine, by, opened_from_ms=10**15).overall == compute_kpis([]).overall

@@ -1,0 +1,122 @@
+"""The queue in SQL: filters, severity-then-age order, one page, counts per state, headline figures.
+
+Nothing here loads more than one page of tickets; counts and means are SQL
+aggregates over the same filter, recomputed only when a ticket changed
+(`tickets.aggregates`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sqlalchemy import Engine, and_, func, or_, select
+
+from api.ticket_queries import TicketFilter
+from tickets.aggregates import cache_of
+from tickets.models import ACTIVE_STATES, TICKET_STATES, TicketRow
+from tickets.ticket import Ticket
+
+T = TicketRow.__table__
+SEVERITIES = ("critical", "major", "minor", "info")
+PAGE_SIZE = 25
+MAX_SEARCH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class QueueQuery:
+    """What the queue's filter form asks for (every value an exact match except `q`)."""
+
+    flt: TicketFilter
+    source: str | None = None
+    q: str = ""  # words that must all appear in the title, subject or explanation
+    page: int = 1
+
+    def conditions(self) -> list:
+        cond = self.flt.conditions()
+        if self.source:
+            cond.append(T.c.source == self.source)
+        for word in self.q.split()[:8]:
+            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            cond.append(or_(T.c.title.ilike(pattern, escape="\\"), T.c.subject.ilike(pattern, escape="\\"),
+                            T.c.explanation.ilike(pattern, escape="\\")))
+        return cond
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    tickets: list[Ticket]
+    total: int
+    counts: dict[str, int]  # per state, under every filter but the state
+    newest_id: int
+
+
+def _tally(query: QueueQuery):
+    """{(state, severity): count} under every filter but the state (one GROUP BY)."""
+    where = and_(True, *replace(query, flt=replace(query.flt, states=()), page=1).conditions())
+
+    def compute(conn):
+        rows = conn.execute(select(T.c.state, T.c.severity, func.count()).where(where)
+                            .group_by(T.c.state, T.c.severity))
+        return {(state, severity): int(n) for state, severity, n in rows}
+    return compute
+
+
+def _chosen_states(query: QueueQuery) -> set[str] | None:
+    names = query.flt.states
+    return {s for n in names for s in (ACTIVE_STATES if n == "active" else (n,))} or None
+
+
+def queue_page(engine: Engine, query: QueueQuery) -> QueuePage:
+    """One page, critical first then oldest first: each severity is walked on the
+    (severity, opened_ms, id) index up to the page's rows; the counts come
+    from one cached GROUP BY (`tickets.aggregates`)."""
+    key = ("queue", replace(query, flt=replace(query.flt, states=()), page=1))
+    where = and_(True, *query.conditions())
+    chosen = _chosen_states(query)
+    with engine.connect() as conn:
+        tally = cache_of(engine).get(conn, key, _tally(query))
+        per_severity: dict[str, int] = {}
+        for (state, severity), n in tally.items():
+            if chosen is None or state in chosen:
+                bucket = severity if severity in SEVERITIES else "other"
+                per_severity[bucket] = per_severity.get(bucket, 0) + n
+        skip, need, rows = (max(1, query.page) - 1) * PAGE_SIZE, PAGE_SIZE, []
+        for severity in (*SEVERITIES, "other"):
+            n = per_severity.get(severity, 0)
+            if skip >= n:
+                skip -= n
+                continue
+            same = T.c.severity == severity if severity != "other" else T.c.severity.not_in(SEVERITIES)
+            rows += conn.execute(select(T).where(where, same).order_by(T.c.opened_ms, T.c.id)
+                                 .limit(need).offset(skip)).all()
+            skip, need = 0, PAGE_SIZE - len(rows)
+            if need <= 0:
+                break
+        newest = conn.execute(select(func.max(T.c.id))).scalar() or 0
+    counts = {s: sum(n for (state, _), n in tally.items() if state == s) for s in TICKET_STATES}
+    return QueuePage([Ticket.from_row(r) for r in rows], sum(per_severity.values()), counts, int(newest))
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    """Figures over the tickets that are not folded into another: a few SQL aggregates."""
+
+    active: int
+    resolved: int
+    mtta_s: float | None
+    mttr_s: float | None
+
+
+def headline(engine: Engine) -> Headline:
+    start = func.coalesce(T.c.reopened_ms, T.c.opened_ms)
+    by_person = and_(T.c.resolved_ms.is_not(None), T.c.resolved_by != "faultline")
+    stmt = select(
+        func.count().filter(T.c.state.in_(("open", "acknowledged", "reopened"))),
+        func.count().filter(T.c.state.in_(("resolved", "closed"))),
+        func.avg(T.c.acknowledged_ms - start).filter(T.c.acknowledged_ms.is_not(None)),
+        func.avg(T.c.resolved_ms - start).filter(by_person),
+    ).where(T.c.merged_into.is_(None))
+    with engine.connect() as conn:
+        active, resolved, mtta, mttr = cache_of(engine).get(conn, ("headline",), lambda c: tuple(c.execute(stmt).one()))
+    return Headline(int(active), int(resolved), None if mtta is None else float(mtta) / 1000,
+                    None if mttr is None else float(mttr) / 1000)
