@@ -84,6 +84,14 @@ class TicketRow(Base):
     root_cause_category: Mapped[str | None] = mapped_column(String(32), nullable=True)
     confirmed_attribute: Mapped[str | None] = mapped_column(String(256), nullable=True)
     attribution: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # after-sales measures (tickets.after_sales): first acknowledgement or human comment, reopens by a
+    # person, and the customer's rating (1-5) given at closing or through a one-time link (tickets.satisfaction)
+    first_response_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reopens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    satisfaction: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    satisfaction_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    satisfaction_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    satisfaction_nonce: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class TicketDeviceRow(Base):
