@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     tickets_routing_file: str = Field("", description="YAML routing rules, see tickets/routing.example.yaml; empty: no team or assignee")
     tickets_webhook_url: str = Field("", description="Receives a signed JSON per ticket change; empty disables the webhook")
     tickets_webhook_secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 key of the X-Faultline-Signature header")
+    tickets_satisfaction_secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 key of the customers' one-time satisfaction links; empty disables the links")
     tickets_evidence_log_lines: int = Field(50, ge=1, le=1000, description="Log lines kept as ticket evidence, ERROR and FATAL first")
 
     # --- Alerts ---------------------------------------------------------------

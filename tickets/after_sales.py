@@ -40,10 +40,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from tickets.kpis import AUTO_RESOLVER
+from tickets.kpis import AUTO_RESOLVER, GROUPINGS
 
 NFF = "no_fault_found"
-GROUPINGS = ("model", "firmware", "site", "team", "assignee", "source")
 PERIODS = ("day", "week")
 DAY_MS = 86_400_000
 

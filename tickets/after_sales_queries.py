@@ -101,7 +101,7 @@ def period_start(by: str):
     return T.c.opened_ms - (T.c.opened_ms - MONDAY_MS) % (7 * DAY_MS)
 
 
-def _date(ms: int) -> str:
+def period_date(ms: int) -> str:
     return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc).date().isoformat()
 
 
@@ -125,5 +125,5 @@ def after_sales_report(engine: Engine, by: str | None = None, *, opened_from_ms:
         else:
             key = func.coalesce(func.nullif(T.c[by], ""), literal("unknown")).label("key")
         rows = conn.execute(select(key, *columns).where(*where).group_by(key).order_by(key)).all()
-    groups = [(_date(r.key) if by in PERIODS else r.key, _kpis(r)) for r in rows]
+    groups = [(period_date(r.key) if by in PERIODS else r.key, _kpis(r)) for r in rows]
     return AfterSalesReport(overall, by, tuple(groups if by in PERIODS else sorted(groups)))

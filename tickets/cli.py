@@ -156,23 +156,26 @@ def close_cmd(ctx, ticket_id, user):
 
 
 @tickets.command()
-@click.option("--by", type=click.Choice(["model", "firmware", "site"]))
+@click.option("--by", type=click.Choice(["model", "firmware", "site", "team", "assignee", "source", "day", "week"]))
 @click.option("--days", type=float, help="only tickets opened in the last N days")
 @format_option
 @pass_ctx
 def kpis(ctx, by, days, fmt):
-    """MTTA, MTTR, recurrence rate and open tickets (definitions: tickets/kpis.py; JSON in seconds)."""
+    """MTTA, MTTR, recurrence, open tickets and the after-sales KPIs (tickets/kpis.py, tickets/after_sales.py)."""
     import time
 
     from tickets import render
+    from tickets.after_sales_queries import after_sales_report
     from tickets.kpi_queries import kpi_report
 
     since = int((time.time() - days * 86_400) * 1000) if days else None
     report = kpi_report(ctx.engine, by, opened_from_ms=since)
+    after = after_sales_report(ctx.engine, by, opened_from_ms=since,
+                               recurrence_days=ctx.settings.tickets_recurrence_days)
     if fmt == "json":
-        click.echo(json.dumps(asdict(report), indent=2))
+        click.echo(json.dumps({**asdict(report), "after_sales": asdict(after)}, indent=2))
         return
-    for line in render.kpi_table(report):
+    for line in render.kpi_table(report) + [""] + render.after_sales_table(after):
         click.echo(line)
 
 
