@@ -4,23 +4,12 @@ one-time link, over the real API on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
-from pydantic import SecretStr
-
-from api.app import create_app
 
 pytestmark = pytest.mark.sql("sqlite", "postgresql")
 
 S = 1000
 REPORT = {"customer": "acme", "reported_at": "2025-12-31T23:50:00Z", "symptom": "stops after a minute",
           "frequency": "daily", "impact": "degraded", "contact": "ann@acme.example"}
-
-
-@pytest.fixture
-def client(settings, engine, influx, clock):
-    settings = settings.model_copy(update={"tickets_satisfaction_secret": SecretStr("link-secret")})
-    with TestClient(create_app(settings, engine=engine, influx=influx, now=clock)) as c:
-        yield c
 
 
 @pytest.fixture
