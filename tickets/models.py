@@ -12,7 +12,7 @@ webhook consumer is told about; each of them is one row in ``ticket_events``
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from faultline.db import Base
@@ -92,6 +92,7 @@ class TicketRow(Base):
     satisfaction_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     satisfaction_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
     satisfaction_nonce: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    known_issue_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # tickets.known_issues
 
 
 class TicketDeviceRow(Base):
@@ -164,3 +165,36 @@ class OutboxRow(Base):
     delivered_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     dead: Mapped[bool] = mapped_column(Boolean, default=False)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class KnownIssueRow(Base):
+    """A confirmed cohort root cause and its fix, matched to later tickets by signature (tickets.known_issues)."""
+
+    __tablename__ = "known_issues"
+    __table_args__ = (UniqueConstraint("code", "attribute", name="uq_known_issues_signature"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(64))
+    attribute: Mapped[str] = mapped_column(String(256))
+    category: Mapped[str] = mapped_column(String(32))
+    log_pattern: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    root_cause: Mapped[str] = mapped_column(Text)
+    fix: Mapped[str] = mapped_column(Text)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ThresholdAdjustmentRow(Base):
+    """A detector threshold raised for one cohort after repeated no-fault-found (tickets.threshold_feedback)."""
+
+    __tablename__ = "threshold_adjustments"
+    __table_args__ = (Index("ix_threshold_adjustments_detector", "detector", "cohort"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    detector: Mapped[str] = mapped_column(String(128))
+    cohort: Mapped[str] = mapped_column(String(512))
+    factor: Mapped[float] = mapped_column(Float)
+    tickets: Mapped[str] = mapped_column(Text)  # JSON list of the no-fault-found ticket ids
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    reverted_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reverted_by: Mapped[str | None] = mapped_column(String(128), nullable=True)

@@ -78,6 +78,7 @@ class Ticket:
     satisfaction: int | None = None
     satisfaction_comment: str | None = None
     satisfaction_by: str | None = None
+    known_issue_id: int | None = None
 
     @classmethod
     def from_row(cls, row, devices: tuple[str, ...] = ()) -> "Ticket":

@@ -16,7 +16,7 @@ from typing import Callable
 
 from sqlalchemy import Engine, func, insert, update
 
-from tickets import history, root_cause as rc, satisfaction as sat, store
+from tickets import history, known_issues, root_cause as rc, satisfaction as sat, store, threshold_feedback
 from tickets.kpis import AUTO_RESOLVER
 from tickets.models import ACTIVE_STATES, DONE_STATES, CommentRow, TicketRow
 from tickets.ticket import Ticket
@@ -137,11 +137,22 @@ class Workflow:
             raise InvalidInput(exc.field, exc.reason) from None
         finding = {"root_cause_category": found.category, "confirmed_attribute": found.confirmed_attribute,
                    "attribution": found.attribution}
-        return self._transition(ticket_id, "resolved", ACTIVE_STATES, user, {
+        ticket = self._transition(ticket_id, "resolved", ACTIVE_STATES, user, {
             "state": "resolved", "resolved_ms": _NOW, "resolved_by": user,
             "root_cause": root_cause, "resolution": resolution, **finding},
             {"root_cause": root_cause, "resolution": resolution,
              **{k: v for k, v in finding.items() if v is not None}})
+        return self._learn(ticket)
+
+    def _learn(self, ticket: Ticket) -> Ticket:
+        """What a resolution teaches: a known issue (`tickets.known_issues`), a threshold raised for a
+        cohort after repeated no fault found (`tickets.threshold_feedback`)."""
+        now = self.now()
+        with self.engine.begin() as conn:
+            known_issues.learn(conn, ticket, now)
+            if threshold_feedback.on_resolved(conn, ticket, now, outbox=self.outbox is not None) is not None:
+                ticket = store.get(conn, ticket.id)
+        return ticket
 
     def close(self, ticket_id: int, user: str, *, satisfaction: int | None = None,
               satisfaction_comment: str | None = None) -> Ticket:
