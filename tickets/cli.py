@@ -190,3 +190,43 @@ def deliver(ctx):
         raise click.ClickException("no webhook configured (FAULTLINE_TICKETS_WEBHOOK_URL)")
     r = outbox.deliver_due()
     click.echo(f"delivered {r.delivered}, retrying {r.retrying}, dead {r.dead}")
+
+
+@tickets.group()
+def thresholds():
+    """Detector thresholds raised for a cohort after repeated no-fault-found (tickets/threshold_feedback.py)."""
+
+
+@thresholds.command("list")
+@pass_ctx
+def thresholds_list(ctx):
+    """Every raise, in force or undone."""
+    from datetime import datetime, timezone
+
+    from tickets.threshold_feedback import adjustments
+
+    found = adjustments(ctx.engine)
+    if not found:
+        click.echo("no threshold raised")
+    for a in found:
+        when = datetime.fromtimestamp(a.created_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+        state = "in force" if a.reverted_ms is None else f"undone by {a.reverted_by}"
+        click.echo(f"#{a.id} {when} {a.detector} {a.cohort} x{a.factor:g} ({state}); "
+                   f"no fault found on tickets {', '.join(map(str, a.tickets))}")
+
+
+@thresholds.command("revert")
+@click.argument("adjustment_id", type=int)
+@click.option("--user", required=True)
+@pass_ctx
+def thresholds_revert(ctx, adjustment_id, user):
+    """Undo one raise (the previous factor applies again; an audit line goes on its ticket)."""
+    import time
+
+    from tickets.threshold_feedback import revert
+
+    try:
+        a = revert(ctx.engine, adjustment_id, user, int(time.time() * 1000))
+    except KeyError as exc:
+        raise click.ClickException(exc.args[0]) from None
+    click.echo(f"threshold raise #{a.id} of {a.detector} on {a.cohort} undone")

@@ -99,6 +99,8 @@ class TicketDetail(TicketSummary):
     satisfaction: int | None = None
     satisfaction_comment: str | None = None
     satisfaction_by: str | None = None
+    known_issue_id: int | None = Field(None, description="The known issue (confirmed cohort root cause) this "
+                                                         "ticket's signature matched; its fix is in the history")
     merged_into: int | None
     evidence: dict | None
     evidence_complete: bool

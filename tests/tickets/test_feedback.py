@@ -102,3 +102,28 @@ def test_five_no_fault_found_in_a_week_raise_the_threshold_and_a_replay_opens_fe
     assert _replay(engine, clock, svc, gate, marginal) == set(marginal)
     (undo,) = [e for e in store.history(engine, false_alarms[-1].id) if e.kind == "threshold_reverted"]
     assert undo.user == "lead" and undo.detail["adjustment"] == raised.id
+
+
+def test_thresholds_cli_lists_and_reverts(settings_env):
+    from click.testing import CliRunner
+
+    from faultline.cli import main
+    from faultline.db import make_engine, migrate
+    from faultline.settings import load_settings
+
+    settings = load_settings(settings_env)
+    migrate(settings.sql_url)
+    engine = make_engine(settings.sql_url)
+    svc, flow = TicketService(engine, None, None, None), Workflow(engine)
+    for i in range(5):
+        t = svc.apply(make_alert(f"fan-{i}", model="FX-10", firmware="1.0.0", site="sh-04"))
+        flow.resolve(t.id, "ann", "nothing", "none", category="no_fault_found", attribution="rejected")
+    engine.dispose()
+    runner = CliRunner()
+    listed = runner.invoke(main, ["tickets", "thresholds", "list"], env=settings_env)
+    assert "#1 " in listed.output and "model=FX-10,firmware=1.0.0,site=sh-04 x1.5 (in force)" in listed.output
+    undone = runner.invoke(main, ["tickets", "thresholds", "revert", "1", "--user", "lead"], env=settings_env)
+    assert undone.exit_code == 0 and "undone" in undone.output
+    again = runner.invoke(main, ["tickets", "thresholds", "revert", "1", "--user", "lead"], env=settings_env)
+    assert again.exit_code == 1 and "no active threshold adjustment 1" in again.output
+    assert "(undone by lead)" in runner.invoke(main, ["tickets", "thresholds", "list"], env=settings_env).output
