@@ -16,7 +16,8 @@ service itself (auto-resolution when an alert goes quiet).
   latest resolution).
 - **time to detect** (s): mean of ``opened_ms − onset_ms`` over
   detector-raised tickets, where ``onset_ms`` is the incident's onset from
-  the evidence (the first abnormal point the detector found).
+  the evidence (the first abnormal point the detector found); a ticket
+  whose onset a later alert episode moved past its opening is left out.
 - **localisation accuracy**: ``confirmed / judged``, where *judged* are the
   tickets resolved by a person with a verdict on the attribution and a root
   cause other than ``no_fault_found``; ``corrected`` and ``rejected`` count
@@ -140,7 +141,7 @@ def after_sales_of(tickets: Iterable, *, everything: Iterable | None = None,
 
     responses = [t.first_response_ms - t.opened_ms for t in pop if t.first_response_ms is not None]
     handled = [t.resolved_ms - t.opened_ms for t in pop if by_person(t)]
-    detects = [t.opened_ms - t.onset_ms for t in pop if t.source == "detector"]
+    detects = [t.opened_ms - t.onset_ms for t in pop if t.source == "detector" and t.onset_ms <= t.opened_ms]
     judged = [t for t in pop if by_person(t) and t.attribution and t.root_cause_category != NFF]
     confirmed = sum(1 for t in judged if t.attribution == "confirmed")
     classified = [t for t in pop if by_person(t) and t.source == "detector" and t.root_cause_category]

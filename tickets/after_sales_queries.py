@@ -58,6 +58,7 @@ def _has_cause(t):
 def _columns(recurrence_days: float):
     person = _person(T)
     detector = T.c.source == "detector"
+    detected = and_(detector, T.c.onset_ms <= T.c.opened_ms)
     judged = and_(person, T.c.attribution.is_not(None), or_(T.c.root_cause_category.is_(None),
                                                              T.c.root_cause_category != NFF))
     classified = and_(person, detector, T.c.root_cause_category.is_not(None))
@@ -68,7 +69,7 @@ def _columns(recurrence_days: float):
         func.count(T.c.first_response_ms).label("responded"),
         func.sum(T.c.first_response_ms - T.c.opened_ms).label("response_ms"),
         _count(person).label("handled"), _sum(person, T.c.resolved_ms - T.c.opened_ms).label("handling_ms"),
-        _count(detector).label("detected"), _sum(detector, T.c.opened_ms - T.c.onset_ms).label("detect_ms"),
+        _count(detected).label("detected"), _sum(detected, T.c.opened_ms - T.c.onset_ms).label("detect_ms"),
         _count(judged).label("judged"), _count(and_(judged, T.c.attribution == "confirmed")).label("confirmed"),
         _count(classified).label("classified"),
         _count(and_(classified, T.c.root_cause_category == NFF)).label("nff"),
