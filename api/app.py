@@ -24,7 +24,7 @@ from api.kpi_metrics import KpiCollector
 from api.metrics import ApiMetrics, instrument
 from api.readiness import PipelineProbe, Readiness
 from api.routes import alerts as alert_routes
-from api.routes import apikeys, deadletters, devices, health, kpis, satisfaction, silences, tickets
+from api.routes import apikeys, deadletters, devices, health, kpis, satisfaction, signature, silences, tickets
 from api.stored_alerts import StoredAlerts
 from api.strict_query import reject_unknown_query
 from api.ticket_queries import counts_by_state
@@ -110,7 +110,7 @@ def create_app(
     errors.install(app, ERROR_STATUSES)
     instrument(app, ctx.metrics)
     app.include_router(health.router)
-    for resource in (tickets, alert_routes, silences, kpis, devices, deadletters, apikeys, satisfaction):
+    for resource in (tickets, alert_routes, silences, kpis, devices, deadletters, apikeys, satisfaction, signature):
         app.include_router(resource.router, dependencies=[Depends(reject_unknown_query)])
     ui.install(app)  # the workspace: /ui (server-rendered pages) and /ui/static
     return app

@@ -16,6 +16,7 @@ from ingest.registry import DeviceRegistry
 ROUTES = [  # method, path, least role, body, success status
     ("GET", "/api/v1/tickets", "viewer", None, 200),
     ("GET", "/api/v1/tickets/{ticket}", "viewer", None, 200),
+    ("GET", "/api/v1/tickets/{ticket}/similar-by-signature", "viewer", None, 200),
     ("POST", "/api/v1/tickets", "technician", {"device": "pump-1", "customer": "acme", "symptom": "hums",
                                                "reported_at": "2026-01-01T00:00:00Z", "frequency": "daily",
                                                "impact": "degraded", "contact": "ann@acme.example"}, 201),
