@@ -59,7 +59,7 @@ def world(client, auth, engine, clock, open_ticket):
                           headers=auth("technician")).json()["id"]
     key, _ = KeyStore(engine, clock).create("spare", "viewer")
     DeviceRegistry(engine).persist([DeviceMeta("pump-3", clock.ms, "PX-200", "2.1.0", "sh-03")], [])
-    reported = client.post("/api/v1/tickets", json={**ROUTES[2][3], "device": "pump-3"},
+    reported = client.post("/api/v1/tickets", json={**next(r[3] for r in ROUTES if r[:2] == ("POST", "/api/v1/tickets")), "device": "pump-3"},
                            headers=auth("technician")).json()["id"]
     client.post(f"/api/v1/tickets/{reported}/resolve", json={"root_cause": "x", "resolution": "y"},
                 headers=auth("technician"))
