@@ -31,6 +31,7 @@ class TicketRow(Base):
         Index("ix_tickets_assignee", "assignee"),
         Index("ix_tickets_merged_into", "merged_into"),
         Index("ix_tickets_source", "source"),
+        Index("ix_tickets_confirmed_attribute", "confirmed_attribute", "opened_ms"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -26,11 +26,14 @@ def upgrade() -> None:
     with op.batch_alter_table("tickets") as batch:
         for _, column in COLUMNS:
             batch.add_column(column())
+    # recurrence by cause looks for a later ticket with the same confirmed attribute
+    op.create_index("ix_tickets_confirmed_attribute", "tickets", ["confirmed_attribute", "opened_ms"])
     # existing tickets: an acknowledgement is their first response
     op.execute("UPDATE tickets SET first_response_ms = acknowledged_ms WHERE acknowledged_ms IS NOT NULL")
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tickets_confirmed_attribute", table_name="tickets")
     with op.batch_alter_table("tickets") as batch:
         for name, _ in reversed(COLUMNS):
             batch.drop_column(name)
