@@ -1,7 +1,7 @@
 """Known issues: a confirmed cohort root cause, with its fix, recognised on later tickets.
 
-When a technician resolves a ticket with a verdict of ``confirmed`` or
-``corrected`` and a *cohort* attribute (``firmware=2.1.0``, ``hw_rev=B``,
+When a technician resolves a cohort ticket with a verdict of ``confirmed``
+or ``corrected`` and a *cohort* attribute (``firmware=2.1.0``, ``hw_rev=B``,
 ``site=sh-03``, ``model=…``; not a single device) and a root cause other than
 no fault found, the signature — fault code, confirmed attribute and the
 pattern of the first ERROR/FATAL log line of the evidence (digits
@@ -13,7 +13,8 @@ A ticket that opens later (`link`, called by the ticket service in the
 transaction that opens it) is linked to the known issue whose code it has
 and whose attribute its cohort carries (the cohort subject's ``key=value``
 pairs and the ticket's model, firmware and site); when both sides have a
-log pattern they must agree. The link is on the ticket (``known_issue_id``)
+log pattern they must agree; of several, the one most tickets confirmed
+(resolved with its attribute and code), then the oldest. The link is on the ticket (``known_issue_id``)
 and in its history (``known_issue_linked`` with the fix), so the technician
 starts from the fix instead of from scratch. `fix_record` says how often the
 fix worked: linked tickets resolved by a person with the same confirmed
@@ -87,7 +88,7 @@ def signature_of(ticket) -> set[str]:
 
 def learn(conn: Connection, ticket, now_ms: int) -> int | None:
     """After a resolution: record the ticket's confirmed cohort root cause as a known issue; its id or None."""
-    if (ticket.attribution not in ("confirmed", "corrected") or not ticket.code
+    if (ticket.scope != "cohort" or ticket.attribution not in ("confirmed", "corrected") or not ticket.code
             or ticket.root_cause_category in (None, "no_fault_found")
             or not is_cohort_attribute(ticket.confirmed_attribute)):
         return None
@@ -105,11 +106,15 @@ def match(conn: Connection, ticket) -> KnownIssue | None:
     """The known issue a ticket's signature carries (the oldest, when several do)."""
     carried = signature_of(ticket)
     pattern = log_pattern(ticket)
-    for row in conn.execute(select(K).where(K.c.code == ticket.code, K.c.ticket_id != ticket.id).order_by(K.c.id)):
-        if pairs(row.attribute) <= carried and (pattern is None or row.log_pattern is None
-                                                or pattern == row.log_pattern):
-            return KnownIssue(**row._mapping)
-    return None
+    found = [KnownIssue(**row._mapping) for row in conn.execute(
+        select(K).where(K.c.code == ticket.code, K.c.ticket_id != ticket.id).order_by(K.c.id))
+        if pairs(row.attribute) <= carried and (pattern is None or row.log_pattern is None or pattern == row.log_pattern)]
+    if len(found) < 2:
+        return found[0] if found else None
+    confirmed = dict(conn.execute(select(T.c.confirmed_attribute, func.count()).where(
+        T.c.code == ticket.code, T.c.confirmed_attribute.in_([k.attribute for k in found]),
+        T.c.attribution.in_(("confirmed", "corrected"))).group_by(T.c.confirmed_attribute)).all())
+    return max(found, key=lambda k: (confirmed.get(k.attribute, 0), -k.id))
 
 
 def link(conn: Connection, ticket_id: int, now_ms: int, *, outbox: bool = False) -> KnownIssue | None:

@@ -21,18 +21,18 @@ incidents:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """One simulated run (200 devices, 2 days, no telemetry); the loops below replay its anomalies."""
+    """One simulated run (200 devices, 1 day, no telemetry); the loops below replay its anomalies."""
     path = tmp_path_factory.mktemp("scenarios") / "loop.yaml"
     path.write_text(SCENARIO)
-    sim = Simulation(str(path), devices=200, seed=1, start_ms=1_767_225_600_000,
+    sim = Simulation(str(path), devices=200, seed=1, start_ms=1_767_225_600_000, duration_s=86_400,
                      topics=("logs", "events", "meta", "status"))
     anomalies = run_simulation(sim, EngineConfig())[0]
     return sim.truth(), anomalies
 
 
 def _loop(run, **model):
-    truth, anomalies = run  # a sweep every 2 simulated minutes (30 s live) keeps the replay short
-    return replay_tickets(truth, anomalies, TARGETS, grace_ms(EngineConfig()), tick_s=120,
+    truth, anomalies = run  # a sweep every 5 simulated minutes (30 s live) keeps the replay short
+    return replay_tickets(truth, anomalies, TARGETS, grace_ms(EngineConfig()), tick_s=300,
                           technicians=TechnicianModel(**model))
 
 
@@ -55,7 +55,7 @@ def test_technicians_errors_show_in_the_kpis(run):
 
 
 def test_eval_loop_prints_the_after_sales_kpis():
-    out = CliRunner().invoke(evaluate, ["--scenario", "offline", "--devices", "30", "--duration", "12h",
+    out = CliRunner().invoke(evaluate, ["--scenario", "offline", "--devices", "30", "--duration", "6h",
                                         "--no-telemetry", "--loop"])
     assert out.exit_code == 0, out.output
     assert "loop: localisation accuracy 100.0%" in out.output and "detector precision 100.0%" in out.output

@@ -49,10 +49,12 @@ def test_a_second_rollout_of_the_same_firmware_links_to_the_first_fix(engine, cl
 
 def test_device_findings_and_no_fault_found_make_no_known_issue(engine, clock):
     svc, flow = TicketService(engine, None, None, None, now=clock), Workflow(engine, now=clock)
-    a, b = svc.apply(make_alert("pump-1")), svc.apply(make_alert("pump-2"))
+    a, b, c = svc.apply(make_alert("pump-1")), svc.apply(make_alert("pump-2")), svc.apply(_cohort("sh-03"))
     flow.resolve(a.id, "ann", "worn bearing", "replaced", category="hardware", confirmed_attribute="device=pump-1",
                  attribution="corrected")
-    flow.resolve(b.id, "ann", "nothing", "none", category="no_fault_found", attribution="rejected")
+    flow.resolve(b.id, "ann", "site power", "fixed", category="environment", confirmed_attribute="site=sh-03",
+                 attribution="corrected")  # one device's finding is not a cohort's known issue
+    flow.resolve(c.id, "ann", "nothing", "none", category="no_fault_found", attribution="rejected")
     clock.ms += DAY
     assert store.get_ticket(engine, svc.apply(make_alert("pump-3")).id).known_issue_id is None
 

@@ -51,6 +51,17 @@ def test_the_review_holds_what_the_month_did(review):
     assert any(cause == "firmware" for cause, _ in review.root_causes) and review.reopened
 
 
+def test_the_months_second_rollout_started_from_the_first_sites_fix(month):
+    from tickets import known_issues, store
+
+    (second,) = [t for t in store.list_tickets(month, limit=500) if t.subject.endswith("site=sh-03")]
+    issue = known_issues.get(month, second.known_issue_id)
+    assert (issue.attribute, issue.fix) == ("firmware=2.1.0", "roll back to 2.0.3")
+    first = store.get_ticket(month, issue.ticket_id)
+    assert first.site == "sh-01" and first.opened_ms < second.opened_ms
+    assert any(e.kind == "known_issue_linked" and e.detail["fix"] == issue.fix for e in store.history(month, second.id))
+
+
 def _blue_share(path) -> float:
     img = Image.open(path).convert("RGB").resize((200, 280))
     target = tuple(int(NOW[i:i + 2], 16) for i in (1, 3, 5))
