@@ -21,10 +21,11 @@ from api import ui
 from api.keys import KeyStore
 from api.sessions import SessionStore, SignInThrottle
 from api.users import UserStore
+from api.kpi_metrics import KpiCollector
 from api.metrics import ApiMetrics, instrument
 from api.readiness import PipelineProbe, Readiness
 from api.routes import alerts as alert_routes
-from api.routes import apikeys, deadletters, devices, health, kpis, silences, tickets
+from api.routes import apikeys, deadletters, devices, health, kpis, satisfaction, signature, silences, tickets
 from api.stored_alerts import StoredAlerts
 from api.strict_query import reject_unknown_query
 from api.ticket_queries import counts_by_state
@@ -106,6 +107,7 @@ def create_app(
     app = FastAPI(title="Faultline API", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None)
     docs.install(app)  # /docs and /redoc with local assets (no CDN)
     app.state.ctx = ctx
+    ctx.metrics.registry.register(KpiCollector(engine, now, settings.tickets_recurrence_days))
     errors.install(app, ERROR_STATUSES)
     app.add_exception_handler(InfluxError, errors.influx_unavailable)
     instrument(app, ctx.metrics)
@@ -113,7 +115,7 @@ def create_app(
                                        METRICS_PATHS: settings.api_metrics_key.get_secret_value()})
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)  # outermost: before anything reads
     app.include_router(health.router)
-    for resource in (tickets, alert_routes, silences, kpis, devices, deadletters, apikeys):
+    for resource in (tickets, alert_routes, silences, kpis, devices, deadletters, apikeys, satisfaction, signature):
         app.include_router(resource.router, dependencies=[Depends(reject_unknown_query)])
     ui.install(app)  # the workspace: /ui (server-rendered pages) and /ui/static
     return app

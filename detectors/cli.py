@@ -91,6 +91,13 @@ def _alerting(settings, client):
 @click.option("--no-telemetry", is_flag=True, help="Simulate events, logs, meta and status only (faster)")
 @click.option("--tickets/--no-tickets", default=True, show_default=True,
               help="Also run the alert and ticket stages on the simulated clock and score the tickets")
+@click.option("--loop", is_flag=True, help="Simulated technicians work the tickets (truth as root cause); "
+                                          "print the after-sales KPIs: localisation accuracy, detector precision, "
+                                          "time to detect, handling time")
+@click.option("--wrong-share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="With --loop: share of tickets whose right attribution the technician disputes")
+@click.option("--nff-share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="With --loop: share of real faults the technician resolves as no fault found")
 @click.option("--skab", "skab", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="SKAB data directory (valve1/, valve2/, other/, anomaly-free/)")
 @click.option("--nab", "nab", type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -101,13 +108,22 @@ def _alerting(settings, client):
 @click.option("--value-columns", default="", help="Comma-separated; default: every other column")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Scores CSV (with --csv)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def evaluate(scenario, devices, duration, seed, no_telemetry, tickets, skab, nab, csv_file, time_column,
-             value_columns, out, fmt):
+def evaluate(scenario, devices, duration, seed, no_telemetry, tickets, loop, wrong_share, nff_share, skab, nab,
+             csv_file, time_column, value_columns, out, fmt):
     """Measure the detectors on a simulator scenario, on SKAB or NAB, or score a CSV."""
     if sum(x is not None for x in (scenario, skab, nab, csv_file)) != 1:
         raise click.UsageError("give exactly one of --scenario, --skab, --nab, --csv")
+    if loop and not scenario:
+        raise click.UsageError("--loop needs --scenario")
     if scenario:
-        _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt)
+        people = None
+        if loop:
+            from simulators.technicians import TechnicianModel
+            try:
+                people = TechnicianModel(wrong_share=wrong_share, nff_share=nff_share, seed=seed)
+            except ValueError as exc:
+                raise click.UsageError(str(exc)) from None
+        _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt, people)
     elif skab:
         from detectors.eval_skab import TelemetryParams, evaluate_skab
         result = evaluate_skab(skab)
@@ -130,13 +146,13 @@ def evaluate(scenario, devices, duration, seed, no_telemetry, tickets, skab, nab
         click.echo(f"scored {n} rows into {out}")
 
 
-def _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt) -> None:
+def _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt, people=None) -> None:
     from detectors.eval_sim import evaluate_scenario
     from simulators.timespan import parse_span
 
     topics = ("logs", "events", "meta", "status") if no_telemetry else None
     result, _ = evaluate_scenario(scenario, devices=devices, seed=seed, topics=topics, tickets=tickets,
-                                  duration_s=parse_span(duration) if duration else None)
+                                  duration_s=parse_span(duration) if duration else None, technicians=people)
     if fmt == "json":
         click.echo(json.dumps(asdict(result), indent=2))
         return
@@ -157,6 +173,26 @@ def _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt
                f"per 1,000 device-days {result.false_alarm_detectors or ''}")
     if result.tickets:
         click.echo(f"  tickets: {result.tickets.tickets} opened, {result.tickets.false_tickets} false")
+    if result.tickets and result.tickets.loop is not None:
+        for line in loop_lines(result.tickets.loop):
+            click.echo(line)
+
+
+def loop_lines(loop) -> list[str]:
+    """The after-sales KPIs of a loop run (`detectors.eval_tickets.LoopResult`), as printed by ``eval --loop``."""
+    k = loop.kpis
+
+    def pct(v):
+        return "-" if v is None else f"{v:.1%}"
+
+    def mins(v):
+        return "-" if v is None else f"{v / 60:.0f} min"
+
+    return [f"  loop: localisation accuracy {pct(k.localisation_accuracy)} ({k.confirmed}/{k.judged} confirmed), "
+            f"detector precision {pct(k.detector_precision)} ({k.no_fault_found} no fault found of {k.classified})",
+            f"        time to detect {mins(loop.time_to_detect_s)} (incident start -> ticket), first response "
+            f"{mins(k.first_response_s)}, handling time {mins(k.handling_s)} (MTTR per cycle "
+            f"{mins(loop.mttr_s)}); {k.handled} of {k.tickets} tickets resolved by technicians"]
 
 
 def _eval_nab(root: Path, fmt: str) -> None:

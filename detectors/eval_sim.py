@@ -138,11 +138,14 @@ def _incident_result(inc, hits: list[Anomaly]) -> IncidentResult:
 
 def evaluate_scenario(scenario, devices: int | None = None, duration_s: float | None = None, seed: int = 0,
                       config: EngineConfig = EngineConfig(), topics=None, start_ms: int = 1_767_225_600_000,
-                      tickets: bool = False, alert_config=None):
+                      tickets: bool = False, alert_config=None, technicians=None):
     """Simulate, detect, score. ``topics`` restricts the simulated topics (e.g. no telemetry).
 
     ``tickets``: also replay the anomalies through the alert and ticket
-    stages (`detectors.eval_tickets`) and score the tickets per incident.
+    stages (`detectors.eval_tickets`) and score the tickets per incident;
+    ``technicians`` (a `simulators.technicians.TechnicianModel`, implies
+    ``tickets``): simulated technicians work them, and ``result.tickets.loop``
+    holds the after-sales KPIs.
     """
     from simulators.fleet import Simulation
 
@@ -151,8 +154,9 @@ def evaluate_scenario(scenario, devices: int | None = None, duration_s: float | 
     anomalies, records, rejected, _ = run_simulation(sim, config)
     truth = sim.truth()
     result = score_run(truth, anomalies, config, records, rejected)
-    if tickets:
-        report = replay_tickets(truth, anomalies, TARGETS, grace_ms(config), alert_config)
+    if tickets or technicians is not None:
+        report = replay_tickets(truth, anomalies, TARGETS, grace_ms(config), alert_config,
+                                technicians=technicians)
         result = replace(result, tickets=report)
     return result, anomalies
 

@@ -22,7 +22,7 @@ ticket stage's own concern, tested with the real server elsewhere).
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from detectors.anomaly import Anomaly
@@ -39,10 +39,20 @@ class TicketOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class LoopResult:
+    """What simulated technicians made of a run's tickets: the after-sales KPIs and two figures from the truth."""
+
+    kpis: object  # tickets.after_sales.AfterSales
+    mttr_s: float | None  # per response cycle (tickets.kpis), unlike handling time which spans reopens
+    time_to_detect_s: float | None  # mean of incident start -> its first ticket, over incidents with one
+
+
+@dataclass(frozen=True, slots=True)
 class TicketReport:
     incidents: tuple[TicketOutcome, ...]
     tickets: int
     false_tickets: int
+    loop: LoopResult | None = None  # when simulated technicians worked the tickets
 
 
 class _KeptLines:
@@ -56,8 +66,13 @@ class _KeptLines:
 
 
 def replay_tickets(truth, anomalies: list[Anomaly], targets, grace_ms: int, alert_config=None,
-                   tick_s: float = 30.0) -> TicketReport:
-    """Run ``anomalies`` through the alert and ticket stages; score tickets per incident of ``targets`` kinds."""
+                   tick_s: float = 30.0, technicians=None) -> TicketReport:
+    """Run ``anomalies`` through the alert and ticket stages; score tickets per incident of ``targets`` kinds.
+
+    ``technicians`` (a `simulators.technicians.TechnicianModel`): simulated
+    technicians work the tickets on the same clock (`loop`), and the report
+    carries the after-sales KPIs of the run.
+    """
     from alerts.config import AlertConfig
     from alerts.manager import AlertManager
     from alerts.store import SqlAlertStore
@@ -74,13 +89,48 @@ def replay_tickets(truth, anomalies: list[Anomaly], targets, grace_ms: int, aler
         manager = AlertManager(alert_config or AlertConfig(), SqlAlertStore(engine), _KeptLines(),
                                now=lambda: clock[0])
         stage = AlertingStage(manager, TicketService(engine, None, now=lambda: clock[0]))
-        _drive(stage, clock, sorted(anomalies, key=lambda a: a.ts_ms), truth.end_ms + grace_ms, int(tick_s * 1000))
+        people = _technicians(engine, clock, truth, anomalies, grace_ms, technicians) if technicians else None
+        _drive(stage, clock, sorted(anomalies, key=lambda a: a.ts_ms), truth.end_ms + grace_ms, int(tick_s * 1000),
+               people)
+        kpis = mttr = None
+        if people is not None:
+            from tickets.after_sales_queries import after_sales_report
+            from tickets.kpi_queries import kpi_report
+
+            people.finish()
+            kpis, mttr = after_sales_report(engine).overall, kpi_report(engine).overall.mttr_s
         tickets = list_tickets(engine, limit=100_000)
         engine.dispose()
-    return _score(truth, tickets, targets, grace_ms)
+    report = _score(truth, tickets, targets, grace_ms)
+    if kpis is None:
+        return report
+    delays = [o.delay_s for o in report.incidents if o.delay_s is not None]
+    return replace(report, loop=LoopResult(kpis, mttr, round(sum(delays) / len(delays), 3) if delays else None))
 
 
-def _drive(stage, clock: list[int], anomalies: list[Anomaly], until_ms: int, step_ms: int) -> None:
+def _technicians(engine, clock: list[int], truth, anomalies: list[Anomaly], grace_ms: int, model):
+    """Simulated technicians on the replay's store: the truth says what was at fault."""
+    from simulators.technicians import Technicians, pairs, truth_attribute
+    from tickets.workflow import Workflow
+
+    blamed: dict[str, str] = {}
+    for a in anomalies:
+        blamed.setdefault(a.key, a.attribution if a.scope == "cohort" else f"device={a.subject}")
+
+    def attribution_of(ticket) -> str:
+        return blamed.get(ticket.key) or (ticket.subject if ticket.scope == "cohort" else f"device={ticket.subject}")
+
+    def incident_of(ticket):
+        """The incident behind a ticket; of several on its devices, the one the detector named, as on site."""
+        live = [inc for inc in truth.incidents
+                if inc.start_ms <= ticket.opened_ms <= inc.end_ms + grace_ms and _belongs(ticket, inc)]
+        named = pairs(attribution_of(ticket))
+        return next((inc for inc in live if pairs(truth_attribute(inc)) <= named), live[0] if live else None)
+
+    return Technicians(Workflow(engine, now=lambda: clock[0]), clock, incident_of, attribution_of, model)
+
+
+def _drive(stage, clock: list[int], anomalies: list[Anomaly], until_ms: int, step_ms: int, people=None) -> None:
     i, t = 0, clock[0]
     while t <= until_ms or i < len(anomalies):
         batch = []
@@ -91,6 +141,8 @@ def _drive(stage, clock: list[int], anomalies: list[Anomaly], until_ms: int, ste
         if batch:
             stage.handle(batch)
         stage.tick()
+        if people is not None:
+            people.tick(t)
         t += step_ms
         if not batch and i < len(anomalies) and anomalies[i].ts_ms > t and not stage.manager.active():
             t += (anomalies[i].ts_ms - t) // step_ms * step_ms  # nothing alive: skip to the next anomaly

@@ -16,13 +16,19 @@ log = logging.getLogger("faultline.alerting")
 
 
 class AlertingStage:
-    def __init__(self, manager, tickets):
+    def __init__(self, manager, tickets, gate=None):
         self.manager = manager  # alerts.manager.AlertManager
         self.tickets = tickets  # tickets.service.TicketService
+        self.gate = gate  # tickets.threshold_feedback.ThresholdGate: thresholds raised by no-fault-found
         self.opened: set[int] = set()
 
     def handle(self, anomalies: Iterable[Anomaly]) -> list[Alert]:
         anomalies = list(anomalies)
+        if self.gate is not None:
+            try:
+                anomalies = [a for a in anomalies if self.gate.admit(a)]
+            except Exception:  # noqa: BLE001 - the store is down: no adjustment applies, nothing is lost
+                log.exception("threshold adjustments could not be read")
         if not anomalies:
             return []
         try:
@@ -60,8 +66,9 @@ def build_alerting(settings, engine, client, clock) -> AlertingStage:
     from alerts.events import InfluxEventWriter
     from alerts.manager import AlertManager
     from alerts.store import SqlAlertStore
+    from tickets.threshold_feedback import ThresholdGate
     from tickets.wiring import build_service
 
     manager = AlertManager(AlertConfig.from_settings(settings), SqlAlertStore(engine), InfluxEventWriter(client),
                            now=clock)
-    return AlertingStage(manager, build_service(settings, engine, influx_client=client))
+    return AlertingStage(manager, build_service(settings, engine, influx_client=client), ThresholdGate(engine))

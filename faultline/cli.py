@@ -22,6 +22,7 @@ COMMANDS = {
     "user": "api.user_cli:user",
     "api": "api.cli:api",
     "tickets": "tickets.cli:tickets",
+    "report": "tickets.review:report",
     "run": "faultline.run:run",
     "demo": "faultline.demo:demo",
     "grafana": "faultline.grafana_cli:grafana",

@@ -65,7 +65,7 @@ class Faultline:
         self.anomalies = AnomalySink(self.ingest.client)
         self.alerting = build_alerting(settings, self.engine, self.ingest.client, self.clock)
         self.tickets = self.alerting.tickets
-        self.jobs = scheduled_jobs(self.tickets, build_outbox(settings, self.engine))
+        self.jobs = scheduled_jobs(self.tickets, build_outbox(settings, self.engine), settings)
         self.serve_api = serve_api
         self.stop_event = threading.Event()
         self.checkpoint_due = threading.Event()

@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     tickets_routing_file: str = Field("", description="YAML routing rules, see tickets/routing.example.yaml; empty: no team or assignee")
     tickets_webhook_url: str = Field("", description="Receives a signed JSON per ticket change; empty disables the webhook")
     tickets_webhook_secret: SecretStr = Field(SecretStr(""), validate_default=True, description="HMAC-SHA256 key of the X-Faultline-Signature header; required when the URL is set")
+    tickets_webhook_secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 key of the X-Faultline-Signature header")
+    tickets_satisfaction_secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 key of the customers' one-time satisfaction links; empty disables the links")
+    report_schedule: str = Field("", description="Reviews rendered into <data dir>/reports and announced through the webhook: weekly, monthly, weekly,monthly; empty: none")
+    report_format: str = Field("pdf", pattern="^(pdf|html|md)$", description="Format of the scheduled reviews: pdf, html or md")
     tickets_evidence_log_lines: int = Field(50, ge=1, le=1000, description="Log lines kept as ticket evidence, ERROR and FATAL first")
 
     # --- Alerts ---------------------------------------------------------------
@@ -134,6 +138,15 @@ class Settings(BaseSettings):
         # `load_settings` is the one reader of the environment (it checks for
         # unknown keys first), so the object itself takes only what it is given.
         return (init_settings,)
+
+    @field_validator("report_schedule")
+    @classmethod
+    def _check_report_schedule(cls, value: str) -> str:
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        unknown = [p for p in parts if p not in ("weekly", "monthly")]
+        if unknown:
+            raise ValueError(f"expected weekly, monthly or both (comma-separated), not {', '.join(unknown)}")
+        return ",".join(parts)
 
     @field_validator("mqtt_url")
     @classmethod

@@ -381,6 +381,31 @@ def _tickets_kpis(g: Grid) -> list[dict]:
     return p
 
 
+AFTER_SALES_COLUMNS = [("tickets", "Tickets", "number"), ("first_response_s", "First response", "number"),
+                       ("handling_s", "Handling", "number"), ("time_to_detect_s", "Time to detect", "number"),
+                       ("localisation_accuracy", "Localisation accuracy", "number"),
+                       ("detector_precision", "Detector precision", "number"),
+                       ("recurrence_any_rate", "Recurrence (key or cause)", "number"),
+                       ("reopen_rate", "Reopen rate", "number"), ("satisfaction", "Satisfaction", "number")]
+
+
+def _tickets_after_sales(g: Grid) -> list[dict]:
+    p = [g.row("After-sales KPIs")]
+    units = [{"matcher": {"id": "byRegexp", "options": "First response|Handling|Time to detect"},
+              "properties": [{"id": "unit", "value": "s"}]},
+             {"matcher": {"id": "byRegexp", "options": "Localisation.*|Detector.*|Recurrence.*|Reopen.*"},
+              "properties": [{"id": "unit", "value": "percentunit"}]}]
+    for by, title in (("week", "week (Monday, UTC)"), ("team", "team"), ("source", "source")):
+        p.append(table(g, f"After-sales KPIs by {title}", [infinity(
+            f"/api/v1/kpis?by={by}&from=${{__from}}&to=${{__to}}", "groups",
+            [("key", by.capitalize(), "string")] + AFTER_SALES_COLUMNS)], w=24, h=7,
+            description="First response, handling time and time to detect (means), the share of judged tickets "
+                        "whose attribution the technician confirmed, detector precision (1 − no-fault-found share), "
+                        f"recurrence, reopen rate and the customers' mean rating, by {title}. Definitions: "
+                        "README, *KPIs*.", overrides=units))
+    return p
+
+
 def _tickets_alerts(g: Grid) -> list[dict]:
     p = [g.row("Alert activity")]
     p.append(timeseries(g, "Alert transitions by state", [influx(
@@ -394,7 +419,7 @@ def _tickets_alerts(g: Grid) -> list[dict]:
 
 def tickets() -> dict:
     g = Grid()
-    p = _tickets_open(g) + _tickets_kpis(g) + _tickets_alerts(g)
+    p = _tickets_open(g) + _tickets_kpis(g) + _tickets_after_sales(g) + _tickets_alerts(g)
     return dashboard("faultline-tickets", "Faultline / Tickets and KPIs",
                      "Open tickets and MTTA/MTTR/recurrence from the Faultline API, with alert transitions.", p,
                      annotations=[annotation("Alert transitions", '''SELECT "text", "state", "severity", "subject" FROM "alert_events" WHERE $timeFilter''', "red")])

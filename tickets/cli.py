@@ -157,23 +157,26 @@ def close_cmd(ctx, ticket_id, user):
 
 
 @tickets.command()
-@click.option("--by", type=click.Choice(["model", "firmware", "site"]))
+@click.option("--by", type=click.Choice(["model", "firmware", "site", "team", "assignee", "source", "day", "week"]))
 @click.option("--days", type=float, help="only tickets opened in the last N days")
 @format_option
 @pass_ctx
 def kpis(ctx, by, days, fmt):
-    """MTTA, MTTR, recurrence rate and open tickets (definitions: tickets/kpis.py; JSON in seconds)."""
+    """MTTA, MTTR, recurrence, open tickets and the after-sales KPIs (tickets/kpis.py, tickets/after_sales.py)."""
     import time
 
     from tickets import render
+    from tickets.after_sales_queries import after_sales_report
     from tickets.kpi_queries import kpi_report
 
     since = int((time.time() - days * 86_400) * 1000) if days else None
     report = kpi_report(ctx.engine, by, opened_from_ms=since)
+    after = after_sales_report(ctx.engine, by, opened_from_ms=since,
+                               recurrence_days=ctx.settings.tickets_recurrence_days)
     if fmt == "json":
-        click.echo(json.dumps(asdict(report), indent=2))
+        click.echo(json.dumps({**asdict(report), "after_sales": asdict(after)}, indent=2))
         return
-    for line in render.kpi_table(report):
+    for line in render.kpi_table(report) + [""] + render.after_sales_table(after):
         click.echo(line)
 
 
@@ -188,3 +191,43 @@ def deliver(ctx):
         raise click.ClickException("no webhook configured (FAULTLINE_TICKETS_WEBHOOK_URL)")
     r = outbox.deliver_due()
     click.echo(f"delivered {r.delivered}, retrying {r.retrying}, dead {r.dead}")
+
+
+@tickets.group()
+def thresholds():
+    """Detector thresholds raised for a cohort after repeated no-fault-found (tickets/threshold_feedback.py)."""
+
+
+@thresholds.command("list")
+@pass_ctx
+def thresholds_list(ctx):
+    """Every raise, in force or undone."""
+    from datetime import datetime, timezone
+
+    from tickets.threshold_feedback import adjustments
+
+    found = adjustments(ctx.engine)
+    if not found:
+        click.echo("no threshold raised")
+    for a in found:
+        when = datetime.fromtimestamp(a.created_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+        state = "in force" if a.reverted_ms is None else f"undone by {a.reverted_by}"
+        click.echo(f"#{a.id} {when} {a.detector} {a.cohort} x{a.factor:g} ({state}); "
+                   f"no fault found on tickets {', '.join(map(str, a.tickets))}")
+
+
+@thresholds.command("revert")
+@click.argument("adjustment_id", type=int)
+@click.option("--user", required=True)
+@pass_ctx
+def thresholds_revert(ctx, adjustment_id, user):
+    """Undo one raise (the previous factor applies again; an audit line goes on its ticket)."""
+    import time
+
+    from tickets.threshold_feedback import revert
+
+    try:
+        a = revert(ctx.engine, adjustment_id, user, int(time.time() * 1000))
+    except KeyError as exc:
+        raise click.ClickException(exc.args[0]) from None
+    click.echo(f"threshold raise #{a.id} of {a.detector} on {a.cohort} undone")

@@ -12,6 +12,8 @@ from __future__ import annotations
 from sqlalchemy import Engine, and_, case, func, literal, or_, select
 
 from tickets.aggregates import cache_of
+from tickets.after_sales import PERIODS
+from tickets.after_sales_queries import period_date, period_start
 from tickets.kpis import AUTO_RESOLVER, GROUPINGS, KpiReport, Kpis
 from tickets.models import ACTIVE_STATES, TicketRow
 
@@ -53,8 +55,8 @@ def _kpis(row) -> Kpis:
 def kpi_report(engine: Engine, by: str | None = None, *, opened_from_ms: int | None = None,
                opened_to_ms: int | None = None) -> KpiReport:
     """Overall KPIs of the tickets opened in ``[from, to)`` and, with `by`, one set per value."""
-    if by is not None and by not in GROUPINGS:
-        raise ValueError(f"cannot group KPIs by {by!r}; choose one of {', '.join(GROUPINGS)}")
+    if by is not None and by not in GROUPINGS + PERIODS:
+        raise ValueError(f"cannot group KPIs by {by!r}; choose one of {', '.join(GROUPINGS + PERIODS)}")
     where = [T.c.merged_into.is_(None)]
     if opened_from_ms is not None:
         where.append(T.c.opened_ms >= opened_from_ms)
@@ -65,6 +67,10 @@ def kpi_report(engine: Engine, by: str | None = None, *, opened_from_ms: int | N
         overall = _kpis(conn.execute(select(*_columns()).where(*where)).one())
         if by is None:
             return KpiReport(overall)
+        if by in PERIODS:  # the day or Monday-week (UTC) of the opening, as its first date
+            key = period_start(by).label("key")
+            rows = conn.execute(select(key, *_columns()).where(*where).group_by(key).order_by(key)).all()
+            return KpiReport(overall, by, tuple((period_date(r.key), _kpis(r)) for r in rows))
         key = func.coalesce(func.nullif(T.c[by], ""), literal("unknown")).label("key")
         rows = conn.execute(select(key, *_columns()).where(*where).group_by(key)).all()
         return KpiReport(overall, by, tuple(sorted((r.key, _kpis(r)) for r in rows)))

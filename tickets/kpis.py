@@ -31,7 +31,7 @@ from typing import Iterable
 
 from tickets.models import ACTIVE_STATES
 
-GROUPINGS = ("model", "firmware", "site")
+GROUPINGS = ("model", "firmware", "site", "team", "assignee", "source")
 AUTO_RESOLVER = "faultline"
 
 
@@ -91,7 +91,7 @@ def kpis_of(tickets: Iterable) -> Kpis:
 
 
 def compute_kpis(tickets: Iterable, by: str | None = None) -> KpiReport:
-    """Overall KPIs and, with `by` (model, firmware or site), one set per value."""
+    """Overall KPIs and, with `by` (one of `GROUPINGS`), one set per value."""
     if by is not None and by not in GROUPINGS:
         raise ValueError(f"cannot group KPIs by {by!r}; choose one of {', '.join(GROUPINGS)}")
     items = list(tickets)

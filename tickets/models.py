@@ -12,7 +12,7 @@ webhook consumer is told about; each of them is one row in ``ticket_events``
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from faultline.db import Base
@@ -32,6 +32,7 @@ class TicketRow(Base):
         Index("ix_tickets_merged_into", "merged_into"),
         Index("ix_tickets_source", "source"),
         Index("ix_tickets_queue", "severity", "opened_ms", "id"),  # the queue walks it per severity
+        Index("ix_tickets_confirmed_attribute", "confirmed_attribute", "opened_ms"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -85,6 +86,15 @@ class TicketRow(Base):
     root_cause_category: Mapped[str | None] = mapped_column(String(32), nullable=True)
     confirmed_attribute: Mapped[str | None] = mapped_column(String(256), nullable=True)
     attribution: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # after-sales measures (tickets.after_sales): first acknowledgement or human comment, reopens by a
+    # person, and the customer's rating (1-5) given at closing or through a one-time link (tickets.satisfaction)
+    first_response_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reopens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    satisfaction: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    satisfaction_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    satisfaction_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    satisfaction_nonce: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    known_issue_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # tickets.known_issues
 
 
 class TicketDeviceRow(Base):
@@ -157,3 +167,36 @@ class OutboxRow(Base):
     delivered_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     dead: Mapped[bool] = mapped_column(Boolean, default=False)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class KnownIssueRow(Base):
+    """A confirmed cohort root cause and its fix, matched to later tickets by signature (tickets.known_issues)."""
+
+    __tablename__ = "known_issues"
+    __table_args__ = (UniqueConstraint("code", "attribute", name="uq_known_issues_signature"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(64))
+    attribute: Mapped[str] = mapped_column(String(256))
+    category: Mapped[str] = mapped_column(String(32))
+    log_pattern: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    root_cause: Mapped[str] = mapped_column(Text)
+    fix: Mapped[str] = mapped_column(Text)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ThresholdAdjustmentRow(Base):
+    """A detector threshold raised for one cohort after repeated no-fault-found (tickets.threshold_feedback)."""
+
+    __tablename__ = "threshold_adjustments"
+    __table_args__ = (Index("ix_threshold_adjustments_detector", "detector", "cohort"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    detector: Mapped[str] = mapped_column(String(128))
+    cohort: Mapped[str] = mapped_column(String(512))
+    factor: Mapped[float] = mapped_column(Float)
+    tickets: Mapped[str] = mapped_column(Text)  # JSON list of the no-fault-found ticket ids
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    reverted_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reverted_by: Mapped[str | None] = mapped_column(String(128), nullable=True)

@@ -122,3 +122,21 @@ def kpi_table(report) -> list[str]:
         out.append(f"{name[:14]:<14} {k.tickets:>7} {k.open:>5} {k.acknowledged:>5} {k.resolved:>8} "
                    f"{k.auto_resolved:>5} {human_duration(k.mtta_s):>12} {human_duration(k.mttr_s):>12} {rate:>10}")
     return out
+
+
+def after_sales_table(report) -> list[str]:
+    """A `tickets.after_sales_queries.AfterSalesReport` as a table (shares as %, times human)."""
+    def pct(v):
+        return "-" if v is None else f"{v:.0%}"
+
+    head = f"{report.by or 'all':<14} {'tickets':>7} {'1st resp':>10} {'handling':>10} {'detect':>10} " \
+           f"{'loc acc':>7} {'precision':>9} {'recur':>6} {'reopen':>6} {'rating':>6}"
+    rows = [("all", report.overall)] + ([(value or "-", k) for value, k in report.groups] if report.by else [])
+    out = [head]
+    for name, k in rows:
+        rating = "-" if k.satisfaction is None else f"{k.satisfaction:.2f}"
+        out.append(f"{name[:14]:<14} {k.tickets:>7} {human_duration(k.first_response_s):>10} "
+                   f"{human_duration(k.handling_s):>10} {human_duration(k.time_to_detect_s):>10} "
+                   f"{pct(k.localisation_accuracy):>7} {pct(k.detector_precision):>9} "
+                   f"{pct(k.recurrence_any_rate):>6} {pct(k.reopen_rate):>6} {rating:>6}")
+    return out

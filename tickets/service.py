@@ -35,7 +35,7 @@ from typing import Callable
 from sqlalchemy import Engine, case, select, update
 
 from alerts.alert import Alert
-from tickets import history, store
+from tickets import history, known_issues, store
 from tickets.children import add_devices, attach_child, claim_pending_children
 from tickets.evidence_refresh import EvidenceRefresher
 from tickets.models import DONE_STATES, EventRow, TicketRow
@@ -178,6 +178,7 @@ class TicketService:
 
     def _on_open(self, conn, ticket_id: int, alert: Alert, now: int) -> None:
         add_devices(conn, ticket_id, alert.anomaly.devices, None, now)
+        known_issues.link(conn, ticket_id, now, outbox=self._webhooks)  # a known signature brings its fix
         claim_pending_children(conn, ticket_id, alert.key, now, webhooks=self._webhooks, window_ms=self._window_ms)
         detail = {"alert_state": alert.state, "severity": alert.severity}
         if self.router is not None:

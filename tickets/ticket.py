@@ -73,6 +73,12 @@ class Ticket:
     root_cause_category: str | None = None
     confirmed_attribute: str | None = None
     attribution: str | None = None
+    first_response_ms: int | None = None
+    reopens: int = 0
+    satisfaction: int | None = None
+    satisfaction_comment: str | None = None
+    satisfaction_by: str | None = None
+    known_issue_id: int | None = None
 
     @classmethod
     def from_row(cls, row, devices: tuple[str, ...] = ()) -> "Ticket":

@@ -86,10 +86,25 @@ class Job:
     every_s: float
 
 
-def scheduled_jobs(service: TicketService, outbox: Outbox | None) -> list[Job]:
-    """Evidence retries (every 60 s) and, with a webhook, deliveries (every 5 s) and pruning (hourly)."""
+def scheduled_jobs(service: TicketService, outbox: Outbox | None, settings: Settings | None = None) -> list[Job]:
+    """Evidence retries (every 60 s) and, with a webhook, deliveries (every 5 s) and pruning (hourly);
+    with ``report_schedule`` set, the review job (hourly, `tickets.review.ReviewJob`)."""
     jobs = [Job("tickets-evidence-retry", service.refresh_incomplete_evidence, 60.0)]
     if outbox is not None:
         jobs.append(Job("tickets-webhook-deliver", outbox.deliver_due, 5.0))
         jobs.append(Job("tickets-webhook-prune", outbox.prune, 3600.0))
+    if settings is not None and settings.report_schedule:
+        jobs.append(Job("tickets-review", build_review_job(settings, service.engine).run, 3600.0))
     return jobs
+
+
+def build_review_job(settings: Settings, engine: Engine, *, now: Callable[[], int] = _wall_ms):
+    from pathlib import Path
+
+    from tickets.review import ReviewJob, webhook_announcer
+
+    announce = (webhook_announcer(settings.tickets_webhook_url, settings.tickets_webhook_secret.get_secret_value())
+                if settings.tickets_webhook_url else None)
+    return ReviewJob(engine, Path(settings.data_dir) / "reports", tuple(settings.report_schedule.split(",")),
+                     settings.report_format, announce=announce, recurrence_days=settings.tickets_recurrence_days,
+                     now=now)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, func, insert, update
 
-from tickets import history, root_cause as rc, store
+from tickets import history, known_issues, root_cause as rc, satisfaction as sat, store, threshold_feedback
+from tickets.kpis import AUTO_RESOLVER
 from tickets.models import ACTIVE_STATES, DONE_STATES, CommentRow, TicketRow
 from tickets.ticket import Ticket
 
@@ -84,7 +85,8 @@ class Workflow:
         `search` True indexes the ticket for similar cases, False takes it out, None leaves the index be.
         """
         now = self.now()
-        values = {k: (now if v is _NOW else v) for k, v in values.items()}
+        values = {k: (now if v is _NOW else func.coalesce(T.c[k], now) if v is _FIRST else v)
+                  for k, v in values.items()}
         with self.engine.begin() as conn:
             res = conn.execute(update(T).where(T.c.id == ticket_id, T.c.state.in_(allowed)).values(**values))
             if res.rowcount != 1:
@@ -98,7 +100,7 @@ class Workflow:
         """open/reopened → acknowledged."""
         user = _name("user", user)
         return self._transition(ticket_id, "acknowledged", ("open", "reopened"), user,
-                                {"state": "acknowledged", "acknowledged_ms": _NOW})
+                                {"state": "acknowledged", "acknowledged_ms": _NOW, "first_response_ms": _FIRST})
 
     def assign(self, ticket_id: int, assignee: str, team: str | None = None, *, user: str = "") -> Ticket:
         """Set the assignee (and team) of an active ticket."""
@@ -116,6 +118,9 @@ class Workflow:
             store.get(conn, ticket_id)
             cid = conn.execute(insert(CommentRow.__table__).values(
                 ticket_id=ticket_id, user=user, text=text, ts_ms=now)).inserted_primary_key[0]
+            if user != AUTO_RESOLVER:  # a person's comment is a response to the customer
+                conn.execute(update(T).where(T.c.id == ticket_id, T.c.first_response_ms.is_(None))
+                             .values(first_response_ms=now))
             return history.record(conn, ticket_id, "commented", user, {"comment_id": cid, "text": text[:500]},
                                   now, outbox=self.outbox is not None)
 
@@ -137,16 +142,42 @@ class Workflow:
             raise InvalidInput(exc.field, exc.reason) from None
         finding = {"root_cause_category": found.category, "confirmed_attribute": found.confirmed_attribute,
                    "attribution": found.attribution}
-        return self._transition(ticket_id, "resolved", ACTIVE_STATES, user, {
+        ticket = self._transition(ticket_id, "resolved", ACTIVE_STATES, user, {
             "state": "resolved", "resolved_ms": _NOW, "resolved_by": user,
             "root_cause": root_cause, "resolution": resolution, **finding},
             {"root_cause": root_cause, "resolution": resolution,
              **{k: v for k, v in finding.items() if v is not None}}, search=True)
+        return self._learn(ticket)
 
-    def close(self, ticket_id: int, user: str) -> Ticket:
-        """resolved → closed."""
-        return self._transition(ticket_id, "closed", ("resolved",), _name("user", user),
-                                {"state": "closed", "closed_ms": _NOW})
+    def _learn(self, ticket: Ticket) -> Ticket:
+        """What a resolution teaches: a known issue (`tickets.known_issues`), a threshold raised for a
+        cohort after repeated no fault found (`tickets.threshold_feedback`)."""
+        now = self.now()
+        with self.engine.begin() as conn:
+            known_issues.learn(conn, ticket, now)
+            if threshold_feedback.on_resolved(conn, ticket, now, outbox=self.outbox is not None) is not None:
+                ticket = store.get(conn, ticket.id)
+        return ticket
+
+    def close(self, ticket_id: int, user: str, *, satisfaction: int | None = None,
+              satisfaction_comment: str | None = None) -> Ticket:
+        """resolved → closed; the customer's rating (1–5) and comment may be recorded on their behalf."""
+        user = _name("user", user)
+        values: dict = {"state": "closed", "closed_ms": _NOW}
+        detail = {}
+        if satisfaction is not None or (satisfaction_comment or "").strip():
+            try:
+                rating = sat.check_rating(satisfaction)
+            except sat.SatisfactionError as exc:
+                raise InvalidInput(exc.field, exc.reason) from None
+            comment = _text("satisfaction_comment", satisfaction_comment, required=False) or None
+            with self.engine.connect() as conn:
+                if store.get(conn, ticket_id).source != "customer":
+                    raise InvalidInput("satisfaction", "is recorded for customer-reported tickets only")
+            values.update(satisfaction=rating, satisfaction_comment=comment, satisfaction_by="technician",
+                          satisfaction_nonce=None)
+            detail = {"satisfaction": rating, "satisfaction_by": "technician"}
+        return self._transition(ticket_id, "closed", ("resolved",), user, values, detail)
 
     def reopen(self, ticket_id: int, user: str, reason: str) -> Ticket:
         """resolved/closed → reopened (a person's decision; not counted as a recurrence)."""
@@ -155,8 +186,8 @@ class Workflow:
             if store.get(conn, ticket_id).merged_into is not None:
                 raise InvalidTransition(ticket_id, "merged", "reopen", DONE_STATES)
         return self._transition(ticket_id, "reopened", DONE_STATES, user, {
-            "state": "reopened", "reopened_ms": _NOW, "acknowledged_ms": None, "resolved_ms": None,
-            "closed_ms": None, "resolved_by": None, "root_cause": None, "resolution": None,
+            "state": "reopened", "reopened_ms": _NOW, "reopens": T.c.reopens + 1, "acknowledged_ms": None,
+            "resolved_ms": None, "closed_ms": None, "resolved_by": None, "root_cause": None, "resolution": None,
             "root_cause_category": None, "confirmed_attribute": None, "attribution": None}, {"reason": reason},
             search=False)
 
@@ -175,3 +206,4 @@ def _index(conn, ticket_id: int, add: bool) -> None:
 
 
 _NOW = object()  # placeholder for the action's time in `_transition` values
+_FIRST = object()  # the action's time unless the column already holds one

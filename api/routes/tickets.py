@@ -94,6 +94,13 @@ class TicketDetail(TicketSummary):
     frequency: str | None
     impact: str | None
     contact: str | None
+    first_response_ms: int | None = None
+    reopens: int = 0
+    satisfaction: int | None = None
+    satisfaction_comment: str | None = None
+    satisfaction_by: str | None = None
+    known_issue_id: int | None = Field(None, description="The known issue (confirmed cohort root cause) this "
+                                                         "ticket's signature matched; its fix is in the history")
     merged_into: int | None
     evidence: dict | None
     evidence_complete: bool
@@ -221,7 +228,14 @@ def reopen(body: ReopenBody, ticket_id: TicketId, key: ApiKey = Depends(auth.tec
     return _detail(ctx, ctx.workflow.reopen(ticket_id, key.name, body.reason))
 
 
-@router.post("/{ticket_id}/close", summary="Close a resolved ticket")
-def close(ticket_id: TicketId, key: ApiKey = Depends(auth.technician),
+class CloseBody(Body):
+    satisfaction: int | None = Field(None, ge=1, le=5, description="The customer's rating (1-5), customer-reported tickets")
+    satisfaction_comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+
+
+@router.post("/{ticket_id}/close", summary="Close a resolved ticket (with the customer's rating)")
+def close(ticket_id: TicketId, body: CloseBody | None = None, key: ApiKey = Depends(auth.technician),
           ctx: ApiContext = Depends(context)) -> TicketDetail:
-    return _detail(ctx, ctx.workflow.close(ticket_id, key.name))
+    body = body or CloseBody()
+    return _detail(ctx, ctx.workflow.close(ticket_id, key.name, satisfaction=body.satisfaction,
+                                           satisfaction_comment=body.satisfaction_comment))

@@ -10,6 +10,7 @@ from api.ui import evidence_view
 from api.ui.queue import PAGE_SIZE, SEVERITIES, QueueQuery, headline, queue_page
 from api.ui.web import Person, age, ctx_of, person, render
 from tickets import store
+from tickets.after_sales_queries import after_sales_report
 from tickets.models import SOURCES, TICKET_STATES
 from tickets.reports import FREQUENCIES, IMPACTS, linked_reports
 from tickets.root_cause import CATEGORIES, CATEGORY_LABELS, VERDICTS
@@ -47,6 +48,8 @@ def _queue_query(request: Request) -> tuple[QueueQuery | None, str]:
                        values["site"], values["assignee"], values["team"])
     return QueueQuery(flt, source, (p.get("q") or "").strip(), int(page)), ""
 
+KPI_DAYS = 30  # the queue's after-sales panel: tickets opened in the last 30 days
+
 
 @router.get("/tickets")
 def queue(request: Request, who: Person = Depends(person)):
@@ -64,7 +67,10 @@ def queue(request: Request, who: Person = Depends(person)):
     params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("page", "fragment")]
     return render(request, "queue.html", who=who, page=found, query=query, pages=pages, params=params,
                   now_ms=ctx.now(), age=age, states=TICKET_STATES, severities=SEVERITIES, sources=SOURCES,
-                  head=headline(ctx.engine), filters=TEXT_FILTERS, values=request.query_params)
+                  head=headline(ctx.engine), filters=TEXT_FILTERS, values=request.query_params,
+                  after=after_sales_report(ctx.engine, opened_from_ms=ctx.now() - KPI_DAYS * 86_400_000,
+                                           recurrence_days=ctx.settings.tickets_recurrence_days).overall,
+                  kpi_days=KPI_DAYS)
 
 
 @router.get("/tickets/{ticket_id}")

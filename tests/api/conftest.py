@@ -71,7 +71,8 @@ def database(request):
 
 @pytest.fixture
 def settings(settings_env, database):
-    return load_settings(dict(settings_env, FAULTLINE_DATABASE_URL=database))
+    return load_settings(dict(settings_env, FAULTLINE_DATABASE_URL=database,
+                              FAULTLINE_TICKETS_SATISFACTION_SECRET="test-link-secret"))
 
 
 @pytest.fixture

@@ -60,6 +60,10 @@ def history(client, auth, clock, open_ticket, ticket_service, make_alert):
     return t0
 
 
+MTT_FIELDS = ("tickets", "open", "acknowledged", "resolved", "auto_resolved", "recurred", "mtta_s", "mttr_s",
+              "recurrence_rate")
+
+
 def _get(client, auth, **params):
     response = client.get("/api/v1/kpis", params=params, headers=auth("viewer"))
     assert response.status_code == 200, response.text
@@ -69,7 +73,7 @@ def _get(client, auth, **params):
 def test_overall_kpis_match_the_hand_computation(client, auth, history):
     body = _get(client, auth, **{"from": history, "to": history + 3_600 * S})
     # acks: T1 60 s, T2 300 s, T4 90 s after its reopen -> 150 s; fixes: T1 600 s (T4's reopen voids its fix)
-    assert body["overall"] == {"tickets": 4, "open": 3, "acknowledged": 3, "resolved": 1, "auto_resolved": 0,
+    assert {k: body["overall"][k] for k in MTT_FIELDS} == {"tickets": 4, "open": 3, "acknowledged": 3, "resolved": 1, "auto_resolved": 0,
                                "recurred": 1, "mtta_s": 150.0, "mttr_s": 600.0, "recurrence_rate": 0.25}
     assert body["groups"] == [] and body["by"] is None
 

@@ -16,6 +16,7 @@ from ingest.registry import DeviceRegistry
 ROUTES = [  # method, path, least role, body, success status
     ("GET", "/api/v1/tickets", "viewer", None, 200),
     ("GET", "/api/v1/tickets/{ticket}", "viewer", None, 200),
+    ("GET", "/api/v1/tickets/{ticket}/similar-by-signature", "viewer", None, 200),
     ("POST", "/api/v1/tickets", "technician", {"device": "pump-1", "customer": "acme", "symptom": "hums",
                                                "reported_at": "2026-01-01T00:00:00Z", "frequency": "daily",
                                                "impact": "degraded", "contact": "ann@acme.example"}, 201),
@@ -25,6 +26,7 @@ ROUTES = [  # method, path, least role, body, success status
     ("POST", "/api/v1/tickets/{ticket}/resolve", "technician", {"root_cause": "a", "resolution": "b"}, 200),
     ("POST", "/api/v1/tickets/{resolved}/reopen", "technician", {"reason": "back again"}, 200),
     ("POST", "/api/v1/tickets/{resolved}/close", "technician", None, 200),
+    ("POST", "/api/v1/tickets/{reported}/satisfaction-link", "technician", None, 200),
     ("GET", "/api/v1/alerts", "viewer", None, 200),
     ("GET", "/api/v1/silences", "viewer", None, 200),
     ("GET", "/api/v1/silences/{silence}", "viewer", None, 200),
@@ -44,6 +46,7 @@ ROUTES = [  # method, path, least role, body, success status
     ("DELETE", "/api/v1/apikeys/{key}", "admin", None, 200),
 ]
 CALLERS = (None, "unknown", *ROLES)
+PUBLIC = [("POST", "/api/v1/satisfaction/{token}")]  # the customer's one-time link: the token is the credential
 
 
 @pytest.fixture
@@ -55,7 +58,13 @@ def world(client, auth, engine, clock, open_ticket):
     silence = client.post("/api/v1/silences", json={"matchers": ["device=pump-2"], "duration_s": 60},
                           headers=auth("technician")).json()["id"]
     key, _ = KeyStore(engine, clock).create("spare", "viewer")
-    return {"ticket": open_ticket("pump-1"), "resolved": resolved, "silence": silence, "key": key.id}
+    DeviceRegistry(engine).persist([DeviceMeta("pump-3", clock.ms, "PX-200", "2.1.0", "sh-03")], [])
+    reported = client.post("/api/v1/tickets", json={**next(r[3] for r in ROUTES if r[:2] == ("POST", "/api/v1/tickets")), "device": "pump-3"},
+                           headers=auth("technician")).json()["id"]
+    client.post(f"/api/v1/tickets/{reported}/resolve", json={"root_cause": "x", "resolution": "y"},
+                headers=auth("technician"))
+    return {"ticket": open_ticket("pump-1"), "resolved": resolved, "silence": silence, "key": key.id,
+            "reported": reported}
 
 
 @pytest.mark.parametrize("caller", CALLERS, ids=lambda c: c or "no-key")
@@ -84,6 +93,11 @@ def test_malformed_authorization_headers_are_401(client, world, header):
     assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
 
 
+def test_the_satisfaction_link_needs_no_key_but_a_valid_token(client):
+    response = client.post("/api/v1/satisfaction/1.nonce.forged", json={"rating": 5})
+    assert response.status_code == 403 and "not a satisfaction link" in response.json()["detail"]
+
+
 @pytest.mark.parametrize("path", ["/health", "/ready", "/metrics", "/docs", "/openapi.json"])
 def test_probes_and_docs_need_no_key(client, path):
     assert client.get(path).status_code == 200
@@ -92,9 +106,9 @@ def test_probes_and_docs_need_no_key(client, path):
 def test_the_matrix_covers_every_api_route(app):
     served = {(method.upper(), path) for path, operations in app.openapi()["paths"].items()
               if path.startswith("/api/") for method in operations}
-    placeholders = {"{ticket}": "{ticket_id}", "{resolved}": "{ticket_id}", "{silence}": "{silence_id}",
+    placeholders = {"{ticket}": "{ticket_id}", "{resolved}": "{ticket_id}", "{reported}": "{ticket_id}", "{silence}": "{silence_id}",
                     "{key}": "{key_id}", "pump-1": "{device_id}"}
-    covered = set()
+    covered = set(PUBLIC)
     for method, path, *_ in ROUTES:
         for ours, theirs in placeholders.items():
             path = path.replace(ours, theirs)

@@ -81,6 +81,9 @@ def test_cli_lists_shows_and_works_a_ticket(settings_env):
     table = run(main, ["tickets", "kpis", "--by", "model"], env=env).output.splitlines()
     assert table[0].split()[:3] == ["model", "tickets", "open"] and "MTTA" in table[0]
     assert table[2].startswith("PX-200") and not any(" s " in line and "." in line for line in table)
+    after = table[table.index("") + 1:]  # the after-sales table: the corrected attribution is a miss
+    assert "loc acc" in after[0] and after[1].split()[:2] == ["all", "1"] and " 0% " in after[1]
+    assert report["after_sales"]["overall"]["localisation_accuracy"] == 0.0
     missing = run(main, ["tickets", "show", "999"], env=env)
     assert missing.exit_code == 1 and "no ticket with id 999" in missing.output
 
