@@ -115,7 +115,9 @@ def webhook_announcer(url: str, secret: str, timeout: float = 10.0) -> Callable[
     from tickets.webhook import SIGNATURE_HEADER, post_json, sign
 
     def announce(body: bytes) -> None:
-        headers = {SIGNATURE_HEADER: sign(secret, body)} if secret else {}
+        import time
+
+        headers = {SIGNATURE_HEADER: sign(secret, body, int(time.time()))} if secret else {}
         post_json(url, body, headers, timeout)
 
     return announce

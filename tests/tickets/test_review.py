@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -121,7 +122,7 @@ def test_the_monthly_job_writes_once_and_announces_signed(month, tmp_path):
     finally:
         server.shutdown()
     body, signature = _Receiver.got[0]
-    assert verify("s3", body, signature)
+    assert verify("s3", body, signature, now_s=time.time())
     sent = json.loads(body)
     assert (sent["event"], sent["period"], sent["from"], sent["to"]) == ("review", "monthly", "2026-01-01", "2026-02-01")
     assert sent["files"] == [str(written[0])] and sent["suggestions"][0].startswith("firmware=2.1.0")
