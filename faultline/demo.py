@@ -190,7 +190,7 @@ def _watch(service, publisher: threading.Thread, result: dict, stop: threading.E
     while time.monotonic() - since < QUIET_S and time.monotonic() < deadline:
         _tick(service, result, stop)
         now = _progress(service)
-        if now != last or not service.records.empty():
+        if now != last or not service.records.empty() or service.alerting_busy:  # a ticket may be on its way
             last, since = now, time.monotonic()
     _last_plain[0] = 0.0
     _line(_counts(service, result))

@@ -70,6 +70,7 @@ class Faultline:
         self.stop_event = threading.Event()
         self.checkpoint_due = threading.Event()
         self.anomaly_count = 0
+        self.alerting_busy = False  # the detect thread is inside the alert or ticket stage (evidence, SQL)
         self._api_server = None
         self._scheduler = None
 
@@ -191,9 +192,13 @@ class Faultline:
             if found:
                 self.anomaly_count += len(found)
                 guard("anomaly sink", self.anomalies.write, found)
+                self.alerting_busy = True
                 guard("alerting", self.alerting.handle, found)
+                self.alerting_busy = False
             if time.monotonic() >= next_sweep:
+                self.alerting_busy = True
                 guard("alert sweep", self.alerting.tick)
+                self.alerting_busy = False
                 guard("anomaly flush", self.anomalies.flush)
                 next_sweep = time.monotonic() + SWEEP_S
             if self.checkpoint_due.is_set():
