@@ -52,7 +52,7 @@ def score_file(path: Path, windows: list[list[str]], params: TelemetryParams) ->
     """(raw score, windows, windows hit, onsets, onsets outside windows) of one file."""
     rows = list(read_series(path, "timestamp", ["value"]))
     times = [_ts(r[0]) for r in rows]
-    _, alarm = alarms([r[1] for r in rows], params, train=0)
+    _, alarm = alarms([r[1] for r in rows], params, train=0, times_ms=[int(t * 1000) for t in times])
     probation = min(int(PROBATION * len(rows)), 750)
     onsets = [i for i in range(max(1, probation), len(alarm)) if alarm[i] and not alarm[i - 1]]
     wins = [(bisect.bisect_left(times, _ts(a)), bisect.bisect_right(times, _ts(b))) for a, b in windows]

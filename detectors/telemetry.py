@@ -62,7 +62,8 @@ class TelemetryZ(AnomalyDetector):
 
     def __init__(self, halflife: float = 720.0, grace: int = 60, clip: float = 4.0,
                  min_std: float = 1e-6, stuck_min_run: int = 5, max_repeat: float = 0.2,
-                 outlier_variance: bool = False):
+                 outlier_variance: bool = False, local_halflife: float = 10.0, adopt: int = 60,
+                 shift: float = 3.0, spread: float = 4.0, season_bins: int = 24, stuck_scale: float = 0.6):
         self.halflife = halflife
         self.grace = grace
         self.clip = clip
@@ -70,8 +71,18 @@ class TelemetryZ(AnomalyDetector):
         self.stuck_min_run = stuck_min_run
         self.max_repeat = max_repeat
         self.outlier_variance = outlier_variance
-        self._stats: dict[str, list[float]] = {}  # metric -> [n, mean, var, last, run, p_repeat]
+        self.local_halflife = local_halflife
+        self.adopt = adopt
+        self.shift = shift
+        self.spread = spread
+        self.season_bins = season_bins
+        self.stuck_scale = stuck_scale
+        # metric -> [n, mean, var, last, run, p_repeat, local mean, local var, readings away, warm-up values,
+        #            daily profile (mean offset per hour of day), readings per hour of day, first time seen,
+        #            local mean half-way through the time away]
+        self._stats: dict[str, list] = {}
         self._n = 0
+        self.away = False  # some metric's local level or spread is away from its learned one
 
     @property
     def n_learned(self) -> int:
@@ -82,7 +93,19 @@ class TelemetryZ(AnomalyDetector):
         """The current standard deviation per metric."""
         return {name: math.sqrt(s[2]) for name, s in self._stats.items() if s[0] >= self.grace}
 
-    def assess(self, x: dict, floor: dict[str, float] | None = None) -> TelemetryAssessment:
+    def _season(self, s: list, ts_ms: int | None) -> tuple[int, float]:
+        """(hour-of-day bin or -1, the daily profile's offset there once a full day has been seen)."""
+        if ts_ms is None or not self.season_bins:
+            return -1, 0.0
+        b = int(ts_ms // (86_400_000 // self.season_bins)) % self.season_bins
+        if s[10] is None:
+            s[10], s[11], s[12] = [0.0] * self.season_bins, [0] * self.season_bins, ts_ms
+        if ts_ms - s[12] < 86_400_000 or min(s[11]) < 3:
+            return b, 0.0
+        prof = s[10]
+        return b, prof[b] - sum(prof) / len(prof)
+
+    def assess(self, x: dict, floor: dict[str, float] | None = None, ts_ms: int | None = None) -> TelemetryAssessment:
         """Score ``x`` and name the metric; ``floor`` is a lower bound per metric on the deviation used."""
         best, best_name, best_kind, stats, grace = 0.0, "", "", self._stats, self.grace
         floor = floor or {}
@@ -90,31 +113,36 @@ class TelemetryZ(AnomalyDetector):
             s = stats.get(name)
             if s is None or s[0] < grace:
                 continue
-            mean = s[1]
+            mean = s[1] + self._season(s, ts_ms)[1]
             std = math.sqrt(s[2]) if s[2] > 0 else 0.0
             std = max(std, floor.get(name, 0.0), self.min_std, 1e-9 * abs(mean))
             z = abs(value - mean) / std
             if z > best:
                 best, best_name, best_kind = z, name, "deviation"
             if value == s[3] and s[4] + 1 >= self.stuck_min_run and s[5] < self.max_repeat:
-                stuck = -(s[4] + 1) * math.log10(min(max(s[5], 1e-6), 0.999))
+                stuck = -(s[4] + 1) * math.log10(min(max(s[5], 1e-6), 0.999)) * self.stuck_scale
                 if stuck > best:
                     best, best_name, best_kind = stuck, name, "stuck"
         if not best_name:
             return TelemetryAssessment(0.0, "", "", 0.0, 0.0)
-        return TelemetryAssessment(best, best_name, best_kind, float(x[best_name]), stats[best_name][1])
+        expected = stats[best_name][1] + self._season(stats[best_name], ts_ms)[1]
+        return TelemetryAssessment(best, best_name, best_kind, float(x[best_name]), expected)
 
     def score_one(self, x: dict) -> float:
         return self.assess(x).score
 
-    def learn_one(self, x: dict) -> None:
+    def learn_one(self, x: dict, ts_ms: int | None = None, floor: dict[str, float] | None = None) -> None:
         self._n += 1
+        away = False
         keep = 0.5 ** (1.0 / self.halflife)
+        local = 1.0 - 0.5 ** (1.0 / self.local_halflife)
         stats, grace, clip = self._stats, self.grace, self.clip
         for name, value in x.items():
             s = stats.get(name)
             if s is None:
-                stats[name] = [1.0, float(value), 0.0, value, 1.0, 0.5]
+                stats[name] = [1.0, float(value), 0.0, value, 1.0, 0.5, float(value), 0.0, 0, [float(value)],
+                               None, None, None, 0.0]
+                self._season(stats[name], ts_ms)
                 continue
             a = 1.0 / (s[0] + 1.0)  # a plain average until the half-life is reached
             if a < 1.0 - keep:
@@ -128,9 +156,41 @@ class TelemetryZ(AnomalyDetector):
                 s[5] -= a * s[5]
                 s[4] = 1.0
                 s[3] = value
+            b, offset = self._season(s, ts_ms)
+            raw, value = value, value - offset  # the reading without its daily cycle
             mean, var = s[1], s[2]
             diff = value - mean
-            if s[0] >= grace and var > 0 and diff * diff > clip * clip * var:
+            if b >= 0 and (var <= 0 or diff * diff <= clip * clip * var):
+                s[11][b] += 1
+                s[10][b] += max(1.0 / s[11][b], 0.05) * (raw - mean - s[10][b])
+            if s[0] < grace:
+                s[1] = mean + a * diff
+                s[2] = (1.0 - a) * (var + a * diff * diff)
+                s[0] += 1.0
+                s[9].append(float(value))
+                if s[0] >= grace:
+                    self._warmed(s)
+                continue
+            # the local level and spread (half-life `local_halflife`): a lasting change is adopted
+            ldiff = value - s[6]
+            s[6] += local * ldiff
+            s[7] = (1.0 - local) * (s[7] + local * ldiff * ldiff)
+            wide = max(var, floor[name] ** 2) if floor and name in floor else var
+            if var > 0 and ((s[6] - mean) ** 2 > self.shift ** 2 * wide or s[7] > self.spread * wide):
+                away = True
+                s[8] += 1
+                if s[8] == self.adopt // 2:
+                    s[13] = s[6]
+                elif s[8] >= self.adopt:
+                    if abs(s[6] - s[13]) < 0.25 * abs(s[6] - mean) + math.sqrt(s[7]):
+                        # settled at a new level or spread (a step, not a ramp): adopt it
+                        s[1], s[2], s[8] = s[6], max(s[7], self.min_std ** 2), 0
+                        s[0] += 1.0
+                        continue
+                    s[8], s[13] = self.adopt // 2, s[6]  # still moving: look again later
+            else:
+                s[8] = 0
+            if var > 0 and diff * diff > clip * clip * var:
                 step = math.copysign(clip * math.sqrt(var), diff)
                 if not self.outlier_variance:
                     # an outlier moves the mean by at most `clip` deviations, the variance not at all
@@ -141,10 +201,31 @@ class TelemetryZ(AnomalyDetector):
             s[1] = mean + a * diff
             s[2] = (1.0 - a) * (var + a * diff * diff)
             s[0] += 1.0
+        self.away = away
+
+    @staticmethod
+    def _warmed(s: list) -> None:
+        """End of warm-up: the level and spread from the median and MAD of the warm-up values."""
+        values = sorted(s[9])
+        s[9] = None
+        n = len(values)
+        median = values[n // 2] if n % 2 else 0.5 * (values[n // 2 - 1] + values[n // 2])
+        mad = sorted(abs(v - median) for v in values)[n // 2]
+        s[1] = s[6] = median
+        if mad > 0:
+            s[2] = (1.4826 * mad) ** 2
+        s[7] = s[2]
 
 
 class EpisodeGate:
-    """One alarm per episode: opens at ``threshold``, closes after ``quiet`` readings below ``release * threshold``.
+    """One alarm per episode: opens at the threshold, closes after ``quiet`` readings below ``release`` times it.
+
+    The threshold is learned from the tail of the series' own scores (peaks
+    over threshold): outside episodes, the share ``p_u`` of scores above
+    ``base`` and their mean excess ``m`` give the score exceeded with
+    probability ``tail`` under an exponential tail, ``base + m ln(p_u / tail)``;
+    the threshold is that, but never below ``threshold`` (a heavy-tailed
+    series earns a higher threshold, a calm one keeps the floor).
 
     Counting readings, not seconds, makes the gate follow the series' own
     sampling interval (a minute-rate device and a 1 Hz test bed alike); the
@@ -158,9 +239,11 @@ class EpisodeGate:
     (True, 1.0)
     """
 
-    __slots__ = ("threshold", "quiet", "release", "active", "_below", "_last_ts", "interval_ms")
+    __slots__ = ("threshold", "quiet", "release", "active", "_below", "_last_ts", "interval_ms",
+                 "base", "tail", "_p_u", "_excess", "_seen", "_over", "current")
 
-    def __init__(self, threshold: float, quiet: int, release: float = 0.5):
+    def __init__(self, threshold: float, quiet: int, release: float = 0.5, base: float = 3.0,
+                 tail: float = 3e-4, halflife: float = 2000.0):
         self.threshold = threshold
         self.quiet = quiet
         self.release = release
@@ -168,24 +251,49 @@ class EpisodeGate:
         self._below = 0
         self._last_ts: int | None = None
         self.interval_ms = 0.0
+        self.base = base
+        self.tail = tail
+        self._p_u = 0.003  # a Gaussian tail as the prior
+        self._excess = 0.1
+        self._seen = 0.0
+        self._over = 0.0
+        self.current = threshold
 
-    def step(self, ts_ms: int, score: float) -> bool:
-        """Record a score; True when a new episode opens."""
+    def _learn_tail(self, score: float) -> None:
+        self._seen += 1.0
+        a = max(1.0 / self._seen, 1.0 / 2000.0) if self._seen > 300 else 1.0 / 300.0
+        over = score > self.base
+        self._p_u += a * (over - self._p_u)
+        if over:
+            self._over += 1.0
+            b = max(1.0 / (self._over + 20.0), 0.01)  # a prior worth 20 exceedances, then about the last 100
+            self._excess += b * (math.log(min(score, 10.0 * self.threshold) / self.base) - self._excess)
+        if self._p_u > self.tail:
+            self.current = max(self.threshold, self.base * (self._p_u / self.tail) ** self._excess)
+        else:
+            self.current = self.threshold
+
+    def step(self, ts_ms: int, score: float, learn: bool = True) -> bool:
+        """Record a score; True when a new episode opens. ``learn=False``: not a score of normal behaviour."""
         if self._last_ts is not None and ts_ms > self._last_ts:
             gap = ts_ms - self._last_ts
             self.interval_ms = gap if not self.interval_ms else self.interval_ms + 0.05 * (gap - self.interval_ms)
         self._last_ts = ts_ms
+        threshold = self.current
         if self.active:
-            if score >= self.release * self.threshold:
+            if score >= self.release * threshold:
                 self._below = 0
             else:
                 self._below += 1
                 if self._below >= self.quiet:
                     self.active = False
-        if not self.active and score >= self.threshold:
+            return False
+        if score >= threshold:
             self.active = True
             self._below = 0
             return True
+        if score > 0 and learn:
+            self._learn_tail(score)
         return False
 
     def __getstate__(self):
@@ -193,8 +301,11 @@ class EpisodeGate:
 
     def __setstate__(self, state):
         self._below, self._last_ts, self.interval_ms = 0, None, 0.0  # checkpoints of the time-based gate
+        self.base, self.tail, self._p_u, self._excess, self._seen, self._over = 3.0, 3e-4, 0.003, 0.1, 0.0, 0.0
         for k, v in state.items():
             if k in self.__slots__:
                 setattr(self, k, v)
         if not isinstance(getattr(self, "quiet", None), int):
             self.quiet = 60
+        if not hasattr(self, "current") or "current" not in state:
+            self.current = self.threshold
