@@ -79,7 +79,8 @@ class TelemetryZ(AnomalyDetector):
         self.stuck_scale = stuck_scale
         # metric -> [n, mean, var, last, run, p_repeat, local mean, local var, readings away, warm-up values,
         #            daily profile (mean offset per hour of day), readings per hour of day, first time seen,
-        #            local mean half-way through the time away]
+        #            local mean half-way through the time away, the level the profile is measured from
+        #            (half-life two days of time, so the daily cycle hardly moves it), time of the last reading]
         self._stats: dict[str, list] = {}
         self._n = 0
         self.away = False  # some metric's local level or spread is away from its learned one
@@ -93,17 +94,25 @@ class TelemetryZ(AnomalyDetector):
         """The current standard deviation per metric."""
         return {name: math.sqrt(s[2]) for name, s in self._stats.items() if s[0] >= self.grace}
 
-    def _season(self, s: list, ts_ms: int | None) -> tuple[int, float]:
-        """(hour-of-day bin or -1, the daily profile's offset there once a full day has been seen)."""
+    def _season(self, s: list, ts_ms: int | None) -> tuple[int, float, float, float]:
+        """(time-of-day bin or -1, weight of the next bin, the profile there, its offset from the day's mean).
+
+        The profile is interpolated linearly between bin centres; the offset
+        is 0 until a full day has been seen with every bin visited.
+        """
         if ts_ms is None or not self.season_bins:
-            return -1, 0.0
-        b = int(ts_ms // (86_400_000 // self.season_bins)) % self.season_bins
+            return -1, 0.0, 0.0, 0.0
+        n = self.season_bins
+        pos = (ts_ms % 86_400_000) * n / 86_400_000 - 0.5
+        b = math.floor(pos)
+        w, b = pos - b, b % n
         if s[10] is None:
-            s[10], s[11], s[12] = [0.0] * self.season_bins, [0] * self.season_bins, ts_ms
-        if ts_ms - s[12] < 86_400_000 or min(s[11]) < 3:
-            return b, 0.0
+            s[10], s[11], s[12] = [0.0] * n, [0] * n, ts_ms
         prof = s[10]
-        return b, prof[b] - sum(prof) / len(prof)
+        here = (1.0 - w) * prof[b] + w * prof[(b + 1) % n]
+        if ts_ms - s[12] < 86_400_000 or min(s[11]) < 3:
+            return b, w, here, 0.0
+        return b, w, here, here - sum(prof) / n
 
     def assess(self, x: dict, floor: dict[str, float] | None = None, ts_ms: int | None = None) -> TelemetryAssessment:
         """Score ``x`` and name the metric; ``floor`` is a lower bound per metric on the deviation used."""
@@ -113,7 +122,7 @@ class TelemetryZ(AnomalyDetector):
             s = stats.get(name)
             if s is None or s[0] < grace:
                 continue
-            mean = s[1] + self._season(s, ts_ms)[1]
+            mean = s[1] + self._season(s, ts_ms)[3]
             std = math.sqrt(s[2]) if s[2] > 0 else 0.0
             std = max(std, floor.get(name, 0.0), self.min_std, 1e-9 * abs(mean))
             z = abs(value - mean) / std
@@ -125,7 +134,7 @@ class TelemetryZ(AnomalyDetector):
                     best, best_name, best_kind = stuck, name, "stuck"
         if not best_name:
             return TelemetryAssessment(0.0, "", "", 0.0, 0.0)
-        expected = stats[best_name][1] + self._season(stats[best_name], ts_ms)[1]
+        expected = stats[best_name][1] + self._season(stats[best_name], ts_ms)[3]
         return TelemetryAssessment(best, best_name, best_kind, float(x[best_name]), expected)
 
     def score_one(self, x: dict) -> float:
@@ -141,7 +150,7 @@ class TelemetryZ(AnomalyDetector):
             s = stats.get(name)
             if s is None:
                 stats[name] = [1.0, float(value), 0.0, value, 1.0, 0.5, float(value), 0.0, 0, [float(value)],
-                               None, None, None, 0.0]
+                               None, None, None, 0.0, float(value), ts_ms]
                 self._season(stats[name], ts_ms)
                 continue
             a = 1.0 / (s[0] + 1.0)  # a plain average until the half-life is reached
@@ -156,13 +165,21 @@ class TelemetryZ(AnomalyDetector):
                 s[5] -= a * s[5]
                 s[4] = 1.0
                 s[3] = value
-            b, offset = self._season(s, ts_ms)
+            b, w, here, offset = self._season(s, ts_ms)
             raw, value = value, value - offset  # the reading without its daily cycle
             mean, var = s[1], s[2]
             diff = value - mean
             if b >= 0 and (var <= 0 or diff * diff <= clip * clip * var):
-                s[11][b] += 1
-                s[10][b] += max(1.0 / s[11][b], 0.05) * (raw - mean - s[10][b])
+                nb = (b + 1) % len(s[10])
+                s[11][b if w < 0.5 else nb] += 1
+                if s[15] is not None and ts_ms > s[15]:
+                    span = max(ts_ms - s[12], 1)
+                    k = max(min((ts_ms - s[15]) / span, 1.0), 1.0 - 0.5 ** ((ts_ms - s[15]) / 172_800_000))
+                    s[14] += k * (raw - s[14])
+                s[15] = ts_ms
+                err = raw - s[14] - here
+                s[10][b] += max(1.0 / max(s[11][b], 1), 0.05) * (1.0 - w) * err
+                s[10][nb] += max(1.0 / max(s[11][nb], 1), 0.05) * w * err
             if s[0] < grace:
                 s[1] = mean + a * diff
                 s[2] = (1.0 - a) * (var + a * diff * diff)
@@ -176,13 +193,14 @@ class TelemetryZ(AnomalyDetector):
             s[6] += local * ldiff
             s[7] = (1.0 - local) * (s[7] + local * ldiff * ldiff)
             wide = max(var, floor[name] ** 2) if floor and name in floor else var
-            if var > 0 and ((s[6] - mean) ** 2 > self.shift ** 2 * wide or s[7] > self.spread * wide):
+            narrow = b >= 0 and s[12] is not None and ts_ms - s[12] >= 86_400_000 and s[7] * self.spread < var
+            if var > 0 and ((s[6] - mean) ** 2 > self.shift ** 2 * wide or s[7] > self.spread * wide or narrow):
                 away = True
                 s[8] += 1
                 if s[8] == self.adopt // 2:
                     s[13] = s[6]
                 elif s[8] >= self.adopt:
-                    if abs(s[6] - s[13]) < 0.25 * abs(s[6] - mean) + math.sqrt(s[7]):
+                    if abs(s[6] - s[13]) < 3.0 * math.sqrt(s[7] * local / (2.0 - local)):
                         # settled at a new level or spread (a step, not a ramp): adopt it
                         s[1], s[2], s[8] = s[6], max(s[7], self.min_std ** 2), 0
                         s[0] += 1.0
@@ -288,12 +306,12 @@ class EpisodeGate:
                 if self._below >= self.quiet:
                     self.active = False
             return False
+        if score > 0 and learn:
+            self._learn_tail(score)  # an opening score too: a tail learned only below the threshold is too light
         if score >= threshold:
             self.active = True
             self._below = 0
             return True
-        if score > 0 and learn:
-            self._learn_tail(score)
         return False
 
     def __getstate__(self):
