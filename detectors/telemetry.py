@@ -1,34 +1,51 @@
-"""Telemetry anomaly: exponentially weighted z-scores per metric, plus frozen sensors.
+"""Telemetry anomaly: robust z-scores per metric against a learned level, spread and daily cycle,
+plus frozen sensors, with an alarm threshold each series learns from its own scores.
 
-``TelemetryZ`` keeps, per metric, an exponentially weighted mean and variance
-(half-life ``halflife`` samples) and scores a reading by its largest absolute
-z-score across metrics. Why not River's HalfSpaceTrees: measured on SKAB with
-the same protocol, gate and scorer (``bench/compare_telemetry_skab.py``),
-HalfSpaceTrees on min-max scaled metrics scored NAB 17.2 / F1 0.23 (FAR
-15.8 %) at its better threshold, this z-score NAB 56.1 / F1 0.32 (FAR
-12.1 %). It is also cheap: six floats per metric, so a device's state stays
-far below 16 KB. The engine gives every device its own detector (devices of
-one model differ in base level and daily phase) and keeps pooled statistics
-per model as a floor for young devices (`detectors.engine`).
+``TelemetryZ`` keeps, per metric, an exponentially weighted level and
+variance (half-life ``halflife`` readings) and scores a reading by its
+largest absolute z-score across metrics. One configuration serves every
+series; what differs between series is learned online from the series:
 
-Learning is robust: a reading beyond ``clip`` standard deviations moves the
-mean by at most that much and leaves the variance alone, so an ongoing
-degradation is neither absorbed at once nor hidden by an inflated variance
-(clipping into the variance too made a 6-hour ramp invisible). With
-``outlier_variance=True`` clipped outliers also widen the variance, which
-re-adapts faster after a level shift: better for changepoint scoring on 1 Hz
-test-bed data (SKAB), worse for slow degradations. Repeated
-identical readings are not learned (a frozen sensor must not shrink the
-variance).
+* **Warm-up**: the first ``grace`` readings are learned, not scored; at its
+  end the level and spread restart from their median and median absolute
+  deviation, so outliers in the warm-up neither shift nor widen them.
+* **Spikes against lasting changes**: a reading beyond ``clip`` deviations
+  moves the level by at most that much and leaves the variance alone (a
+  spike is not learned as normal, and a slow degradation is neither
+  absorbed at once nor hidden by an inflated variance). A short-term level
+  and spread (half-life ``local_halflife``) follow the series; when the
+  short-term level stays more than ``shift`` deviations away, or its spread
+  more than ``spread`` times wider, for ``adopt`` readings and has stopped
+  moving (a step, not a ramp), it is adopted as the new normal: the alarm
+  ends and the next change is alarmed again. A ramp keeps being reported.
+* **Daily cycle**: a profile of the offset from a slowly moving level
+  (half-life two days) per time of day (``season_bins`` bins, interpolated
+  between their centres), learned from non-outlying readings; once a full
+  day has been seen with every bin visited, readings are scored without
+  their daily cycle (a series without one learns a flat profile). From
+  then on a spread that has settled ``spread`` times narrower is adopted
+  too (the cycle no longer counts as noise).
+* **Frozen sensors**: a run of identical readings scores its surprise,
+  ``-log10(p_repeat ** run)`` times ``stuck_scale`` (a run as improbable as
+  10⁻¹⁰ scores 6), where ``p_repeat`` is the metric's learned chance of
+  repeating the previous value; metrics that repeat more often than
+  ``max_repeat`` (booleans, coarse counters) are never called frozen.
+  Repeated readings are not learned (a frozen sensor must not shrink the
+  variance).
 
-A frozen sensor scores by the surprise of its run of identical readings,
-``-log10(p_repeat ** run)``, where ``p_repeat`` is the metric's learned
-chance of repeating the previous value; metrics that repeat more often than
-``max_repeat`` (booleans, coarse counters) are never called frozen.
+`EpisodeGate` turns scores into episodes (one anomaly per episode) and
+learns the threshold from the tail of the series' own scores (peaks over a
+base level, Pareto tail): a heavy-tailed series earns a higher threshold,
+a calm one keeps the floor.
 
-`EpisodeGate` turns scores into episodes (one anomaly per episode): an
-episode opens when the score reaches the threshold and closes after
-``quiet`` readings below ``release`` times the threshold.
+Measured against River (`bench/compare_telemetry_skab.py`,
+`bench/compare_telemetry_nab.py`, figures in docs/detection.md):
+HalfSpaceTrees on SKAB, GaussianScorer (a windowed Gaussian) and
+StandardAbsoluteDeviation on NAB-format corpora score below this detector.
+State is a few dozen floats per metric, so a device stays far below 16 KB.
+The engine gives every device its own detector (devices of one model differ
+in base level and daily phase) and keeps pooled statistics per model as a
+floor for young devices (`detectors.engine`).
 """
 
 from __future__ import annotations
@@ -37,6 +54,8 @@ import math
 from dataclasses import dataclass
 
 from river.base import AnomalyDetector
+
+DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +97,14 @@ class TelemetryZ(AnomalyDetector):
         self.season_bins = season_bins
         self.stuck_scale = stuck_scale
         # metric -> [n, mean, var, last, run, p_repeat, local mean, local var, readings away, warm-up values,
-        #            daily profile (mean offset per hour of day), readings per hour of day, first time seen,
-        #            local mean half-way through the time away, the level the profile is measured from
-        #            (half-life two days of time, so the daily cycle hardly moves it), time of the last reading]
+        #            daily profile (offset per time-of-day bin), readings per bin, first time seen,
+        #            local mean half-way through the time away, the level the profile is measured from,
+        #            sum of the profile, whether the profile is in use]
         self._stats: dict[str, list] = {}
         self._n = 0
         self.away = False  # some metric's local level or spread is away from its learned one
+        self._first_ms: int | None = None  # times of the first and the latest reading (the daily profile's level)
+        self._last_ms = 0
 
     @property
     def n_learned(self) -> int:
@@ -94,48 +115,54 @@ class TelemetryZ(AnomalyDetector):
         """The current standard deviation per metric."""
         return {name: math.sqrt(s[2]) for name, s in self._stats.items() if s[0] >= self.grace}
 
-    def _season(self, s: list, ts_ms: int | None) -> tuple[int, float, float, float]:
-        """(time-of-day bin or -1, weight of the next bin, the profile there, its offset from the day's mean).
-
-        The profile is interpolated linearly between bin centres; the offset
-        is 0 until a full day has been seen with every bin visited.
-        """
-        if ts_ms is None or not self.season_bins:
-            return -1, 0.0, 0.0, 0.0
+    def _position(self, ts_ms: int | None) -> tuple[int, float]:
+        """(time-of-day bin, weight of the next bin) of a reading; (-1, 0) without a time."""
         n = self.season_bins
-        pos = (ts_ms % 86_400_000) * n / 86_400_000 - 0.5
+        if ts_ms is None or not n:
+            return -1, 0.0
+        pos = (ts_ms % DAY_MS) * n / DAY_MS - 0.5
         b = math.floor(pos)
-        w, b = pos - b, b % n
-        if s[10] is None:
-            s[10], s[11], s[12] = [0.0] * n, [0] * n, ts_ms
+        return b % n, pos - b
+
+    def _profile(self, s: list, ts_ms: int, b: int, w: float) -> tuple[float, float]:
+        """(the daily profile at bin ``b`` + ``w``, its offset from the day's mean; 0 until it is in use).
+
+        The profile is interpolated linearly between bin centres; it is used
+        once a full day has been seen with every bin visited.
+        """
         prof = s[10]
-        here = (1.0 - w) * prof[b] + w * prof[(b + 1) % n]
-        if ts_ms - s[12] < 86_400_000 or min(s[11]) < 3:
-            return b, w, here, 0.0
-        return b, w, here, here - sum(prof) / n
+        if prof is None:
+            prof = s[10] = [0.0] * self.season_bins
+            s[11], s[12] = [0] * self.season_bins, ts_ms
+        here = (1.0 - w) * prof[b] + w * prof[(b + 1) % len(prof)]
+        if not s[16]:
+            if ts_ms - s[12] < DAY_MS or min(s[11]) < 3:
+                return here, 0.0
+            s[16] = True
+        return here, here - s[15] / len(prof)
 
     def assess(self, x: dict, floor: dict[str, float] | None = None, ts_ms: int | None = None) -> TelemetryAssessment:
         """Score ``x`` and name the metric; ``floor`` is a lower bound per metric on the deviation used."""
-        best, best_name, best_kind, stats, grace = 0.0, "", "", self._stats, self.grace
+        best, best_name, best_kind, best_mean, stats, grace = 0.0, "", "", 0.0, self._stats, self.grace
         floor = floor or {}
+        b, w = self._position(ts_ms)
         for name, value in x.items():
             s = stats.get(name)
             if s is None or s[0] < grace:
                 continue
-            mean = s[1] + self._season(s, ts_ms)[3]
+            mean = s[1] + self._profile(s, ts_ms, b, w)[1] if b >= 0 else s[1]
             std = math.sqrt(s[2]) if s[2] > 0 else 0.0
             std = max(std, floor.get(name, 0.0), self.min_std, 1e-9 * abs(mean))
             z = abs(value - mean) / std
             if z > best:
-                best, best_name, best_kind = z, name, "deviation"
+                best, best_name, best_kind, best_mean = z, name, "deviation", mean
             if value == s[3] and s[4] + 1 >= self.stuck_min_run and s[5] < self.max_repeat:
                 stuck = -(s[4] + 1) * math.log10(min(max(s[5], 1e-6), 0.999)) * self.stuck_scale
                 if stuck > best:
-                    best, best_name, best_kind = stuck, name, "stuck"
+                    best, best_name, best_kind, best_mean = stuck, name, "stuck", mean
         if not best_name:
             return TelemetryAssessment(0.0, "", "", 0.0, 0.0)
-        expected = stats[best_name][1] + self._season(stats[best_name], ts_ms)[3]
-        return TelemetryAssessment(best, best_name, best_kind, float(x[best_name]), expected)
+        return TelemetryAssessment(best, best_name, best_kind, float(x[best_name]), best_mean)
 
     def score_one(self, x: dict) -> float:
         return self.assess(x).score
@@ -145,13 +172,23 @@ class TelemetryZ(AnomalyDetector):
         away = False
         keep = 0.5 ** (1.0 / self.halflife)
         local = 1.0 - 0.5 ** (1.0 / self.local_halflife)
-        stats, grace, clip = self._stats, self.grace, self.clip
+        stats, grace, clip, clip2 = self._stats, self.grace, self.clip, self.clip * self.clip
+        b, w = self._position(ts_ms)
+        k = 0.0  # the step of the slow level the daily profile is measured from (half-life two days of time)
+        if b >= 0:
+            if self._first_ms is None:
+                self._first_ms = ts_ms
+            elif ts_ms > self._last_ms:
+                dt = ts_ms - self._last_ms
+                k = max(dt / max(ts_ms - self._first_ms, 1), 1.0 - 0.5 ** (dt / (2 * DAY_MS)))
+            self._last_ms = ts_ms
         for name, value in x.items():
             s = stats.get(name)
             if s is None:
-                stats[name] = [1.0, float(value), 0.0, value, 1.0, 0.5, float(value), 0.0, 0, [float(value)],
-                               None, None, None, 0.0, float(value), ts_ms]
-                self._season(stats[name], ts_ms)
+                s = stats[name] = [1.0, float(value), 0.0, value, 1.0, 0.5, float(value), 0.0, 0, [float(value)],
+                                   None, None, None, 0.0, float(value), 0.0, False]
+                if b >= 0:
+                    self._profile(s, ts_ms, b, w)
                 continue
             a = 1.0 / (s[0] + 1.0)  # a plain average until the half-life is reached
             if a < 1.0 - keep:
@@ -165,21 +202,25 @@ class TelemetryZ(AnomalyDetector):
                 s[5] -= a * s[5]
                 s[4] = 1.0
                 s[3] = value
-            b, w, here, offset = self._season(s, ts_ms)
-            raw, value = value, value - offset  # the reading without its daily cycle
             mean, var = s[1], s[2]
+            raw = value
+            if b >= 0:
+                here, offset = self._profile(s, ts_ms, b, w)
+                value -= offset  # the reading without its daily cycle
+                diff = value - mean
+                if var <= 0 or diff * diff <= clip2 * var:
+                    prof, seen = s[10], s[11]
+                    nb = (b + 1) % len(prof)
+                    seen[b if w < 0.5 else nb] += 1
+                    s[14] += k * (raw - s[14]) if k < 1.0 else raw - s[14]
+                    err = raw - s[14] - here
+                    r0, r1 = 1.0 / (seen[b] or 1), 1.0 / (seen[nb] or 1)
+                    d0 = (r0 if r0 > 0.05 else 0.05) * (1.0 - w) * err
+                    d1 = (r1 if r1 > 0.05 else 0.05) * w * err
+                    prof[b] += d0
+                    prof[nb] += d1
+                    s[15] += d0 + d1
             diff = value - mean
-            if b >= 0 and (var <= 0 or diff * diff <= clip * clip * var):
-                nb = (b + 1) % len(s[10])
-                s[11][b if w < 0.5 else nb] += 1
-                if s[15] is not None and ts_ms > s[15]:
-                    span = max(ts_ms - s[12], 1)
-                    k = max(min((ts_ms - s[15]) / span, 1.0), 1.0 - 0.5 ** ((ts_ms - s[15]) / 172_800_000))
-                    s[14] += k * (raw - s[14])
-                s[15] = ts_ms
-                err = raw - s[14] - here
-                s[10][b] += max(1.0 / max(s[11][b], 1), 0.05) * (1.0 - w) * err
-                s[10][nb] += max(1.0 / max(s[11][nb], 1), 0.05) * w * err
             if s[0] < grace:
                 s[1] = mean + a * diff
                 s[2] = (1.0 - a) * (var + a * diff * diff)
@@ -192,9 +233,14 @@ class TelemetryZ(AnomalyDetector):
             ldiff = value - s[6]
             s[6] += local * ldiff
             s[7] = (1.0 - local) * (s[7] + local * ldiff * ldiff)
-            wide = max(var, floor[name] ** 2) if floor and name in floor else var
-            narrow = b >= 0 and s[12] is not None and ts_ms - s[12] >= 86_400_000 and s[7] * self.spread < var
-            if var > 0 and ((s[6] - mean) ** 2 > self.shift ** 2 * wide or s[7] > self.spread * wide or narrow):
+            wide = var
+            if floor:
+                f = floor.get(name, 0.0)
+                if f * f > wide:
+                    wide = f * f
+            gap = s[6] - mean
+            if var > 0 and (gap * gap > self.shift * self.shift * wide or s[7] > self.spread * wide
+                            or s[16] and s[7] * self.spread < var):
                 away = True
                 s[8] += 1
                 if s[8] == self.adopt // 2:
@@ -208,7 +254,7 @@ class TelemetryZ(AnomalyDetector):
                     s[8], s[13] = self.adopt // 2, s[6]  # still moving: look again later
             else:
                 s[8] = 0
-            if var > 0 and diff * diff > clip * clip * var:
+            if var > 0 and diff * diff > clip2 * var:
                 step = math.copysign(clip * math.sqrt(var), diff)
                 if not self.outlier_variance:
                     # an outlier moves the mean by at most `clip` deviations, the variance not at all
@@ -239,11 +285,13 @@ class EpisodeGate:
     """One alarm per episode: opens at the threshold, closes after ``quiet`` readings below ``release`` times it.
 
     The threshold is learned from the tail of the series' own scores (peaks
-    over threshold): outside episodes, the share ``p_u`` of scores above
-    ``base`` and their mean excess ``m`` give the score exceeded with
-    probability ``tail`` under an exponential tail, ``base + m ln(p_u / tail)``;
-    the threshold is that, but never below ``threshold`` (a heavy-tailed
-    series earns a higher threshold, a calm one keeps the floor).
+    over threshold): outside episodes and while the detector is settled
+    (``learn``), the share ``p_u`` of scores above ``base`` and their mean
+    log excess ``m`` (a Pareto tail) give the score exceeded with
+    probability ``tail``, ``base * (p_u / tail) ** m``; the threshold is
+    that, but never below ``threshold`` (a heavy-tailed series earns a
+    higher threshold, a calm one keeps the floor). ``tail=1`` keeps the
+    threshold fixed.
 
     Counting readings, not seconds, makes the gate follow the series' own
     sampling interval (a minute-rate device and a 1 Hz test bed alike); the
