@@ -252,8 +252,9 @@ class TelemetryZ(AnomalyDetector):
                         s[0] += 1.0
                         continue
                     s[8], s[13] = self.adopt // 2, s[6]  # still moving: look again later
-            else:
-                s[8] = 0
+                s[0] += 1.0
+                continue  # not learned while away: a ramp must not widen the spread it is measured by
+            s[8] = 0
             if var > 0 and diff * diff > clip2 * var:
                 step = math.copysign(clip * math.sqrt(var), diff)
                 if not self.outlier_variance:
