@@ -99,7 +99,7 @@ class TelemetryZ(AnomalyDetector):
         # metric -> [n, mean, var, last, run, p_repeat, local mean, local var, readings away, warm-up values,
         #            daily profile (offset per time-of-day bin), readings per bin, first time seen,
         #            local mean half-way through the time away, the level the profile is measured from,
-        #            sum of the profile, whether the profile is in use]
+        #            sum of the profile, whether the profile is in use, variance around the profile]
         self._stats: dict[str, list] = {}
         self._n = 0
         self.away = False  # some metric's local level or spread is away from its learned one
@@ -128,7 +128,8 @@ class TelemetryZ(AnomalyDetector):
         """(the daily profile at bin ``b`` + ``w``, its offset from the day's mean; 0 until it is in use).
 
         The profile is interpolated linearly between bin centres; it is used
-        once a full day has been seen with every bin visited.
+        once two days have been seen with every bin visited (a second day
+        shows how far one day's profile fits the next).
         """
         prof = s[10]
         if prof is None:
@@ -136,9 +137,11 @@ class TelemetryZ(AnomalyDetector):
             s[11], s[12] = [0] * self.season_bins, ts_ms
         here = (1.0 - w) * prof[b] + w * prof[(b + 1) % len(prof)]
         if not s[16]:
-            if ts_ms - s[12] < DAY_MS or min(s[11]) < 3:
+            if ts_ms - s[12] < 2 * DAY_MS or min(s[11]) < 3:
                 return here, 0.0
             s[16] = True
+            if 0.0 < s[17] < s[2]:
+                s[2] = s[17]  # the spread without the daily cycle, learned alongside
         return here, here - s[15] / len(prof)
 
     def assess(self, x: dict, floor: dict[str, float] | None = None, ts_ms: int | None = None) -> TelemetryAssessment:
@@ -186,7 +189,7 @@ class TelemetryZ(AnomalyDetector):
             s = stats.get(name)
             if s is None:
                 s = stats[name] = [1.0, float(value), 0.0, value, 1.0, 0.5, float(value), 0.0, 0, [float(value)],
-                                   None, None, None, 0.0, float(value), 0.0, False]
+                                   None, None, None, 0.0, float(value), 0.0, False, 0.0]
                 if b >= 0:
                     self._profile(s, ts_ms, b, w)
                 continue
@@ -220,6 +223,7 @@ class TelemetryZ(AnomalyDetector):
                     prof[b] += d0
                     prof[nb] += d1
                     s[15] += d0 + d1
+                    s[17] += a * (err * err - s[17])
             diff = value - mean
             if s[0] < grace:
                 s[1] = mean + a * diff
@@ -239,8 +243,7 @@ class TelemetryZ(AnomalyDetector):
                 if f * f > wide:
                     wide = f * f
             gap = s[6] - mean
-            if var > 0 and (gap * gap > self.shift * self.shift * wide or s[7] > self.spread * wide
-                            or s[16] and s[7] * self.spread < var):
+            if var > 0 and (gap * gap > self.shift * self.shift * wide or s[7] > self.spread * wide):
                 away = True
                 s[8] += 1
                 if s[8] == self.adopt // 2:
