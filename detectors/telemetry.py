@@ -17,14 +17,16 @@ series; what differs between series is learned online from the series:
   short-term level stays more than ``shift`` deviations away, or its spread
   more than ``spread`` times wider, for ``adopt`` readings and has stopped
   moving (a step, not a ramp), it is adopted as the new normal: the alarm
-  ends and the next change is alarmed again. A ramp keeps being reported.
+  ends and the next change is alarmed again. While away, the metric is not
+  learned, so a ramp does not widen the spread it is measured by and keeps
+  being reported.
 * **Daily cycle**: a profile of the offset from a slowly moving level
   (half-life two days) per time of day (``season_bins`` bins, interpolated
-  between their centres), learned from non-outlying readings; once a full
-  day has been seen with every bin visited, readings are scored without
-  their daily cycle (a series without one learns a flat profile). From
-  then on a spread that has settled ``spread`` times narrower is adopted
-  too (the cycle no longer counts as noise).
+  between their centres), learned from non-outlying readings; once two
+  days have been seen with every bin visited, readings are scored without
+  their daily cycle (a series without one learns a flat profile), against
+  the spread around the profile learned alongside (the second day shows
+  how far one day's profile fits the next, so slow wander stays normal).
 * **Frozen sensors**: a run of identical readings scores its surprise,
   ``-log10(p_repeat ** run)`` times ``stuck_scale`` (a run as improbable as
   10⁻¹⁰ scores 6), where ``p_repeat`` is the metric's learned chance of
