@@ -155,7 +155,10 @@ class TelemetryZ(AnomalyDetector):
             s = stats.get(name)
             if s is None or s[0] < grace:
                 continue
-            mean = s[1] + self._profile(s, ts_ms, b, w)[1] if b >= 0 else s[1]
+            mean = s[1]
+            if b >= 0 and s[16]:  # the daily profile in use: its offset at this time of day
+                prof = s[10]
+                mean += (1.0 - w) * prof[b] + w * prof[(b + 1) % len(prof)] - s[15] / len(prof)
             std = math.sqrt(s[2]) if s[2] > 0 else 0.0
             std = max(std, floor.get(name, 0.0), self.min_std, 1e-9 * abs(mean))
             z = abs(value - mean) / std
@@ -207,10 +210,10 @@ class TelemetryZ(AnomalyDetector):
                 s[5] -= a * s[5]
                 s[4] = 1.0
                 s[3] = value
-            mean, var = s[1], s[2]
             raw = value
             if b >= 0:
-                here, offset = self._profile(s, ts_ms, b, w)
+                here, offset = self._profile(s, ts_ms, b, w)  # (may put the profile in use, and reset the spread)
+                mean, var = s[1], s[2]
                 value -= offset  # the reading without its daily cycle
                 diff = value - mean
                 if var <= 0 or diff * diff <= clip2 * var:
@@ -226,6 +229,8 @@ class TelemetryZ(AnomalyDetector):
                     prof[nb] += d1
                     s[15] += d0 + d1
                     s[17] += a * (err * err - s[17])
+            else:
+                mean, var = s[1], s[2]
             diff = value - mean
             if s[0] < grace:
                 s[1] = mean + a * diff
