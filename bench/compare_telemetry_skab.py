@@ -40,7 +40,7 @@ def half_space_trees(root: Path, quantile: float) -> dict:
             train.append(model.score_one(x))
             model.learn_one(x)
         ranked = sorted(train[100:])
-        gate = EpisodeGate(ranked[int(quantile * (len(ranked) - 1))], 5, 0.9)
+        gate = EpisodeGate(ranked[int(quantile * (len(ranked) - 1))], 5, 0.9, tail=1.0)  # a fixed threshold
         alarm = []
         for i, x in enumerate(xs[TRAIN_ROWS:]):
             gate.step(i * 1000, model.score_one(x))

@@ -62,7 +62,7 @@ class EngineConfig:
     cohort_alpha: float = 1e-3
     cohort_min_devices: int = 5
     cohort_min_affected: int = 3
-    telemetry_threshold: float = 10.0
+    telemetry_threshold: float = 6.0
     telemetry_halflife: float = 720.0
     telemetry_grace: int = 60  # readings before a device's telemetry is scored at all
     telemetry_young: int = 1440  # until then (a day at 1/min) its deviations are floored by its model's
@@ -284,21 +284,22 @@ class DetectorEngine:
             st.gate = EpisodeGate(self.config.telemetry_threshold, self.config.telemetry_quiet)
         x = bounds.tracked(st, rec.metrics, self.config.max_metrics, self._name_sets)
         young = st.telemetry.n_learned < self.config.telemetry_young
-        a = st.telemetry.assess(x, model[1] if young else None)
-        st.telemetry.learn_one(x)
+        floor = model[1] if young else None
+        a = st.telemetry.assess(x, floor, rec.ts_ms)
+        st.telemetry.learn_one(x, rec.ts_ms, floor)
         model[2] += 1
         if model[2] % MODEL_SAMPLE == 0:
             model[0].learn_one(x)
             if model[2] % (MODEL_SAMPLE * 256) == 0:
                 model[1] = model[0].stds()
-        if not st.gate.step(rec.ts_ms, a.score):
+        if not st.gate.step(rec.ts_ms, a.score, not st.telemetry.away):
             return None
         if a.kind == "stuck":
             text = f"{a.metric} has repeated the value {a.observed:g} for an improbably long run"
         else:
             text = f"{a.metric} reads {a.observed:g}, expected about {a.expected:.4g} ({a.score:.1f} standard deviations)"
         return Anomaly("telemetry", "device", rec.device, "", rec.ts_ms, rec.ts_ms, a.score, a.observed,
-                       a.expected, self.config.telemetry_threshold, st.gate.quiet * st.gate.interval_ms / 1000, text,
+                       a.expected, st.gate.current, st.gate.quiet * st.gate.interval_ms / 1000, text,
                        model=st.cell[0], firmware=st.cell[1], site=st.cell[2], emission="episode")
 
     def _drop(self, devices: list[str]) -> int:

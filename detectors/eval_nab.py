@@ -48,11 +48,20 @@ def _ts(text: str) -> float:
     return datetime.fromisoformat(text.strip().replace(" ", "T").split(".")[0]).timestamp()
 
 
-def score_file(path: Path, windows: list[list[str]], params: TelemetryParams) -> tuple[float, int, int, int, int]:
-    """(raw score, windows, windows hit, onsets, onsets outside windows) of one file."""
+def score_file(path: Path, windows: list[list[str]], params: TelemetryParams,
+               detector=None) -> tuple[float, int, int, int, int]:
+    """(raw score, windows, windows hit, onsets, onsets outside windows) of one file.
+
+    ``detector(rows, times_ms) -> 0/1 alarm per row`` replaces the telemetry
+    detector (to compare others under the same scoring).
+    """
     rows = list(read_series(path, "timestamp", ["value"]))
     times = [_ts(r[0]) for r in rows]
-    _, alarm = alarms([r[1] for r in rows], params, train=0)
+    times_ms = [int(t * 1000) for t in times]
+    if detector is None:
+        _, alarm = alarms([r[1] for r in rows], params, train=0, times_ms=times_ms)
+    else:
+        alarm = detector([r[1] for r in rows], times_ms)
     probation = min(int(PROBATION * len(rows)), 750)
     onsets = [i for i in range(max(1, probation), len(alarm)) if alarm[i] and not alarm[i - 1]]
     wins = [(bisect.bisect_left(times, _ts(a)), bisect.bisect_right(times, _ts(b))) for a, b in windows]
@@ -62,8 +71,9 @@ def score_file(path: Path, windows: list[list[str]], params: TelemetryParams) ->
     return raw, n, hit, len(onsets), inside.count(False)
 
 
-def evaluate_nab(root: Path, params: TelemetryParams = TelemetryParams(), categories=None) -> NabResult:
-    """Score every labelled file under ``root`` (optionally only the given categories)."""
+def evaluate_nab(root: Path, params: TelemetryParams = TelemetryParams(), categories=None,
+                 detector=None) -> NabResult:
+    """Score every labelled file under ``root`` (optionally only the given categories; ``detector`` as in `score_file`)."""
     labels = json.loads((root / "labels" / "combined_windows.json").read_text())
     raw = 0.0
     files = rows = windows = detected = onsets = false = 0
@@ -71,7 +81,7 @@ def evaluate_nab(root: Path, params: TelemetryParams = TelemetryParams(), catego
         path = root / "data" / name
         if not path.exists() or categories and name.split("/")[0] not in categories:
             continue
-        s, n, hit, k, fp = score_file(path, wins, params)
+        s, n, hit, k, fp = score_file(path, wins, params, detector)
         raw, files, windows, detected, onsets, false = raw + s, files + 1, windows + n, detected + hit, onsets + k, false + fp
         rows += sum(1 for _ in open(path)) - 1
     perfect, null = windows * A_TP, windows * A_FN

@@ -64,18 +64,19 @@ def read_series(path: Path, time_column: str, value_columns: list[str] | None,
 
 
 def alarms(rows: Iterable[dict[str, float]], params: TelemetryParams, train: int = TRAIN_ROWS,
-           step_ms: int = 1000) -> tuple[list[float], list[int]]:
-    """Scores and 0/1 alarms per row after ``train`` learn-only rows (one row per ``step_ms``)."""
+           step_ms: int = 1000, times_ms: list[int] | None = None) -> tuple[list[float], list[int]]:
+    """Scores and 0/1 alarms per row after ``train`` learn-only rows (times ``times_ms``, else one row per ``step_ms``)."""
     det = TelemetryZ(halflife=params.halflife, grace=params.grace)
     gate = EpisodeGate(params.threshold, params.quiet)
     scores, alarm = [], []
     for i, x in enumerate(rows):
+        ts = times_ms[i] if times_ms is not None else i * step_ms
         if i < train:
-            det.learn_one(x)
+            det.learn_one(x, ts)
             continue
-        s = det.score_one(x)
-        gate.step(i * step_ms, s)
-        det.learn_one(x)
+        s = det.assess(x, ts_ms=ts).score
+        gate.step(ts, s, not det.away)
+        det.learn_one(x, ts)
         scores.append(s)
         alarm.append(int(gate.active))
     return scores, alarm

@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     detector_device_threshold: float = Field(6.0, gt=0, description="Device fault-rate surprise (-log10 tail probability) that raises an anomaly")
     detector_cohort_alpha: float = Field(0.001, gt=0, lt=1, description="Cohort fault rate: false-alarm probability per window over all cohorts tested (Bonferroni)")
     detector_cohort_min_devices: int = Field(5, ge=2, description="Cohorts with fewer active devices are not tested")
-    detector_telemetry_threshold: float = Field(10.0, gt=0, description="Telemetry score (standard deviations, or run surprise for frozen sensors) that opens an episode")
+    detector_telemetry_threshold: float = Field(6.0, gt=0, description="Lowest telemetry score (robust standard deviations; a frozen run scores 0.6 per decade of improbability) that opens an episode; each series raises its own from the tail of its scores")
     detector_checkpoint_s: float = Field(300.0, gt=0, description="Seconds between detector state checkpoints in the data dir (also written on shutdown)")
     detector_warmup_days: float = Field(0.0, ge=0, description="Days of fault history read from InfluxDB on a cold start; 0 disables warm-up")
     detector_mqtt_client_id: str = Field("faultline-detect", description="Client id of the persistent session of faultline detect")

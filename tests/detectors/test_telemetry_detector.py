@@ -1,0 +1,117 @@
+"""The telemetry detector's learning: robust warm-up, spikes against lasting shifts, spread changes,
+the daily cycle, and a threshold learned from the tail of each series' own scores."""
+
+import math
+import pickle
+import random
+
+from detectors.engine import EngineConfig
+from detectors.telemetry import EpisodeGate, TelemetryZ
+from faultline.settings import Settings
+
+MINUTE = 60_000
+
+
+def run(values, times=None, threshold=6.0, quiet=60):
+    """Prequential pass over one metric; (scores, rows where an episode opens, detector, gate)."""
+    det, gate = TelemetryZ(), EpisodeGate(threshold, quiet)
+    scores, opens = [], []
+    for i, v in enumerate(values):
+        ts = times[i] if times else i * MINUTE
+        a = det.assess({"v": v}, ts_ms=ts)
+        if gate.step(ts, a.score, not det.away):
+            opens.append(i)
+        det.learn_one({"v": v}, ts)
+        scores.append(a.score)
+    return scores, opens, det, gate
+
+
+def noise(n, seed=1, sd=1.0):
+    rng = random.Random(seed)
+    return [rng.gauss(0.0, sd) for _ in range(n)]
+
+
+def test_warm_up_is_robust_to_outliers_in_it():
+    values = [10.0 + e for e in noise(60)]
+    values[5] = values[20] = values[40] = 500.0  # three wild readings while the detector warms up
+    det = TelemetryZ(grace=60)
+    for v in values:
+        det.learn_one({"v": v})
+    assert abs(det.assess({"v": 10.0}).expected - 10.0) < 0.5
+    assert det.stds()["v"] < 2.0  # the median absolute deviation, not the outliers
+    assert det.score_one({"v": 17.0}) > 5
+
+
+def test_a_spike_opens_one_episode_and_is_not_learned_as_the_new_level():
+    values = [20.0 + e for e in noise(1000)]
+    values[600] = 40.0
+    scores, opens, det, _ = run(values)
+    assert opens == [600]
+    assert abs(det.assess({"v": 20.0}).expected - 20.0) < 0.5
+
+
+def test_a_lasting_shift_is_adopted_so_the_next_change_alarms_again():
+    values = [20.0 + e for e in noise(2000)]
+    for i in range(600, 2000):
+        values[i] += 10.0  # a step that stays
+    for i in range(1400, 2000):
+        values[i] -= 25.0  # and a second change later
+    scores, opens, det, gate = run(values)
+    assert opens == [600, 1400]
+    assert max(scores[900:1400]) < 6  # the new level was adopted: quiet again
+    assert abs(det.assess({"v": 5.0}).expected - 5.0) < 1.0
+
+
+def test_a_ramp_is_not_adopted_while_it_keeps_moving():
+    values = [20.0 + e for e in noise(1200)]
+    for i in range(600, 1200):
+        values[i] += 0.1 * (i - 600)  # +60 deviations over 600 readings
+    scores, opens, _, gate = run(values)
+    assert opens and 600 < opens[0] < 800
+    assert gate.active and min(scores[1000:]) > 6  # still reported at its end
+
+
+def test_a_lasting_wider_spread_is_alarmed_once_and_then_learned():
+    values = [5.0 + e for e in noise(2500)]
+    values[800:] = [5.0 + 5.0 * e for e in noise(1700, seed=2)]
+    scores, opens, det, _ = run(values)
+    assert len(opens) == 1 and 800 <= opens[0] < 900
+    assert det.stds()["v"] > 3.0
+
+
+def test_the_daily_cycle_is_learned_so_a_small_deviation_shows():
+    day = 1440
+    times = [i * MINUTE for i in range(4 * day)]
+    values = [30.0 + 10.0 * math.sin(2 * math.pi * i / day) + e for i, e in enumerate(noise(4 * day))]
+    for i in range(3 * day + 300, 3 * day + 420):
+        values[i] += 10.0  # ten noise deviations, half the daily swing
+    scores, opens, _, _ = run(values, times)
+    assert opens and opens[0] in range(3 * day + 300, 3 * day + 330)
+    assert not [o for o in opens if day + 60 <= o < 3 * day + 300]  # no alarm from the cycle itself
+    without = TelemetryZ(season_bins=0)
+    for i, v in enumerate(values[:3 * day + 300]):
+        without.learn_one({"v": v}, times[i])
+    assert without.score_one({"v": values[3 * day + 310]}) < 3  # lost in the swing without the profile
+
+
+def test_the_threshold_rises_for_a_heavy_tailed_series_and_stays_at_its_floor_for_a_gaussian_one():
+    rng = random.Random(3)
+    heavy = [rng.gauss(0.0, 1.0) / math.sqrt(rng.gammavariate(1.5, 2.0) / 3.0) for _ in range(4000)]
+    _, heavy_opens, _, heavy_gate = run(heavy)
+    _, gauss_opens, _, gauss_gate = run(noise(4000))
+    assert heavy_gate.current > 8.0 and gauss_gate.current == 6.0
+    assert len(heavy_opens) <= 4 and gauss_opens == []
+
+
+def test_a_gate_checkpointed_before_the_learned_threshold_restores():
+    gate = EpisodeGate(6.0, 60)
+    state = {k: getattr(gate, k) for k in ("threshold", "quiet", "release", "active", "_below", "_last_ts",
+                                            "interval_ms")}
+    old = EpisodeGate.__new__(EpisodeGate)
+    old.__setstate__(state)
+    assert old.current == 6.0 and old.step(0, 7.0)
+    assert pickle.loads(pickle.dumps(old)).active
+
+
+def test_the_setting_and_the_engine_ship_the_same_threshold():
+    assert Settings().detector_telemetry_threshold == EngineConfig().telemetry_threshold
