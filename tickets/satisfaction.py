@@ -17,7 +17,7 @@ import hmac
 import secrets
 from typing import Callable
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 
 from tickets import history, store
 from tickets.models import DONE_STATES, TicketRow
@@ -78,12 +78,7 @@ def rate_by_link(engine: Engine, token: str, secret: str, rating, comment: str |
     comment = (comment or "").strip() or None
     if comment is not None and len(comment) > MAX_COMMENT:
         raise SatisfactionError("comment", f"is longer than {MAX_COMMENT} characters")
-    parts = token.split(".")
-    if not secret or len(parts) != 3 or not parts[0].isdigit():
-        raise SatisfactionError("token", "is not a satisfaction link", 403)
-    ticket_id, nonce, signature = int(parts[0]), parts[1], parts[2]
-    if not hmac.compare_digest(signature, _signature(secret, ticket_id, nonce)):
-        raise SatisfactionError("token", "is not a satisfaction link", 403)
+    ticket_id, nonce = _verified(token, secret)
     at = now()
     with engine.begin() as conn:
         done = conn.execute(update(T).where(T.c.id == ticket_id, T.c.satisfaction_nonce == nonce,
@@ -93,3 +88,25 @@ def rate_by_link(engine: Engine, token: str, secret: str, rating, comment: str |
         if done.rowcount != 1:
             raise SatisfactionError("token", "this link was already used or replaced by a newer one", 409)
         return history.record(conn, ticket_id, "rated", "customer", {"satisfaction": rating}, at, outbox=False)
+
+
+def _verified(token: str, secret: str) -> tuple[int, str]:
+    """The ticket id and nonce of a token signed with `secret`; a forged one is refused (403)."""
+    parts = token.split(".")
+    if not secret or len(parts) != 3 or not parts[0].isdigit():
+        raise SatisfactionError("token", "is not a satisfaction link", 403)
+    ticket_id, nonce, signature = int(parts[0]), parts[1], parts[2]
+    if not hmac.compare_digest(signature, _signature(secret, ticket_id, nonce)):
+        raise SatisfactionError("token", "is not a satisfaction link", 403)
+    return ticket_id, nonce
+
+
+def link_ticket(engine: Engine, token: str, secret: str) -> Ticket:
+    """The ticket a link may still rate (for the customer's page); forged 403, used or replaced 409."""
+    ticket_id, nonce = _verified(token, secret)
+    with engine.connect() as conn:
+        ticket = store.get(conn, ticket_id)
+        current = conn.execute(select(T.c.satisfaction_nonce).where(T.c.id == ticket_id)).scalar()
+    if current != nonce or ticket.satisfaction is not None:
+        raise SatisfactionError("token", "this link was already used or replaced by a newer one", 409)
+    return ticket

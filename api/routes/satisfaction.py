@@ -31,6 +31,7 @@ class LinkOut(BaseModel):
     ticket_id: int
     token: str
     path: str = Field(description="Where the customer posts the rating, relative to the API's base URL")
+    page: str = Field(description="The customer's rating page to send them (relative to the base URL)")
 
 
 class RatingBody(BaseModel):
@@ -63,7 +64,8 @@ def issue(ticket_id: Annotated[int, Path(ge=1, le=MAX_ID)], key: ApiKey = Depend
         token = sat.issue_link(ctx.engine, ticket_id, _secret(ctx))
     except sat.SatisfactionError as exc:
         raise _refuse(exc) from None
-    return LinkOut(ticket_id=ticket_id, token=token, path=f"{API_PREFIX}/satisfaction/{token}")
+    return LinkOut(ticket_id=ticket_id, token=token, path=f"{API_PREFIX}/satisfaction/{token}",
+                   page=f"/ui/rate/{token}")
 
 
 @router.post("/satisfaction/{token}", summary="The customer's rating through the one-time link (no key)",

@@ -17,9 +17,9 @@ HERE = Path(__file__).resolve().parent
 
 def install(app: FastAPI) -> None:
     """Mount the static assets and the page routes."""
-    from api.ui import actions, pages, signin, web
+    from api.ui import actions, pages, rating, signin, web
 
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
     app.add_exception_handler(web.SignInRequired, web.to_sign_in)
-    for module in (signin, pages, actions):
+    for module in (signin, pages, actions, rating):
         app.include_router(module.router)

@@ -93,6 +93,26 @@ def test_one_time_link_refusals(client, auth, loop):
     assert closing.status_code == 422 and "customer-reported" in closing.text
 
 
+def test_the_customer_rates_on_the_page_of_the_link(client, auth, loop):
+    """The link's page needs no sign-in: a form, then thanks; used or forged links say so, text escaped."""
+    _, _, _, c2 = loop["ids"]
+    page = client.post(f"/api/v1/tickets/{c2}/satisfaction-link", headers=auth("technician")).json()["page"]
+    form = client.get(page)
+    assert form.status_code == 200 and 'name="rating"' in form.text and f"Report #{c2}" in form.text
+    assert "<script>" not in client.get(page).text.split("<main>")[1]
+    unrated = client.post(page, data={"rating": "9", "comment": "<b>hmm</b>"})
+    assert unrated.status_code == 422 and "&lt;b&gt;hmm&lt;/b&gt;" in unrated.text and "<b>hmm" not in unrated.text
+    done = client.post(page, data={"rating": "4", "comment": "quick visit"})
+    assert done.status_code == 200 and "Thank you for your rating." in done.text
+    ticket = client.get(f"/api/v1/tickets/{c2}", headers=auth("viewer")).json()
+    assert (ticket["satisfaction"], ticket["satisfaction_comment"], ticket["satisfaction_by"]) == \
+        (4, "quick visit", "customer")
+    again = client.get(page)
+    assert again.status_code == 409 and 'name="rating"' not in again.text
+    forged = client.get(page[:-2] + "00")
+    assert forged.status_code == 403 and "not valid" in forged.text
+
+
 def test_kpi_gauges_on_metrics(client, auth, loop):
     text = client.get("/metrics", headers=auth("viewer")).text
     assert "faultline_kpi_tickets 4.0" in text
