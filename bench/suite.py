@@ -99,8 +99,8 @@ def workers(report: Report, services: Services, work: Path, plan: Plan) -> None:
         raws.append(one.raw_rate)
         raws311.append(one.raw_v311_rate)
         twos.append(drain_once(services, work, plan.shared_n, workers=2).rate)
-        _log(f"workers: raw {raws[-1] or 0:,.0f}/s (3.1.1 {raws311[-1] or 0:,.0f}/s), 1 process {ones[-1] or 0:,.0f}/s, "
-             f"--workers 2 {twos[-1] or 0:,.0f}/s")
+        _log(f"workers: raw {raws[-1] or 0:,.0f}/s (3.1.1 {raws311[-1] or 0:,.0f}/s), "
+             f"1 process {ones[-1] or 0:,.0f}/s, --workers 2 {twos[-1] or 0:,.0f}/s")
     note = f"N={plan.shared_n:,}, 1k devices"
     report.figure(None, "bare paho drain, MQTT 5", Summary.of(raws), "msg/s", note, 0, "workers")
     report.figure(None, "bare paho drain, MQTT 3.1.1", Summary.of(raws311), "msg/s", note, 0, "workers")

@@ -92,7 +92,8 @@ def test_kill_9_of_one_worker_loses_nothing_and_adds_no_duplicate(stack, tmp_pat
     pool = IngestProcess(env, log_path, args=("--workers", "2")).start()
     workers: list[int] = []
     try:
-        wait_until(lambda: log_path.read_bytes().count(f"faultline ingest: subscribed to $share/{group}/".encode()) >= 2, 60,
+        ready = f"faultline ingest: subscribed to $share/{group}/".encode()
+        wait_until(lambda: log_path.read_bytes().count(ready) >= 2, 60,
                    what="both workers subscribed")
         workers = children(pool.proc.pid)
         assert len(workers) == 2
