@@ -25,7 +25,8 @@ from bench.report import Report
 from bench.services import Services
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("ingest", "shared", "memory", "live", "detectors", "latency", "api", "workspace", "simulator", "peer")
+SECTIONS = ("ingest", "shared", "workers", "memory", "live", "detectors", "latency", "api", "workspace", "simulator",
+            "peer")
 
 
 def _run_section(report: Report, name: str, fn, *args) -> None:
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name, fn, extra in (("ingest", suite.ingest, (services, work, plan)),
                                 ("shared", suite.shared, (services, work, plan)),
+                                ("workers", suite.workers, (services, work, plan)),
                                 ("memory", suite.memory, (services, work, plan)),
                                 ("live", suite.live, (services, work, plan)),
                                 ("latency", suite.latency, (services, work, plan)),

@@ -47,17 +47,26 @@ class DrainRun:
 
 
 def _start_ingest(services, db, work: Path, cid: str, inflight: int | None, batch_size: int | None,
-                  shared: str) -> Child:
+                  shared: str, workers: int = 1) -> Child:
     extra = {k: v for k, v in (("mqtt_max_inflight", inflight), ("batch_size", batch_size)) if v is not None}
     if shared:
         extra["mqtt_shared_group"] = shared
     env = faultline_env(services, db, work / cid, cid, **extra)
-    return Child([FAULTLINE, "ingest"], env, work / f"{cid}.log").start()
+    return Child([FAULTLINE, "ingest", "--workers", str(workers)], env, work / f"{cid}.log").start()
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its children (the workers of `faultline ingest --workers N`)."""
+    try:
+        return [pid] + [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return [pid]
 
 
 def drain_once(services: Services, work: Path, n: int, devices: int = 1000, inflight: int | None = None,
                batch_size: int | None = None, processes: int = 1, shared: bool = False, raw: bool = False,
-               timeout: float = 300.0) -> DrainRun:
+               timeout: float = 300.0, workers: int = 1) -> DrainRun:
+    """One drain; ``workers`` > 1: one `faultline ingest --workers N` (its sessions ``<cid>-1..N``)."""
     run = DrainRun(n, devices, inflight, batch_size, processes)
     services.fresh_broker()
     db = services.new_database("drain")
@@ -65,8 +74,11 @@ def drain_once(services: Services, work: Path, n: int, devices: int = 1000, infl
     tag = uuid.uuid4().hex[:6]
     group = f"g{tag}" if shared else ""
     cids = [f"fl-{tag}-{i}" for i in range(processes)]
+    if workers > 1:
+        group = group or "ingest"
     topic = f"$share/{group}/devices/#" if group else "devices/#"
-    for cid in cids:  # the persistent sessions Faultline resumes: its client id, its subscription
+    sessions = [f"{cid}-{i}" for cid in cids for i in range(1, workers + 1)] if workers > 1 else cids
+    for cid in sessions:  # the persistent sessions Faultline resumes: its client id, its subscription
         run_child(["rawsub", "--url", url, "--client-id", cid, "--topic", topic, "--register"])
     raw_id = f"raw-{tag}"
     if raw:
@@ -81,13 +93,14 @@ def drain_once(services: Services, work: Path, n: int, devices: int = 1000, infl
         run.raw_rate = out["rate"] if out["received"] >= n else None
         out = run_child(["rawsub", "--url", url, "--client-id", raw_id + "-311", "--n", str(n), "--v311"])
         run.raw_v311_rate = out["rate"] if out["received"] >= n else None
-    children = [_start_ingest(services, db, work, cid, inflight, batch_size, group) for cid in cids]
+    children = [_start_ingest(services, db, work, cid, inflight, batch_size, group, workers) for cid in cids]
     try:
         t_ready = min(c.wait_for(READY) for c in children)
-        cpu0 = sum(cpu_s(c.pid) or 0 for c in children)
+        pids = [p for c in children for p in _tree(c.pid)]
+        cpu0 = sum(cpu_s(p) or 0 for p in pids)
         t_done, run.stored = wait_count(services, db, n, timeout)
-        cpu1 = sum(cpu_s(c.pid) or 0 for c in children)
-        run.rss_mb = max((rss_mb(c.pid) or 0) for c in children)
+        cpu1 = sum(cpu_s(p) or 0 for p in pids)
+        run.rss_mb = max((rss_mb(p) or 0) for p in pids)
         if t_done is not None:
             run.rate = n / max(t_done - t_ready, 1e-9)
             run.ingest_cpu_pct = 100 * (cpu1 - cpu0) / max(t_done - t_ready, 1e-9)

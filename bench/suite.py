@@ -90,6 +90,27 @@ def shared(report: Report, services: Services, work: Path, plan: Plan) -> None:
                   "shared")
 
 
+def workers(report: Report, services: Services, work: Path, plan: Plan) -> None:
+    """`faultline ingest --workers 2` against one process and the bare paho drains, interleaved per repetition."""
+    ones, twos, raws, raws311 = [], [], [], []
+    for _ in range(plan.shared_reps):
+        one = drain_once(services, work, plan.shared_n, raw=True)
+        ones.append(one.rate)
+        raws.append(one.raw_rate)
+        raws311.append(one.raw_v311_rate)
+        twos.append(drain_once(services, work, plan.shared_n, workers=2).rate)
+        _log(f"workers: raw {raws[-1] or 0:,.0f}/s (3.1.1 {raws311[-1] or 0:,.0f}/s), "
+             f"1 process {ones[-1] or 0:,.0f}/s, --workers 2 {twos[-1] or 0:,.0f}/s")
+    note = f"N={plan.shared_n:,}, 1k devices"
+    report.figure(None, "bare paho drain, MQTT 5", Summary.of(raws), "msg/s", note, 0, "workers")
+    report.figure(None, "bare paho drain, MQTT 3.1.1", Summary.of(raws311), "msg/s", note, 0, "workers")
+    report.figure(None, "faultline ingest, 1 process", Summary.of(ones), "msg/s", note, 0, "workers")
+    report.figure(None, "faultline ingest --workers 2", Summary.of(twos), "msg/s", note, 0, "workers")
+    report.figure("workers_scaling", "--workers 2 / 1 process, paired", paired_ratios(twos, ones), "", "", 2, "workers")
+    report.figure("workers_ratio", "--workers 2 / bare paho MQTT 5, paired", paired_ratios(twos, raws), "", "", 2,
+                  "workers")
+
+
 def memory(report: Report, services: Services, work: Path, plan: Plan) -> None:
     runs = [drain_once(services, work, plan.rss_n, devices=10_000) for _ in range(plan.rss_reps)]
     report.figure("ingest_rss_mb_10k", "ingest RSS after the drain, 10k devices", Summary.of(r.rss_mb for r in runs),

@@ -229,6 +229,22 @@ def _format_other(value: object) -> str:
     raise ValueError(f"unsupported field value type {type(value).__name__}")
 
 
+def encode_series(measurement: str, tags: Mapping[str, str]) -> str:
+    r"""The series key: the measurement and its tags as a line starts (callers cache it per series).
+
+    >>> encode_series("telemetry", {"site": "sh 03", "device": "d1", "model": ""})
+    'telemetry,device=d1,site=sh\\ 03'
+    """
+    parts = [_measurements.get(measurement) or escape_measurement(measurement)]
+    for key, value in sorted(tags.items()):
+        if value:
+            parts.append(",")
+            parts.append(_tag_keys.get(key) or escape_tag_key(key))
+            parts.append("=")
+            parts.append(_tag_values.get(value) or escape_tag_value(value))
+    return "".join(parts)
+
+
 def encode_line(
     measurement: str,
     tags: Mapping[str, str],

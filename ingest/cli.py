@@ -51,6 +51,21 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
+def stop_when_orphaned(stop: threading.Event) -> None:
+    """Set `stop` when the parent process is gone (a pool's worker outliving a pool killed with -9)."""
+    import os
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                logging.getLogger("faultline.ingest").error("the worker pool (pid %d) is gone: stopping", parent)
+                stop.set()
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
 def serve_until_stopped(subscriber, stop: threading.Event, ready: str, dead=lambda: []) -> list[str]:
     """Print ``ready`` once connected, then block until ``stop``, until the MQTT session is taken over, or
     until `dead()` names threads that ended: their names ([] otherwise)."""
@@ -75,16 +90,26 @@ def session_taken_over(client_id: str, option: str = "FAULTLINE_MQTT_CLIENT_ID")
 
 
 @click.command()
-def ingest():
+@click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Ingest processes on one MQTT 5 shared subscription, restarted if they die; 0: one per core "
+                   "(up to 8)")
+@click.option("--worker", type=int, default=None, hidden=True)  # set by the pool on each of its processes
+def ingest(workers, worker):
     """Subscribe to the device topics and store every message (or dead-letter it)."""
     from faultline.summary import SummaryLog, ingest_counters
     from influx.ensure import DatabaseKeeper
     from ingest.service import IngestService, topic_filter
+    from ingest.workers import auto_workers, spool_dir
 
     stop = stop_on_signals()
     settings = _settings()
     configure_logging(settings.log_level)
-    service = IngestService(settings)
+    count = workers or auto_workers()
+    if worker is None and count > 1:
+        return _run_pool(settings, count, stop)
+    if worker is not None:
+        stop_when_orphaned(stop)
+    service = IngestService(settings, spool=spool_dir(settings.data_dir, worker), completeness_ledger=worker is None)
     DatabaseKeeper(service.client, service.stop_event).start()
     service.start()
     SummaryLog(lambda: ingest_counters(service), settings.log_summary_s, service.stop_event).start()
@@ -97,6 +122,22 @@ def ingest():
         raise session_taken_over(settings.mqtt_client_id)
     if dead:
         sys.exit(EXIT_DEAD)
+
+
+def _run_pool(settings, count: int, stop: threading.Event) -> None:
+    from faultline.db import migrate
+    from ingest.workers import DEFAULT_GROUP, WorkerPool
+
+    group = settings.mqtt_shared_group or DEFAULT_GROUP
+    migrate(settings.sql_url)  # once, before the workers share the database
+    pool = WorkerPool(count, settings.mqtt_client_id, group)
+    click.echo(f"faultline ingest: {count} workers on $share/{group}/{settings.mqtt_topic_prefix.rstrip('/')}/# "
+               f"as {settings.mqtt_client_id}-1..{count}", err=True)
+    logging.getLogger("faultline.ingest").warning(
+        "the completeness ledger (`faultline ledger`) is not kept with several workers: the broker spreads each "
+        "device's messages over them, so no worker sees a device's whole seq stream")
+    pool.run(stop)
+    click.echo("faultline ingest: workers stopped", err=True)
 
 
 @click.group()

@@ -15,10 +15,16 @@ from __future__ import annotations
 
 import zlib
 
-from influx.line_protocol import encode_line
-from ingest.records import DeviceEvent, DeviceStatus, LogLine, Record, Telemetry
+from influx.line_protocol import encode_line, encode_series, escape_field_key, format_field_value
+from ingest.records import Cohort, DeviceEvent, DeviceStatus, LogLine, Record, Telemetry
 
 SUB_MS = 1_000_000
+# What does not change from one reading of a device to the next, built once: the series key
+# (measurement and escaped tags) per device and cohort, and the sorted, escaped field keys per
+# set of metric names. Emptied when they grow past the bound.
+_CACHE_LIMIT = 65_536
+_series: dict[tuple[str, Cohort], str] = {}
+_field_plans: dict[tuple[tuple[str, ...], bool], tuple[tuple[str | None, str], ...]] = {}
 
 
 def _time_ns(ts_ms: int, seq: int | None, content: str) -> int:
@@ -27,12 +33,40 @@ def _time_ns(ts_ms: int, seq: int | None, content: str) -> int:
 
 
 def _telemetry(r: Telemetry) -> str:
-    fields = dict(r.metrics)
-    if r.seq is not None:
-        fields["seq"] = r.seq
-    tags = {"device": r.device, "model": r.cohort.model, "firmware": r.cohort.firmware, "site": r.cohort.site}
-    content = "" if r.seq is not None else repr(sorted(r.metrics.items()))
-    return encode_line("telemetry", tags, fields, _time_ns(r.ts_ms, r.seq, content))
+    """The same line as `encode_line` writes, from the device's cached series key and field plan."""
+    series = _series.get((r.device, r.cohort)) or _telemetry_series(r.device, r.cohort)
+    metrics, seq = r.metrics, r.seq
+    plan = _field_plans.get((tuple(metrics), seq is not None)) or _field_plan(tuple(metrics), seq is not None)
+    parts = []
+    for name, key in plan:
+        value = metrics[name] if name is not None else seq
+        if type(value) is float and value - value == 0.0:  # finite float: repr without a trailing .0
+            text = repr(value)
+            parts.append(key + (text[:-2] if text[-2:] == ".0" else text))
+        else:
+            parts.append(key + format_field_value(value))
+    content = "" if seq is not None else repr(sorted(metrics.items()))
+    return f"{series} {','.join(parts)} {_time_ns(r.ts_ms, seq, content)}"
+
+
+def _telemetry_series(device: str, cohort: Cohort) -> str:
+    if len(_series) >= _CACHE_LIMIT:
+        _series.clear()
+    tags = {"device": device, "model": cohort.model, "firmware": cohort.firmware, "site": cohort.site}
+    series = _series[(device, cohort)] = encode_series("telemetry", tags)
+    return series
+
+
+def _field_plan(names: tuple[str, ...], with_seq: bool) -> tuple[tuple[str | None, str], ...]:
+    """(metric name or None for seq, escaped key and '=') in the order `encode_line` writes fields."""
+    if not names and not with_seq:
+        raise ValueError("a point needs at least one field")
+    if len(_field_plans) >= _CACHE_LIMIT:
+        _field_plans.clear()
+    keyed = [(name, name) for name in names if not (with_seq and name == "seq")] + ([("seq", None)] if with_seq else [])
+    plan = tuple((name, escape_field_key(raw) + "=") for raw, name in sorted(keyed, key=lambda k: k[0]))
+    _field_plans[(names, with_seq)] = plan
+    return plan
 
 
 def _log(r: LogLine) -> str:

@@ -75,7 +75,8 @@ def dead_letter_store(settings: Settings, engine) -> DeadLetterStore:
 
 class IngestService:
     def __init__(self, settings: Settings, sinks: list[Callable[[list[Record]], None]] = (), engine=None,
-                 persistent_session: bool = True, supervisor: Supervisor | None = None):
+                 persistent_session: bool = True, supervisor: Supervisor | None = None, spool=None,
+                 completeness_ledger: bool = True):
         self.settings = settings
         self.sinks = list(sinks)
         self.engine = engine or make_engine(settings.sql_url)
@@ -92,9 +93,12 @@ class IngestService:
         self.housekeeping = Housekeeping(self.supervisor, self.stats, self.ledger, self.registry, self.fields,
                                          self.dead, int(settings.device_idle_days * 86_400_000))
         self.stop_event = threading.Event()
-        self.spool = Spool(settings.data_dir / "spool", settings.spool_max_mb * MB)
+        self.spool = Spool(spool or settings.data_dir / "spool", settings.spool_max_mb * MB)
         self.writer = DurableWriter(self.client, self.spool, self._store_dead, self.stop_event)
-        self.pipeline = Pipeline(self.registry, self.ledger, settings.mqtt_topic_prefix, decode_limits(settings),
+        # A worker of a pool sees every other message of a device (the broker spreads a shared subscription
+        # message by message), so its own ledger would report gaps that are not; it keeps none.
+        self.pipeline = Pipeline(self.registry, self.ledger if completeness_ledger else None,
+                                 settings.mqtt_topic_prefix, decode_limits(settings),
                                  self.fields)
         self.inbox = Inbox(settings.inbox_max_mb * MB)
         self.batches: queue.Queue[Batch | None] = queue.Queue(maxsize=2)

@@ -67,11 +67,12 @@ class IngestProcess:
 
     command, ready = "ingest", b"subscribed to"
 
-    def __init__(self, env: dict[str, str], log_path):
+    def __init__(self, env: dict[str, str], log_path, args: tuple[str, ...] = ()):
         import os
 
         self.env = {**os.environ, **env}
         self.log_path = log_path
+        self.args = args
         self.proc = None
 
     def start(self, timeout: float = 60.0):
@@ -82,7 +83,7 @@ class IngestProcess:
         exe = str(Path(sys.executable).parent / "faultline")
         self._log = open(self.log_path, "ab")
         start_size = Path(self.log_path).stat().st_size
-        self.proc = subprocess.Popen([exe, self.command], env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen([exe, self.command, *self.args], env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         wait_until(lambda: self.ready in Path(self.log_path).read_bytes()[start_size:]
                    or self.proc.poll() is not None, timeout, what=f"faultline {self.command} subscribed")

@@ -1,0 +1,98 @@
+"""CPU per message of one detector shard and of one ingest process, draining the same backlog.
+
+    .venv/bin/python -m bench.detect_shard_cpu [--n 40000] [--reps 3]
+
+Every detector shard reads and decodes the whole stream, so a shard's
+ceiling is 1e6 / (its CPU µs per message of the stream), whatever the shard
+count. Sessions for `faultline ingest`, `faultline detect --shard 0/2` and
+`--shard 1/2` are registered, N QoS 1 telemetry messages (1,000 devices) are
+queued for each, then each process drains its copy alone (one after the
+other, order rotated per repetition): user+sys CPU from its ``subscribed``
+line until it is idle (less than 0.02 s of CPU in 2 s; ingest: until
+InfluxDB holds N) divided by N. CPU time, not wall time: on a shared machine
+it does not count waiting for a core. Prints JSON with medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from bench.ingest_drain import FAULTLINE
+from bench.services import Child, Services, cpu_s, faultline_env, wait_count
+from bench.traffic import run_child
+
+
+def _until_idle(pid: int, quiet_cpu_s: float = 0.02, window_s: float = 2.0, timeout: float = 300.0) -> float:
+    deadline, last = time.monotonic() + timeout, cpu_s(pid) or 0.0
+    while time.monotonic() < deadline:
+        time.sleep(window_s)
+        now = cpu_s(pid) or 0.0
+        if now - last < quiet_cpu_s:
+            return now
+        last = now
+    raise TimeoutError("the process did not go idle")
+
+
+def one_rep(services: Services, root: Path, n: int, order: list[str]) -> dict[str, float]:
+    services.fresh_broker()
+    db = services.new_database("shardcpu")
+    url, tag = services.mosquitto.url, uuid.uuid4().hex[:6]
+    ingest_id, det_id = f"fl-{tag}", f"det-{tag}"
+    run_child(["rawsub", "--url", url, "--client-id", ingest_id, "--topic", "devices/#", "--register"])
+    for i in range(2):
+        run_child(["rawsub", "--url", url, "--client-id", f"{det_id}-{i}-of-2", "--topic", "devices/+/+", "--register"])
+    run_child(["publish", "--url", url, "--n", str(n), "--devices", "1000",
+               "--base-ms", str(int(time.time() * 1000) - n - 60_000), "--inflight", "1000"])
+    out = {}
+    for name in order:
+        env = faultline_env(services, db, root / tag, ingest_id, log_level="INFO", detector_mqtt_client_id=det_id)
+        argv = [FAULTLINE, "ingest"] if name == "ingest" else [FAULTLINE, "detect", "--shard", name[-3:], "--no-alerts"]
+        child = Child(argv, env, root / f"{tag}-{name[-3:].replace('/', '-')}.log").start()
+        try:
+            child.wait_for("subscribed to")
+            cpu0 = cpu_s(child.pid) or 0.0
+            if name == "ingest":
+                wait_count(services, db, n, 300)
+                cpu1 = cpu_s(child.pid) or 0.0
+            else:
+                cpu1 = _until_idle(child.pid) - 0.02  # the last quiet window is not work
+            out[name] = (cpu1 - cpu0) / n * 1e6
+        finally:
+            child.stop()
+    services.drop_database(db)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.detect_shard_cpu")
+    parser.add_argument("--n", type=int, default=40_000)
+    parser.add_argument("--reps", type=int, default=3)
+    a = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="faultline-shardcpu-"))
+    services = Services(root / "stack").start()
+    names = ["ingest", "detect 0/2", "detect 1/2"]
+    rounds = []
+    try:
+        for rep in range(a.reps):
+            order = names[rep % 3:] + names[:rep % 3]
+            rounds.append(one_rep(services, root, a.n, order))
+            print(f"rep {rep + 1}: " + ", ".join(f"{k} {v:.1f} µs/msg" for k, v in rounds[-1].items()), file=sys.stderr)
+    finally:
+        services.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    result = {k: {"median_us_per_msg": round(statistics.median(r[k] for r in rounds), 1),
+                  "min": round(min(r[k] for r in rounds), 1), "max": round(max(r[k] for r in rounds), 1),
+                  "ceiling_msg_s_per_core": round(1e6 / statistics.median(r[k] for r in rounds))} for k in names}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
