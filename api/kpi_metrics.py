@@ -45,7 +45,8 @@ class KpiCollector(Collector):
 
     def collect(self):
         try:
-            kpis = after_sales_report(self.engine, opened_from_ms=int(self.now() - self.window_days * 86_400_000),
+            since = int(self.now() - self.window_days * 86_400_000)
+            kpis = after_sales_report(self.engine, opened_from_ms=since - since % 60_000,  # reused for a minute
                                       recurrence_days=self.recurrence_days).overall
         except Exception:  # a store that is down must not break the scrape
             log.warning("KPI gauges: could not read the ticket store", exc_info=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, and_, exists, func, or_, select
+from sqlalchemy import Engine, and_, exists, func, null, or_, select
 
 from tickets.aggregates import cache_of
 from tickets.models import ACTIVE_STATES, TicketDeviceRow, TicketRow
@@ -50,13 +50,18 @@ class TicketFilter:
         return cond
 
 
+# a list shows summaries: the evidence document (up to tens of kB a ticket, parsed into objects) stays in SQL
+SUMMARY_COLUMNS = (*(c for c in T.c if c.name != "evidence"), null().label("evidence"))
+
+
 def page_of_tickets(engine: Engine, flt: TicketFilter, limit: int, offset: int) -> tuple[list[Ticket], int]:
     """One page of matching tickets, newest first, and how many match in all."""
     where = and_(True, *flt.conditions())
     with engine.connect() as conn:
         total = cache_of(engine).get(conn, ("list-total", flt),
                                      lambda c: c.execute(select(func.count()).select_from(T).where(where)).scalar_one())
-        rows = conn.execute(select(T).where(where).order_by(T.c.id.desc()).limit(limit).offset(offset)).all()
+        rows = conn.execute(select(*SUMMARY_COLUMNS).where(where).order_by(T.c.id.desc())
+                            .limit(limit).offset(offset)).all()
         devices: dict[int, list[str]] = {}
         if rows:
             pairs = conn.execute(select(D.c.ticket_id, D.c.device).where(D.c.ticket_id.in_([r.id for r in rows]))

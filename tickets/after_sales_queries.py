@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Engine, and_, case, exists, func, literal, or_, select
 
+from tickets.aggregates import cache_of
 from tickets.after_sales import DAY_MS, GROUPINGS, NFF, PERIODS, AfterSales, _share
 from tickets.kpis import AUTO_RESOLVER
 from tickets.models import TicketRow
@@ -117,7 +118,8 @@ def after_sales_report(engine: Engine, by: str | None = None, *, opened_from_ms:
     if opened_to_ms is not None:
         where.append(T.c.opened_ms < opened_to_ms)
     columns = _columns(recurrence_days)
-    with engine.connect() as conn:
+
+    def compute(conn) -> AfterSalesReport:
         overall = _kpis(conn.execute(select(*columns).where(*where)).one())
         if by is None:
             return AfterSalesReport(overall)
@@ -126,5 +128,9 @@ def after_sales_report(engine: Engine, by: str | None = None, *, opened_from_ms:
         else:
             key = func.coalesce(func.nullif(T.c[by], ""), literal("unknown")).label("key")
         rows = conn.execute(select(key, *columns).where(*where).group_by(key).order_by(key)).all()
-    groups = [(period_date(r.key) if by in PERIODS else r.key, _kpis(r)) for r in rows]
-    return AfterSalesReport(overall, by, tuple(groups if by in PERIODS else sorted(groups)))
+        groups = [(period_date(r.key) if by in PERIODS else r.key, _kpis(r)) for r in rows]
+        return AfterSalesReport(overall, by, tuple(groups if by in PERIODS else sorted(groups)))
+
+    with engine.connect() as conn:  # computed again only when a ticket changed (tickets.aggregates)
+        return cache_of(engine).get(conn, ("after-sales", by, opened_from_ms, opened_to_ms, recurrence_days),
+                                    compute)

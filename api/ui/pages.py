@@ -68,7 +68,7 @@ def queue(request: Request, who: Person = Depends(person)):
     return render(request, "queue.html", who=who, page=found, query=query, pages=pages, params=params,
                   now_ms=ctx.now(), age=age, states=TICKET_STATES, severities=SEVERITIES, sources=SOURCES,
                   head=headline(ctx.engine), filters=TEXT_FILTERS, values=request.query_params,
-                  after=after_sales_report(ctx.engine, opened_from_ms=ctx.now() - KPI_DAYS * 86_400_000,
+                  after=after_sales_report(ctx.engine, opened_from_ms=_minute(ctx.now()) - KPI_DAYS * 86_400_000,
                                            recurrence_days=ctx.settings.tickets_recurrence_days).overall,
                   kpi_days=KPI_DAYS)
 
@@ -100,3 +100,12 @@ def device_page(request: Request, device: str, who: Person = Depends(person)) ->
 def report_form(request: Request, who: Person = Depends(person)) -> HTMLResponse:
     return render(request, "report.html", who=who, form={"device": request.query_params.get("device", "")[:64]},
                   errors={}, frequencies=FREQUENCIES, impacts=IMPACTS)
+
+
+def _minute(ms: int) -> int:
+    """The start of the minute: the queue's KPI window moves by whole minutes, so its aggregate is reused.
+
+    >>> _minute(1_767_225_659_999)
+    1767225600000
+    """
+    return ms - ms % 60_000
