@@ -107,9 +107,8 @@ def period_date(ms: int) -> str:
     return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc).date().isoformat()
 
 
-def after_sales_report(engine: Engine, by: str | None = None, *, opened_from_ms: int | None = None,
-                       opened_to_ms: int | None = None, recurrence_days: float = 7) -> AfterSalesReport:
-    """After-sales KPIs of the tickets opened in ``[from, to)``; with `by`, one set per value or period."""
+def report_filter(by: str | None, opened_from_ms: int | None, opened_to_ms: int | None) -> list:
+    """The WHERE of a KPI report (tickets not folded into another, opened in ``[from, to)``); `by` checked."""
     if by is not None and by not in GROUPINGS + PERIODS:
         raise ValueError(f"cannot group KPIs by {by!r}; choose one of {', '.join(GROUPINGS + PERIODS)}")
     where = [T.c.merged_into.is_(None)]
@@ -117,6 +116,13 @@ def after_sales_report(engine: Engine, by: str | None = None, *, opened_from_ms:
         where.append(T.c.opened_ms >= opened_from_ms)
     if opened_to_ms is not None:
         where.append(T.c.opened_ms < opened_to_ms)
+    return where
+
+
+def after_sales_report(engine: Engine, by: str | None = None, *, opened_from_ms: int | None = None,
+                       opened_to_ms: int | None = None, recurrence_days: float = 7) -> AfterSalesReport:
+    """After-sales KPIs of the tickets opened in ``[from, to)``; with `by`, one set per value or period."""
+    where = report_filter(by, opened_from_ms, opened_to_ms)
     columns = _columns(recurrence_days)
 
     def compute(conn) -> AfterSalesReport:

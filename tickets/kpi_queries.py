@@ -13,8 +13,8 @@ from sqlalchemy import Engine, and_, case, func, literal, or_, select
 
 from tickets.aggregates import cache_of
 from tickets.after_sales import PERIODS
-from tickets.after_sales_queries import period_date, period_start
-from tickets.kpis import AUTO_RESOLVER, GROUPINGS, KpiReport, Kpis
+from tickets.after_sales_queries import period_date, period_start, report_filter
+from tickets.kpis import AUTO_RESOLVER, KpiReport, Kpis
 from tickets.models import ACTIVE_STATES, TicketRow
 
 T = TicketRow.__table__
@@ -55,13 +55,7 @@ def _kpis(row) -> Kpis:
 def kpi_report(engine: Engine, by: str | None = None, *, opened_from_ms: int | None = None,
                opened_to_ms: int | None = None) -> KpiReport:
     """Overall KPIs of the tickets opened in ``[from, to)`` and, with `by`, one set per value."""
-    if by is not None and by not in GROUPINGS + PERIODS:
-        raise ValueError(f"cannot group KPIs by {by!r}; choose one of {', '.join(GROUPINGS + PERIODS)}")
-    where = [T.c.merged_into.is_(None)]
-    if opened_from_ms is not None:
-        where.append(T.c.opened_ms >= opened_from_ms)
-    if opened_to_ms is not None:
-        where.append(T.c.opened_ms < opened_to_ms)
+    where = report_filter(by, opened_from_ms, opened_to_ms)
 
     def compute(conn) -> KpiReport:
         overall = _kpis(conn.execute(select(*_columns()).where(*where)).one())
