@@ -68,6 +68,13 @@ def _metrics(engine: Engine, influx: InfluxReader) -> ApiMetrics:
     return metrics
 
 
+def from_environment() -> FastAPI:
+    """The API over the settings of the environment (the factory each `faultline api --workers` process runs)."""
+    from faultline.settings import load_settings
+
+    return create_app(load_settings())
+
+
 def create_app(
     settings: Settings,
     *,

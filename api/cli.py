@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -76,7 +77,10 @@ def revoke(key_id: int):
 @click.command()
 @click.option("--host", default=None, help="Bind address (default FAULTLINE_API_HOST)")
 @click.option("--port", type=int, default=None, help="Port (default FAULTLINE_API_PORT)")
-def api(host: str | None, port: int | None):
+@click.option("--workers", type=click.IntRange(0, 64), default=1, show_default=True,
+              help="API processes sharing the port (0: one per core, at most 8); Python serves one request "
+                   "at a time per process, so more cores answer more requests in flight")
+def api(host: str | None, port: int | None, workers: int):
     """Serve the API alone with uvicorn."""
     import uvicorn
 
@@ -92,6 +96,13 @@ def api(host: str | None, port: int | None):
         sock = listen_socket(bind_host, bind_port)
     except ApiPortError as exc:
         raise click.ClickException(str(exc)) from None
+    workers = workers or min(8, os.cpu_count() or 1)
+    if workers > 1:  # every worker builds the app from the same settings and accepts on the bound socket
+        click.echo(f"faultline api: serving on http://{bind_host}:{bind_port} with {workers} processes "
+                   "(docs at /docs)", err=True)
+        uvicorn.run("api.app:from_environment", factory=True, fd=sock.fileno(), workers=workers,
+                    log_level=settings.log_level.lower(), proxy_headers=False)
+        sys.exit(0)
     app = create_app(settings)
     config = uvicorn.Config(app, host=bind_host, port=bind_port,
                             log_level=settings.log_level.lower(), proxy_headers=False)

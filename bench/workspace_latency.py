@@ -10,7 +10,7 @@ PostgreSQL fill to minutes. A load generator (threads, one httpx client each, a 
 session for the pages) keeps 8 requests in flight for `seconds` per
 endpoint; each repetition reports p50/p95/p99.
 
-``python -m bench.workspace_latency [--sqlite N] [--postgres N] [--seconds S] [--reps R]``
+``python -m bench.workspace_latency [--sqlite N] [--postgres N] [--seconds S] [--reps R] [--api-workers W]``
 prints the figures as a Markdown table (what docs/performance.md quotes).
 """
 
@@ -207,8 +207,9 @@ def load(url: str, headers: dict, cookies: dict, paths, concurrency: int, second
     return result
 
 
-def measure(kind: str, n: int, work: Path, seconds: float, reps: int) -> dict:
-    """Fill a store of `kind` (sqlite|postgresql) with `n` tickets, serve it, load each endpoint."""
+def measure(kind: str, n: int, work: Path, seconds: float, reps: int, workers: int = 1) -> dict:
+    """Fill a store of `kind` (sqlite|postgresql) with `n` tickets, serve it (`faultline api --workers`),
+    load each endpoint."""
     import httpx
     import psycopg
 
@@ -239,7 +240,7 @@ def measure(kind: str, n: int, work: Path, seconds: float, reps: int) -> dict:
     port = free_port()
     env = {"FAULTLINE_DATA_DIR": str(data), "FAULTLINE_LOG_LEVEL": "WARNING", "FAULTLINE_API_PORT": str(port),
            "FAULTLINE_DATABASE_URL": "" if kind == "sqlite" else sql_url}
-    child = Child([FAULTLINE, "api"], env, work / f"workspace-{kind}.log").start()
+    child = Child([FAULTLINE, "api", "--workers", str(workers)], env, work / f"workspace-{kind}.log").start()
     url = f"http://127.0.0.1:{port}"
     rng = random.Random(7)
     endpoints = {
@@ -248,7 +249,7 @@ def measure(kind: str, n: int, work: Path, seconds: float, reps: int) -> dict:
         "GET /api/v1/tickets?limit=50": (lambda: "/api/v1/tickets?limit=50", False),
         "GET /api/v1/kpis": (lambda: "/api/v1/kpis", False),
     }
-    out = {"kind": kind, "tickets": n, "fill_s": round(fill_s, 1), "cold_ms": cold,
+    out = {"kind": kind, "tickets": n, "workers": workers, "fill_s": round(fill_s, 1), "cold_ms": cold,
            "runs": {name: [] for name in endpoints}}
     try:
         deadline = time.monotonic() + 90
@@ -283,15 +284,15 @@ GOALS = {"queue page": ("p95_ms", 200), "ticket page": ("p95_ms", 200),
 
 
 def table(results: list[dict]) -> list[str]:
-    lines = ["| store | tickets | endpoint | p50 ms | p95 ms | p99 ms | goal | req/s | errors |",
-             "|---|---:|---|---:|---:|---:|---|---:|---:|"]
+    lines = ["| store | tickets | API processes | endpoint | p50 ms | p95 ms | p99 ms | goal | req/s | errors |",
+             "|---|---:|---:|---|---:|---:|---:|---|---:|---:|"]
     for r in results:
         for name, runs in r["runs"].items():
             def med(attr):
                 vals = [getattr(x, attr) for x in runs if getattr(x, attr) is not None]
                 return f"{statistics.median(vals):.1f}" if vals else "n/a"
             which, limit = GOALS[name]
-            lines.append(f"| {r['kind']} | {r['tickets']:,} | {name} | {med('p50_ms')} | {med('p95_ms')} | "
+            lines.append(f"| {r['kind']} | {r['tickets']:,} | {r.get('workers', 1)} | {name} | {med('p50_ms')} | {med('p95_ms')} | "
                          f"{med('p99_ms')} | {which[:3]} ≤ {limit} | {med('rps')} | {sum(x.errors for x in runs)} |")
     return lines
 
@@ -302,6 +303,7 @@ def main(argv=None) -> int:
     parser.add_argument("--postgres", type=int, default=1_000_000, help="tickets on PostgreSQL (0: skip)")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--api-workers", type=int, default=1, help="faultline api --workers")
     args = parser.parse_args(argv)
     import tempfile
 
@@ -310,7 +312,7 @@ def main(argv=None) -> int:
     try:
         for kind, n in (("sqlite", args.sqlite), ("postgresql", args.postgres)):
             if n:
-                r = measure(kind, n, work, args.seconds, args.reps)
+                r = measure(kind, n, work, args.seconds, args.reps, args.api_workers)
                 print(f"# {kind}: {n:,} tickets filled in {r['fill_s']} s; computed afresh: {r['cold_ms']}",
                       flush=True)
                 results.append(r)

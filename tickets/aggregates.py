@@ -6,7 +6,10 @@ recurrence, folding, auto-resolution) and every new ticket takes a new id, so
 ``(max(tickets.id), max(ticket_events.id))`` — two primary-key lookups —
 changes whenever such an aggregate can. An aggregate is computed once per
 query and stamp, and kept at most `ttl_s` (a bound for writers that bypass
-the history); other processes' changes are seen through the same stamp.
+the history): past that age, with the stamp unchanged, requests get the
+kept value while one thread computes it again behind them, so a read-only
+store never makes a request wait for a fresh aggregate (a changed stamp
+always does). Other processes' changes are seen through the same stamp.
 """
 
 from __future__ import annotations
@@ -34,10 +37,26 @@ def stamp(conn: Connection) -> tuple[int, int]:
 
 
 class AggregateCache:
-    def __init__(self, ttl_s: float = 60.0, size: int = 512, clock: Callable[[], float] = time.monotonic):
-        self.ttl_s, self.size, self.clock = ttl_s, size, clock
+    def __init__(self, ttl_s: float = 60.0, size: int = 512, clock: Callable[[], float] = time.monotonic,
+                 engine: Engine | None = None):
+        self.ttl_s, self.size, self.clock, self.engine = ttl_s, size, clock, engine
         self._items: OrderedDict[Hashable, tuple[tuple, float, object]] = OrderedDict()
         self._lock = threading.Lock()
+        self._refreshing: set[Hashable] = set()
+
+    def _refresh(self, key: Hashable, compute: Callable[[Connection], V]) -> None:
+        """Recompute an aged aggregate on a connection of its own (the requests meanwhile get the old one)."""
+        try:
+            with self.engine.connect() as conn:
+                current, value = stamp(conn), compute(conn)
+            with self._lock:
+                self._items[key] = (current, self.clock(), value)
+        except Exception:  # noqa: BLE001 - the next request past the age computes it in line
+            with self._lock:
+                self._items.pop(key, None)
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
 
     def get(self, conn: Connection, key: Hashable, compute: Callable[[Connection], V]) -> V:
         """`compute(conn)`, or its earlier result when nothing changed since and it is fresh enough.
@@ -51,9 +70,16 @@ class AggregateCache:
         now, current = self.clock(), stamp(conn)
         with self._lock:
             hit = self._items.get(key)
-            if hit is not None and hit[0] == current and now - hit[1] < self.ttl_s:
+            if hit is not None and hit[0] == current:
                 self._items.move_to_end(key)
-                return hit[2]
+                if now - hit[1] < self.ttl_s:
+                    return hit[2]
+                if self.engine is not None:  # aged, nothing seen changing: answer now, refresh behind
+                    if key not in self._refreshing:
+                        self._refreshing.add(key)
+                        threading.Thread(target=self._refresh, args=(key, compute), daemon=True,
+                                         name="aggregate-refresh").start()
+                    return hit[2]
         value = compute(conn)
         with self._lock:
             self._items[key] = (current, now, value)
@@ -68,5 +94,5 @@ def cache_of(engine: Engine) -> AggregateCache:
     with _lock:
         cache = _caches.get(engine)
         if cache is None:
-            cache = _caches[engine] = AggregateCache()
+            cache = _caches[engine] = AggregateCache(engine=engine)
         return cache

@@ -95,3 +95,43 @@ def test_faultline_api_serves_over_http(cli_env):
     # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught
     assert "Application shutdown complete" in rest
     assert proc.returncode in (0, -15)
+
+
+def _children(pid: int) -> set[int]:
+    try:
+        return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except FileNotFoundError:
+        return set()
+
+
+def test_faultline_api_with_two_workers_serves_from_two_processes_and_stops_them(cli_env):
+    from support import wait_until
+
+    runner = CliRunner()
+    viewer_key = runner.invoke(main, ["apikey", "create", "--role", "viewer", "--name", "grafana"]).stdout.split()[0]
+    port = free_port()
+    env = dict(os.environ, FAULTLINE_API_PORT=str(port))
+    proc = subprocess.Popen([FAULTLINE, "api", "--workers", "2"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(proc)
+
+        def answering():
+            try:
+                return _get(base + "/api/v1/tickets?limit=5", viewer_key)[0] == 200
+            except OSError:  # the workers are still starting
+                return False
+
+        wait_until(answering, 60, what="the workers answering")
+        workers = wait_until(lambda: _children(proc.pid) if len(_children(proc.pid)) >= 2 else None, 30,
+                             what="two worker processes")
+        assert all(_get(base + "/ready")[0] == 200 for _ in range(10))
+        assert _get(base + "/api/v1/tickets")[0] == 401  # keys checked in every worker
+    finally:
+        proc.terminate()
+        _, rest = proc.communicate(timeout=60)
+    assert "Application shutdown complete" in rest
+    assert proc.returncode in (0, -15)
+    assert not any(Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+                   for pid in workers)  # the workers stopped with the parent
