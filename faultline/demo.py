@@ -17,6 +17,7 @@ when an injected incident did not become a ticket (what CI checks).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -190,7 +191,9 @@ def _watch(service, publisher: threading.Thread, result: dict, stop: threading.E
     while time.monotonic() - since < QUIET_S and time.monotonic() < deadline:
         _tick(service, result, stop)
         now = _progress(service)
-        if now != last or not service.records.empty() or service.alerting_busy:  # a ticket may be on its way
+        # a ticket may be on its way: records queued, the alert or ticket stage at work, or an alert with its
+        # reports in, waiting out its pending time (on the event clock: after the stream, at wall-clock speed)
+        if now != last or not service.records.empty() or service.alerting_busy or now[-1]:
             last, since = now, time.monotonic()
     _last_plain[0] = 0.0
     _line(_counts(service, result))
@@ -209,7 +212,9 @@ def _progress(service) -> tuple:
 
     with service.engine.connect() as conn:
         alerts = tuple(conn.execute(text("SELECT coalesce(sum(version), 0), count(*) FROM alert_states")).one())
-    return service.ingest.acked, service.anomaly_count, alerts
+        bodies = conn.execute(text("SELECT body FROM alert_states WHERE state = 'pending'")).scalars().all()
+    due = sum(json.loads(b).get("count", 0) >= service.settings.alert_min_count for b in bodies)
+    return service.ingest.acked, service.anomaly_count, alerts, due
 
 
 def _report(service, settings, result: dict) -> bool:
