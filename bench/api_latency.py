@@ -142,18 +142,7 @@ def api_runs(work: Path, tickets: int, reps: int, seconds: float, concurrency: i
     child = Child([FAULTLINE, "api"], env, work / "api.log").start()
     out: dict = {"fill_s": fill_s, "runs": {name: [] for name in ENDPOINTS}}
     try:
-        import httpx
-
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or child.pid is None:
-                raise RuntimeError(f"faultline api did not answer: {child.log_text()[-1500:]}")
-            time.sleep(0.1)
+        child.wait_healthy(f"http://127.0.0.1:{port}/health", timeout=60)
         for name, path in ENDPOINTS.items():
             load(f"http://127.0.0.1:{port}", key, path, 2, 1.0)  # warm-up
         for _ in range(reps):

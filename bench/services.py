@@ -126,6 +126,21 @@ class Child:
             time.sleep(poll)
         raise RuntimeError(f"{self.argv[0]} did not print {pattern!r} within {timeout:.0f}s; see {self.log_path}")
 
+    def wait_healthy(self, url: str, timeout: float = 60.0, poll: float = 0.1) -> None:
+        """Wait until ``GET url`` answers 200 (an API child serving); its log in the error otherwise."""
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or self.pid is None:
+                raise RuntimeError(f"{self.argv[0]} did not answer {url}: {self.log_text()[-1500:]}")
+            time.sleep(poll)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int | None:
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None

@@ -210,7 +210,6 @@ def load(url: str, headers: dict, cookies: dict, paths, concurrency: int, second
 def measure(kind: str, n: int, work: Path, seconds: float, reps: int, workers: int = 1) -> dict:
     """Fill a store of `kind` (sqlite|postgresql) with `n` tickets, serve it (`faultline api --workers`),
     load each endpoint."""
-    import httpx
     import psycopg
 
     from api.users import UserStore
@@ -252,16 +251,7 @@ def measure(kind: str, n: int, work: Path, seconds: float, reps: int, workers: i
     out = {"kind": kind, "tickets": n, "workers": workers, "fill_s": round(fill_s, 1), "cold_ms": cold,
            "runs": {name: [] for name in endpoints}}
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or child.pid is None:
-                raise RuntimeError(f"faultline api did not answer: {child.log_text()[-1500:]}")
-            time.sleep(0.2)
+        child.wait_healthy(f"{url}/health", timeout=90, poll=0.2)
         cookies = _session_cookie(url)
         auth = {"Authorization": f"Bearer {key}"}
         for name, (paths, page) in endpoints.items():  # warm-up
