@@ -100,8 +100,10 @@ def api(host: str | None, port: int | None, workers: int):
     if workers > 1:  # every worker builds the app from the same settings and accepts on the bound socket
         click.echo(f"faultline api: serving on http://{bind_host}:{bind_port} with {workers} processes "
                    "(docs at /docs)", err=True)
+        # the supervisor pings each worker; a worker busy starting on a loaded machine answers late, and
+        # uvicorn's 5 s default then kills it with the connections it had accepted
         uvicorn.run("api.app:from_environment", factory=True, fd=sock.fileno(), workers=workers,
-                    log_level=settings.log_level.lower(), proxy_headers=False)
+                    log_level=settings.log_level.lower(), proxy_headers=False, timeout_worker_healthcheck=30)
         sys.exit(0)
     app = create_app(settings)
     config = uvicorn.Config(app, host=bind_host, port=bind_port,

@@ -47,6 +47,32 @@ def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1, what: st
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_database(prefix: str):
+    """Generator for a fixture: the URL of a throwaway PostgreSQL database, dropped after the test;
+    the test is skipped when no PostgreSQL answers on 127.0.0.1:5432 (trust auth)."""
+    import pytest
+    from sqlalchemy import create_engine, text
+
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure to connect means no server to test against
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432 (database test, trust auth)")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def quiet_http_server(handler):
     """A threading HTTP server on a free local port that does not print a traceback when a client
     hung up first (tests whose client times out on purpose); any other handler error is printed."""

@@ -7,16 +7,15 @@ when no PostgreSQL answers on 127.0.0.1:5432).
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from api.keys import ROLES, KeyStore
 from faultline.db import make_engine, migrate
 from faultline.settings import load_settings
+from support import postgres_database
 
 
 class Clock:
@@ -29,9 +28,6 @@ class Clock:
         return self.ms
 
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
 def pytest_configure(config):
     config.addinivalue_line("markers", "sql(*kinds): run on these SQL databases (sqlite, postgresql)")
 
@@ -42,31 +38,13 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("database", marker.args if marker else ("sqlite",), indirect=True)
 
 
-def _postgres_database():
-    try:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception:
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432 (database test, trust auth)")
-    name = f"faultline_api_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture
 def database(request):
     """The SQL URL under test: "" for the default SQLite file in the data dir, or a PostgreSQL one."""
     if request.param == "sqlite":
         yield ""
         return
-    yield from _postgres_database()
+    yield from postgres_database("faultline_api")
 
 
 @pytest.fixture

@@ -15,16 +15,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from faultline.db import make_engine
 from influx.client import InfluxClient
 from ingest import deadletters
 from ingest.ledger import load_entries
-from support import IngestProcess, publish_all, telemetry_stream, wait_until
+from support import IngestProcess, postgres_database, publish_all, telemetry_stream, wait_until
 
 N, DEVICES, BAD_EVERY = 24_000, 100, 200
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -33,21 +31,7 @@ def database_url(request):
     if request.param == "sqlite":
         yield ""
         return
-    try:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432 (trust auth)")
-    name = f"faultline_workers_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    yield from postgres_database("faultline_workers")
 
 
 def stored(client: InfluxClient) -> int:
