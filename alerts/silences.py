@@ -30,7 +30,7 @@ from sqlalchemy import BigInteger, Engine, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from detectors.anomaly import Anomaly
-from faultline.db import Base
+from database import Base
 
 ALERT_LABELS = ("device", "subject", "model", "firmware", "site", "code", "detector", "scope")
 OPERATORS = ("=~", "!~", "!=", "=")  # longest first, for parsing

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from alerts.lifecycle import AlertRecord
 from alerts.silences import Silence, list_silences
 from detectors.anomaly import Anomaly
-from faultline.db import Base
+from database import Base
 
 _INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 
@@ -89,7 +89,7 @@ def record_from_json(text: str) -> AlertRecord:
 
 
 class SqlAlertStore:
-    """`AlertStateStore` on a SQLAlchemy engine (tables created by `faultline.db.migrate`)."""
+    """`AlertStateStore` on a SQLAlchemy engine (tables created by `database.migrate`)."""
 
     def __init__(self, engine: Engine):
         self.engine = engine

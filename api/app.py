@@ -29,7 +29,7 @@ from api.routes import apikeys, deadletters, devices, health, kpis, satisfaction
 from api.stored_alerts import StoredAlerts
 from api.strict_query import reject_unknown_query
 from api.ticket_queries import counts_by_state
-from faultline.db import make_engine, migrate
+from database import make_engine, migrate
 from faultline.settings import Settings
 from influx.errors import InfluxError
 from ingest import deadletters as dead_letters

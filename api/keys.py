@@ -18,7 +18,7 @@ from typing import Callable
 from sqlalchemy import BigInteger, Engine, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from faultline.db import Base
+from database import Base
 
 ROLES = ("viewer", "technician", "admin")  # each role can do what the ones before it can
 KEY_PREFIX = "flk_"

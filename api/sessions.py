@@ -22,7 +22,7 @@ from typing import Callable
 from sqlalchemy import BigInteger, Engine, ForeignKey, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from faultline.db import Base
+from database import Base
 
 COOKIE = "faultline_session"
 LOGIN_CSRF_COOKIE = "faultline_login_csrf"

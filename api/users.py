@@ -20,7 +20,7 @@ from sqlalchemy import BigInteger, Engine, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from api.keys import ROLES
-from faultline.db import Base
+from database import Base
 
 NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 MIN_PASSWORD, MAX_PASSWORD = 10, 256

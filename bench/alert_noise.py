@@ -30,7 +30,7 @@ from alerts.config import AlertConfig
 from alerts.manager import AlertManager
 from alerts.store import SqlAlertStore
 from detectors.anomaly import Anomaly
-from faultline.db import make_engine, migrate
+from database import make_engine, migrate
 from tickets.service import TicketService
 
 T0 = 1_767_225_600_000

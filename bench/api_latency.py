@@ -42,7 +42,7 @@ def _evidence_templates(rng: random.Random, count: int = 64) -> list[str]:
 
 
 def fill_tickets(sql_url: str, n: int, seed: int = 1, now_ms: int | None = None) -> None:
-    from faultline.db import make_engine, migrate
+    from database import make_engine, migrate
     from tickets.models import TicketRow
 
     migrate(sql_url)
@@ -77,7 +77,7 @@ def fill_tickets(sql_url: str, n: int, seed: int = 1, now_ms: int | None = None)
 
 def api_key(sql_url: str) -> str:
     from api.keys import KeyStore
-    from faultline.db import make_engine
+    from database import make_engine
 
     return KeyStore(make_engine(sql_url)).create("bench", "viewer")[1]
 
@@ -132,7 +132,7 @@ def api_runs(work: Path, tickets: int, reps: int, seconds: float, concurrency: i
     data = work / "api-data"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
-    sql_url = f"sqlite:///{(data / 'faultline.db').resolve()}"
+    sql_url = f"sqlite:///{(data / 'database').resolve()}"
     t0 = time.perf_counter()
     fill_tickets(sql_url, tickets)
     fill_s = time.perf_counter() - t0

@@ -135,7 +135,7 @@ def latency_run(services: Services, work: Path, incidents: int = 6, faults: int 
         for i, d in enumerate(devices):
             meta = {"model": f"LAT-{i}", "firmware": f"9.{i}.0", "site": f"lat-site-{i}"}
             client.publish(f"devices/{d}/meta", orjson.dumps(meta), qos=1, retain=True).wait_for_publish(10)
-        watch = TicketWatch(f"sqlite:///{(data / 'faultline.db').resolve()}", devices)
+        watch = TicketWatch(f"sqlite:///{(data / 'database').resolve()}", devices)
         watch.start()
         first: dict[str, float] = {}
         closes: dict[str, float] = {}

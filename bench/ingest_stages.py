@@ -41,7 +41,7 @@ def _messages(n: int) -> list[tuple[str, bytes]]:
 def _pipeline(root: Path):
     from sqlalchemy import create_engine
 
-    from faultline.db import Base
+    from database import Base
     from ingest.decode import DecodeLimits
     from ingest.fields import FieldCatalogue
     from ingest.ledger import Ledger

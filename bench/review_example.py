@@ -18,7 +18,7 @@ JAN, FEB = 1_767_225_600_000, 1_769_904_000_000
 
 
 def main() -> None:
-    from faultline.db import make_engine, migrate
+    from database import make_engine, migrate
     from simulators.ticket_month import simulate_month
     from tickets.review_data import gather
     from tickets.review_render import write

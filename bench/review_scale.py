@@ -60,7 +60,7 @@ def fill(engine, n: int, seed: int = 0) -> None:
 
 
 def main() -> None:
-    from faultline.db import make_engine, migrate
+    from database import make_engine, migrate
     from tickets.review_data import gather
     from tickets.review_render import write
 

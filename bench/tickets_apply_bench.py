@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from faultline.db import make_engine, migrate
+from database import make_engine, migrate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from ticket_support import apply_many  # noqa: E402  (the worker the concurrency tests use)

@@ -74,7 +74,7 @@ def ticket_rows(n: int, seed: int = 1, now_ms: int | None = None):
 
 
 def fill_sqlite(sql_url: str, n: int) -> None:
-    from faultline.db import make_engine, migrate
+    from database import make_engine, migrate
     from tickets.models import TicketRow
 
     migrate(sql_url)
@@ -103,7 +103,7 @@ def fill_postgres(sql_url: str, n: int) -> None:
     """Migrate, then COPY `n` rows in chunks, then ANALYZE."""
     import psycopg
 
-    from faultline.db import migrate
+    from database import migrate
 
     migrate(sql_url)
     with psycopg.connect(sql_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
@@ -123,7 +123,7 @@ def cold_ms(sql_url: str, reps: int = 5) -> dict:
     """Median ms of the aggregates computed afresh (no reuse), one at a time, without HTTP."""
     from api.ticket_queries import TicketFilter
     from api.ui.queue import QueueQuery, _tally
-    from faultline.db import make_engine
+    from database import make_engine
     from tickets import kpi_queries
     from tickets.aggregates import AggregateCache
 
@@ -213,14 +213,14 @@ def measure(kind: str, n: int, work: Path, seconds: float, reps: int, workers: i
     import psycopg
 
     from api.users import UserStore
-    from faultline.db import make_engine
+    from database import make_engine
 
     data = work / f"workspace-{kind}"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
     pg_name = None
     if kind == "sqlite":
-        sql_url = f"sqlite:///{(data / 'faultline.db').resolve()}"
+        sql_url = f"sqlite:///{(data / 'database').resolve()}"
         t0 = time.perf_counter()
         fill_sqlite(sql_url, n)
     else:
@@ -324,7 +324,7 @@ def similar_ms(sql_url: str, queries: int = 20) -> dict:
 
     from sqlalchemy import select, text
 
-    from faultline.db import make_engine
+    from database import make_engine
     from tickets import similar, similar_search
     from tickets.models import TicketRow
 

@@ -75,8 +75,8 @@ def detect(shard: str, cohort: bool | None, alerts: bool):
 def _alerting(settings, client):
     """The alert and ticket stages behind this detector process (shared SQL database)."""
     from faultline.alerting import build_alerting
-    from faultline.clock import EventClock
-    from faultline.db import make_engine, migrate
+    from runtime.clock import EventClock
+    from database import make_engine, migrate
 
     migrate(settings.sql_url)
     clock = EventClock()

@@ -77,7 +77,7 @@ def replay_tickets(truth, anomalies: list[Anomaly], targets, grace_ms: int, aler
     from alerts.manager import AlertManager
     from alerts.store import SqlAlertStore
     from faultline.alerting import AlertingStage
-    from faultline.db import make_engine, migrate
+    from database import make_engine, migrate
     from tickets.service import TicketService
     from tickets.store import list_tickets
 

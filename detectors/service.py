@@ -32,7 +32,7 @@ from typing import Callable
 
 from detectors.engine import DetectorEngine, EngineConfig
 from detectors.sink import AnomalySink
-from faultline.supervisor import Supervisor
+from runtime.supervisor import Supervisor
 from ingest.decode import DecodeError, DecodeLimits, decode_message
 from ingest.records import EVENT_TIMED, DeviceStatus
 
@@ -47,7 +47,7 @@ class DetectService:
         self.now = now
         self.history = history  # an InfluxClient for warm-up, or None
         self.alerting = alerting  # faultline.alerting.AlertingStage: anomalies on to alerts and tickets
-        self.clock = clock  # faultline.clock.EventClock fed with event times, for the alert stage
+        self.clock = clock  # runtime.clock.EventClock fed with event times, for the alert stage
         self.engine = DetectorEngine(config)
         self.sink = AnomalySink(writer)
         self.inbox: queue.Queue = queue.Queue(maxsize=10_000)

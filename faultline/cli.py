@@ -61,7 +61,7 @@ def command_engine(settings, *, create: bool = False):
     refuses a default SQLite file that does not exist, instead of creating
     an empty one in a wrong place and printing nothing.
     """
-    from faultline.db import make_engine, migrate
+    from database import make_engine, migrate
 
     path = settings.sqlite_path
     if not create and path is not None and not path.exists():

@@ -28,11 +28,11 @@ from pathlib import Path
 import click
 
 from faultline.alerting import build_alerting
-from faultline.clock import EventClock
-from faultline.db import make_engine, migrate
+from runtime.clock import EventClock
+from database import make_engine, migrate
 from faultline.settings import Settings
 from faultline.summary import Counters, SummaryLog, ingest_counters
-from faultline.supervisor import Supervisor
+from runtime.supervisor import Supervisor
 from ingest.liveness import Progress
 from ingest.records import EVENT_TIMED, DeviceMeta
 

@@ -201,7 +201,7 @@ class Settings(BaseSettings):
     @property
     def sqlite_path(self) -> Path | None:
         """The default SQLite file in the data dir, or None when ``database_url`` is set."""
-        return None if self.database_url else self.data_dir / "faultline.db"
+        return None if self.database_url else self.data_dir / "database"
 
     @property
     def broker_auth_dir(self) -> Path:

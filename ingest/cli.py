@@ -125,7 +125,7 @@ def ingest(workers, worker):
 
 
 def _run_pool(settings, count: int, stop: threading.Event) -> None:
-    from faultline.db import migrate
+    from database import migrate
     from ingest.workers import DEFAULT_GROUP, WorkerPool
 
     group = settings.mqtt_shared_group or DEFAULT_GROUP

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import BigInteger, Engine, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from faultline.db import Base
+from database import Base
 
 SERVICE_PREFIX = "faultline-"
 DEVICE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import BigInteger, Connection, Engine, Integer, LargeBinary, String, Text, delete, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from faultline.db import Base
+from database import Base
 
 MAX_STORED_PAYLOAD = 1_048_576
 OVERSIZED_HEAD = 1024

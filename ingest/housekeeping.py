@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from typing import Callable
 
-from faultline.supervisor import Supervisor
+from runtime.supervisor import Supervisor
 from influx.line_protocol import encode_line
 from ingest.batch import Batch
 from ingest.deadletters import DeadLetterStore

@@ -42,7 +42,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
-from faultline.db import Base
+from database import Base
 from ingest.idle_cache import IdleCache, wall_ms
 
 MAX_OPEN_RANGES = 256

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
-from faultline.db import Base
+from database import Base
 from ingest.decode import tag_value_problem
 from ingest.idle_cache import IdleCache, wall_ms
 from ingest.records import UNKNOWN_COHORT, Cohort, DeviceMeta, DeviceStatus

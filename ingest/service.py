@@ -10,7 +10,7 @@ and only then acknowledges its messages and hands its records to the sinks
 broker's: at most ``mqtt_max_inflight`` QoS 1 messages are unacknowledged,
 and a full inbox stops reading the socket, for QoS 0 as well.
 
-Supervision (`faultline.supervisor`): every step of every loop is guarded,
+Supervision (`runtime.supervisor`): every step of every loop is guarded,
 a failure is logged and counted and the loop goes on; a thread that ends
 anyway is reported by `readiness` (and ends the process, see `ingest.cli`).
 `stop` finishes within ``stop_timeout_s``.
@@ -24,9 +24,9 @@ import threading
 import time
 from typing import Callable
 
-from faultline.db import make_engine, migrate
+from database import make_engine, migrate
 from faultline.settings import Settings
-from faultline.supervisor import Supervisor
+from runtime.supervisor import Supervisor
 from influx.client import InfluxClient
 from ingest import fields as field_store
 from ingest.batch import Batch, SpooledBatch

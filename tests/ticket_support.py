@@ -33,7 +33,7 @@ def make_alert(key_subject: str = "pump-7", *, scope: str = "device", code: str 
 
 def apply_many(url: str, calls: int, barrier=None) -> list[int]:
     """Worker for concurrency tests: apply `calls` repeats of one alert; the ticket ids seen."""
-    from faultline.db import make_engine
+    from database import make_engine
     from tickets.service import TicketService
 
     engine = make_engine(url)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from faultline.db import Base
+from database import Base
 
 SOURCES = ("detector", "customer")
 TICKET_STATES = ("open", "acknowledged", "resolved", "closed", "reopened")

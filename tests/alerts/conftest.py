@@ -12,7 +12,7 @@ from alerts.config import AlertConfig
 from alerts.manager import AlertManager
 from alerts.store import SqlAlertStore
 from detectors.anomaly import Anomaly
-from faultline.db import make_engine, migrate
+from database import make_engine, migrate
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z

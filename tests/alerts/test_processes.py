@@ -5,7 +5,7 @@ from __future__ import annotations
 from alerts.config import AlertConfig
 from alerts.manager import AlertManager
 from alerts.store import SqlAlertStore
-from faultline.db import make_engine
+from database import make_engine
 
 CONFIG = AlertConfig(min_count=2, pending_s=20.0, resolve_after_s=120.0)
 

@@ -6,7 +6,7 @@ import pytest
 
 from alerts.silences import (Matcher, SilenceError, SilenceNotFound, create_silence, expire_silence, get_silence,
                              list_silences)
-from faultline.db import make_engine
+from database import make_engine
 
 HOUR_MS = 3_600_000
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.keys import ROLES, KeyStore
-from faultline.db import make_engine, migrate
+from database import make_engine, migrate
 from faultline.settings import load_settings
 from support import postgres_database
 

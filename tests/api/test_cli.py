@@ -50,7 +50,7 @@ def test_apikey_errors_are_named(cli_env):
     assert bad_role.exit_code == 2 and "--role" in bad_role.output
     nothing_yet = runner.invoke(main, ["apikey", "revoke", "31337"])
     assert nothing_yet.exit_code == 1 and "no Faultline data in" in nothing_yet.output
-    assert not (Path(cli_env["FAULTLINE_DATA_DIR"]) / "faultline.db").exists()
+    assert not (Path(cli_env["FAULTLINE_DATA_DIR"]) / "database").exists()
     assert runner.invoke(main, ["apikey", "create", "--role", "viewer", "--name", "x"]).exit_code == 0
     unknown = runner.invoke(main, ["apikey", "revoke", "31337"])
     assert unknown.exit_code == 1 and "31337 not found" in unknown.output

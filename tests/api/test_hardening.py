@@ -24,7 +24,7 @@ LIMIT = 64 * 1024
 @pytest.fixture(scope="module")
 def served(stack, tmp_path_factory):
     """A real uvicorn serving the app with a 64 KiB body limit and keys on /docs and /metrics."""
-    from faultline.db import make_engine, migrate
+    from database import make_engine, migrate
 
     data = tmp_path_factory.mktemp("hardening")
     settings = load_settings({"FAULTLINE_MQTT_URL": stack.mqtt_url, "FAULTLINE_INFLUX_URL": stack.influx_url,

@@ -54,7 +54,7 @@ def world(stack, tmp_path_factory):
 
     from api.app import create_app
     from api.users import UserStore
-    from faultline.db import make_engine, migrate
+    from database import make_engine, migrate
     from faultline.settings import load_settings
     from faultline.stack import free_port
     from influx.client import InfluxClient

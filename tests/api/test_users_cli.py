@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from faultline.cli import main
-from faultline.db import Base, make_engine
+from database import Base, make_engine
 from faultline.settings import load_settings
 
 

@@ -55,7 +55,7 @@ def _broker_files(tmp_path: Path) -> tuple[Path, Path]:
     import time
 
     from faultline.certs import ensure
-    from faultline.db import make_engine, migrate
+    from database import make_engine, migrate
     from faultline.provisioning import Provisioner
     from ingest import credentials
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from faultline.db import make_engine, migrate
+from database import make_engine, migrate
 from faultline.provisioning import Provisioner
 from faultline.stack import Mosquitto, free_port
 from ingest import credentials
@@ -19,7 +19,7 @@ from broker_support import DEADLINE_S, NOT_AUTHORIZED, Client, wait_for
 def secured(tmp_path_factory):
     """A Mosquitto on the generated configuration, with its provisioner and three identities."""
     root = tmp_path_factory.mktemp("secured")
-    url = f"sqlite:///{root / 'faultline.db'}"
+    url = f"sqlite:///{root / 'database'}"
     migrate(url)
     engine = make_engine(url)
     broker = Mosquitto(root / "stack", free_port(), root / "auth")

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from faultline.certs import ensure
-from faultline.db import make_engine, migrate
+from database import make_engine, migrate
 from faultline.provisioning import Provisioner
 from faultline.stack import Mosquitto, free_port
 from ingest.mqtt import Subscriber
@@ -19,7 +19,7 @@ from broker_support import DEADLINE_S, Client, wait_for
 def tls_broker(tmp_path_factory):
     """A broker with TLS and the generated authorisation; a provisioned device and service user."""
     root = tmp_path_factory.mktemp("tls")
-    url = f"sqlite:///{root / 'faultline.db'}"
+    url = f"sqlite:///{root / 'database'}"
     migrate(url)
     engine = make_engine(url)
     certs = ensure(root / "tls")

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from faultline.db import make_engine
+from database import make_engine
 from faultline.stack import free_port
 from influx.client import InfluxClient
 from support import ServiceProcess, expected_records, messages_of, publish_all, settled, stored_count, wait_until
@@ -40,7 +40,7 @@ def test_firmware_regression_is_one_cohort_ticket_across_kill_and_replay(stack, 
         service.start()
         publish_all(stack.mqtt_url, msgs[half:])
         wait_until(lambda: stored_count(client) >= expected_records(msgs), 120, what="every record stored")
-        engine = make_engine(f"sqlite:///{env['FAULTLINE_DATA_DIR']}/faultline.db")
+        engine = make_engine(f"sqlite:///{env['FAULTLINE_DATA_DIR']}/database")
         wait_until(lambda: list_tickets(engine), 120, what="a ticket")
         settled(engine)
         publish_all(stack.mqtt_url, msgs)  # the same scenario again
@@ -66,7 +66,7 @@ def test_healthy_fleet_opens_no_ticket(stack, env, prefix, tmp_path):
     try:
         publish_all(stack.mqtt_url, msgs)
         wait_until(lambda: stored_count(client) >= expected_records(msgs), 120, what="every record stored")
-        engine = make_engine(f"sqlite:///{env['FAULTLINE_DATA_DIR']}/faultline.db")
+        engine = make_engine(f"sqlite:///{env['FAULTLINE_DATA_DIR']}/database")
         settled(engine, quiet_s=6.0)
         assert list_tickets(engine) == []
         assert service.terminate() == 0

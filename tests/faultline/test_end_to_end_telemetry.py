@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from faultline.db import make_engine
+from database import make_engine
 from faultline.stack import free_port
 from support import ServiceProcess, messages_of, publish_all, settled, wait_until
 from tickets.store import list_tickets
@@ -38,7 +38,7 @@ def test_a_telemetry_incident_becomes_one_device_ticket(stack, env, tmp_path, sc
     service = ServiceProcess(env, tmp_path / "run.log").start()
     try:
         publish_all(stack.mqtt_url, msgs)
-        engine = make_engine(f"sqlite:///{env['FAULTLINE_DATA_DIR']}/faultline.db")
+        engine = make_engine(f"sqlite:///{env['FAULTLINE_DATA_DIR']}/database")
         wait_until(lambda: [t for t in list_tickets(engine) if t.subject == incident.device], 180,
                    what=f"a ticket for {incident.device}")
         settled(engine)

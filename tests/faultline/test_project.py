@@ -60,13 +60,13 @@ def test_relative_paths_resolve_once_against_the_project(project, no_faultline_e
     settings = load_settings({"FAULTLINE_DATA_DIR": "state", "FAULTLINE_RULES_FILE": "rules.yaml"}, project=project)
     assert settings.data_dir == project / "state"
     assert settings.rules_file == str(project / "rules.yaml")
-    assert settings.sql_url == f"sqlite:///{project}/state/faultline.db"
+    assert settings.sql_url == f"sqlite:///{project}/state/database"
 
 
 def test_cli_finds_the_same_data_from_another_folder(project):
     created = faultline_cli(["apikey", "create", "--role", "viewer", "--name", "from-the-top"], cwd=project)
     assert created.returncode == 0, created.stderr
-    assert (project / ".faultline" / "faultline.db").exists()
+    assert (project / ".faultline" / "database").exists()
     listed = faultline_cli(["apikey", "list"], cwd=project / "deep" / "below")
     assert listed.returncode == 0 and "from-the-top" in listed.stdout
     assert not (project / "deep" / "below" / ".faultline").exists()

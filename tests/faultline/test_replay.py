@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from faultline.db import make_engine
+from database import make_engine
 from faultline.stack import free_port
 from support import ServiceProcess, faultline_cli, settled, wait_until
 from tickets.store import list_tickets
@@ -35,7 +35,7 @@ def test_second_replay_is_late_and_said_so(env, tmp_path):
     args = SIMULATE + ["--topic-prefix", env["FAULTLINE_MQTT_TOPIC_PREFIX"]]
     log = tmp_path / "run.log"
     service = ServiceProcess(env, log).start()
-    engine = make_engine(f"sqlite:///{env['FAULTLINE_DATA_DIR']}/faultline.db")
+    engine = make_engine(f"sqlite:///{env['FAULTLINE_DATA_DIR']}/database")
     try:
         first = faultline_cli(args, cwd=tmp_path, env=env, timeout=300)
         assert first.returncode == 0 and "warning" not in first.stderr, first.stderr

@@ -10,7 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
-from faultline.db import make_engine
+from database import make_engine
 from influx.client import InfluxClient
 from support import (IngestProcess, expected_records, messages_of, publish_all, settled, stored_count,
                      telemetry_stream, wait_until)
@@ -53,7 +53,7 @@ def test_ingest_and_detect_as_separate_processes_open_one_ticket(stack, settings
     detect_log = open(tmp_path / "detect.log", "wb")
     detect = subprocess.Popen([str(Path(sys.executable).parent / "faultline"), "detect"], env={**os.environ, **env},
                               stdout=detect_log, stderr=subprocess.STDOUT, start_new_session=True)
-    engine = make_engine(f"sqlite:///{env['FAULTLINE_DATA_DIR']}/faultline.db")
+    engine = make_engine(f"sqlite:///{env['FAULTLINE_DATA_DIR']}/database")
     try:
         wait_until(lambda: b"subscribed" in (tmp_path / "detect.log").read_bytes() or detect.poll() is not None,
                    60, what="detect subscribed")

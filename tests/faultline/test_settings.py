@@ -64,7 +64,7 @@ def test_password_never_printed(tmp_path):
 
 def test_default_database_is_sqlite_in_data_dir(tmp_path):
     s = load_settings({"FAULTLINE_DATA_DIR": str(tmp_path)})
-    assert s.sql_url == f"sqlite:///{tmp_path.resolve()}/faultline.db"
+    assert s.sql_url == f"sqlite:///{tmp_path.resolve()}/database"
 
 
 def test_readme_names_the_settings_it_documents():

@@ -42,7 +42,7 @@ def run_detection_stages(anomalies: list[Anomaly], settings, client, end_ms: int
     from alerts.manager import AlertManager
     from alerts.store import SqlAlertStore
     from detectors.sink import AnomalySink
-    from faultline.db import make_engine, migrate
+    from database import make_engine, migrate
 
     sink = AnomalySink(client)
     sink.write(anomalies)

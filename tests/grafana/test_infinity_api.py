@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.keys import KeyStore
-from faultline.db import make_engine, migrate
+from database import make_engine, migrate
 from faultline.settings import load_settings
 from grafana_dashboards import all_panels, load_dashboards
 

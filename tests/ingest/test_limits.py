@@ -8,7 +8,7 @@ import orjson
 import pytest
 from sqlalchemy import insert
 
-from faultline.db import make_engine, migrate
+from database import make_engine, migrate
 from ingest import deadletters, fields
 from ingest.batch import Batch
 from ingest.deadletters import DeadLetter, DeadLetterStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from faultline.cli import main
-from faultline.db import make_engine, migrate
+from database import make_engine, migrate
 from faultline.settings import load_settings
 from ingest import deadletters
 from ingest.deadletters import DeadLetter

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from faultline.db import make_engine
+from database import make_engine
 from influx.client import InfluxClient
 from ingest import deadletters
 from ingest.ledger import load_entries
@@ -92,7 +92,7 @@ def test_kill_9_of_one_worker_loses_nothing_and_adds_no_duplicate(stack, tmp_pat
         publisher.join(300)
         wait_until(lambda: stored(client) == N, 300, what=f"all {N} stored")
         assert per_device(client) == {f"dev-{d:04d}": N // DEVICES for d in range(DEVICES)}
-        engine = make_engine(database_url or f"sqlite:///{tmp_path / 'data' / 'faultline.db'}")
+        engine = make_engine(database_url or f"sqlite:///{tmp_path / 'data' / 'database'}")
         expected = list(range(0, N, BAD_EVERY))
         wait_until(lambda: len(bad_payloads(engine)) == len(expected), 60, what="every bad message dead-lettered")
         assert pool.terminate() == 0

@@ -49,7 +49,7 @@ def test_ingested_firmware_regression_matches_the_truth(settings_env, tmp_path):
 
 
 def test_ingest_dead_letters_exactly_the_malformed_messages_the_truth_counts(settings_env, tmp_path):
-    from faultline.db import make_engine
+    from database import make_engine
     from faultline.settings import load_settings
     from ingest import deadletters
 

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from faultline.db import make_engine, migrate
+from database import make_engine, migrate
 from ticket_support import Clock
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from faultline.cli import main
-from faultline.db import make_engine, migrate
+from database import make_engine, migrate
 from faultline.settings import load_settings
 from ticket_support import Clock, make_alert
 from tickets.models import OutboxRow

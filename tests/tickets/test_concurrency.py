@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 from sqlalchemy import select
 
-from faultline.db import make_engine
+from database import make_engine
 from ticket_support import Clock, apply_many, make_alert
 from tickets import store
 from tickets.models import TicketRow

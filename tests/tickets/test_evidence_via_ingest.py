@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from faultline.db import make_engine, migrate
+from database import make_engine, migrate
 from faultline.settings import load_settings
 from influx.client import InfluxClient
 from ingest.service import IngestService

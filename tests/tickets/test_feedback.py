@@ -110,7 +110,7 @@ def test_thresholds_cli_lists_and_reverts(settings_env):
     from click.testing import CliRunner
 
     from faultline.cli import main
-    from faultline.db import make_engine, migrate
+    from database import make_engine, migrate
     from faultline.settings import load_settings
 
     settings = load_settings(settings_env)

@@ -6,7 +6,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from faultline.db import Base, alembic_config, make_engine, migrate
+from database import Base, alembic_config, make_engine, migrate
 from tickets import models
 
 OURS = {t.name for t in Base.metadata.sorted_tables if t.name.startswith("ticket")}

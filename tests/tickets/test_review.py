@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from PIL import Image
 
-from faultline.db import make_engine, migrate
+from database import make_engine, migrate
 from simulators.ticket_month import simulate_month
 from tickets.review import ReviewJob, parse_time, webhook_announcer
 from tickets.review_charts import NOW

@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from typing import Callable
 
-log = logging.getLogger("faultline.supervisor")
+log = logging.getLogger("runtime.supervisor")
 LOG_EVERY_S = 60.0
 
 

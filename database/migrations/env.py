@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from faultline.db import make_engine
+from database import make_engine
 
 config = context.config
 engine = make_engine(config.get_main_option("sqlalchemy.url"))

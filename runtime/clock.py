@@ -1,4 +1,4 @@
-"""`EventClock`: the time the alerting stage lives in.
+"""Clocks: `wall_ms`, the wall clock in epoch milliseconds, and `EventClock`, the time the alerting stage lives in.
 
 It follows the newest event time seen (the watermark) and, between events,
 runs on at wall-clock speed. Live, event time is wall time, so this is the
@@ -19,6 +19,11 @@ from __future__ import annotations
 import threading
 import time
 from typing import Callable
+
+
+def wall_ms() -> int:
+    """The wall clock in milliseconds since the epoch (every stage's default `now`)."""
+    return time.time_ns() // 1_000_000
 
 
 class EventClock:

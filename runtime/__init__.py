@@ -1,0 +1,1 @@
+"""What every stage runs on: the supervisor of long-lived threads and the clocks."""
