@@ -1,0 +1,1 @@
+"""`faultline ...` commands, one module per command family; `faultline.cli` loads them lazily."""
