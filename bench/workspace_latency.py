@@ -325,7 +325,7 @@ def similar_ms(sql_url: str, queries: int = 20) -> dict:
     from sqlalchemy import select, text
 
     from database import make_engine
-    from tickets import similar, similar_search
+    from tickets import case_text, similar, similar_search
     from tickets.models import TicketRow
 
     T = TicketRow.__table__
@@ -339,11 +339,11 @@ def similar_ms(sql_url: str, queries: int = 20) -> dict:
                 root_cause="bench cause", resolution="bench fix"))
             if conn.dialect.name == "sqlite":
                 conn.execute(text("INSERT INTO ticket_fts (rowid, body) VALUES (:id, :body)"),
-                             [{"id": r.id, "body": similar.case_text(r.title, r.explanation, r.evidence)}
+                             [{"id": r.id, "body": case_text.case_text(r.title, r.explanation, r.evidence)}
                               for r in rows])
             else:
                 conn.execute(text("INSERT INTO ticket_fts (ticket_id, doc) VALUES (:id, to_tsvector('simple', :body))"),
-                             [{"id": r.id, "body": similar.case_text(r.title, r.explanation, r.evidence)}
+                             [{"id": r.id, "body": case_text.case_text(r.title, r.explanation, r.evidence)}
                               for r in rows])
         out = {}
         for label, patch in (("full-text candidates", None), ("2,000 newest", None)):

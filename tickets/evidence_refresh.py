@@ -19,7 +19,8 @@ from alerts.alert import Alert
 from tickets import store
 from tickets.evidence import Evidence, EvidenceRequest, Explanation
 from tickets.models import ACTIVE_STATES, TicketRow
-from tickets.similar import CaseText, case_text, find_similar
+from tickets.case_text import case_text
+from tickets.similar import CaseText, find_similar
 from tickets.ticket import Ticket
 
 T = TicketRow.__table__

@@ -19,32 +19,20 @@ a person are candidates (auto-resolved ones teach nothing).
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
+from tickets.case_text import case_text, tokens
 from tickets.evidence import SimilarCase
 from tickets.models import DONE_STATES, TicketRow
 
 T = TicketRow.__table__
-TOKEN = re.compile(r"[a-z0-9][a-z0-9_.-]*", re.I)
-NUMBER = re.compile(r"[\d.]+")
 CODE_BONUS, MODEL_BONUS, FIRMWARE_BONUS = 0.15, 0.05, 0.05
 CANDIDATE_LIMIT = 2000  # without a full-text index: the newest resolved tickets
 FTS_CANDIDATES = 200  # with one: its best matches
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-case word tokens; bare numbers are dropped (they are times, counts, versions).
-
-    >>> tokens("E214: overcurrent on phase B, 42 times (fw 2.1.0)")
-    ['e214', 'overcurrent', 'on', 'phase', 'b', 'times', 'fw']
-    """
-    return [t.rstrip(".-") for t in TOKEN.findall(text.lower()) if not (t[0].isdigit() and NUMBER.fullmatch(t))]
 
 
 def tfidf(docs: list[list[str]]) -> list[dict[str, float]]:
@@ -103,14 +91,6 @@ def rank(query: CaseText, candidates: list[CaseText], limit: int = 3) -> list[tu
             scored.append((c.ticket_id, round(s, 4)))
     scored.sort(key=lambda x: (-x[1], x[0]))
     return scored[:limit]
-
-
-def case_text(title: str, explanation: str, evidence_json: str | None, log_msgs=()) -> str:
-    """Title, explanation and log messages (from stored evidence, or given)."""
-    msgs = list(log_msgs)
-    if not msgs and evidence_json:
-        msgs = [f"{x.get('code', '')} {x.get('msg', '')}" for x in json.loads(evidence_json).get("logs", ())]
-    return " ".join([title, explanation, *msgs])
 
 
 def find_similar(conn: Connection, query: CaseText, limit: int = 3) -> tuple[SimilarCase, ...]:

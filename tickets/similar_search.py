@@ -1,7 +1,7 @@
 """Candidates for similar cases from the database's full-text index: SQLite FTS5, PostgreSQL ``tsvector``.
 
 A ticket resolved by a person is indexed (title, explanation, log lines:
-`tickets.similar.case_text`) in the same transaction as its resolution, and
+`tickets.case_text.case_text`) in the same transaction as its resolution, and
 taken out again when it is reopened. `candidates` returns the ids of the
 best matches of any word of the query (FTS5's bm25, PostgreSQL's
 ``ts_rank``), which `tickets.similar.find_similar` then ranks with its
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from tickets.similar import tokens
+from tickets.case_text import tokens
 
 TABLE = "ticket_fts"
 MAX_TERMS = 64

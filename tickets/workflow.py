@@ -194,7 +194,7 @@ class Workflow:
 
 def _index(conn, ticket_id: int, add: bool) -> None:
     """Put a ticket a person resolved into the similar-case index, or take a reopened one out."""
-    from tickets.similar import case_text
+    from tickets.case_text import case_text
     from tickets.similar_search import index_case, unindex
 
     if not add:

@@ -22,7 +22,7 @@ def upgrade() -> None:
         op.execute("CREATE INDEX ix_ticket_fts_doc ON ticket_fts USING gin (doc)")
     else:
         return
-    from tickets.similar import case_text
+    from tickets.case_text import case_text
     from tickets.similar_search import index_case
 
     rows = bind.execute(sa.text(
