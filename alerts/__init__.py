@@ -23,5 +23,6 @@ Severity (`alerts.severity`)
 
 Grouping (`alerts.inhibit`), silences (`alerts.silences`), persistence
 (`alerts.store`), ``alert_events`` (`alerts.events`), the stage itself
-(`alerts.manager.AlertManager`) and ``faultline silence`` (`alerts.cli`).
+(`alerts.manager.AlertManager`), the active alerts in listing order
+(`alerts.active`) and ``faultline silence`` (`faultline.commands.silence`).
 """

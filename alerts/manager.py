@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
+from alerts.active import active_alerts
 from alerts.alert import Alert
 from alerts.config import AlertConfig
 from alerts.events import EventWriter, event_line
@@ -133,9 +134,8 @@ class AlertManager:
     def active(self) -> list[Alert]:
         """Pending and firing alerts (silenced ones included, marked), most severe first."""
         with self._lock:
-            live = [r.to_alert() for r in self._records.values() if r.state in LIVE]
-        order = {"critical": 0, "major": 1, "minor": 2, "info": 3}
-        return sorted(live, key=lambda a: (a.state != "firing", order.get(a.severity, 9), a.key))
+            records = list(self._records.values())
+        return active_alerts(records)
 
     def get(self, key: str) -> Alert | None:
         """The alert with `key` in any state, while the manager still remembers it."""

@@ -51,3 +51,15 @@ def higher(a: str, b: str) -> str:
     ('major', 'critical')
     """
     return a if ALERT_SEVERITIES.index(a) >= ALERT_SEVERITIES.index(b) else b
+
+
+def rank(severity: str) -> int:
+    """Where a severity sorts in a listing: the most severe first, an unknown one last.
+
+    >>> sorted(["minor", "critical", "bogus", "info", "major"], key=rank)
+    ['critical', 'major', 'minor', 'info', 'bogus']
+    """
+    try:
+        return len(ALERT_SEVERITIES) - 1 - ALERT_SEVERITIES.index(severity)
+    except ValueError:
+        return len(ALERT_SEVERITIES)

@@ -14,6 +14,7 @@ from typing import Callable
 from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
+from alerts.active import StoredAlerts
 from api import docs, errors
 from api.guards import DOCS_PATHS, METRICS_PATHS, BodyLimit, KeyGate
 from api.context import ActiveAlerts, ApiContext, InfluxReader
@@ -26,7 +27,6 @@ from api.metrics import ApiMetrics, instrument
 from api.readiness import PipelineProbe, Readiness
 from api.routes import alerts as alert_routes
 from api.routes import apikeys, deadletters, devices, health, kpis, satisfaction, signature, silences, tickets
-from api.stored_alerts import StoredAlerts
 from api.strict_query import reject_unknown_query
 from api.ticket_queries import counts_by_state
 from database import make_engine, migrate

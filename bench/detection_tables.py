@@ -1,6 +1,6 @@
 """`python -m bench.detection_tables [--dry-run]`: regenerate the tables of docs/detection.md in one command.
 
-The runs and the table layout are `detectors.eval_tables`; ``--dry-run``
+The runs and the table layout are `faultline.evaluation.tables`; ``--dry-run``
 prints the tables instead of writing them.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from detectors.eval_tables import DOC, tables, write
+from faultline.evaluation.tables import DOC, tables, write
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from detectors.eval_tables import NO_TELEMETRY, Run
+from faultline.evaluation.tables import NO_TELEMETRY, Run
 
 RUNS = (
     Run("firmware-regression", (0, 1, 2), 1000, telemetry=False),
@@ -35,8 +35,8 @@ def _minutes(values) -> str:
 
 def loop_row(run: Run, nff_share: float = 0.0, wrong_share: float = 0.0) -> tuple[str, int, int]:
     """The table row of one scenario, and its pooled confirmed and judged counts."""
-    from detectors.eval_sim import evaluate_scenario
-    from simulators.technicians import TechnicianModel
+    from faultline.evaluation.scenario import evaluate_scenario
+    from faultline.evaluation.technicians import TechnicianModel
 
     loops = []
     for seed in run.seeds:

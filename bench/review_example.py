@@ -1,6 +1,6 @@
 """`python -m bench.review_example`: the README's example review pages, from the seeded simulated month.
 
-Simulates December 2025 and January 2026 on a throwaway SQLite store (`simulators.ticket_month`),
+Simulates December 2025 and January 2026 on a throwaway SQLite store (`faultline.evaluation.ticket_month`),
 renders its review as PDF and writes its first page and the KPI chart page
 with poppler's ``pdftoppm`` to docs/review-example.png and
 docs/review-example-kpis.png.
@@ -19,7 +19,7 @@ JAN, FEB = 1_767_225_600_000, 1_769_904_000_000
 
 def main() -> None:
     from database import make_engine, migrate
-    from simulators.ticket_month import simulate_month
+    from faultline.evaluation.ticket_month import simulate_month
     from tickets.review_data import gather
     from tickets.review_render import write
 

@@ -30,11 +30,10 @@ same decoder as ingest) → `DetectorEngine`. Then every anomaly is matched:
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from detectors.anomaly import Anomaly
 from detectors.engine import DetectorEngine, EngineConfig
-from detectors.eval_tickets import TicketReport, replay_tickets
 from ingest.decode import DecodeError, decode_message
 
 TARGETS = frozenset({"firmware-regression", "site-fault", "hw-batch", "device-degradation", "flapping",
@@ -70,7 +69,7 @@ class ScenarioResult:
     false_alarms_per_1000_device_days: float
     false_alarm_detectors: dict
     not_scored: tuple[tuple[str, str], ...] = ()  # (id, kind) of the truth's incidents no detector targets
-    tickets: TicketReport | None = None  # the alert and ticket stages replayed on the simulated clock
+    tickets: object | None = None  # faultline.evaluation.tickets.TicketReport: the alert and ticket stages replayed
 
 
 def run_simulation(sim, config: EngineConfig = EngineConfig()) -> tuple[list[Anomaly], int, int, DetectorEngine]:
@@ -137,28 +136,25 @@ def _incident_result(inc, hits: list[Anomaly]) -> IncidentResult:
 
 
 def evaluate_scenario(scenario, devices: int | None = None, duration_s: float | None = None, seed: int = 0,
-                      config: EngineConfig = EngineConfig(), topics=None, start_ms: int = 1_767_225_600_000,
-                      tickets: bool = False, alert_config=None, technicians=None):
-    """Simulate, detect, score. ``topics`` restricts the simulated topics (e.g. no telemetry).
+                      config: EngineConfig = EngineConfig(), topics=None, start_ms: int = 1_767_225_600_000):
+    """Simulate, detect, score; returns (result, anomalies). ``topics`` restricts the simulated topics.
 
-    ``tickets``: also replay the anomalies through the alert and ticket
-    stages (`detectors.eval_tickets`) and score the tickets per incident;
-    ``technicians`` (a `simulators.technicians.TechnicianModel`, implies
-    ``tickets``): simulated technicians work them, and ``result.tickets.loop``
-    holds the after-sales KPIs.
+    The alert and ticket stages on the same run: `faultline.evaluation.scenario`.
     """
+    result, anomalies, _ = detect_scenario(scenario, devices, duration_s, seed, config, topics, start_ms)
+    return result, anomalies
+
+
+def detect_scenario(scenario, devices: int | None = None, duration_s: float | None = None, seed: int = 0,
+                    config: EngineConfig = EngineConfig(), topics=None, start_ms: int = 1_767_225_600_000):
+    """`evaluate_scenario`, with the simulation's ground truth: (result, anomalies, truth)."""
     from simulators.fleet import Simulation
 
     sim = Simulation(scenario, devices=devices, seed=seed, duration_s=duration_s, start_ms=start_ms,
                      topics=topics)
     anomalies, records, rejected, _ = run_simulation(sim, config)
     truth = sim.truth()
-    result = score_run(truth, anomalies, config, records, rejected)
-    if tickets or technicians is not None:
-        report = replay_tickets(truth, anomalies, TARGETS, grace_ms(config), alert_config,
-                                technicians=technicians)
-        result = replace(result, tickets=report)
-    return result, anomalies
+    return score_run(truth, anomalies, config, records, rejected), anomalies, truth
 
 
 def grace_ms(config: EngineConfig) -> int:

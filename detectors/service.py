@@ -1,12 +1,18 @@
 """`faultline detect` as a process: MQTT in, anomalies to InfluxDB out.
 
+What it runs: a pipeline (``pipeline``, `faultline.pipeline.Pipeline`,
+built by the composition root): detectors, anomaly sink and, unless
+``--no-alerts``, the alert and ticket stages, exactly as in `faultline run`.
+This module only feeds it.
+
 How it gets records: its own persistent MQTT session (client id
 ``FAULTLINE_DETECTOR_MQTT_CLIENT_ID``, QoS 1, never unsubscribing, through
 `ingest.mqtt.Subscriber`, the one module that imports paho) on
 ``{prefix}/+/+``, so the broker queues for it while it restarts, independently
 of ingest. Each message is decoded by `ingest.decode.decode_message` (the
-same code as ingest; rejected messages are counted here and dead-lettered by
-ingest), processed, its anomalies written, then acknowledged.
+same code and the same limits as ingest: payload size, clock skew, maximum
+age; rejected messages are counted here and dead-lettered by ingest), fed to
+the pipeline, then acknowledged.
 
 How it scales: ``--shard i/n`` runs the device and telemetry detectors for
 the devices whose stable hash falls in shard ``i``; shard 0 also runs the
@@ -30,37 +36,37 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from detectors.engine import DetectorEngine, EngineConfig
-from detectors.sink import AnomalySink
 from runtime.supervisor import Supervisor
 from ingest.decode import DecodeError, DecodeLimits, decode_message
-from ingest.records import EVENT_TIMED, DeviceStatus
 
 log = logging.getLogger("faultline.detectors")
 
 
 class DetectService:
-    def __init__(self, settings, config: EngineConfig, writer, subscriber_factory: Callable,
-                 now: Callable[[], float] = time.time, history=None, alerting=None, clock=None):
+    """MQTT in, records into ``pipeline`` (its ``detectors`` is the `DetectorEngine`), checkpoints on disk.
+
+    ``supervisor`` is the one whose ``guard`` the pipeline was built with.
+    """
+
+    def __init__(self, settings, pipeline, subscriber_factory: Callable, limits: DecodeLimits,
+                 supervisor: Supervisor, now: Callable[[], float] = time.time, history=None):
         self.settings = settings
-        self.config = config
+        self.pipeline = pipeline
+        self.engine = pipeline.detectors
+        self.config = self.engine.config
         self.now = now
         self.history = history  # an InfluxClient for warm-up, or None
-        self.alerting = alerting  # faultline.alerting.AlertingStage: anomalies on to alerts and tickets
-        self.clock = clock  # runtime.clock.EventClock fed with event times, for the alert stage
-        self.engine = DetectorEngine(config)
-        self.sink = AnomalySink(writer)
         self.inbox: queue.Queue = queue.Queue(maxsize=10_000)
-        i, n = config.shard
+        i, n = self.config.shard
         suffix = f"-{i}-of-{n}" if n > 1 else ""
         self.client_id = settings.detector_mqtt_client_id + suffix
         self.state_path = Path(settings.data_dir) / "detectors" / f"state-{i}-of-{n}.pkl"
         self.subscriber = subscriber_factory(settings.mqtt_url, self.client_id,
                                              f"{settings.mqtt_topic_prefix}/+/+", self.inbox.put)
-        self.limits = DecodeLimits(max_payload_bytes=settings.max_payload_bytes)
+        self.limits = limits
         self.rejected = 0
         self.processed = 0
-        self.supervisor = Supervisor("faultline detect")
+        self.supervisor = supervisor
         self._last_checkpoint = now()
         self._last_message = now()
 
@@ -80,17 +86,7 @@ class DetectService:
         except DecodeError:
             self.rejected += 1
             records = []
-        anomalies = []
-        for record in records:
-            if type(record) is DeviceStatus:
-                continue  # stamped at receipt, not an event time: replayed backlogs would close windows early
-            if self.clock is not None and type(record) in EVENT_TIMED:
-                self.clock.observe(record.ts_ms)
-            anomalies += self.engine.process(record)
-        if anomalies:
-            self.sink.write(anomalies)
-            if self.alerting is not None:
-                self.alerting.handle(anomalies)
+        self.pipeline.feed(records)
         self.processed += 1
         self._last_message = self.now()
         self.subscriber.ack(msg.mid, msg.qos, msg.generation)
@@ -106,15 +102,9 @@ class DetectService:
         """
         now = self.now()
         idle = now - self._last_message >= self.config.lateness_s + 60.0
-        ready = self.engine.next_window is not None
-        anomalies = self.engine.tick(int(now * 1000)) if idle and ready else []
-        if anomalies:
-            self.sink.write(anomalies)
-        else:
-            self.sink.flush()
-        if self.alerting is not None:
-            self.alerting.handle(anomalies)
-            self.alerting.tick()
+        if idle and self.engine.next_window is not None:
+            self.pipeline.tick(int(now * 1000))
+        self.pipeline.sweep()
         if self.now() - self._last_checkpoint >= self.settings.detector_checkpoint_s:
             self.engine.checkpoint(self.state_path)
             self._last_checkpoint = self.now()
@@ -139,6 +129,8 @@ class DetectService:
         while not self.inbox.empty():
             self.handle(self.inbox.get_nowait())
         self.engine.checkpoint(self.state_path)
-        self.sink.flush()
+        sink = self.pipeline.anomalies
+        if sink is not None:
+            sink.flush()
         log.info("detectors stopped: %d messages, %d rejected, %d anomalies written",
-                 self.processed, self.rejected, self.sink.written)
+                 self.processed, self.rejected, sink.written if sink is not None else 0)

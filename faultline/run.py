@@ -1,11 +1,12 @@
-"""`faultline run`: the whole service in one process.
+"""The whole service in one process (`faultline run`, `faultline demo`).
 
 ingest → detectors → alerts → tickets, with the API served and the periodic
 jobs scheduled. Records reach the detectors only after they are durable (the
 ingest writer hands them over after InfluxDB or the spool took them), so a
-crash never makes the detectors see data that storage lost. The detector
-engine, the alert manager and the ticket service live on one thread (the
-detect thread); the scheduler asks that thread for checkpoints and sweeps.
+crash never makes the detectors see data that storage lost. The pipeline
+(`faultline.pipeline.Pipeline`: detector engine, anomaly sink, alert manager
+and ticket service) lives on one thread (the detect thread); the scheduler
+asks that thread for checkpoints and sweeps.
 
 Supervision: one `Supervisor` watches every thread (ingest's, the detect
 thread, the API server); each step of the detect loop is guarded; `readiness`
@@ -19,22 +20,16 @@ from __future__ import annotations
 
 import logging
 import queue
-import sys
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
-import click
-
-from faultline.alerting import build_alerting
-from runtime.clock import EventClock
-from database import make_engine, migrate
+from faultline import wiring
 from faultline.settings import Settings
 from faultline.summary import Counters, SummaryLog, ingest_counters
-from runtime.supervisor import Supervisor
 from ingest.liveness import Progress
-from ingest.records import EVENT_TIMED, DeviceMeta
+from runtime.supervisor import Supervisor
 
 log = logging.getLogger("faultline.run")
 TICK_S = 1.0
@@ -46,31 +41,22 @@ class Faultline:
     """All stages wired together over one settings object."""
 
     def __init__(self, settings: Settings, serve_api: bool = True, persistent_session: bool = True):
-        from detectors.engine import DetectorEngine, EngineConfig
-        from detectors.sink import AnomalySink
         from ingest.service import IngestService
         from tickets.wiring import build_outbox, scheduled_jobs
 
         self.settings = settings
-        migrate(settings.sql_url)
-        self.engine = make_engine(settings.sql_url)
-        self.clock = EventClock()
+        self.engine = wiring.sql_engine(settings)
         self.supervisor = Supervisor("faultline run")
         self.records: queue.Queue = queue.Queue(maxsize=RECORD_BATCHES)
         self.detect_progress = Progress()
         self.ingest = IngestService(settings, sinks=[self._hand_to_detectors], engine=self.engine,
                                     persistent_session=persistent_session, supervisor=self.supervisor)
-        self.detectors = DetectorEngine(EngineConfig.from_settings(settings))
         self.state_path = Path(settings.data_dir) / "detectors" / "state-0-of-1.pkl"
-        self.anomalies = AnomalySink(self.ingest.client)
-        self.alerting = build_alerting(settings, self.engine, self.ingest.client, self.clock)
-        self.tickets = self.alerting.tickets
-        self.jobs = scheduled_jobs(self.tickets, build_outbox(settings, self.engine), settings)
+        self.pipeline = wiring.pipeline(settings, self.ingest.client, engine=self.engine, guard=self.supervisor.guard)
+        self.jobs = scheduled_jobs(self.pipeline.tickets, build_outbox(settings, self.engine), settings)
         self.serve_api = serve_api
         self.stop_event = threading.Event()
         self.checkpoint_due = threading.Event()
-        self.anomaly_count = 0
-        self.alerting_busy = False  # the detect thread is inside the alert or ticket stage (evidence, SQL)
         self._api_server = None
         self._scheduler = None
 
@@ -81,7 +67,7 @@ class Faultline:
         from influx.ensure import DatabaseKeeper
 
         api_socket = self._bind_api() if self.serve_api else None
-        if self.detectors.restore(self.state_path):
+        if self.pipeline.detectors.restore(self.state_path):
             log.info("detector state restored from %s", self.state_path)
             self.supervisor.guard("detector catch-up", self._catch_up)
         DatabaseKeeper(self.ingest.client, self.stop_event).start()
@@ -96,7 +82,8 @@ class Faultline:
         """What the summary line reports (see `faultline.summary`)."""
         from tickets.store import count_tickets
 
-        return replace(ingest_counters(self.ingest), late=self.detectors.late.count, anomalies=self.anomaly_count,
+        return replace(ingest_counters(self.ingest), late=self.pipeline.detectors.late.count,
+                       anomalies=self.pipeline.anomaly_count,
                        open_tickets=count_tickets(self.engine, state=("open", "acknowledged", "reopened")))
 
     def readiness(self) -> dict[str, str | None]:
@@ -133,9 +120,9 @@ class Faultline:
         from ingest.fields import field_names
 
         names = field_names(self.engine, {})
-        found = catch_up(self.detectors, self.ingest.client, int(time.time() * 1000), names)
+        found = catch_up(self.pipeline.detectors, self.ingest.client, int(time.time() * 1000), names)
         if found:
-            self.alerting.handle(found)
+            self.pipeline.alert(found)
 
     def _start_scheduler(self) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
@@ -162,9 +149,9 @@ class Faultline:
         from api.app import create_app
         from tickets.wiring import build_workflow
 
-        app = create_app(self.settings, engine=self.engine, alerts=self.alerting.manager,
+        app = create_app(self.settings, engine=self.engine, alerts=self.pipeline.alerts,
                          workflow=build_workflow(self.settings, self.engine), pipeline=self,
-                         ticket_service=self.tickets)
+                         ticket_service=self.pipeline.tickets)
         config = uvicorn.Config(app, host=self.settings.api_host, port=self.settings.api_port,
                                 log_level="warning", lifespan="on")
         self._api_server = uvicorn.Server(config)
@@ -175,7 +162,7 @@ class Faultline:
 
     def _detect_loop(self) -> None:
         next_tick = next_sweep = time.monotonic()
-        guard = self.supervisor.guard
+        guard, pipeline = self.supervisor.guard, self.pipeline
         while True:
             try:
                 batch = self.records.get(timeout=0.2)
@@ -183,39 +170,22 @@ class Faultline:
                 batch = None
                 if self.stop_event.is_set():
                     break
-            found = guard("detect", self._detect, batch, default=[]) if batch else []
+            if batch:
+                guard("detect", pipeline.feed, batch)
             if batch is not None:
                 self.detect_progress.completed(1)
-            if time.monotonic() >= next_tick and self.clock.started:
-                found += guard("detector tick", lambda: self.detectors.tick(self.clock()), default=[])
+            if time.monotonic() >= next_tick and pipeline.clock.started:
+                pipeline.tick(pipeline.clock())
                 next_tick = time.monotonic() + TICK_S
-            if found:
-                self.anomaly_count += len(found)
-                guard("anomaly sink", self.anomalies.write, found)
-                self.alerting_busy = True
-                guard("alerting", self.alerting.handle, found)
-                self.alerting_busy = False
             if time.monotonic() >= next_sweep:
-                self.alerting_busy = True
-                guard("alert sweep", self.alerting.tick)
-                self.alerting_busy = False
-                guard("anomaly flush", self.anomalies.flush)
+                pipeline.sweep()
                 next_sweep = time.monotonic() + SWEEP_S
             if self.checkpoint_due.is_set():
                 self.checkpoint_due.clear()
-                guard("checkpoint", self.detectors.checkpoint, self.state_path)
-        guard("checkpoint", self.detectors.checkpoint, self.state_path)
-        guard("anomaly flush", self.anomalies.flush)
-
-    def _detect(self, records) -> list:
-        found = []
-        for record in records:
-            if isinstance(record, EVENT_TIMED):
-                self.clock.observe(record.ts_ms)
-            elif not isinstance(record, DeviceMeta):
-                continue  # status times are receipt times, not event times
-            found += self.supervisor.guard("detector", self.detectors.process, record, default=[])
-        return found
+                guard("checkpoint", pipeline.detectors.checkpoint, self.state_path)
+        guard("checkpoint", pipeline.detectors.checkpoint, self.state_path)
+        if pipeline.anomalies is not None:
+            guard("anomaly flush", pipeline.anomalies.flush)
 
 
 def _guarded(name: str, fn):
@@ -225,31 +195,3 @@ def _guarded(name: str, fn):
         except Exception:  # noqa: BLE001 - a failed job runs again at its next interval
             log.exception("scheduled job %s failed", name)
     return run
-
-
-@click.command()
-@click.option("--no-api", is_flag=True, help="Do not serve the API from this process")
-def run(no_api):
-    """Run ingest, detectors, alerts, tickets and the API in one process."""
-    from api.serve import ApiPortError
-    from ingest.cli import (EXIT_DEAD, _settings, configure_logging, serve_until_stopped, session_taken_over,
-                            stop_on_signals)
-
-    stop = stop_on_signals()
-    settings = _settings()
-    configure_logging(settings.log_level)
-    service = Faultline(settings, serve_api=not no_api)
-    try:
-        service.start()
-    except ApiPortError as exc:
-        raise click.ClickException(str(exc)) from None
-    api = "" if no_api else f"; API on http://{settings.api_host}:{settings.api_port}/docs"
-    dead = serve_until_stopped(service.ingest.subscriber, stop, f"faultline run: subscribed to "
-                               f"{settings.mqtt_topic_prefix}/# as {settings.mqtt_client_id}{api}",
-                               service.supervisor.dead)
-    click.echo("faultline run: stopping", err=True)
-    service.stop()
-    if service.ingest.subscriber.taken_over.is_set():
-        raise session_taken_over(settings.mqtt_client_id)
-    if dead:
-        sys.exit(EXIT_DEAD)

@@ -33,3 +33,46 @@ def sql_engine(settings: Settings, *, durable: bool = False) -> Engine:
             migrate(url)
             _migrated.add(url)
     return make_engine(url, durable=durable)
+
+
+# --- the detect → alert → ticket pipeline (`faultline run`, `faultline detect`) ---------------------
+
+def decode_limits(settings: Settings):
+    """The decode limits of every consumer of device messages: ingest's own, so detect decodes as ingest stores
+    (payload size, clock skew, maximum age, ...)."""
+    from ingest.service import decode_limits as ingest_decode_limits
+
+    return ingest_decode_limits(settings)
+
+
+def pipeline(settings: Settings, client: InfluxClient, *, detector_config=None, engine: Engine | None = None,
+             alerts: bool = True, guard=None):
+    """`faultline.pipeline.Pipeline` for `settings`: detectors (``detector_config`` or the settings' own),
+    anomalies to InfluxDB through `client`, and with ``alerts`` the alert and ticket stages on `engine` (default:
+    `sql_engine(settings)`), the alert manager's ``now`` the pipeline's event clock."""
+    from detectors.engine import DetectorEngine, EngineConfig
+    from detectors.sink import AnomalySink
+    from faultline.pipeline import Pipeline, unguarded
+    from runtime.clock import EventClock
+
+    clock = EventClock()
+    detectors = DetectorEngine(detector_config if detector_config is not None else EngineConfig.from_settings(settings))
+    parts = alert_stages(settings, engine if engine is not None else sql_engine(settings), client, clock) if alerts \
+        else {}
+    return Pipeline(detectors, AnomalySink(client), clock=clock, guard=guard or unguarded, **parts)
+
+
+def alert_stages(settings: Settings, engine: Engine, client: InfluxClient, clock) -> dict:
+    """The pipeline's alert half over one SQL engine and InfluxDB client, alert time from `clock`:
+    ``alerts`` (the alert manager), ``tickets`` (the ticket service) and ``gate`` (raised thresholds)."""
+    from alerts.config import AlertConfig
+    from alerts.events import InfluxEventWriter
+    from alerts.manager import AlertManager
+    from alerts.store import SqlAlertStore
+    from tickets.threshold_feedback import ThresholdGate
+    from tickets.wiring import build_service
+
+    manager = AlertManager(AlertConfig.from_settings(settings), SqlAlertStore(engine), InfluxEventWriter(client),
+                           now=clock)
+    return {"alerts": manager, "tickets": build_service(settings, engine, influx_client=client),
+            "gate": ThresholdGate(engine)}

@@ -33,8 +33,8 @@ def _open_tickets(settings, engine, client):
     from alerts.store import SqlAlertStore
     from detectors.engine import EngineConfig
     from detectors.eval_sim import grace_ms, run_simulation
-    from detectors.eval_tickets import _drive, _KeptLines
-    from faultline.alerting import AlertingStage
+    from faultline.evaluation.tickets import _drive, _KeptLines
+    from faultline.pipeline import Pipeline
     from simulators.fleet import Simulation
     from tickets.wiring import build_service
 
@@ -43,7 +43,7 @@ def _open_tickets(settings, engine, client):
     truth = sim.truth()
     clock = [truth.start_ms]
     manager = AlertManager(AlertConfig(), SqlAlertStore(engine), _KeptLines(), now=lambda: clock[0])
-    stage = AlertingStage(manager, build_service(settings, engine, now=lambda: clock[0], influx_client=client))
+    stage = Pipeline(alerts=manager, tickets=build_service(settings, engine, now=lambda: clock[0], influx_client=client))
     _drive(stage, clock, sorted(anomalies, key=lambda a: a.ts_ms), truth.end_ms + grace_ms(EngineConfig()), 30_000)
     return truth
 

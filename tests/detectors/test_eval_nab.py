@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from detectors.cli import evaluate
+from faultline.commands.detect import evaluate
 from detectors.eval_nab import evaluate_nab
 
 NAB = Path(os.environ.get("NAB_DIR", "") or "/nonexistent")  # a copy of NAB (data/, labels/), not vendored

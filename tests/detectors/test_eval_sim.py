@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from detectors.cli import evaluate
+from faultline.commands.detect import evaluate
 from detectors.anomaly import Anomaly
 from detectors.eval_sim import evaluate_scenario, matches
 

@@ -8,11 +8,15 @@ import time
 import paho.mqtt.publish as publish
 import pytest
 
-from detectors.engine import EngineConfig
+from detectors.engine import DetectorEngine, EngineConfig
 from detectors.service import DetectService
+from detectors.sink import AnomalySink
+from faultline import wiring
+from faultline.pipeline import Pipeline
 from faultline.settings import load_settings
 from influx.client import InfluxClient
 from ingest.mqtt import Subscriber
+from runtime.supervisor import Supervisor
 
 HOUR = 3_600_000
 PREFIX = "detectortest"  # a topic prefix of our own on the shared broker
@@ -26,6 +30,13 @@ def wait_for(condition, timeout=30.0):
             return value
         time.sleep(0.1)  # polling a condition with a deadline, not timing anything
     pytest.fail("condition not met before the deadline")
+
+
+def detect_service(settings, config: EngineConfig, writer, subscriber_factory, **options) -> DetectService:
+    """`faultline detect`'s service without the alert stage: detectors and anomaly sink fed from MQTT."""
+    supervisor = Supervisor("faultline detect")
+    pipeline = Pipeline(DetectorEngine(config), AnomalySink(writer), guard=supervisor.guard)
+    return DetectService(settings, pipeline, subscriber_factory, wiring.decode_limits(settings), supervisor, **options)
 
 
 def messages(now_ms: int, prefix: str) -> list[tuple]:
@@ -54,7 +65,7 @@ def test_detect_consumes_mqtt_and_writes_anomalies(stack, settings_env, tmp_path
     def subscriber(url, client_id, topic_filter, on_message):
         return Subscriber(url, client_id, topic_filter, on_message)
 
-    service = DetectService(settings, config, client, subscriber)
+    service = detect_service(settings, config, client, subscriber)
     assert service.client_id == settings_env["FAULTLINE_MQTT_CLIENT_ID"]
     stop = threading.Event()
     runner = threading.Thread(target=service.run, args=(stop,), kwargs={"poll_s": 0.1}, daemon=True)
@@ -78,8 +89,8 @@ def test_detect_consumes_mqtt_and_writes_anomalies(stack, settings_env, tmp_path
 
 def test_sharded_service_uses_its_own_session_and_state_file(stack, settings_env):
     settings = load_settings(settings_env)
-    service = DetectService(settings, EngineConfig(shard=(1, 4), cohort=False), None,
-                            lambda *a: Subscriber(*a))
+    service = detect_service(settings, EngineConfig(shard=(1, 4), cohort=False), None,
+                             lambda *a: Subscriber(*a))
     assert service.client_id == settings.detector_mqtt_client_id + "-1-of-4"
     assert service.state_path.name == "state-1-of-4.pkl"
 
@@ -112,7 +123,7 @@ def test_clock_closes_windows_only_when_traffic_stops_and_checkpoints_when_due(s
         def write(self, body, precision="ms"):
             writes.append(body)
 
-    service = DetectService(settings, EngineConfig(lateness_s=0), Writer(), FakeSubscriber, now=lambda: clock[0])
+    service = detect_service(settings, EngineConfig(lateness_s=0), Writer(), FakeSubscriber, now=lambda: clock[0])
     service.start()
     service.housekeeping()
     assert service.engine.next_window is None  # the clock never starts the windows

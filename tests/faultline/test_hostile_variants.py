@@ -172,5 +172,5 @@ def _stored(client: InfluxClient, device: str) -> int:
 
 
 def _faults(run, device: str) -> int:
-    state = run.detectors.devices.get(device)
+    state = run.pipeline.detectors.devices.get(device)
     return sum(slot[0] for slot in state.pending.values()) if state else 0

@@ -9,7 +9,7 @@ from alerts.config import AlertConfig
 from alerts.manager import AlertManager
 from alerts.store import SqlAlertStore
 from detectors.anomaly import Anomaly
-from faultline.alerting import AlertingStage
+from faultline.pipeline import Pipeline
 from ticket_support import make_alert
 from tickets import known_issues, store, threshold_feedback as tf
 from tickets.service import TicketService
@@ -71,11 +71,11 @@ class _Lines:
 
 def _replay(engine, clock, svc, gate, devices: dict[str, float]) -> set[str]:
     """Ten minutes of the devices' anomalies (one a minute) through the real alert and ticket stages."""
-    stage = AlertingStage(AlertManager(AlertConfig(), SqlAlertStore(engine), _Lines(), now=clock), svc, gate)
+    stage = Pipeline(alerts=AlertManager(AlertConfig(), SqlAlertStore(engine), _Lines(), now=clock), tickets=svc, gate=gate)
     for _ in range(10):
         clock.ms += 60_000
-        stage.handle([_anomaly(d, score, clock.ms) for d, score in devices.items()])
-        stage.tick()
+        stage.alert([_anomaly(d, score, clock.ms) for d, score in devices.items()])
+        stage.sweep()
     return {t.subject for t in store.list_tickets(engine, limit=1000) if t.subject in devices}
 
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from database import make_engine, migrate
-from simulators.ticket_month import simulate_month
+from faultline.evaluation.ticket_month import simulate_month
 from tickets.review import ReviewJob, parse_time, webhook_announcer
 from tickets.review_charts import NOW
 from tickets.review_data import gather

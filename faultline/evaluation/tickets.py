@@ -3,7 +3,8 @@
 A detector that finds an incident is only half the story: its anomalies
 must pass the alert stage's firing rule (pending time, minimum count,
 flapping) and open exactly one ticket. `replay_tickets` feeds a run's
-anomalies, in event-time order, through `AlertManager` and `TicketService`
+anomalies, in event-time order, through the pipeline's alert half
+(`faultline.pipeline.Pipeline.alert`: `AlertManager` and `TicketService`)
 on a throwaway SQLite database, with the event time as their clock and a
 sweep (`AlertManager.tick`) every ``tick_s`` of simulated time; then each
 incident of the truth is matched with the tickets:
@@ -69,14 +70,14 @@ def replay_tickets(truth, anomalies: list[Anomaly], targets, grace_ms: int, aler
                    tick_s: float = 30.0, technicians=None) -> TicketReport:
     """Run ``anomalies`` through the alert and ticket stages; score tickets per incident of ``targets`` kinds.
 
-    ``technicians`` (a `simulators.technicians.TechnicianModel`): simulated
+    ``technicians`` (a `faultline.evaluation.technicians.TechnicianModel`): simulated
     technicians work the tickets on the same clock (`loop`), and the report
     carries the after-sales KPIs of the run.
     """
     from alerts.config import AlertConfig
     from alerts.manager import AlertManager
     from alerts.store import SqlAlertStore
-    from faultline.alerting import AlertingStage
+    from faultline.pipeline import Pipeline
     from database import make_engine, migrate
     from tickets.service import TicketService
     from tickets.store import list_tickets
@@ -88,7 +89,7 @@ def replay_tickets(truth, anomalies: list[Anomaly], targets, grace_ms: int, aler
         clock = [truth.start_ms]
         manager = AlertManager(alert_config or AlertConfig(), SqlAlertStore(engine), _KeptLines(),
                                now=lambda: clock[0])
-        stage = AlertingStage(manager, TicketService(engine, None, now=lambda: clock[0]))
+        stage = Pipeline(alerts=manager, tickets=TicketService(engine, None, now=lambda: clock[0]))
         people = _technicians(engine, clock, truth, anomalies, grace_ms, technicians) if technicians else None
         _drive(stage, clock, sorted(anomalies, key=lambda a: a.ts_ms), truth.end_ms + grace_ms, int(tick_s * 1000),
                people)
@@ -110,7 +111,7 @@ def replay_tickets(truth, anomalies: list[Anomaly], targets, grace_ms: int, aler
 
 def _technicians(engine, clock: list[int], truth, anomalies: list[Anomaly], grace_ms: int, model):
     """Simulated technicians on the replay's store: the truth says what was at fault."""
-    from simulators.technicians import Technicians, pairs, truth_attribute
+    from faultline.evaluation.technicians import Technicians, pairs, truth_attribute
     from tickets.workflow import Workflow
 
     blamed: dict[str, str] = {}
@@ -139,12 +140,12 @@ def _drive(stage, clock: list[int], anomalies: list[Anomaly], until_ms: int, ste
             i += 1
         clock[0] = t
         if batch:
-            stage.handle(batch)
-        stage.tick()
+            stage.alert(batch)
+        stage.sweep()
         if people is not None:
             people.tick(t)
         t += step_ms
-        if not batch and i < len(anomalies) and anomalies[i].ts_ms > t and not stage.manager.active():
+        if not batch and i < len(anomalies) and anomalies[i].ts_ms > t and not stage.alerts.active():
             t += (anomalies[i].ts_ms - t) // step_ms * step_ms  # nothing alive: skip to the next anomaly
 
 

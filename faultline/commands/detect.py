@@ -1,4 +1,4 @@
-"""`faultline detect` and `faultline eval`."""
+"""`faultline detect` (the detectors as their own process) and `faultline eval` (their quality)."""
 
 from __future__ import annotations
 
@@ -36,11 +36,12 @@ def detect(shard: str, cohort: bool | None, alerts: bool):
     from detectors.engine import EngineConfig
     from detectors.rules import RuleError
     from detectors.service import DetectService
+    from faultline import wiring
     from faultline.settings import SettingsError, load_settings
-    from influx.client import InfluxClient
     from influx.ensure import DatabaseKeeper
     from ingest.cli import configure_logging, session_taken_over
     from ingest.mqtt import Subscriber
+    from runtime.supervisor import Supervisor
 
     try:
         settings = load_settings()
@@ -52,8 +53,7 @@ def detect(shard: str, cohort: bool | None, alerts: bool):
         config = EngineConfig.from_settings(settings, shard=(i, n), cohort=(i == 0) if cohort is None else cohort)
     except RuleError as exc:
         raise click.ClickException(str(exc)) from None
-    client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
-                          settings.influx_password.get_secret_value(), settings.influx_timeout_s)
+    client = wiring.influx_client(settings)
     stop = threading.Event()
     DatabaseKeeper(client, stop).start()  # the sink keeps anomalies and retries; detection need not wait
 
@@ -63,24 +63,15 @@ def detect(shard: str, cohort: bool | None, alerts: bool):
                           client_id_option="FAULTLINE_DETECTOR_MQTT_CLIENT_ID", on_taken_over=stop.set,
                           ca_file=settings.mqtt_ca_file)
 
-    alerting, clock = _alerting(settings, client) if alerts else (None, None)
-    service = DetectService(settings, config, client, subscriber, history=client, alerting=alerting, clock=clock)
+    supervisor = Supervisor("faultline detect")
+    pipeline = wiring.pipeline(settings, client, detector_config=config, alerts=alerts, guard=supervisor.guard)
+    service = DetectService(settings, pipeline, subscriber, wiring.decode_limits(settings), supervisor,
+                            history=client)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     service.run(stop)
     if service.subscriber.taken_over.is_set():
         raise session_taken_over(service.client_id, "FAULTLINE_DETECTOR_MQTT_CLIENT_ID")
-
-
-def _alerting(settings, client):
-    """The alert and ticket stages behind this detector process (shared SQL database)."""
-    from faultline.alerting import build_alerting
-    from runtime.clock import EventClock
-    from database import make_engine, migrate
-
-    migrate(settings.sql_url)
-    clock = EventClock()
-    return build_alerting(settings, make_engine(settings.sql_url), client, clock), clock
 
 
 @click.command("eval")
@@ -118,7 +109,7 @@ def evaluate(scenario, devices, duration, seed, no_telemetry, tickets, loop, wro
     if scenario:
         people = None
         if loop:
-            from simulators.technicians import TechnicianModel
+            from faultline.evaluation.technicians import TechnicianModel
             try:
                 people = TechnicianModel(wrong_share=wrong_share, nff_share=nff_share, seed=seed)
             except ValueError as exc:
@@ -147,7 +138,7 @@ def evaluate(scenario, devices, duration, seed, no_telemetry, tickets, loop, wro
 
 
 def _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt, people=None) -> None:
-    from detectors.eval_sim import evaluate_scenario
+    from faultline.evaluation.scenario import evaluate_scenario
     from simulators.timespan import parse_span
 
     topics = ("logs", "events", "meta", "status") if no_telemetry else None
@@ -179,7 +170,7 @@ def _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt
 
 
 def loop_lines(loop) -> list[str]:
-    """The after-sales KPIs of a loop run (`detectors.eval_tickets.LoopResult`), as printed by ``eval --loop``."""
+    """The after-sales KPIs of a loop run (`faultline.evaluation.tickets.LoopResult`), as printed by ``eval --loop``."""
     k = loop.kpis
 
     def pct(v):

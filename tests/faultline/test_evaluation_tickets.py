@@ -3,8 +3,8 @@
 import pytest
 from click.testing import CliRunner
 
-from detectors.cli import evaluate
-from detectors.eval_sim import evaluate_scenario
+from faultline.commands.detect import evaluate
+from faultline.evaluation.scenario import evaluate_scenario
 
 DEVICE_INCIDENTS = """
 description: one degrading, one flapping and one stuck device, one outage

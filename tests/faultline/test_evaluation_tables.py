@@ -2,7 +2,7 @@
 
 import pytest
 
-from detectors.eval_tables import BEGIN, DOC, END, Run, scenario_row, write
+from faultline.evaluation.tables import BEGIN, DOC, END, Run, scenario_row, write
 
 
 def test_a_scenario_row_states_detection_tickets_and_false_alarms():

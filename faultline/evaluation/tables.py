@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "detection.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "detection.md"
 BEGIN, END = "<!-- tables:begin (python -m bench.detection_tables) -->", "<!-- tables:end -->"
 NO_TELEMETRY = ("logs", "events", "meta", "status")
 
@@ -58,7 +58,7 @@ def _minutes(values) -> str:
 
 
 def scenario_row(run: Run) -> str:
-    from detectors.eval_sim import evaluate_scenario
+    from faultline.evaluation.scenario import evaluate_scenario
 
     results = [evaluate_scenario(run.scenario, devices=run.devices, seed=s, tickets=True,
                                  duration_s=run.days * 86400 if run.days else None,

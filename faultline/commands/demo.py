@@ -193,7 +193,7 @@ def _watch(service, publisher: threading.Thread, result: dict, stop: threading.E
         now = _progress(service)
         # a ticket may be on its way: records queued, the alert or ticket stage at work, or an alert with its
         # reports in, waiting out its pending time (on the event clock: after the stream, at wall-clock speed)
-        if now != last or not service.records.empty() or service.alerting_busy or now[-1]:
+        if now != last or not service.records.empty() or service.pipeline.busy or now[-1]:
             last, since = now, time.monotonic()
     _last_plain[0] = 0.0
     _line(_counts(service, result))
@@ -214,7 +214,7 @@ def _progress(service) -> tuple:
         alerts = tuple(conn.execute(text("SELECT coalesce(sum(version), 0), count(*) FROM alert_states")).one())
         bodies = conn.execute(text("SELECT body FROM alert_states WHERE state = 'pending'")).scalars().all()
     due = sum(json.loads(b).get("count", 0) >= service.settings.alert_min_count for b in bodies)
-    return service.ingest.acked, service.anomaly_count, alerts, due
+    return service.ingest.acked, service.pipeline.anomaly_count, alerts, due
 
 
 def _report(service, settings, result: dict) -> bool:

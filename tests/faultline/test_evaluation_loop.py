@@ -3,12 +3,12 @@
 import pytest
 from click.testing import CliRunner
 
-from detectors.cli import evaluate
+from faultline.commands.detect import evaluate
 from detectors.eval_sim import TARGETS, grace_ms, run_simulation
-from detectors.eval_tickets import replay_tickets
+from faultline.evaluation.tickets import replay_tickets
 from detectors.engine import EngineConfig
 from simulators.fleet import Simulation
-from simulators.technicians import TechnicianModel
+from faultline.evaluation.technicians import TechnicianModel
 
 SCENARIO = """
 description: a firmware regression, a power sag at one site and outages
