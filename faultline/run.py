@@ -48,7 +48,7 @@ class Faultline:
     def __init__(self, settings: Settings, serve_api: bool = True, persistent_session: bool = True):
         from detectors.engine import DetectorEngine, EngineConfig
         from detectors.sink import AnomalySink
-        from ingest.service import IngestService
+        from faultline.wiring import ingest_service
         from tickets.wiring import build_outbox, scheduled_jobs
 
         self.settings = settings
@@ -58,7 +58,7 @@ class Faultline:
         self.supervisor = Supervisor("faultline run")
         self.records: queue.Queue = queue.Queue(maxsize=RECORD_BATCHES)
         self.detect_progress = Progress()
-        self.ingest = IngestService(settings, sinks=[self._hand_to_detectors], engine=self.engine,
+        self.ingest = ingest_service(settings, engine=self.engine, sinks=[self._hand_to_detectors],
                                     persistent_session=persistent_session, supervisor=self.supervisor)
         self.detectors = DetectorEngine(EngineConfig.from_settings(settings))
         self.state_path = Path(settings.data_dir) / "detectors" / "state-0-of-1.pkl"
@@ -232,11 +232,12 @@ def _guarded(name: str, fn):
 def run(no_api):
     """Run ingest, detectors, alerts, tickets and the API in one process."""
     from api.serve import ApiPortError
-    from ingest.cli import (EXIT_DEAD, _settings, configure_logging, serve_until_stopped, session_taken_over,
-                            stop_on_signals)
+    from faultline.cli import command_settings
+    from faultline.process import (EXIT_DEAD, configure_logging, serve_until_stopped, session_taken_over,
+                                   stop_on_signals)
 
     stop = stop_on_signals()
-    settings = _settings()
+    settings = command_settings()
     configure_logging(settings.log_level)
     service = Faultline(settings, serve_api=not no_api)
     try:

@@ -14,6 +14,8 @@ from sqlalchemy import Engine
 from database import make_engine, migrate
 from faultline.settings import Settings
 from influx.client import InfluxClient
+from ingest.config import IngestConfig
+from ingest.service import IngestService
 
 _migrated: set[str] = set()
 _migrated_lock = threading.Lock()
@@ -33,3 +35,17 @@ def sql_engine(settings: Settings, *, durable: bool = False) -> Engine:
             migrate(url)
             _migrated.add(url)
     return make_engine(url, durable=durable)
+
+
+# --- ingest -----------------------------------------------------------------------
+
+
+def ingest_service(settings: Settings, *, engine: Engine | None = None, **options) -> IngestService:
+    """The ingest service for `settings`: its config, InfluxDB client, SQL engine and durable engine.
+
+    `engine` (already migrated) is shared when given; `options` are `IngestService`'s own
+    (sinks, persistent_session, supervisor, spool, completeness_ledger).
+    """
+    return IngestService(IngestConfig.from_settings(settings), influx_client(settings),
+                         engine if engine is not None else sql_engine(settings),
+                         sql_engine(settings, durable=True), **options)

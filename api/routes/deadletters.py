@@ -91,17 +91,19 @@ def _check_ids(ctx: ApiContext, ids: list[int]) -> None:
 @router.post("/replay", summary="Re-run decode and write; what now succeeds leaves the store",
              dependencies=[Depends(auth.admin)])
 def replay(body: ReplayBody, ctx: ApiContext = Depends(context)) -> ReplayOut:
+    from ingest.config import IngestConfig
     from ingest.replay import replay as run_replay
 
     if bool(body.ids) == body.all:
         raise invalid("body", "ids", "give a non-empty ids list or all=true (not both)")
     if body.ids:
         _check_ids(ctx, body.ids)
+    config = IngestConfig.from_settings(ctx.settings)
     try:
         if body.all:
-            result = run_replay(ctx.settings, ctx.engine, limit=body.limit, after_id=body.after_id)
+            result = run_replay(config, ctx.influx, ctx.engine, limit=body.limit, after_id=body.after_id)
         else:
-            result = run_replay(ctx.settings, ctx.engine, body.ids)
+            result = run_replay(config, ctx.influx, ctx.engine, body.ids)
     except InfluxError as exc:
         log.warning("dead-letter replay: InfluxDB request failed: %s", exc)
         raise HTTPException(503, "InfluxDB unavailable, nothing replayed from this page on "
