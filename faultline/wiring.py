@@ -8,14 +8,16 @@ never read `Settings`; they take what is built here.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from database import make_engine, migrate
 from faultline.settings import Settings
 from influx.client import InfluxClient
-from ingest.config import IngestConfig
-from ingest.service import IngestService
+
+if TYPE_CHECKING:
+    from ingest.service import IngestService
 
 _migrated: set[str] = set()
 _migrated_lock = threading.Lock()
@@ -46,6 +48,9 @@ def ingest_service(settings: Settings, *, engine: Engine | None = None, **option
     `engine` (already migrated) is shared when given; `options` are `IngestService`'s own
     (sinks, persistent_session, supervisor, spool, completeness_ledger).
     """
+    from ingest.config import IngestConfig  # here, so a command that needs no ingest does not load MQTT
+    from ingest.service import IngestService
+
     return IngestService(IngestConfig.from_settings(settings), influx_client(settings),
                          engine if engine is not None else sql_engine(settings),
                          sql_engine(settings, durable=True), **options)
