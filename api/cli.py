@@ -86,7 +86,7 @@ def api(host: str | None, port: int | None, workers: int):
 
     from api.app import create_app
     from api.serve import ApiPortError, listen_socket
-    from ingest.cli import configure_logging
+    from faultline.process import configure_logging
 
     settings = _settings()
     configure_logging(settings.log_level)

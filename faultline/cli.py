@@ -9,12 +9,12 @@ import click
 
 # command name -> "module:attribute" of a click command
 COMMANDS = {
-    "stack": "faultline.stack_cli:stack",
-    "devices": "faultline.devices_cli:devices",
-    "ingest": "ingest.cli:ingest",
-    "deadletters": "ingest.cli:deadletters",
-    "ledger": "ingest.cli:ledger",
-    "simulate": "simulators.cli:simulate",
+    "stack": "faultline.commands.stack:stack",
+    "devices": "faultline.commands.devices:devices",
+    "ingest": "faultline.commands.ingest:ingest",
+    "deadletters": "faultline.commands.ingest:deadletters",
+    "ledger": "faultline.commands.ingest:ledger",
+    "simulate": "faultline.commands.simulate:simulate",
     "detect": "faultline.commands.detect:detect",
     "eval": "faultline.commands.detect:evaluate",
     "silence": "faultline.commands.silence:silence",
@@ -25,7 +25,7 @@ COMMANDS = {
     "report": "tickets.review:report",
     "run": "faultline.commands.run:run",
     "demo": "faultline.commands.demo:demo",
-    "grafana": "faultline.grafana_cli:grafana",
+    "grafana": "faultline.commands.grafana:grafana",
 }
 
 
@@ -52,6 +52,16 @@ def format_option(fn):
     """``--format text|json``: the one output switch of every listing command."""
     return click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
                         help="text: a table with a header row, for people; json: for programs")(fn)
+
+
+def command_settings():
+    """The settings of a shell command; a configuration problem is a usage error (exit code 2)."""
+    from faultline.settings import SettingsError, load_settings
+
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def command_engine(settings, *, create: bool = False):

@@ -41,7 +41,6 @@ class Faultline:
     """All stages wired together over one settings object."""
 
     def __init__(self, settings: Settings, serve_api: bool = True, persistent_session: bool = True):
-        from ingest.service import IngestService
         from tickets.wiring import build_outbox, scheduled_jobs
 
         self.settings = settings
@@ -49,8 +48,8 @@ class Faultline:
         self.supervisor = Supervisor("faultline run")
         self.records: queue.Queue = queue.Queue(maxsize=RECORD_BATCHES)
         self.detect_progress = Progress()
-        self.ingest = IngestService(settings, sinks=[self._hand_to_detectors], engine=self.engine,
-                                    persistent_session=persistent_session, supervisor=self.supervisor)
+        self.ingest = wiring.ingest_service(settings, engine=self.engine, sinks=[self._hand_to_detectors],
+                                            persistent_session=persistent_session, supervisor=self.supervisor)
         self.state_path = Path(settings.data_dir) / "detectors" / "state-0-of-1.pkl"
         self.pipeline = wiring.pipeline(settings, self.ingest.client, engine=self.engine, guard=self.supervisor.guard)
         self.jobs = scheduled_jobs(self.pipeline.tickets, build_outbox(settings, self.engine), settings)

@@ -8,12 +8,16 @@ never read `Settings`; they take what is built here.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from database import make_engine, migrate
 from faultline.settings import Settings
 from influx.client import InfluxClient
+
+if TYPE_CHECKING:
+    from ingest.service import IngestService
 
 _migrated: set[str] = set()
 _migrated_lock = threading.Lock()
@@ -35,14 +39,31 @@ def sql_engine(settings: Settings, *, durable: bool = False) -> Engine:
     return make_engine(url, durable=durable)
 
 
+# --- ingest -----------------------------------------------------------------------
+
+
+def ingest_service(settings: Settings, *, engine: Engine | None = None, **options) -> IngestService:
+    """The ingest service for `settings`: its config, InfluxDB client, SQL engine and durable engine.
+
+    `engine` (already migrated) is shared when given; `options` are `IngestService`'s own
+    (sinks, persistent_session, supervisor, spool, completeness_ledger).
+    """
+    from ingest.config import IngestConfig  # here, so a command that needs no ingest does not load MQTT
+    from ingest.service import IngestService
+
+    return IngestService(IngestConfig.from_settings(settings), influx_client(settings),
+                         engine if engine is not None else sql_engine(settings),
+                         sql_engine(settings, durable=True), **options)
+
+
 # --- the detect → alert → ticket pipeline (`faultline run`, `faultline detect`) ---------------------
 
 def decode_limits(settings: Settings):
     """The decode limits of every consumer of device messages: ingest's own, so detect decodes as ingest stores
     (payload size, clock skew, maximum age, ...)."""
-    from ingest.service import decode_limits as ingest_decode_limits
+    from ingest.config import IngestConfig
 
-    return ingest_decode_limits(settings)
+    return IngestConfig.from_settings(settings).decode_limits
 
 
 def pipeline(settings: Settings, client: InfluxClient, *, detector_config=None, engine: Engine | None = None,

@@ -1,7 +1,8 @@
 """InfluxError: what went wrong talking to InfluxDB, and whether a retry can help.
 
-The decision is made here, where the status code is known: network errors,
-timeouts, 5xx, 408 and 429 are retryable (the batch stays in the spool);
+The decision is made here, where the status code is known, by the one
+outbound-HTTP policy (`runtime.retry`): network errors, timeouts, 5xx, 408,
+425 and 429 are retryable (the batch stays in the spool);
 400/422 (parse error, field type conflict, partial write), 401/403, 404 and
 413 are not (the points go to the dead-letter store, or the operator fixes
 the configuration).
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+from runtime.retry import parse_retry_after, retryable_status
 _EXCERPT = 1000
 
 
@@ -49,23 +50,6 @@ class InfluxError(Exception):
                 f"retry_after={self.retry_after!r}, partial={self.partial!r})")
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds form only).
-
-    >>> parse_retry_after("7"), parse_retry_after(" 1.5 "), parse_retry_after(None)
-    (7.0, 1.5, None)
-    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None
-    True
-    """
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
-
-
 def server_message(body: bytes) -> str:
     """The error text from an InfluxDB response body (1.x ``error``, 2.x/3.x ``message``).
 
@@ -100,7 +84,7 @@ def error_for_status(status: int, body: bytes, retry_after: str | None, what: st
     """
     text = server_message(body)
     detail = f": {text}" if text else ""
-    if status in RETRYABLE_STATUSES or status >= 500:
+    if retryable_status(status):
         return InfluxError(f"InfluxDB {what} failed with {status} (retryable){detail}", status, True,
                            parse_retry_after(retry_after))
     if status in (400, 422):

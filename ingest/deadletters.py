@@ -177,6 +177,26 @@ def query(engine: Engine, *, limit: int = 100, offset: int = 0, reason_kind: str
         return list(conn.execute(stmt.limit(limit).offset(offset)))
 
 
+def page(engine: Engine, *, limit: int, offset: int, **equal) -> tuple[list[DeadLetterRow], int]:
+    """One page of dead letters in id order, and the total: those whose columns equal the given values
+    (``reason_kind=``, ``device=``, ``firmware=``, ``stage=``; None: any)."""
+    stmt = select(DeadLetterRow)
+    for column, value in equal.items():
+        if value is not None:
+            stmt = stmt.where(getattr(DeadLetterRow, column) == value)
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        rows = conn.execute(stmt.order_by(DeadLetterRow.id).limit(limit).offset(offset)).all()
+    return rows, total
+
+
+def unknown_ids(engine: Engine, ids: list[int]) -> list[int]:
+    """The ids among `ids` that name no dead letter, sorted."""
+    with engine.connect() as conn:
+        known = set(conn.scalars(select(DeadLetterRow.id).where(DeadLetterRow.id.in_(ids))))
+    return sorted(set(ids) - known)
+
+
 def count(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count(DeadLetterRow.id))).scalar_one()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 
 import orjson
-from sqlalchemy import Boolean, BigInteger, Engine, Integer, String, Text, select
+from sqlalchemy import Boolean, BigInteger, Engine, Integer, String, Text, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
@@ -61,14 +61,32 @@ def _upsert(engine: Engine, values: list[dict], columns: list[str]) -> None:
 
 def lookup(engine: Engine, device: str) -> DeviceMeta | None:
     """The registered attributes of one device."""
-    with engine.connect() as conn:
-        row = conn.execute(select(DeviceRow).where(DeviceRow.device == device)).first()
+    row = registered(engine, device)
     return _meta_of(row) if row else None
 
 
 def list_devices(engine: Engine, limit: int = 1000, offset: int = 0) -> list[DeviceRow]:
     with engine.connect() as conn:
         return list(conn.execute(select(DeviceRow).order_by(DeviceRow.device).limit(limit).offset(offset)))
+
+
+def device_page(engine: Engine, *, limit: int, offset: int, **equal) -> tuple[list[DeviceRow], int]:
+    """One page of the registry in device order, and the total: devices whose columns equal the given
+    values (``model=``, ``firmware=``, ``site=``, ``online=``; None: any)."""
+    stmt = select(DeviceRow)
+    for column, value in equal.items():
+        if value is not None:
+            stmt = stmt.where(getattr(DeviceRow, column) == value)
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        rows = conn.execute(stmt.order_by(DeviceRow.device).limit(limit).offset(offset)).all()
+    return rows, total
+
+
+def registered(engine: Engine, device: str) -> DeviceRow | None:
+    """The registry row of one device, or None."""
+    with engine.connect() as conn:
+        return conn.execute(select(DeviceRow).where(DeviceRow.device == device)).first()
 
 
 def _meta_of(row) -> DeviceMeta:

@@ -10,17 +10,16 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from faultline.settings import Settings
-from influx.client import InfluxClient
 from influx.errors import InfluxError
 from ingest import deadletters
 from ingest import fields as field_store
 from ingest.batch import Batch
+from ingest.config import IngestConfig
 from ingest.pipeline import MessageSource, Pipeline
 from ingest.registry import DeviceRegistry
-from ingest.service import decode_limits, field_catalogue
+from ingest.service import field_catalogue
 from ingest.spool import Spool
-from ingest.writer import DurableWriter
+from ingest.writer import DurableWriter, LineWriter
 
 PAGE = 500
 MAX_REASONS = 100
@@ -34,17 +33,16 @@ class ReplayResult:
     next_after_id: int | None = None  # more letters follow this id (`limit` reached); None when done
 
 
-def replay(settings: Settings, engine, ids: list[int] | None = None, *, limit: int | None = None,
-           after_id: int = 0) -> ReplayResult:
-    """Re-run decode and write for the given dead letters (all of them after `after_id` when `ids` is None).
+def replay(config: IngestConfig, client: LineWriter, engine, ids: list[int] | None = None, *,
+           limit: int | None = None, after_id: int = 0) -> ReplayResult:
+    """Re-run decode and write (to InfluxDB through `client`) for the given dead letters (all of them after
+    `after_id` when `ids` is None).
 
     Raises `InfluxError` when InfluxDB cannot be reached: the page being replayed stays in the store.
     """
-    client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
-                          settings.influx_password.get_secret_value(), settings.influx_timeout_s)
-    pipeline = Pipeline(DeviceRegistry(engine, authoritative=settings.registry_authoritative), None, settings.mqtt_topic_prefix, decode_limits(settings),
-                        field_catalogue(settings, engine))
-    writer = DurableWriter(client, Spool(settings.data_dir / "replay-spool", 1), lambda _: None, threading.Event())
+    pipeline = Pipeline(DeviceRegistry(engine, authoritative=config.registry_authoritative), None,
+                        config.mqtt_topic_prefix, config.decode_limits, field_catalogue(config, engine))
+    writer = DurableWriter(client, Spool(config.data_dir / "replay-spool", 1), lambda _: None, threading.Event())
     replayed, failing, reasons, seen = 0, 0, {}, 0
     wanted = sorted(set(ids)) if ids is not None else None
     while limit is None or seen < limit:

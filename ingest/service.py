@@ -12,7 +12,7 @@ and a full inbox stops reading the socket, for QoS 0 as well.
 
 Supervision (`runtime.supervisor`): every step of every loop is guarded,
 a failure is logged and counted and the loop goes on; a thread that ends
-anyway is reported by `readiness` (and ends the process, see `ingest.cli`).
+anyway is reported by `readiness` (and ends the process, see `faultline.commands.ingest`).
 `stop` finishes within ``stop_timeout_s``.
 """
 
@@ -24,14 +24,12 @@ import threading
 import time
 from typing import Callable
 
-from database import make_engine, migrate
-from faultline.settings import Settings
 from runtime.supervisor import Supervisor
 from influx.client import InfluxClient
 from ingest import fields as field_store
 from ingest.batch import Batch, SpooledBatch
+from ingest.config import MB, IngestConfig
 from ingest.deadletters import DeadLetterStore
-from ingest.decode import DecodeLimits
 from ingest.fields import FieldCatalogue, load_allowlist
 from ingest.housekeeping import Housekeeping
 from ingest.inbox import CLOSED, Inbox
@@ -46,78 +44,69 @@ from ingest.stats import IngestStats
 from ingest.writer import DurableWriter, Stopped
 
 log = logging.getLogger("faultline.ingest")
-MB = 1_048_576
 MESSAGE_OVERHEAD = 200  # bytes of an `Incoming` beyond its payload and topic
 COMMIT_ATTEMPTS = 3
 THREADS = ("ingest-pipeline", "ingest-writer", "ingest-drainer")
 
 
-def topic_filter(settings: Settings) -> str:
-    base = settings.mqtt_topic_prefix.rstrip("/") + "/#"
-    return f"$share/{settings.mqtt_shared_group}/{base}" if settings.mqtt_shared_group else base
+def field_catalogue(config: IngestConfig, engine) -> FieldCatalogue:
+    allow = load_allowlist(config.metric_allowlist_file) if config.metric_allowlist_file else None
+    return FieldCatalogue(engine, config.max_metrics_per_device, allow)
 
 
-def decode_limits(settings: Settings) -> DecodeLimits:
-    return DecodeLimits(max_payload_bytes=settings.max_payload_bytes,
-                        max_skew_ms=int(settings.max_clock_skew_s * 1000),
-                        max_age_ms=int(settings.max_age_days * 86_400_000))
-
-
-def field_catalogue(settings: Settings, engine) -> FieldCatalogue:
-    allow = load_allowlist(settings.metric_allowlist_file) if settings.metric_allowlist_file else None
-    return FieldCatalogue(engine, settings.max_metrics_per_device, allow)
-
-
-def dead_letter_store(settings: Settings, engine) -> DeadLetterStore:
-    return DeadLetterStore(engine, settings.deadletter_max_per_device, settings.deadletter_max_mb * MB,
-                           int(settings.deadletter_retention_days * 86_400_000))
+def dead_letter_store(config: IngestConfig, engine) -> DeadLetterStore:
+    return DeadLetterStore(engine, config.deadletter_max_per_device, config.deadletter_max_mb * MB,
+                           int(config.deadletter_retention_days * 86_400_000))
 
 
 class IngestService:
-    def __init__(self, settings: Settings, sinks: list[Callable[[list[Record]], None]] = (), engine=None,
-                 persistent_session: bool = True, supervisor: Supervisor | None = None, spool=None,
-                 completeness_ledger: bool = True):
-        self.settings = settings
+    """One ingest process over `config`, writing to InfluxDB through `client` and to SQL through `engine`.
+
+    `durable` is the engine whose commits are waited for before a message is acknowledged
+    (`database.make_engine(url, durable=True)`); `faultline.wiring.ingest_service` builds all three.
+    """
+
+    def __init__(self, config: IngestConfig, client: InfluxClient, engine, durable,
+                 sinks: list[Callable[[list[Record]], None]] = (), persistent_session: bool = True,
+                 supervisor: Supervisor | None = None, spool=None, completeness_ledger: bool = True):
+        self.config = config
         self.sinks = list(sinks)
-        self.engine = engine or make_engine(settings.sql_url)
-        migrate(settings.sql_url) if engine is None else None
-        self.durable = make_engine(settings.sql_url, durable=True)  # what is acknowledged once committed
+        self.engine = engine
+        self.durable = durable  # what is acknowledged once committed
         self.supervisor = supervisor or Supervisor("ingest")
-        self.client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
-                                   settings.influx_password.get_secret_value(), settings.influx_timeout_s)
-        self.registry = DeviceRegistry(self.durable, authoritative=settings.registry_authoritative)
-        self.ledger = Ledger(grace_ms=int(settings.gap_grace_s * 1000), engine=self.engine)
-        self.fields = field_catalogue(settings, self.durable)
-        self.dead = dead_letter_store(settings, self.durable)
+        self.client = client
+        self.registry = DeviceRegistry(self.durable, authoritative=config.registry_authoritative)
+        self.ledger = Ledger(grace_ms=int(config.gap_grace_s * 1000), engine=self.engine)
+        self.fields = field_catalogue(config, self.durable)
+        self.dead = dead_letter_store(config, self.durable)
         self.stats = IngestStats()
         self.housekeeping = Housekeeping(self.supervisor, self.stats, self.ledger, self.registry, self.fields,
-                                         self.dead, int(settings.device_idle_days * 86_400_000))
+                                         self.dead, config.idle_ms)
         self.stop_event = threading.Event()
-        self.spool = Spool(spool or settings.data_dir / "spool", settings.spool_max_mb * MB)
+        self.spool = Spool(spool or config.data_dir / "spool", config.spool_max_mb * MB)
         self.writer = DurableWriter(self.client, self.spool, self._store_dead, self.stop_event)
         # A worker of a pool sees every other message of a device (the broker spreads a shared subscription
         # message by message), so its own ledger would report gaps that are not; it keeps none.
         self.pipeline = Pipeline(self.registry, self.ledger if completeness_ledger else None,
-                                 settings.mqtt_topic_prefix, decode_limits(settings),
-                                 self.fields)
-        self.inbox = Inbox(settings.inbox_max_mb * MB)
+                                 config.mqtt_topic_prefix, config.decode_limits, self.fields)
+        self.inbox = Inbox(config.inbox_max_mb * MB)
         self.batches: queue.Queue[Batch | None] = queue.Queue(maxsize=2)
         self.progress = Progress()
         # A session of its own that ends with the connection (the demo) queues nothing while away.
-        self.subscriber = Subscriber(settings.mqtt_url, settings.mqtt_client_id, topic_filter(settings),
-                                     self._receive, settings.mqtt_keepalive_s, settings.mqtt_max_inflight,
+        self.subscriber = Subscriber(config.mqtt_url, config.mqtt_client_id, config.topic_filter,
+                                     self._receive, config.mqtt_keepalive_s, config.mqtt_max_inflight,
                                      clean_start=not persistent_session,
                                      session_expiry=NEVER_EXPIRES if persistent_session else 0,
-                                     max_packet_size=settings.mqtt_max_packet_bytes, ca_file=settings.mqtt_ca_file)
-        self.flush_messages = max(1, min(settings.batch_size, settings.mqtt_max_inflight // 2))
-        self.flush_bytes = settings.batch_max_mb * MB
+                                     max_packet_size=config.mqtt_max_packet_bytes, ca_file=config.mqtt_ca_file)
+        self.flush_messages = max(1, min(config.batch_size, config.mqtt_max_inflight // 2))
+        self.flush_bytes = config.batch_max_mb * MB
         self.acked = 0  # messages acknowledged to the broker
         self._accepting = True
 
     # --- lifecycle ------------------------------------------------------------
 
     def start(self) -> None:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
         for name, target in zip(THREADS, (self._pipeline_loop, self._writer_loop, self._drain_loop)):
             self.supervisor.spawn(name, target)
         self.subscriber.start()
@@ -125,7 +114,7 @@ class IngestService:
     def readiness(self) -> dict[str, str | None]:
         """The problems /ready reports: broker connection, dead threads, a stalled pipeline (None: fine)."""
         return readiness(self.subscriber.connected.is_set(), self.supervisor.dead(), self.progress,
-                         self.settings.ready_stall_s)
+                         self.config.ready_stall_s)
 
     def stop(self, deadline: float | None = None) -> None:
         """Stop reading, flush, acknowledge what is durable, disconnect (never unsubscribe).
@@ -133,7 +122,7 @@ class IngestService:
         Done by `deadline` (monotonic; default ``stop_timeout_s`` from now): what is not durable by then
         stays unacknowledged with the broker, which delivers it again after the restart.
         """
-        deadline = deadline or time.monotonic() + self.settings.stop_timeout_s
+        deadline = deadline or time.monotonic() + self.config.stop_timeout_s
         self.supervisor.stopping = True
         self._accepting = False
         self.inbox.close()  # the pipeline flushes what it holds, then ends the writer
@@ -170,8 +159,8 @@ class IngestService:
             self.progress.arrived()  # (unaccepted ones stay with the broker)
 
     def _pipeline_loop(self) -> None:
-        linger = self.settings.linger_ms / 1000
-        every = self.settings.stats_interval_s
+        linger = self.config.linger_ms / 1000
+        every = self.config.stats_interval_s
         batch, next_housekeeping = Batch(), time.monotonic() + every
         while True:
             timeout = max(0.0, batch.opened_at + linger - time.monotonic()) if batch.messages else every
@@ -193,7 +182,7 @@ class IngestService:
                 batch = Batch()
 
     def _due(self, batch: Batch, linger: float) -> bool:
-        return (batch.messages >= self.flush_messages or len(batch.lines) >= self.settings.batch_size
+        return (batch.messages >= self.flush_messages or len(batch.lines) >= self.config.batch_size
                 or batch.bytes >= self.flush_bytes
                 or (batch.messages > 0 and time.monotonic() - batch.opened_at >= linger)
                 or (bool(batch.lines) and not batch.messages))  # housekeeping lines alone

@@ -30,7 +30,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -72,13 +71,13 @@ class Worker:
 class WorkerPool:
     """Starts, watches and restarts the workers; `run` blocks until `stop` is set, then stops them."""
 
-    def __init__(self, count: int, client_id: str, group: str, command: list[str] | None = None,
+    def __init__(self, count: int, client_id: str, group: str, command: list[str],
                  env: dict[str, str] | None = None):
+        """`command` starts one worker with its index appended (``faultline ingest --worker``)."""
         self.count = count
         self.client_id = client_id
         self.group = group
-        self.command = command or [sys.executable, "-c", "from faultline.cli import main; main(prog_name='faultline')",
-                                    "ingest", "--worker"]
+        self.command = list(command)
         self.env = dict(os.environ if env is None else env)
         self.workers = [Worker(i) for i in range(1, count + 1)]
 

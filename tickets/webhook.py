@@ -17,8 +17,8 @@ what is due:
 A 2xx answer delivers. A redirect is not followed and is not a delivery
 (following it would turn the POST into a body-less GET and carry the
 signature to another host): the row is marked ``dead`` with the status, so
-the operator sets the final URL. Network errors, timeouts, 408, 429 and 5xx are
-retried with exponential backoff (``base_delay_s`` doubling per attempt, at
+the operator sets the final URL. Network errors, timeouts, 408, 425, 429 and 5xx
+(`runtime.retry`) are retried with exponential backoff (``base_delay_s`` doubling per attempt, at
 most ``max_delay_s``; a ``Retry-After`` is honoured when longer), up to
 ``max_attempts``; other answers (400, 401, 404, ...) will not change by
 retrying and mark the row ``dead`` at once (`requeue_dead` sends them again
@@ -41,6 +41,7 @@ from typing import Callable
 
 from sqlalchemy import Engine, delete, select, update
 
+from runtime.retry import parse_retry_after, retryable_status
 from tickets.models import OutboxRow
 
 O = OutboxRow.__table__
@@ -115,10 +116,8 @@ def post_json(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
         if 300 <= exc.code < 400:
             raise DeliveryError(f"webhook answered HTTP {exc.code} (a redirect, not followed: set "
                                 "FAULTLINE_TICKETS_WEBHOOK_URL to the final URL)", False) from None
-        retry_after = exc.headers.get("Retry-After") if exc.headers else None
-        retryable = exc.code in (408, 425, 429) or exc.code >= 500
-        wait = float(retry_after) if retry_after and retry_after.isdigit() else None
-        raise DeliveryError(f"webhook answered HTTP {exc.code}", retryable, wait) from None
+        wait = parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
+        raise DeliveryError(f"webhook answered HTTP {exc.code}", retryable_status(exc.code), wait) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DeliveryError(f"webhook unreachable: {type(exc).__name__}: {reason}", True) from None

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
 
 from api import auth
 from api.context import ApiContext, context
@@ -18,7 +17,7 @@ from api.pages import Page, PageParams
 from api.responses import errors
 from api.routes import API_PREFIX
 from influx.errors import InfluxError
-from ingest.deadletters import DeadLetterRow
+from ingest import deadletters as dead_letters
 
 log = logging.getLogger(__name__)
 
@@ -69,21 +68,13 @@ def list_dead_letters(
     reason_kind: Value = None, device: Value = None, firmware: Value = None, stage: Value = None,
     page: PageParams = Depends(), ctx: ApiContext = Depends(context),
 ) -> Page[DeadLetterOut]:
-    stmt = select(DeadLetterRow)
-    for column, value in (("reason_kind", reason_kind), ("device", device), ("firmware", firmware),
-                          ("stage", stage)):
-        if value is not None:
-            stmt = stmt.where(getattr(DeadLetterRow, column) == value)
-    with ctx.engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-        rows = conn.execute(stmt.order_by(DeadLetterRow.id).limit(page.limit).offset(page.offset)).all()
+    rows, total = dead_letters.page(ctx.engine, limit=page.limit, offset=page.offset, reason_kind=reason_kind,
+                                    device=device, firmware=firmware, stage=stage)
     return page.of([DeadLetterOut.of(r) for r in rows], total)
 
 
 def _check_ids(ctx: ApiContext, ids: list[int]) -> None:
-    with ctx.engine.connect() as conn:
-        known = set(conn.scalars(select(DeadLetterRow.id).where(DeadLetterRow.id.in_(ids))))
-    missing = sorted(set(ids) - known)
+    missing = dead_letters.unknown_ids(ctx.engine, ids)
     if missing:
         raise NotFound(f"no dead letter with id {', '.join(map(str, missing[:20]))}")
 
@@ -91,17 +82,19 @@ def _check_ids(ctx: ApiContext, ids: list[int]) -> None:
 @router.post("/replay", summary="Re-run decode and write; what now succeeds leaves the store",
              dependencies=[Depends(auth.admin)])
 def replay(body: ReplayBody, ctx: ApiContext = Depends(context)) -> ReplayOut:
+    from ingest.config import IngestConfig
     from ingest.replay import replay as run_replay
 
     if bool(body.ids) == body.all:
         raise invalid("body", "ids", "give a non-empty ids list or all=true (not both)")
     if body.ids:
         _check_ids(ctx, body.ids)
+    config = IngestConfig.from_settings(ctx.settings)
     try:
         if body.all:
-            result = run_replay(ctx.settings, ctx.engine, limit=body.limit, after_id=body.after_id)
+            result = run_replay(config, ctx.influx, ctx.engine, limit=body.limit, after_id=body.after_id)
         else:
-            result = run_replay(ctx.settings, ctx.engine, body.ids)
+            result = run_replay(config, ctx.influx, ctx.engine, body.ids)
     except InfluxError as exc:
         log.warning("dead-letter replay: InfluxDB request failed: %s", exc)
         raise HTTPException(503, "InfluxDB unavailable, nothing replayed from this page on "

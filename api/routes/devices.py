@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
-from sqlalchemy import func, select
 
 from api import auth
 from api.bounds import MAX_TIME_MS
@@ -18,9 +17,9 @@ from api.errors import NotFound, invalid
 from api.pages import Page, PageParams
 from api.responses import errors
 from api.routes import API_PREFIX
+from ingest import registry
 from ingest.decode import metric_name_problem
 from ingest.fields import field_names
-from ingest.registry import DeviceRow
 
 router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"], dependencies=[Depends(auth.viewer)],
                    responses=errors(401, 403, 404, 422, 503))
@@ -97,19 +96,13 @@ def list_devices(
     page: PageParams = Depends(),
     ctx: ApiContext = Depends(context),
 ) -> Page[DeviceOut]:
-    stmt = select(DeviceRow)
-    for column, value in (("model", model), ("firmware", firmware), ("site", site), ("online", online)):
-        if value is not None:
-            stmt = stmt.where(getattr(DeviceRow, column) == value)
-    with ctx.engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-        rows = conn.execute(stmt.order_by(DeviceRow.device).limit(page.limit).offset(page.offset)).all()
+    rows, total = registry.device_page(ctx.engine, limit=page.limit, offset=page.offset, model=model,
+                                       firmware=firmware, site=site, online=online)
     return page.of([DeviceOut.of(r) for r in rows], total)
 
 
 def _registered(ctx: ApiContext, device: str):
-    with ctx.engine.connect() as conn:
-        return conn.execute(select(DeviceRow).where(DeviceRow.device == device)).first()
+    return registry.registered(ctx.engine, device)
 
 
 @router.get("/{device_id}", summary="One registered device")

@@ -110,7 +110,7 @@ def demo(scenario, devices, duration, seed, no_telemetry, exit_after):
     """Run the local stack and the service, play a scenario, print the tickets it opens."""
     from api.serve import ApiPortError
     from faultline.run import Faultline
-    from ingest.cli import configure_logging, stop_on_signals
+    from faultline.process import configure_logging, stop_on_signals
 
     stop = stop_on_signals()
     setup = _prepare()

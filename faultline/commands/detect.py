@@ -39,7 +39,7 @@ def detect(shard: str, cohort: bool | None, alerts: bool):
     from faultline import wiring
     from faultline.settings import SettingsError, load_settings
     from influx.ensure import DatabaseKeeper
-    from ingest.cli import configure_logging, session_taken_over
+    from faultline.process import configure_logging, session_taken_over
     from ingest.mqtt import Subscriber
     from runtime.supervisor import Supervisor
 

@@ -13,11 +13,12 @@ def run(no_api):
     """Run ingest, detectors, alerts, tickets and the API in one process."""
     from api.serve import ApiPortError
     from faultline.run import Faultline
-    from ingest.cli import (EXIT_DEAD, _settings, configure_logging, serve_until_stopped, session_taken_over,
-                            stop_on_signals)
+    from faultline.cli import command_settings
+    from faultline.process import (EXIT_DEAD, configure_logging, serve_until_stopped, session_taken_over,
+                                   stop_on_signals)
 
     stop = stop_on_signals()
-    settings = _settings()
+    settings = command_settings()
     configure_logging(settings.log_level)
     service = Faultline(settings, serve_api=not no_api)
     try:

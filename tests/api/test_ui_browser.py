@@ -58,7 +58,7 @@ def world(stack, tmp_path_factory):
     from faultline.settings import load_settings
     from faultline.stack import free_port
     from influx.client import InfluxClient
-    from ingest.service import IngestService
+    from faultline.wiring import ingest_service
 
     if not CHROMIUM.exists():
         pytest.skip("no /usr/bin/chromium (make test-system-deps installs it)")
@@ -73,7 +73,7 @@ def world(stack, tmp_path_factory):
     engine = make_engine(settings.sql_url)
     client = InfluxClient(settings.influx_url, settings.influx_db)
     msgs, _ = messages_of("firmware-regression", DEVICES, SEED, prefix)
-    ingest = IngestService(settings, engine=engine)
+    ingest = ingest_service(settings, engine=engine)
     ingest.client.ensure_database()
     ingest.start()
     try:

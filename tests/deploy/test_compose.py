@@ -245,7 +245,7 @@ def test_wheel_holds_every_package_and_data_file(wheel):
     assert scenarios and all(f"simulators/scenarios/{s}" in names for s in scenarios)
     for path in (ROOT).glob("*/migrations/versions/*.py"):
         assert str(path.relative_to(ROOT)) in names
-    assert "faultline/grafana_cli.py" in names
+    assert "faultline/commands/grafana.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "faultline = faultline.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 

@@ -134,7 +134,7 @@ def test_meta_that_contradicts_the_registry_is_flagged_and_the_cohort_stays(secu
 
     from faultline.settings import load_settings
     from ingest.registry import MetaClaimRow
-    from ingest.service import IngestService
+    from faultline.wiring import ingest_service
     from ingest.stats import totals_from
 
     _, p, ids = secured
@@ -149,7 +149,7 @@ def test_meta_that_contradicts_the_registry_is_flagged_and_the_cohort_stays(secu
         "FAULTLINE_MQTT_CLIENT_ID": "faultline-ingest-auth", "FAULTLINE_INFLUX_URL": stack.influx_url,
         "FAULTLINE_INFLUX_DB": stack.new_database(), "FAULTLINE_DATA_DIR": str(p.auth_dir.parent),
         "FAULTLINE_REGISTRY_AUTHORITATIVE": "true", "FAULTLINE_STATS_INTERVAL_S": "0.2"})
-    ingest = IngestService(settings)
+    ingest = ingest_service(settings)
     ingest.client.ensure_database()
     ingest.start()
     try:

@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from faultline.settings import load_settings
 from influx.client import InfluxClient
-from ingest import cli as ingest_cli
-from ingest.cli import EXIT_DEAD, serve_until_stopped
-from ingest.service import IngestService
+from faultline.commands import ingest as ingest_cli
+from faultline.process import EXIT_DEAD, serve_until_stopped
+from faultline.wiring import ingest_service
 from ingest.writer import DurableWriter
 from support import IngestProcess, publish_all, telemetry_stream, wait_until
 
@@ -36,11 +36,12 @@ def served(request):
     started = []
 
     def serve(env):
-        service = IngestService(load_settings(env))
+        settings = load_settings(env)
+        service = ingest_service(settings)
         service.client.ensure_database()
         service.start()
         assert service.subscriber.wait_connected(20)
-        api = TestClient(create_app(service.settings, engine=service.engine, pipeline=service))
+        api = TestClient(create_app(settings, engine=service.engine, pipeline=service))
         started.append(service)
         return service, api
 
@@ -65,7 +66,7 @@ def test_ready_is_503_while_the_broker_is_down_and_200_once_it_is_back(private_s
     private_stack.mosquitto.start()
     wait_until(lambda: api.get("/ready").status_code == 200, 60, what="ready again with the broker back")
     publish_all(private_stack.mqtt_url, telemetry_stream(10, 2, int(time.time() * 1000)))
-    client = InfluxClient(private_stack.influx_url, service.settings.influx_db)
+    client = InfluxClient(private_stack.influx_url, service.client.db)
     wait_until(lambda: stored(client) == 10, 30, what="messages after the outage stored")
 
 
@@ -82,7 +83,7 @@ def test_ready_names_a_stalled_pipeline_while_influxdb_is_frozen(private_stack, 
         assert "no batch completed for" in stalled["checks"]["ingest"] and stalled["checks"]["mqtt"] == "ok"
     finally:
         os.kill(influxd, signal.SIGCONT)
-    client = InfluxClient(private_stack.influx_url, service.settings.influx_db)
+    client = InfluxClient(private_stack.influx_url, service.client.db)
     wait_until(lambda: stored(client) == 50, 60, what="everything stored once InfluxDB runs again")
     wait_until(lambda: api.get("/ready").status_code == 200, 30, what="ready again")
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from faultline.cli import main
-from faultline.grafana_cli import GrafanaError, HttpAnnotationApi, push_annotations
+from alerts.grafana_annotations import GrafanaError, HttpAnnotationApi, push_annotations
 from influx.client import InfluxClient
 from influx.line_protocol import encode_line
 

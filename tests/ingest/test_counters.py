@@ -15,7 +15,7 @@ from paho.mqtt.properties import Properties
 from api.app import create_app
 from faultline.settings import load_settings
 from influx.client import InfluxClient
-from ingest.service import IngestService
+from faultline.wiring import ingest_service
 from ingest.stats import totals_from
 from support import publish_all, wait_until
 
@@ -51,7 +51,7 @@ def test_metrics_carry_stored_dead_letters_skew_and_redeliveries(stack, env, pre
                                  (f"{prefix}/ok-1/logs", json.dumps({"level": "INFO", "msg": "m"}))])
     settings = load_settings({**env, "FAULTLINE_STATS_INTERVAL_S": "0.5"})
     client = InfluxClient(stack.influx_url, settings.influx_db)
-    service = IngestService(settings)
+    service = ingest_service(settings)
     service.start()
     try:
         wait_until(lambda: totals_from(client).get(("stored", ""), 0) >= 5, 60, what="the counts in ingest_stats")
@@ -71,7 +71,7 @@ def test_spooled_batches_are_counted(private_stack, settings_env, prefix, tmp_pa
            "FAULTLINE_INFLUX_DB": private_stack.new_database(), "FAULTLINE_MQTT_TOPIC_PREFIX": prefix,
            "FAULTLINE_STATS_INTERVAL_S": "0.5"}
     settings = load_settings(env)
-    service = IngestService(settings)
+    service = ingest_service(settings)
     service.start()
     try:
         assert service.subscriber.wait_connected(20)

@@ -13,7 +13,7 @@ import pytest
 
 from faultline.settings import load_settings
 from influx.client import InfluxClient
-from ingest.service import IngestService
+from faultline.wiring import ingest_service
 from support import IngestProcess, publish_all, telemetry_stream, wait_until
 
 
@@ -67,7 +67,7 @@ def test_influxdb_down_for_30s_under_load_then_everything_in_order(private_stack
     stack = private_stack
     db = stack.new_database("outage")
     settings = load_settings(env_for(stack, tmp_path, db, FAULTLINE_LINGER_MS="50"))
-    service = IngestService(settings)
+    service = ingest_service(settings)
     service.start()
     assert service.subscriber.wait_connected(20)
     client = InfluxClient(stack.influx_url, db)
@@ -129,7 +129,7 @@ def test_full_spool_applies_backpressure_and_drops_nothing(private_stack, tmp_pa
     db = stack.new_database("spoolfull")
     settings = load_settings(env_for(stack, tmp_path, db, FAULTLINE_SPOOL_MAX_MB="1",
                                      FAULTLINE_MQTT_MAX_INFLIGHT="200", FAULTLINE_LINGER_MS="20"))
-    service = IngestService(settings)
+    service = ingest_service(settings)
     service.start()
     assert service.subscriber.wait_connected(20)
     client = InfluxClient(stack.influx_url, db)

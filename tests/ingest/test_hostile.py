@@ -20,7 +20,7 @@ from influx.line_protocol import escape_field_key, escape_tag_value
 from influx.client import InfluxClient
 from ingest import deadletters
 from ingest.deadletters import OVERSIZED_HEAD
-from ingest.service import IngestService
+from faultline.wiring import ingest_service
 from support import publish_all, wait_until
 
 MAX_PAYLOAD = 8192
@@ -109,7 +109,7 @@ def service(stack, tmp_path_factory):
            "FAULTLINE_INFLUX_URL": stack.influx_url, "FAULTLINE_INFLUX_DB": db, "FAULTLINE_LINGER_MS": "20",
            "FAULTLINE_MAX_PAYLOAD_BYTES": str(MAX_PAYLOAD), "FAULTLINE_MQTT_TOPIC_PREFIX": PREFIX,
            "FAULTLINE_DATA_DIR": str(tmp_path_factory.mktemp("hostile"))}
-    svc = IngestService(load_settings(env))
+    svc = ingest_service(load_settings(env))
     svc.start()
     assert svc.subscriber.wait_connected(20)
     yield svc
@@ -157,7 +157,7 @@ def test_hostile_payloads_mixed_with_valid_ones(service, stack, data):
         messages.append((topic, payload))
     before = {r.id for r in deadletters.query(service.engine, limit=10**6)}
     publish_all(stack.mqtt_url, messages)
-    client = InfluxClient(service.settings.influx_url, service.settings.influx_db)
+    client = InfluxClient(service.client.url, service.client.db)
     wait_until(lambda: deadletters.count(service.engine) >= len(before) + len(hostile), 60,
                what="every hostile message dead-lettered")
     new = [r for r in deadletters.query(service.engine, limit=10**6) if r.id not in before]

@@ -20,7 +20,7 @@ from faultline.settings import load_settings
 from ingest import deadletters
 from ingest.batch import Batch
 from ingest.pipeline import MessageSource
-from ingest.service import IngestService
+from faultline.wiring import ingest_service
 
 PREFIX = "prop/devices"
 DEVICES = ("p-1", "p-2", "p-3", "p:4.x_y-z")
@@ -79,7 +79,7 @@ def service(stack, tmp_path_factory):
            "FAULTLINE_INFLUX_DB": stack.new_database("prop"), "FAULTLINE_MQTT_TOPIC_PREFIX": PREFIX,
            "FAULTLINE_DATA_DIR": str(tmp_path_factory.mktemp("prop")), "FAULTLINE_GAP_GRACE_S": "0",
            "FAULTLINE_MAX_METRICS_PER_DEVICE": "12", "FAULTLINE_DEADLETTER_MAX_PER_DEVICE": "50"}
-    svc = IngestService(load_settings(env))  # not started: the test runs each stage's step itself
+    svc = ingest_service(load_settings(env))  # not started: the test runs each stage's step itself
     svc.client.ensure_database()
     return svc
 

@@ -11,13 +11,13 @@ import pytest
 from support import wait_until
 from faultline.settings import load_settings
 from influx.client import InfluxClient
-from ingest.service import IngestService
+from faultline.wiring import ingest_service
 
 
 @pytest.fixture
 def ingest(env):
     settings = load_settings(env)
-    service = IngestService(settings)
+    service = ingest_service(settings)
     service.client.ensure_database()
     service.start()
     assert service.subscriber.wait_connected(20)

@@ -11,7 +11,7 @@ from faultline.cli import main
 from faultline.settings import load_settings
 from influx.client import InfluxClient
 from ingest import deadletters
-from ingest.service import IngestService
+from faultline.wiring import ingest_service
 from support import publish_all, wait_until
 
 
@@ -19,7 +19,7 @@ def test_type_conflict_dead_letters_only_the_bad_points(stack, env, prefix):
     client = InfluxClient(stack.influx_url, env["FAULTLINE_INFLUX_DB"])
     ts = int(time.time()) - 600
     client.write(f"telemetry,device=old temp_c=1i {ts * 1000}", precision="ms")  # temp_c exists as an integer
-    service = IngestService(load_settings({**env, "FAULTLINE_LINGER_MS": "300"}))
+    service = ingest_service(load_settings({**env, "FAULTLINE_LINGER_MS": "300"}))
     service.start()
     try:
         assert service.subscriber.wait_connected(20)
@@ -38,7 +38,7 @@ def test_type_conflict_dead_letters_only_the_bad_points(stack, env, prefix):
 
 
 def test_replay_stores_what_the_current_settings_accept(stack, env, prefix):
-    service = IngestService(load_settings({**env, "FAULTLINE_MAX_PAYLOAD_BYTES": "100"}))
+    service = ingest_service(load_settings({**env, "FAULTLINE_MAX_PAYLOAD_BYTES": "100"}))
     service.start()
     try:
         assert service.subscriber.wait_connected(20)
@@ -61,7 +61,7 @@ def test_replay_stores_what_the_current_settings_accept(stack, env, prefix):
 
 
 def test_ledger_cli_reports_gaps_and_duplicates(stack, env, prefix):
-    service = IngestService(load_settings(env))
+    service = ingest_service(load_settings(env))
     service.start()
     try:
         assert service.subscriber.wait_connected(20)

@@ -6,7 +6,7 @@ import uuid
 from click.testing import CliRunner
 
 from faultline.cli import main
-from simulators.cli import ProgressLine
+from faultline.commands.simulate import ProgressLine
 from simulators.publisher import Progress
 from simulators.truth import GroundTruth
 

@@ -15,7 +15,7 @@ import pytest
 from database import make_engine, migrate
 from faultline.settings import load_settings
 from influx.client import InfluxClient
-from ingest.service import IngestService
+from faultline.wiring import ingest_service
 from support import wait_until
 from ticket_support import make_alert
 from tickets.wiring import build_service
@@ -32,7 +32,7 @@ def settings(settings_env):
 
 @pytest.fixture
 def ingest(settings):
-    service = IngestService(settings)
+    service = ingest_service(settings)
     service.client.ensure_database()
     service.start()
     assert service.subscriber.wait_connected(20)

@@ -139,13 +139,12 @@ def _warn_if_late(sim, scenario_ref: str) -> None:
 def _stored_until() -> int | None:
     """The newest event time stored in the configured database (logs and events), or None."""
     from faultline.settings import SettingsError, load_settings
-    from influx.client import InfluxClient
+    from faultline.wiring import influx_client
     from influx.errors import InfluxError
 
     try:
         settings = load_settings()
-        client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
-                              settings.influx_password.get_secret_value(), timeout=5)
+        client = influx_client(settings.model_copy(update={"influx_timeout_s": 5.0}))  # a quick look only
         rows = client.rows('SELECT last("code") FROM "device_logs", "device_events"')
     except (SettingsError, InfluxError):
         return None  # nothing to compare with: no warning

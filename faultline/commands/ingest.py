@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import signal
 import sys
 import threading
 import time
@@ -13,80 +12,13 @@ import click
 import orjson
 
 from faultline import terminal
-from faultline.cli import format_option
-from faultline.settings import SettingsError, load_settings
+from faultline.cli import command_engine, command_settings, format_option
+from faultline.process import (EXIT_DEAD, configure_logging, serve_until_stopped, session_taken_over,
+                               stop_on_signals, stop_when_orphaned)
 
-EXIT_DEAD = 70  # EX_SOFTWARE: a thread of the service died
-
-
-def _settings():
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
-def _engine(settings):
-    from faultline.cli import command_engine
-
-    return command_engine(settings)
-
-
-# Libraries that narrate their routine at INFO: migrations, scheduler job runs, the HTTP client.
-QUIET_LOGGERS = ("alembic", "apscheduler", "urllib3")
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if logging.getLogger().level > logging.DEBUG:
-        for name in QUIET_LOGGERS:
-            logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT (installed at once, so a signal during start-up stops gracefully)."""
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
-
-
-def stop_when_orphaned(stop: threading.Event) -> None:
-    """Set `stop` when the parent process is gone (a pool's worker outliving a pool killed with -9)."""
-    import os
-
-    parent = os.getppid()
-
-    def watch() -> None:
-        while not stop.wait(1.0):
-            if os.getppid() != parent:
-                logging.getLogger("faultline.ingest").error("the worker pool (pid %d) is gone: stopping", parent)
-                stop.set()
-
-    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
-
-
-def serve_until_stopped(subscriber, stop: threading.Event, ready: str, dead=lambda: []) -> list[str]:
-    """Print ``ready`` once connected, then block until ``stop``, until the MQTT session is taken over, or
-    until `dead()` names threads that ended: their names ([] otherwise)."""
-    deadline = time.monotonic() + 30
-    while not stop.is_set() and time.monotonic() < deadline:
-        if subscriber.wait_connected(0.5):
-            click.echo(ready, err=True)
-            break
-    while not stop.wait(1.0) and not subscriber.taken_over.is_set():
-        ended = dead()
-        if ended:
-            logging.getLogger("faultline").critical("thread %s ended: stopping with exit code %d so that the "
-                                                    "service manager restarts the process", ", ".join(ended), EXIT_DEAD)
-            return ended
-    return []
-
-
-def session_taken_over(client_id: str, option: str = "FAULTLINE_MQTT_CLIENT_ID") -> click.ClickException:
-    """The exit message of a process whose MQTT session another client took over."""
-    return click.ClickException(f"the MQTT session {client_id!r} was taken over by another client with the same "
-                                f"client id; give each process its own {option}")
+# One worker of `faultline ingest --workers N` (the pool appends its index).
+WORKER_COMMAND = [sys.executable, "-c", "from faultline.cli import main; main(prog_name='faultline')",
+                  "ingest", "--worker"]
 
 
 @click.command()
@@ -97,25 +29,24 @@ def session_taken_over(client_id: str, option: str = "FAULTLINE_MQTT_CLIENT_ID")
 def ingest(workers, worker):
     """Subscribe to the device topics and store every message (or dead-letter it)."""
     from faultline.summary import SummaryLog, ingest_counters
+    from faultline.wiring import ingest_service
     from influx.ensure import DatabaseKeeper
-    from ingest.service import IngestService, topic_filter
     from ingest.workers import auto_workers, spool_dir
 
     stop = stop_on_signals()
-    settings = _settings()
+    settings = command_settings()
     configure_logging(settings.log_level)
     count = workers or auto_workers()
     if worker is None and count > 1:
         return _run_pool(settings, count, stop)
     if worker is not None:
         stop_when_orphaned(stop)
-    service = IngestService(settings, spool=spool_dir(settings.data_dir, worker), completeness_ledger=worker is None)
+    service = ingest_service(settings, spool=spool_dir(settings.data_dir, worker), completeness_ledger=worker is None)
     DatabaseKeeper(service.client, service.stop_event).start()
     service.start()
     SummaryLog(lambda: ingest_counters(service), settings.log_summary_s, service.stop_event).start()
-    dead = serve_until_stopped(service.subscriber, stop,
-                               f"faultline ingest: subscribed to {topic_filter(settings)} as {settings.mqtt_client_id}",
-                               service.supervisor.dead)
+    dead = serve_until_stopped(service.subscriber, stop, f"faultline ingest: subscribed to "
+                               f"{service.config.topic_filter} as {settings.mqtt_client_id}", service.supervisor.dead)
     click.echo("faultline ingest: stopping (flushing and acknowledging what is stored)", err=True)
     service.stop()
     if service.subscriber.taken_over.is_set():
@@ -130,7 +61,7 @@ def _run_pool(settings, count: int, stop: threading.Event) -> None:
 
     group = settings.mqtt_shared_group or DEFAULT_GROUP
     migrate(settings.sql_url)  # once, before the workers share the database
-    pool = WorkerPool(count, settings.mqtt_client_id, group)
+    pool = WorkerPool(count, settings.mqtt_client_id, group, WORKER_COMMAND)
     click.echo(f"faultline ingest: {count} workers on $share/{group}/{settings.mqtt_topic_prefix.rstrip('/')}/# "
                f"as {settings.mqtt_client_id}-1..{count}", err=True)
     logging.getLogger("faultline.ingest").warning(
@@ -153,7 +84,7 @@ def deadletters():
 def list_cmd(fmt, limit, reason, device):
     from ingest import deadletters as store
 
-    engine = _engine(_settings())
+    engine = command_engine(command_settings())
     rows = store.query(engine, limit=limit, reason_kind=reason, device=device)
     if fmt == "json":
         click.echo(orjson.dumps([_row_json(r) for r in rows], option=orjson.OPT_INDENT_2).decode())
@@ -176,12 +107,15 @@ def _row_json(r) -> dict:
 @click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter")
 def replay(ids, replay_all):
     """Re-run decode and write with the current code; remove what now succeeds."""
+    from faultline.wiring import influx_client
+    from ingest.config import IngestConfig
     from ingest.replay import replay as run_replay
 
     if not ids and not replay_all:
         raise click.UsageError("say which: --id N (repeatable) or --all")
-    settings = _settings()
-    result = run_replay(settings, _engine(settings), None if replay_all else list(ids))  # page by page
+    settings = command_settings()
+    result = run_replay(IngestConfig.from_settings(settings), influx_client(settings), command_engine(settings),
+                        None if replay_all else list(ids))  # page by page
     click.echo(f"replayed {result.replayed}, still failing {result.still_failing}")
     for dl_id, reason in list(result.reasons.items())[:20]:
         terminal.echo(f"  {dl_id}: {reason[:160]}", one_line=True)
@@ -210,7 +144,7 @@ def purge(older_than):
     from ingest import deadletters as store
 
     cutoff = int((time.time() - parse_duration_s(older_than)) * 1000)
-    removed = store.purge(_engine(_settings()), cutoff)
+    removed = store.purge(command_engine(command_settings()), cutoff)
     click.echo(f"purged {removed} dead letters older than {older_than}")
 
 
@@ -221,7 +155,7 @@ def ledger(device, fmt):
     """Completeness per device and topic: received, gaps, duplicates, resets."""
     from ingest.ledger import load_entries
 
-    rows = load_entries(_engine(_settings()), device)
+    rows = load_entries(command_engine(command_settings()), device)
     data = [{"device": r.device, "topic": r.topic, "received": r.received, "last_seq": r.last_seq,
              "missing": orjson.loads(r.missing), "gaps_total": r.gaps_total, "late": r.late,
              "duplicates": r.duplicates, "resets": r.resets} for r in rows]
