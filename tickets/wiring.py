@@ -14,7 +14,7 @@ from typing import Callable
 from sqlalchemy import Engine
 
 from faultline.settings import Settings
-from tickets.evidence import EvidenceWindow, InfluxEvidence
+from tickets.influx_evidence import EvidenceWindow, InfluxEvidence
 from tickets.routing import Router
 from tickets.service import TicketService
 from tickets.webhook import Outbox
