@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -29,22 +28,13 @@ from sqlalchemy import Connection, select
 
 from tickets.evidence import SimilarCase
 from tickets.models import DONE_STATES, TicketRow
+from tickets.similar_search import candidates
+from tickets.tokens import tokens
 
 T = TicketRow.__table__
-TOKEN = re.compile(r"[a-z0-9][a-z0-9_.-]*", re.I)
-NUMBER = re.compile(r"[\d.]+")
 CODE_BONUS, MODEL_BONUS, FIRMWARE_BONUS = 0.15, 0.05, 0.05
 CANDIDATE_LIMIT = 2000  # without a full-text index: the newest resolved tickets
 FTS_CANDIDATES = 200  # with one: its best matches
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-case word tokens; bare numbers are dropped (they are times, counts, versions).
-
-    >>> tokens("E214: overcurrent on phase B, 42 times (fw 2.1.0)")
-    ['e214', 'overcurrent', 'on', 'phase', 'b', 'times', 'fw']
-    """
-    return [t.rstrip(".-") for t in TOKEN.findall(text.lower()) if not (t[0].isdigit() and NUMBER.fullmatch(t))]
 
 
 def tfidf(docs: list[list[str]]) -> list[dict[str, float]]:
@@ -119,8 +109,6 @@ def find_similar(conn: Connection, query: CaseText, limit: int = 3) -> tuple[Sim
     Candidates: the best full-text matches (`tickets.similar_search`) where
     the database has the index, else the newest resolved tickets.
     """
-    from tickets.similar_search import candidates
-
     stmt = select(T).where(
         T.c.state.in_(DONE_STATES), T.c.id != query.ticket_id, T.c.merged_into.is_(None),
         T.c.root_cause.is_not(None), ~T.c.root_cause.like("auto-resolved%"))

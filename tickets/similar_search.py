@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from tickets.similar import tokens
+from tickets.tokens import tokens
 
 TABLE = "ticket_fts"
 MAX_TERMS = 64
