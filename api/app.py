@@ -28,7 +28,7 @@ from api.routes import alerts as alert_routes
 from api.routes import apikeys, deadletters, devices, health, kpis, satisfaction, signature, silences, tickets
 from api.stored_alerts import StoredAlerts
 from api.strict_query import reject_unknown_query
-from api.ticket_queries import counts_by_state
+from tickets.ticket_queries import counts_by_state
 from database import make_engine, migrate
 from faultline.settings import Settings
 from influx.errors import InfluxError

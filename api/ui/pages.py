@@ -5,15 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from api.ticket_queries import TicketFilter, children_of
 from api.ui import evidence_view
-from api.ui.queue import PAGE_SIZE, SEVERITIES, QueueQuery, headline, queue_page
 from api.ui.web import Person, age, ctx_of, person, render
 from tickets import store
 from tickets.after_sales_queries import after_sales_report
 from tickets.models import SOURCES, TICKET_STATES
+from tickets.queue import PAGE_SIZE, SEVERITIES, QueueQuery, headline, queue_page
 from tickets.reports import FREQUENCIES, IMPACTS, linked_reports
 from tickets.root_cause import CATEGORIES, CATEGORY_LABELS, VERDICTS
+from tickets.ticket_queries import TicketFilter, children_of
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 TEXT_FILTERS = ("team", "assignee", "model", "firmware", "site")
