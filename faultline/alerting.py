@@ -67,8 +67,8 @@ def build_alerting(settings, engine, client, clock) -> AlertingStage:
     from alerts.manager import AlertManager
     from alerts.store import SqlAlertStore
     from tickets.threshold_feedback import ThresholdGate
-    from tickets.wiring import build_service
+    from faultline.wiring import ticket_service
 
     manager = AlertManager(AlertConfig.from_settings(settings), SqlAlertStore(engine), InfluxEventWriter(client),
                            now=clock)
-    return AlertingStage(manager, build_service(settings, engine, influx_client=client), ThresholdGate(engine))
+    return AlertingStage(manager, ticket_service(settings, engine, influx=client), ThresholdGate(engine))

@@ -49,7 +49,7 @@ class Faultline:
         from detectors.engine import DetectorEngine, EngineConfig
         from detectors.sink import AnomalySink
         from ingest.service import IngestService
-        from tickets.wiring import build_outbox, scheduled_jobs
+        from faultline.wiring import ticket_jobs
 
         self.settings = settings
         migrate(settings.sql_url)
@@ -65,7 +65,7 @@ class Faultline:
         self.anomalies = AnomalySink(self.ingest.client)
         self.alerting = build_alerting(settings, self.engine, self.ingest.client, self.clock)
         self.tickets = self.alerting.tickets
-        self.jobs = scheduled_jobs(self.tickets, build_outbox(settings, self.engine), settings)
+        self.jobs = ticket_jobs(settings, self.tickets)
         self.serve_api = serve_api
         self.stop_event = threading.Event()
         self.checkpoint_due = threading.Event()
@@ -159,12 +159,10 @@ class Faultline:
     def _start_api(self, sock) -> None:
         import uvicorn
 
-        from api.app import create_app
-        from tickets.wiring import build_workflow
+        from faultline.wiring import api_app
 
-        app = create_app(self.settings, engine=self.engine, alerts=self.alerting.manager,
-                         workflow=build_workflow(self.settings, self.engine), pipeline=self,
-                         ticket_service=self.tickets)
+        app = api_app(self.settings, engine=self.engine, alerts=self.alerting.manager, pipeline=self,
+                      tickets=self.tickets)
         config = uvicorn.Config(app, host=self.settings.api_host, port=self.settings.api_port,
                                 log_level="warning", lifespan="on")
         self._api_server = uvicorn.Server(config)

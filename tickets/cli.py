@@ -38,9 +38,9 @@ class _Context:
         return self._engine
 
     def workflow(self):
-        from tickets.wiring import build_workflow
+        from faultline.wiring import ticket_workflow
 
-        return build_workflow(self.settings, self.engine)
+        return ticket_workflow(self.settings, self.engine)
 
 
 pass_ctx = click.make_pass_decorator(_Context, ensure=True)
@@ -184,9 +184,9 @@ def kpis(ctx, by, days, fmt):
 @pass_ctx
 def deliver(ctx):
     """Send the webhook deliveries that are due (what the scheduler job does)."""
-    from tickets.wiring import build_outbox
+    from faultline.wiring import ticket_outbox
 
-    outbox = build_outbox(ctx.settings, ctx.engine)
+    outbox = ticket_outbox(ctx.settings, ctx.engine)
     if outbox is None:
         raise click.ClickException("no webhook configured (FAULTLINE_TICKETS_WEBHOOK_URL)")
     r = outbox.deliver_due()

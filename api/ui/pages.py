@@ -69,7 +69,7 @@ def queue(request: Request, who: Person = Depends(person)):
                   now_ms=ctx.now(), age=age, states=TICKET_STATES, severities=SEVERITIES, sources=SOURCES,
                   head=headline(ctx.engine), filters=TEXT_FILTERS, values=request.query_params,
                   after=after_sales_report(ctx.engine, opened_from_ms=_minute(ctx.now()) - KPI_DAYS * 86_400_000,
-                                           recurrence_days=ctx.settings.tickets_recurrence_days).overall,
+                                           recurrence_days=ctx.config.recurrence_days).overall,
                   kpi_days=KPI_DAYS)
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from faultline.wiring import api_app
 from faultline.settings import load_settings
 from faultline.stack import free_port
 from ingest import deadletters
@@ -77,7 +77,7 @@ def test_replay_by_id_and_its_errors(client, auth, letters, engine):
 
 def test_replay_with_influxdb_down_is_503_and_removes_nothing(settings_env, engine, influx, auth, letters):
     env = dict(settings_env, FAULTLINE_INFLUX_URL=f"http://127.0.0.1:{free_port()}", FAULTLINE_INFLUX_TIMEOUT_S="2")
-    with TestClient(create_app(load_settings(env), engine=engine, influx=influx)) as c:
+    with TestClient(api_app(load_settings(env), engine=engine, influx=influx)) as c:
         response = c.post("/api/v1/deadletters/replay", json={"ids": [letters[1]]}, headers=auth("admin"))
     assert response.status_code == 503 and "nothing replayed" in response.json()["detail"]
     assert deadletters.count(engine) == 4
