@@ -8,7 +8,7 @@ from dataclasses import asdict
 import click
 
 from faultline import terminal
-from faultline.cli import format_option
+from faultline.cli import command_engine, format_option
 from faultline.settings import SettingsError, load_settings
 from tickets.root_cause import CATEGORIES, VERDICTS
 
@@ -32,8 +32,6 @@ class _Context:
     @property
     def engine(self):
         if self._engine is None:
-            from faultline.cli import command_engine
-
             self._engine = command_engine(self.settings)
         return self._engine
 

@@ -9,7 +9,7 @@ import sys
 import click
 
 from api.keys import ROLES, KeyStore, UnknownApiKey
-from faultline.cli import format_option
+from faultline.cli import command_engine, format_option
 from faultline.settings import SettingsError, load_settings
 
 
@@ -21,8 +21,6 @@ def _settings():
 
 
 def _store(create: bool = False) -> KeyStore:
-    from faultline.cli import command_engine
-
     return KeyStore(command_engine(_settings(), create=create))
 
 
