@@ -1,11 +1,12 @@
-"""The HTTP API (FastAPI, ``/api/v1``): `api.app.create_app(settings, ...)`.
+"""The HTTP API (FastAPI, ``/api/v1``): `api.app.create_app(config, ...)`.
 
-Seam for the composition root (``faultline run``)::
+Seam for the composition root (`faultline.wiring.api_app` builds it from
+settings)::
 
-    create_app(settings, engine=engine, influx=influx_client, alerts=alert_manager,
-               workflow=tickets.workflow.Workflow(engine, outbox, now=now), now=now)
+    create_app(ApiConfig.from_settings(settings), engine=engine, influx=influx_client,
+               workflow=workflow, tickets=ticket_service, alerts=alert_manager, now=now)
 
-Every keyword is optional: ``faultline api`` passes none and the app builds
-its own (migrating the database, reading active alerts from the alert
-stage's SQL store). ``now`` returns epoch milliseconds.
+The engine (migrated), InfluxDB client, ticket workflow and service are
+built by the caller; without ``alerts`` active alerts are read from the
+alert stage's SQL store. ``now`` returns epoch milliseconds.
 """

@@ -1,8 +1,7 @@
-"""What the routes work with: the services `create_app` wired, in one object.
+"""What the routes work with: the configuration and the services `create_app` was given, in one object.
 
-The composition root (``faultline run``) may inject its own engine, InfluxDB
-client, alert manager and clock so the API shares them; ``faultline api``
-builds its own from the settings.
+The composition root (`faultline.wiring.api_app`) builds them, or shares
+those of ``faultline run`` (engine, InfluxDB client, alert manager, clock).
 """
 
 from __future__ import annotations
@@ -14,10 +13,10 @@ from fastapi import Request
 from sqlalchemy import Engine
 
 from alerts.alert import Alert
+from api.config import ApiConfig
 from api.keys import KeyStore
 from api.metrics import ApiMetrics
 from api.readiness import Readiness
-from faultline.settings import Settings
 from tickets.workflow import Workflow
 
 
@@ -37,7 +36,7 @@ class ActiveAlerts(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ApiContext:
-    settings: Settings
+    config: ApiConfig
     engine: Engine
     keys: KeyStore
     influx: InfluxReader
@@ -50,6 +49,7 @@ class ApiContext:
     users: Any = None  # api.users.UserStore
     sessions: Any = None  # api.sessions.SessionStore
     throttle: Any = None  # api.sessions.SignInThrottle
+    settings: Any = None  # faultline.settings.Settings: the dead-letter replay rebuilds ingest's decoding from it
 
 
 def context(request: Request) -> ApiContext:

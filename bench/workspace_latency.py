@@ -121,8 +121,8 @@ def fill_postgres(sql_url: str, n: int) -> None:
 
 def cold_ms(sql_url: str, reps: int = 5) -> dict:
     """Median ms of the aggregates computed afresh (no reuse), one at a time, without HTTP."""
-    from api.ticket_queries import TicketFilter
-    from api.ui.queue import QueueQuery, _tally
+    from tickets.ticket_queries import TicketFilter
+    from tickets.queue import QueueQuery, _tally
     from database import make_engine
     from tickets import kpi_queries
     from tickets.aggregates import AggregateCache

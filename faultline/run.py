@@ -41,8 +41,6 @@ class Faultline:
     """All stages wired together over one settings object."""
 
     def __init__(self, settings: Settings, serve_api: bool = True, persistent_session: bool = True):
-        from tickets.wiring import build_outbox, scheduled_jobs
-
         self.settings = settings
         self.engine = wiring.sql_engine(settings)
         self.supervisor = Supervisor("faultline run")
@@ -52,7 +50,7 @@ class Faultline:
                                             persistent_session=persistent_session, supervisor=self.supervisor)
         self.state_path = Path(settings.data_dir) / "detectors" / "state-0-of-1.pkl"
         self.pipeline = wiring.pipeline(settings, self.ingest.client, engine=self.engine, guard=self.supervisor.guard)
-        self.jobs = scheduled_jobs(self.pipeline.tickets, build_outbox(settings, self.engine), settings)
+        self.jobs = wiring.ticket_jobs(settings, self.pipeline.tickets)
         self.serve_api = serve_api
         self.stop_event = threading.Event()
         self.checkpoint_due = threading.Event()
@@ -145,12 +143,8 @@ class Faultline:
     def _start_api(self, sock) -> None:
         import uvicorn
 
-        from api.app import create_app
-        from tickets.wiring import build_workflow
-
-        app = create_app(self.settings, engine=self.engine, alerts=self.pipeline.alerts,
-                         workflow=build_workflow(self.settings, self.engine), pipeline=self,
-                         ticket_service=self.pipeline.tickets)
+        app = wiring.api_app(self.settings, engine=self.engine, alerts=self.pipeline.alerts, pipeline=self,
+                             tickets=self.pipeline.tickets)
         config = uvicorn.Config(app, host=self.settings.api_host, port=self.settings.api_port,
                                 log_level="warning", lifespan="on")
         self._api_server = uvicorn.Server(config)

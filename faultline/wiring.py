@@ -8,15 +8,23 @@ never read `Settings`; they take what is built here.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import Engine
 
 from database import make_engine, migrate
 from faultline.settings import Settings
 from influx.client import InfluxClient
+from runtime.clock import wall_ms
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from tickets.config import TicketsConfig
+    from tickets.service import TicketService
+    from tickets.webhook import Outbox
+    from tickets.wiring import Job
+    from tickets.workflow import Workflow
     from ingest.service import IngestService
 
 _migrated: set[str] = set()
@@ -91,9 +99,82 @@ def alert_stages(settings: Settings, engine: Engine, client: InfluxClient, clock
     from alerts.manager import AlertManager
     from alerts.store import SqlAlertStore
     from tickets.threshold_feedback import ThresholdGate
-    from tickets.wiring import build_service
 
     manager = AlertManager(AlertConfig.from_settings(settings), SqlAlertStore(engine), InfluxEventWriter(client),
                            now=clock)
-    return {"alerts": manager, "tickets": build_service(settings, engine, influx_client=client),
+    return {"alerts": manager, "tickets": ticket_service(settings, engine, influx=client),
             "gate": ThresholdGate(engine)}
+
+
+# --- the ticket stage ------------------------------------------------------------------------
+
+
+def tickets_config(settings: Settings) -> TicketsConfig:
+    """The ticket stage's configuration."""
+    from tickets.config import TicketsConfig
+
+    return TicketsConfig.from_settings(settings)
+
+
+def ticket_service(settings: Settings, engine: Engine, *, influx: InfluxClient | None = None,
+                   now: Callable[[], int] = wall_ms) -> TicketService:
+    """The ticket service over `engine`, gathering evidence through `influx` (built from settings if not given)."""
+    from tickets.wiring import build_service
+
+    return build_service(tickets_config(settings), engine, influx if influx is not None else influx_client(settings),
+                         now=now)
+
+
+def ticket_workflow(settings: Settings, engine: Engine, *, now: Callable[[], int] = wall_ms) -> Workflow:
+    """The technicians' ticket workflow over `engine`."""
+    from tickets.wiring import build_workflow
+
+    return build_workflow(tickets_config(settings), engine, now=now)
+
+
+def ticket_outbox(settings: Settings, engine: Engine, *, now: Callable[[], int] = wall_ms) -> Outbox | None:
+    """The webhook outbox, or None when no webhook URL is configured."""
+    from tickets.wiring import build_outbox
+
+    return build_outbox(tickets_config(settings), engine, now)
+
+
+def ticket_jobs(settings: Settings, service: TicketService) -> list[Job]:
+    """The ticket stage's periodic jobs for `faultline run`'s scheduler (`tickets.wiring.scheduled_jobs`)."""
+    from tickets.wiring import scheduled_jobs
+
+    return scheduled_jobs(service, ticket_outbox(settings, service.engine), tickets_config(settings))
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+
+def api_app(settings: Settings, *, engine: Engine | None = None, influx: InfluxClient | None = None,
+            alerts=None, workflow: Workflow | None = None, now: Callable[[], int] | None = None,
+            pipeline=None, tickets: TicketService | None = None) -> FastAPI:
+    """The API over `settings` (`api.app.create_app`): the parts given are shared, the missing ones built here.
+
+    `engine` is assumed migrated (the caller owns it); without one, the
+    database at ``settings.sql_url`` is migrated and opened. `alerts` (the
+    alert manager) defaults to the alert stage's SQL store, `workflow` and
+    `tickets` (the ticket service) to new ones over the same engine. `now`
+    returns epoch milliseconds; `pipeline` (``faultline run``) adds the
+    broker and the pipeline's liveness to ``/ready``.
+    """
+    from api.app import create_app
+    from api.config import ApiConfig
+
+    now = now or wall_ms
+    engine = engine if engine is not None else sql_engine(settings)
+    influx = influx if influx is not None else influx_client(settings)
+    return create_app(ApiConfig.from_settings(settings), engine=engine, influx=influx,
+                      workflow=workflow or ticket_workflow(settings, engine, now=now),
+                      tickets=tickets or ticket_service(settings, engine, influx=influx, now=now),
+                      alerts=alerts, now=now, pipeline=pipeline, settings=settings)
+
+
+def api_from_environment() -> FastAPI:
+    """The API over the settings of the environment: the factory each `faultline api --workers` process runs."""
+    from faultline.settings import load_settings
+
+    return api_app(load_settings())

@@ -1,4 +1,4 @@
-"""`faultline report` and the scheduled review: render a period's review and announce it.
+"""The review of a period, rendered and announced: `faultline report` and the scheduled job.
 
 Periods: ``--from``/``--to`` are dates (UTC, ``--to`` exclusive) or epoch
 milliseconds. The scheduled job (`ReviewJob`, hourly, from
@@ -20,8 +20,6 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
-
-import click
 
 log = logging.getLogger(__name__)
 SCHEDULES = ("weekly", "monthly")
@@ -83,7 +81,7 @@ class ReviewJob:
     def run(self) -> list[Path]:
         written = []
         for name, start, end in last_periods(self.now(), self.schedule):
-            stem = f"review-{_day(start)}-{_day(end)}"
+            stem = f"review-{day(start)}-{day(end)}"
             out, marker = self.reports_dir / f"{stem}.{self.fmt}", self.reports_dir / f".{stem}.announced"
             if not out.exists():
                 review, files = render(self.engine, start, end, self.fmt, out, recurrence_days=self.recurrence_days)
@@ -95,7 +93,7 @@ class ReviewJob:
                 if review is None:
                     from tickets.review_data import gather
                     review = gather(self.engine, start, end, recurrence_days=self.recurrence_days)
-                body = json.dumps({"event": "review", "period": name, "from": _day(start), "to": _day(end),
+                body = json.dumps({"event": "review", "period": name, "from": day(start), "to": day(end),
                                    "files": [str(f) for f in files], "suggestions": list(review.suggestions)},
                                   sort_keys=True).encode()
                 try:
@@ -103,11 +101,16 @@ class ReviewJob:
                 except Exception:  # noqa: BLE001 - the next run tries again
                     log.warning("review %s: the webhook announcement failed; retrying next run", stem, exc_info=True)
                     continue
-                marker.write_text(_day(self.now()) + "\n")
+                marker.write_text(day(self.now()) + "\n")
         return written
 
 
-def _day(ms: int) -> str:
+def day(ms: int) -> str:
+    """The UTC date of epoch ms, as file names show it.
+
+    >>> day(1767225600000)
+    '2026-01-01'
+    """
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
 
 
@@ -121,32 +124,3 @@ def webhook_announcer(url: str, secret: str, timeout: float = 10.0) -> Callable[
         post_json(url, body, headers, timeout)
 
     return announce
-
-
-@click.command("report")
-@click.option("--from", "from_", required=True, help="Start: 2026-01-01 (UTC), RFC 3339 or epoch ms")
-@click.option("--to", "to", required=True, help="End, exclusive")
-@click.option("--format", "fmt", type=click.Choice(["html", "pdf", "md"]), default="html", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Output file (default: <data dir>/reports/review-<from>-<to>.<format>)")
-def report(from_, to, fmt, out):
-    """The review (复盘) of a period: incidents, KPI trends, top codes and cohorts, suggestions, charts."""
-    from faultline.cli import command_engine
-    from faultline.settings import SettingsError, load_settings
-
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
-        start, end = parse_time(from_), parse_time(to)
-    except ValueError as exc:
-        raise click.UsageError(f"--from/--to: {exc}") from None
-    if end <= start:
-        raise click.UsageError("--to must be after --from")
-    out = out or Path(settings.data_dir) / "reports" / f"review-{_day(start)}-{_day(end)}.{fmt}"
-    engine = command_engine(settings)
-    t0 = time.perf_counter()
-    review, files = render(engine, start, end, fmt, out, recurrence_days=settings.tickets_recurrence_days)
-    click.echo(f"review of {review.tickets} tickets written to {', '.join(map(str, files))} "
-               f"in {time.perf_counter() - t0:.1f} s")

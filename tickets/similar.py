@@ -28,6 +28,7 @@ from sqlalchemy import Connection, select
 from tickets.case_text import case_text, tokens
 from tickets.evidence import SimilarCase
 from tickets.models import DONE_STATES, TicketRow
+from tickets.similar_search import candidates
 
 T = TicketRow.__table__
 CODE_BONUS, MODEL_BONUS, FIRMWARE_BONUS = 0.15, 0.05, 0.05
@@ -99,8 +100,6 @@ def find_similar(conn: Connection, query: CaseText, limit: int = 3) -> tuple[Sim
     Candidates: the best full-text matches (`tickets.similar_search`) where
     the database has the index, else the newest resolved tickets.
     """
-    from tickets.similar_search import candidates
-
     stmt = select(T).where(
         T.c.state.in_(DONE_STATES), T.c.id != query.ticket_id, T.c.merged_into.is_(None),
         T.c.root_cause.is_not(None), ~T.c.root_cause.like("auto-resolved%"))

@@ -1,51 +1,45 @@
-"""The ticket stage built from settings: service, workflow, outbox, router.
+"""The ticket stage assembled from its configuration and the clients it is given.
 
-The one place where the stage's concrete parts meet (InfluxDB client, device
-registry, routing file, webhook). Nothing here runs at import.
+`build_service` puts the parts together (InfluxDB evidence, routing,
+webhook outbox, device registry) over an SQL engine and an InfluxDB client
+built by the caller (`faultline.wiring`); the configuration is a
+`tickets.config.TicketsConfig`. Nothing here runs at import.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
 from sqlalchemy import Engine
 
-from faultline.settings import Settings
-from tickets.evidence import EvidenceWindow, InfluxEvidence
+from runtime.clock import wall_ms
+from tickets.config import TicketsConfig
+from tickets.influx_evidence import EvidenceWindow, InfluxEvidence
 from tickets.routing import Router
 from tickets.service import TicketService
 from tickets.webhook import Outbox
 from tickets.workflow import Workflow
 
 
-def _wall_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def build_router(settings: Settings) -> Router | None:
+def build_router(config: TicketsConfig) -> Router | None:
     """The routing rules, or None when no file is configured (`RoutingError` if it is bad)."""
-    return Router.from_file(settings.tickets_routing_file) if settings.tickets_routing_file else None
+    return Router.from_file(config.routing_file) if config.routing_file else None
 
 
-def build_outbox(settings: Settings, engine: Engine, now: Callable[[], int] = _wall_ms) -> Outbox | None:
+def build_outbox(config: TicketsConfig, engine: Engine, now: Callable[[], int] = wall_ms) -> Outbox | None:
     """The webhook outbox, or None when no webhook URL is configured."""
-    if not settings.tickets_webhook_url:
+    if not config.webhook_url:
         return None
-    return Outbox(engine, settings.tickets_webhook_url, settings.tickets_webhook_secret.get_secret_value(), now=now)
+    return Outbox(engine, config.webhook_url, config.webhook_secret, now=now)
 
 
-def build_evidence(settings: Settings, client=None, engine: Engine | None = None) -> InfluxEvidence:
-    """Evidence from InfluxDB; with `engine`, metric windows name the devices' own metrics (their catalogue)."""
-    if client is None:
-        from influx.client import InfluxClient
-
-        client = InfluxClient(settings.influx_url, settings.influx_db, settings.influx_user,
-                              settings.influx_password.get_secret_value(), timeout=settings.influx_timeout_s)
-    return InfluxEvidence(client, settings.tickets_grafana_link,
-                          EvidenceWindow(log_lines=settings.tickets_evidence_log_lines), _field_names(engine))
+def build_evidence(config: TicketsConfig, influx, engine: Engine | None = None) -> InfluxEvidence:
+    """Evidence from InfluxDB through `influx` (an `influx.client.InfluxClient`); with `engine`, metric
+    windows name the devices' own metrics (their catalogue)."""
+    return InfluxEvidence(influx, config.grafana_link, EvidenceWindow(log_lines=config.evidence_log_lines),
+                          _field_names(engine))
 
 
 def _field_names(engine: Engine | None):
@@ -64,17 +58,17 @@ def _registry(engine: Engine):
     return partial(lookup, engine)
 
 
-def build_service(settings: Settings, engine: Engine, *, now: Callable[[], int] = _wall_ms,
-                  influx_client=None) -> TicketService:
-    """`TicketService` wired from settings (InfluxDB evidence, routing, webhook, registry)."""
+def build_service(config: TicketsConfig, engine: Engine, influx, *, now: Callable[[], int] = wall_ms) -> TicketService:
+    """`TicketService` over `engine`, gathering evidence through `influx` (routing, webhook, registry from `config`)."""
     return TicketService(
-        engine, build_evidence(settings, influx_client, engine), build_router(settings), build_outbox(settings, engine, now),
-        now=now, recurrence_days=settings.tickets_recurrence_days, auto_resolve=settings.tickets_auto_resolve,
+        engine, build_evidence(config, influx, engine), build_router(config), build_outbox(config, engine, now),
+        now=now, recurrence_days=config.recurrence_days, auto_resolve=config.auto_resolve,
         registry=_registry(engine))
 
 
-def build_workflow(settings: Settings, engine: Engine, *, now: Callable[[], int] = _wall_ms) -> Workflow:
-    return Workflow(engine, build_outbox(settings, engine, now), now=now)
+def build_workflow(config: TicketsConfig, engine: Engine, *, now: Callable[[], int] = wall_ms) -> Workflow:
+    """The technicians' side of the tickets over `engine` (queuing webhook deliveries when one is configured)."""
+    return Workflow(engine, build_outbox(config, engine, now), now=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,25 +80,22 @@ class Job:
     every_s: float
 
 
-def scheduled_jobs(service: TicketService, outbox: Outbox | None, settings: Settings | None = None) -> list[Job]:
+def scheduled_jobs(service: TicketService, outbox: Outbox | None, config: TicketsConfig | None = None) -> list[Job]:
     """Evidence retries (every 60 s) and, with a webhook, deliveries (every 5 s) and pruning (hourly);
-    with ``report_schedule`` set, the review job (hourly, `tickets.review.ReviewJob`)."""
+    with a ``report_schedule`` in `config`, the review job (hourly, `tickets.review.ReviewJob`)."""
     jobs = [Job("tickets-evidence-retry", service.refresh_incomplete_evidence, 60.0)]
     if outbox is not None:
         jobs.append(Job("tickets-webhook-deliver", outbox.deliver_due, 5.0))
         jobs.append(Job("tickets-webhook-prune", outbox.prune, 3600.0))
-    if settings is not None and settings.report_schedule:
-        jobs.append(Job("tickets-review", build_review_job(settings, service.engine).run, 3600.0))
+    if config is not None and config.report_schedule:
+        jobs.append(Job("tickets-review", build_review_job(config, service.engine).run, 3600.0))
     return jobs
 
 
-def build_review_job(settings: Settings, engine: Engine, *, now: Callable[[], int] = _wall_ms):
-    from pathlib import Path
-
+def build_review_job(config: TicketsConfig, engine: Engine, *, now: Callable[[], int] = wall_ms):
+    """The scheduled review (`tickets.review.ReviewJob`) writing into ``config.reports_dir``."""
     from tickets.review import ReviewJob, webhook_announcer
 
-    announce = (webhook_announcer(settings.tickets_webhook_url, settings.tickets_webhook_secret.get_secret_value())
-                if settings.tickets_webhook_url else None)
-    return ReviewJob(engine, Path(settings.data_dir) / "reports", tuple(settings.report_schedule.split(",")),
-                     settings.report_format, announce=announce, recurrence_days=settings.tickets_recurrence_days,
-                     now=now)
+    announce = webhook_announcer(config.webhook_url, config.webhook_secret) if config.webhook_url else None
+    return ReviewJob(engine, config.reports_dir, config.report_schedule, config.report_format, announce=announce,
+                     recurrence_days=config.recurrence_days, now=now)

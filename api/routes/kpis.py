@@ -94,7 +94,7 @@ def kpis(
         raise invalid("query", "from", f"must be before to ({to_ms})")
     report = kpi_report(ctx.engine, by, opened_from_ms=from_ms, opened_to_ms=to_ms)
     after = after_sales_report(ctx.engine, by, opened_from_ms=from_ms, opened_to_ms=to_ms,
-                               recurrence_days=ctx.settings.tickets_recurrence_days)
+                               recurrence_days=ctx.config.recurrence_days)
     after_groups = dict(after.groups)
     groups = [KpiGroup(key=value, **asdict(k), **_after(after_groups.get(value))) for value, k in report.groups]
     return KpiReportOut(from_ms=from_ms, to_ms=to_ms, by=by, overall=KpisOut.of(report.overall, after.overall),

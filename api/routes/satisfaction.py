@@ -53,7 +53,7 @@ def _refuse(exc: sat.SatisfactionError):
 
 
 def _secret(ctx: ApiContext) -> str:
-    return ctx.settings.tickets_satisfaction_secret.get_secret_value()
+    return ctx.config.satisfaction_secret
 
 
 @router.post("/tickets/{ticket_id}/satisfaction-link", summary="A one-time link for the customer's rating",

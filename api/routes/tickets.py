@@ -18,11 +18,11 @@ from api.keys import ApiKey
 from api.pages import Page, PageParams
 from api.responses import errors
 from api.routes import API_PREFIX
-from api.ticket_queries import TicketFilter, children_of, merged_into, page_of_tickets
 from tickets import store
 from tickets.reports import FREQUENCIES, IMPACTS, CustomerReport, open_report
 from tickets.root_cause import CATEGORIES, VERDICTS
 from tickets.ticket import Ticket
+from tickets.ticket_queries import TicketFilter, children_of, merged_into, page_of_tickets
 
 router = APIRouter(prefix=f"{API_PREFIX}/tickets", tags=["tickets"], responses=errors(401, 403, 404, 409, 422))
 

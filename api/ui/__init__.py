@@ -7,19 +7,15 @@ user name and password (`api.users`, `api.sessions`); machines keep API keys.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-
-HERE = Path(__file__).resolve().parent
 
 
 def install(app: FastAPI) -> None:
     """Mount the static assets and the page routes."""
     from api.ui import actions, pages, rating, signin, web
 
-    app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
+    app.mount("/ui/static", StaticFiles(directory=web.HERE / "static"), name="ui-static")
     app.add_exception_handler(web.SignInRequired, web.to_sign_in)
     for module in (signin, pages, actions, rating):
         app.include_router(module.router)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from api.ticket_queries import TicketFilter, children_of
 from api.ui import evidence_view
-from api.ui.queue import PAGE_SIZE, SEVERITIES, QueueQuery, headline, queue_page
 from api.ui.web import Person, age, ctx_of, person, render
 from tickets import store
 from tickets.after_sales_queries import after_sales_report
 from tickets.models import SOURCES, TICKET_STATES
+from tickets.queue import PAGE_SIZE, SEVERITIES, QueueQuery, headline, queue_page
 from tickets.reports import FREQUENCIES, IMPACTS, linked_reports
 from tickets.root_cause import CATEGORIES, CATEGORY_LABELS, VERDICTS
+from tickets.ticket_queries import TicketFilter, children_of
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 TEXT_FILTERS = ("team", "assignee", "model", "firmware", "site")
@@ -69,7 +69,7 @@ def queue(request: Request, who: Person = Depends(person)):
                   now_ms=ctx.now(), age=age, states=TICKET_STATES, severities=SEVERITIES, sources=SOURCES,
                   head=headline(ctx.engine), filters=TEXT_FILTERS, values=request.query_params,
                   after=after_sales_report(ctx.engine, opened_from_ms=_minute(ctx.now()) - KPI_DAYS * 86_400_000,
-                                           recurrence_days=ctx.settings.tickets_recurrence_days).overall,
+                                           recurrence_days=ctx.config.recurrence_days).overall,
                   kpi_days=KPI_DAYS)
 
 

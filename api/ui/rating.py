@@ -20,7 +20,7 @@ TOKEN = Path(max_length=200)
 
 
 def _secret(request: Request) -> str:
-    return ctx_of(request).settings.tickets_satisfaction_secret.get_secret_value()
+    return ctx_of(request).config.satisfaction_secret
 
 
 def _closed(request: Request, exc: Exception) -> HTMLResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import Request
@@ -12,9 +13,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.keys import role_rank
 from api.sessions import COOKIE, UiSession, same_token
-from api.ui import HERE
 from api.users import User
 
+HERE = Path(__file__).resolve().parent  # templates/ and static/
 env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(("html",)),
                   trim_blocks=True, lstrip_blocks=True)
 

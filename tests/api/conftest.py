@@ -1,4 +1,4 @@
-"""API test fixtures: `create_app` on a real SQL database and the session's real InfluxDB.
+"""API test fixtures: `faultline.wiring.api_app` on a real SQL database and the session's real InfluxDB.
 
 The database is a SQLite file; modules marked ``@pytest.mark.sql("sqlite",
 "postgresql")`` run on a throwaway PostgreSQL database as well (skipped
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from faultline.wiring import api_app
 from api.keys import ROLES, KeyStore
 from database import make_engine, migrate
 from faultline.settings import load_settings
@@ -88,7 +88,7 @@ def auth(api_keys):
 
 @pytest.fixture
 def app(settings, engine, influx, clock):
-    return create_app(settings, engine=engine, influx=influx, now=clock)
+    return api_app(settings, engine=engine, influx=influx, now=clock)
 
 
 @pytest.fixture

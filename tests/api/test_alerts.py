@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from alerts.config import AlertConfig
 from alerts.manager import AlertManager
 from alerts.store import SqlAlertStore
-from api.app import create_app
+from faultline.wiring import api_app
 from detectors.anomaly import Anomaly
 
 pytestmark = pytest.mark.sql("sqlite", "postgresql")
@@ -44,7 +44,7 @@ def manager(engine, influx, clock):
 
 @pytest.fixture
 def injected(settings, engine, influx, clock, manager):
-    with TestClient(create_app(settings, engine=engine, influx=influx, alerts=manager, now=clock)) as c:
+    with TestClient(api_app(settings, engine=engine, influx=influx, alerts=manager, now=clock)) as c:
         yield c
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from faultline.wiring import api_app
 from faultline.settings import load_settings
 from influx.client import InfluxClient
 from faultline.stack import free_port
@@ -78,7 +78,7 @@ def test_replay_by_id_and_its_errors(client, auth, letters, engine):
 
 def test_replay_with_influxdb_down_is_503_and_removes_nothing(settings_env, engine, influx, auth, letters):
     down = InfluxClient(f"http://127.0.0.1:{free_port()}", influx.db, timeout=2)
-    with TestClient(create_app(load_settings(settings_env), engine=engine, influx=down)) as c:
+    with TestClient(api_app(load_settings(settings_env), engine=engine, influx=down)) as c:
         response = c.post("/api/v1/deadletters/replay", json={"ids": [letters[1]]}, headers=auth("admin"))
     assert response.status_code == 503 and "nothing replayed" in response.json()["detail"]
     assert deadletters.count(engine) == 4

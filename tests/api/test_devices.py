@@ -167,14 +167,14 @@ def test_events_filter_by_type_severity_and_code(client, auth, fleet, influx):
 def test_influxdb_down_is_503_not_500(settings, engine, auth, fleet):
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from faultline.wiring import api_app
     from faultline.stack import free_port
     from influx.client import InfluxClient
 
     port = free_port()
     dead = InfluxClient(f"http://127.0.0.1:{port}", "faultline", timeout=2)
     fields.persist(engine, [("pump-1", "temp_c", T0)])
-    with TestClient(create_app(settings, engine=engine, influx=dead)) as c:
+    with TestClient(api_app(settings, engine=engine, influx=dead)) as c:
         for route in ("telemetry", "logs", "events"):
             response = c.get(f"/api/v1/devices/pump-1/{route}", headers=auth("viewer"))
             assert response.status_code == 503 and "InfluxDB" in response.json()["detail"], route

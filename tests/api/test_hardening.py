@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from faultline.wiring import api_app
 from faultline.settings import SettingsError, load_settings
 
 LIMIT = 64 * 1024
@@ -33,7 +33,7 @@ def served(stack, tmp_path_factory):
                               "FAULTLINE_API_METRICS_KEY": "metrics-k"})
     migrate(settings.sql_url)
     engine = make_engine(settings.sql_url)
-    app = create_app(settings, engine=engine)
+    app = api_app(settings, engine=engine)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))

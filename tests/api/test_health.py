@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from faultline.wiring import api_app
 from faultline.settings import load_settings
 from faultline.stack import free_port
 
@@ -23,7 +23,7 @@ def test_ready_checks_sql_and_influxdb(client):
 def test_ready_is_503_naming_influxdb_when_it_is_down(settings_env, engine, tmp_path):
     env = dict(settings_env, FAULTLINE_INFLUX_URL=f"http://127.0.0.1:{free_port()}",
                FAULTLINE_INFLUX_TIMEOUT_S="2")
-    app = create_app(load_settings(env), engine=engine)
+    app = api_app(load_settings(env), engine=engine)
     with TestClient(app) as c:
         response = c.get("/ready")
     assert response.status_code == 503
@@ -32,7 +32,7 @@ def test_ready_is_503_naming_influxdb_when_it_is_down(settings_env, engine, tmp_
 
 
 def test_create_app_without_engine_migrates_its_own_database(settings, influx):
-    app = create_app(settings, influx=influx)
+    app = api_app(settings, influx=influx)
     with TestClient(app) as c:
         assert c.get("/ready").json()["checks"]["sql"] == "ok"
         bogus = {"Authorization": "Bearer flk_" + "x" * 43}
@@ -56,8 +56,8 @@ def test_metrics_count_requests_by_route_template(client, auth):
 
 
 def test_each_app_has_its_own_metrics_registry(settings, engine, influx):
-    first = create_app(settings, engine=engine, influx=influx)
-    second = create_app(settings, engine=engine, influx=influx)
+    first = api_app(settings, engine=engine, influx=influx)
+    second = api_app(settings, engine=engine, influx=influx)
     with TestClient(first) as a, TestClient(second) as b:
         a.get("/health")
         assert 'route="/health"' in a.get("/metrics").text
@@ -85,7 +85,7 @@ def test_an_unexpected_failure_is_a_generic_500_and_is_counted(settings, engine,
         def active(self):
             raise RuntimeError("secret-ish internal detail")
 
-    app = create_app(settings, engine=engine, influx=influx, alerts=BrokenAlerts())
+    app = api_app(settings, engine=engine, influx=influx, alerts=BrokenAlerts())
     with TestClient(app, raise_server_exceptions=False) as c:
         response = c.get("/api/v1/alerts", headers=auth("viewer"))
         assert response.status_code == 500

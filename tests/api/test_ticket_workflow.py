@@ -90,14 +90,14 @@ def test_changes_are_queued_for_the_webhook_when_one_is_configured(settings_env,
     from fastapi.testclient import TestClient
     from sqlalchemy import select
 
-    from api.app import create_app
+    from faultline.wiring import api_app
     from faultline.settings import load_settings
     from tickets.models import OutboxRow
 
     env = dict(settings_env, FAULTLINE_TICKETS_WEBHOOK_URL="http://127.0.0.1:9/hook",
                FAULTLINE_TICKETS_WEBHOOK_SECRET="s3cret")
     ticket = open_ticket("pump-1")
-    with TestClient(create_app(load_settings(env), engine=engine, influx=influx, now=clock)) as c:
+    with TestClient(api_app(load_settings(env), engine=engine, influx=influx, now=clock)) as c:
         assert c.post(f"/api/v1/tickets/{ticket}/ack", headers=auth("technician")).status_code == 200
     with engine.connect() as conn:
         events = conn.execute(select(OutboxRow.event).where(OutboxRow.ticket_id == ticket)).scalars().all()

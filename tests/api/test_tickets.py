@@ -113,7 +113,7 @@ def test_unknown_ticket_is_404_on_every_ticket_route(client, auth):
 def test_detail_shows_evidence_gathered_from_influxdb(client, auth, engine, influx, clock, make_alert):
     from ingest.points import line_for
     from ingest.records import Cohort, LogLine
-    from tickets.evidence import InfluxEvidence
+    from tickets.influx_evidence import InfluxEvidence
     from tickets.service import TicketService
 
     cohort = Cohort("PX-200", "2.1.0", "sh-03")

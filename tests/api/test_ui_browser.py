@@ -36,14 +36,14 @@ def _open_tickets(settings, engine, client):
     from faultline.evaluation.tickets import _drive, _KeptLines
     from faultline.pipeline import Pipeline
     from simulators.fleet import Simulation
-    from tickets.wiring import build_service
+    from faultline.wiring import ticket_service
 
     sim = Simulation("firmware-regression", devices=DEVICES, seed=SEED, topics=SIM_TOPICS)
     anomalies = run_simulation(sim, EngineConfig())[0]
     truth = sim.truth()
     clock = [truth.start_ms]
     manager = AlertManager(AlertConfig(), SqlAlertStore(engine), _KeptLines(), now=lambda: clock[0])
-    stage = Pipeline(alerts=manager, tickets=build_service(settings, engine, now=lambda: clock[0], influx_client=client))
+    stage = Pipeline(alerts=manager, tickets=ticket_service(settings, engine, now=lambda: clock[0], influx=client))
     _drive(stage, clock, sorted(anomalies, key=lambda a: a.ts_ms), truth.end_ms + grace_ms(EngineConfig()), 30_000)
     return truth
 
@@ -52,7 +52,7 @@ def _open_tickets(settings, engine, client):
 def world(stack, tmp_path_factory):
     import uvicorn
 
-    from api.app import create_app
+    from faultline.wiring import api_app
     from api.users import UserStore
     from database import make_engine, migrate
     from faultline.settings import load_settings
@@ -87,7 +87,7 @@ def world(stack, tmp_path_factory):
     users.create("tech", "technician", PASSWORD)
     users.create("viv", "viewer", PASSWORD)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, engine=engine, influx=client), host="127.0.0.1",
+    server = uvicorn.Server(uvicorn.Config(api_app(settings, engine=engine, influx=client), host="127.0.0.1",
                                            port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -9,8 +9,10 @@ from alembic.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from faultline.cli import main
+import api.sessions  # noqa: F401 - the ui_sessions table in Base.metadata, for the comparison below
+import api.users  # noqa: F401 - the users table
 from database import Base, make_engine
+from faultline.cli import main
 from faultline.settings import load_settings
 
 

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from api.app import create_app
+from faultline.wiring import api_app
 from faultline.run import Faultline
 from faultline.settings import load_settings
 from influx.client import InfluxClient
@@ -50,7 +50,7 @@ def service(stack, prefix, tmp_path_factory):
     run.ingest.client.ensure_database()
     run.start()
     assert run.ingest.subscriber.wait_connected(20)
-    with TestClient(create_app(settings, engine=run.engine, pipeline=run)) as api:
+    with TestClient(api_app(settings, engine=run.engine, pipeline=run)) as api:
         yield run, api
     run.stop()
 

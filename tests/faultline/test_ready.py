@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from faultline.wiring import api_app
 from faultline.settings import load_settings
 from influx.client import InfluxClient
 from faultline.commands import ingest as ingest_cli
@@ -41,7 +41,7 @@ def served(request):
         service.client.ensure_database()
         service.start()
         assert service.subscriber.wait_connected(20)
-        api = TestClient(create_app(settings, engine=service.engine, pipeline=service))
+        api = TestClient(api_app(service.settings, engine=service.engine, pipeline=service))
         started.append(service)
         return service, api
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from faultline.wiring import api_app
 from api.keys import KeyStore
 from database import make_engine, migrate
 from faultline.settings import load_settings
@@ -54,7 +54,7 @@ def api(settings_env):
     ids = [service.apply(_alert(dev, "PX-200", fw, site, clock.ms)).id
            for dev, fw, site in (("px200-0004", "2.1.0", "sh-01"), ("px200-0005", "2.1.0", "sh-02"),
                                  ("px200-0009", "2.0.3", "sh-01"))]
-    app = create_app(settings, engine=engine, now=clock)
+    app = api_app(settings, engine=engine, now=clock)
     with TestClient(app) as client:
         tech = {"Authorization": f"Bearer {technician}"}
         clock.ms = T0 + 10 * 60_000

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from api.app import create_app
+from faultline.wiring import api_app
 from faultline.settings import load_settings
 from influx.client import InfluxClient
 from faultline.wiring import ingest_service
@@ -57,7 +57,7 @@ def test_metrics_carry_stored_dead_letters_skew_and_redeliveries(stack, env, pre
         wait_until(lambda: totals_from(client).get(("stored", ""), 0) >= 5, 60, what="the counts in ingest_stats")
     finally:
         service.stop()
-    with TestClient(create_app(settings)) as api:
+    with TestClient(api_app(settings)) as api:
         text = api.get("/metrics").text
     assert "# TYPE faultline_ingest_messages_total counter" in text
     assert 'faultline_ingest_messages_total{reason="",stage="stored"} 5.0' in text

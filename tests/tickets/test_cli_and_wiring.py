@@ -13,7 +13,7 @@ from database import make_engine, migrate
 from faultline.settings import load_settings
 from ticket_support import Clock, make_alert
 from tickets.models import OutboxRow
-from tickets.wiring import build_service
+from faultline.wiring import ticket_service
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "tickets" / "routing.example.yaml"
 
@@ -30,7 +30,7 @@ def _wired(settings_env, **extra):
 def test_service_wired_from_settings_routes_queues_and_gathers(settings_env):
     env, settings, engine = _wired(settings_env)
     clock = Clock()
-    t = build_service(settings, engine, now=clock).apply(make_alert("pump-1", code="E500", site="de-01"))
+    t = ticket_service(settings, engine, now=clock).apply(make_alert("pump-1", code="E500", site="de-01"))
     assert (t.team, t.assignee) == ("noc", "oncall")
     assert t.evidence.complete, t.evidence.errors  # the session's InfluxDB answered (empty database)
     assert t.evidence.grafana_url.startswith("http://127.0.0.1:3000/d/faultline-device/device?orgId=1&var-device=pump-1")
@@ -41,7 +41,7 @@ def test_service_wired_from_settings_routes_queues_and_gathers(settings_env):
 
 def test_cli_lists_shows_and_works_a_ticket(settings_env):
     env, settings, engine = _wired(settings_env, FAULTLINE_TICKETS_WEBHOOK_URL="")
-    t = build_service(settings, engine).apply(make_alert("pump-1"))
+    t = ticket_service(settings, engine).apply(make_alert("pump-1"))
     engine.dispose()
     run = CliRunner().invoke
     listed = run(main, ["tickets", "list"], env=env)
@@ -89,11 +89,11 @@ def test_cli_lists_shows_and_works_a_ticket(settings_env):
 
 
 def test_scheduled_jobs_deliver_and_retry(settings_env):
-    from tickets.wiring import build_outbox, scheduled_jobs
+    from faultline.wiring import ticket_jobs
 
     env, settings, engine = _wired(settings_env)
-    service = build_service(settings, engine)
-    jobs = {j.name: j for j in scheduled_jobs(service, build_outbox(settings, engine))}
+    service = ticket_service(settings, engine)
+    jobs = {j.name: j for j in ticket_jobs(settings, service)}
     assert set(jobs) == {"tickets-evidence-retry", "tickets-webhook-deliver", "tickets-webhook-prune"}
     service.apply(make_alert("pump-1"))
     assert jobs["tickets-webhook-deliver"].run().retrying == 1  # nothing listens on port 9
@@ -107,6 +107,6 @@ def test_wired_service_reads_customer_tier_from_the_device_registry(settings_env
 
     env, settings, engine = _wired(settings_env, FAULTLINE_TICKETS_WEBHOOK_URL="")
     DeviceRegistry(engine).persist([DeviceMeta("pump-7", 1, "PX-200", "2.1.0", "de-01", "B", "acme", "gold")], [])
-    t = build_service(settings, engine).apply(make_alert("pump-7", code="E214", site=""))
+    t = ticket_service(settings, engine).apply(make_alert("pump-7", code="E214", site=""))
     assert (t.customer, t.tier, t.site, t.team, t.severity) == ("acme", "gold", "de-01", "field-service", "critical")
     engine.dispose()

@@ -18,7 +18,7 @@ from influx.client import InfluxClient
 from faultline.wiring import ingest_service
 from support import wait_until
 from ticket_support import make_alert
-from tickets.wiring import build_service
+from faultline.wiring import ticket_service
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "tickets" / "routing.example.yaml"
 FLEET = {"pump-1": ("2.1.0", "gold"), "pump-2": ("2.1.0", "basic"), "pump-3": ("2.0.3", "basic"),
@@ -72,7 +72,7 @@ def test_ingested_messages_are_the_evidence_of_a_cohort_ticket(ingest, settings,
                what="all points stored")
     migrate(settings.sql_url)
     engine = make_engine(settings.sql_url)
-    svc = build_service(settings, engine, now=lambda: base + 60_000, influx_client=client)
+    svc = ticket_service(settings, engine, now=lambda: base + 60_000, influx=client)
     cohort = svc.apply(make_alert("model=PX-200,firmware=2.1.0", scope="cohort", detector="cohort_fault_rate",
                                   t_ms=base + 60_000, attribution="firmware=2.1.0", devices=("pump-1", "pump-2"),
                                   site=""))

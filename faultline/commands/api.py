@@ -9,7 +9,7 @@ import sys
 import click
 
 from api.keys import ROLES, KeyStore, UnknownApiKey
-from faultline.cli import format_option
+from faultline.cli import command_engine, format_option
 from faultline.settings import SettingsError, load_settings
 
 
@@ -21,8 +21,6 @@ def _settings():
 
 
 def _store(create: bool = False) -> KeyStore:
-    from faultline.cli import command_engine
-
     return KeyStore(command_engine(_settings(), create=create))
 
 
@@ -84,7 +82,7 @@ def api(host: str | None, port: int | None, workers: int):
     """Serve the API alone with uvicorn."""
     import uvicorn
 
-    from api.app import create_app
+    from faultline.wiring import api_app
     from api.serve import ApiPortError, listen_socket
     from faultline.process import configure_logging
 
@@ -102,10 +100,10 @@ def api(host: str | None, port: int | None, workers: int):
                    "(docs at /docs)", err=True)
         # the supervisor pings each worker; a worker busy starting on a loaded machine answers late, and
         # uvicorn's 5 s default then kills it with the connections it had accepted
-        uvicorn.run("api.app:from_environment", factory=True, fd=sock.fileno(), workers=workers,
+        uvicorn.run("faultline.wiring:api_from_environment", factory=True, fd=sock.fileno(), workers=workers,
                     log_level=settings.log_level.lower(), proxy_headers=False, timeout_worker_healthcheck=30)
         sys.exit(0)
-    app = create_app(settings)
+    app = api_app(settings)
     config = uvicorn.Config(app, host=bind_host, port=bind_port,
                             log_level=settings.log_level.lower(), proxy_headers=False)
     server = uvicorn.Server(config)

@@ -8,13 +8,12 @@ import sys
 import click
 
 from api.keys import ROLES
-from faultline.cli import format_option
+from faultline.cli import command_engine, format_option
+from faultline.commands.api import _settings
 
 
 def _store(create: bool = False):
-    from api.cli import _settings
     from api.users import UserStore
-    from faultline.cli import command_engine
 
     return UserStore(command_engine(_settings(), create=create))
 

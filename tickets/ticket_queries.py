@@ -1,4 +1,4 @@
-"""Ticket reads the API needs beyond `tickets.store`: filtered pages with a total, children.
+"""Ticket reads beyond `tickets.store`: filtered pages with a total, children, merges, counts by state.
 
 Every filter value is a bound parameter (exact match), so quotes, backslashes
 and SQL fragments in a value match only a ticket that has exactly that value.

@@ -8,7 +8,7 @@ from dataclasses import asdict
 import click
 
 from faultline import terminal
-from faultline.cli import format_option
+from faultline.cli import command_engine, format_option
 from faultline.settings import SettingsError, load_settings
 from tickets.root_cause import CATEGORIES, VERDICTS
 
@@ -32,15 +32,13 @@ class _Context:
     @property
     def engine(self):
         if self._engine is None:
-            from faultline.cli import command_engine
-
             self._engine = command_engine(self.settings)
         return self._engine
 
     def workflow(self):
-        from tickets.wiring import build_workflow
+        from faultline.wiring import ticket_workflow
 
-        return build_workflow(self.settings, self.engine)
+        return ticket_workflow(self.settings, self.engine)
 
 
 pass_ctx = click.make_pass_decorator(_Context, ensure=True)
@@ -184,9 +182,9 @@ def kpis(ctx, by, days, fmt):
 @pass_ctx
 def deliver(ctx):
     """Send the webhook deliveries that are due (what the scheduler job does)."""
-    from tickets.wiring import build_outbox
+    from faultline.wiring import ticket_outbox
 
-    outbox = build_outbox(ctx.settings, ctx.engine)
+    outbox = ticket_outbox(ctx.settings, ctx.engine)
     if outbox is None:
         raise click.ClickException("no webhook configured (FAULTLINE_TICKETS_WEBHOOK_URL)")
     r = outbox.deliver_due()

@@ -1,4 +1,5 @@
-"""The queue in SQL: filters, severity-then-age order, one page, counts per state, headline figures.
+"""The technicians' queue in SQL: filters, severity-then-age order, one page, counts per state,
+headline figures (the workspace's front page, `api.ui.pages`).
 
 Nothing here loads more than one page of tickets; counts and means are SQL
 aggregates over the same filter, recomputed only when a ticket changed
@@ -11,10 +12,10 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine, and_, func, or_, select
 
-from api.ticket_queries import TicketFilter
 from tickets.aggregates import cache_of
 from tickets.models import ACTIVE_STATES, TICKET_STATES, TicketRow
 from tickets.ticket import Ticket
+from tickets.ticket_queries import TicketFilter
 
 T = TicketRow.__table__
 SEVERITIES = ("critical", "major", "minor", "info")
