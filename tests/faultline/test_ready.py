@@ -41,7 +41,7 @@ def served(request):
         service.client.ensure_database()
         service.start()
         assert service.subscriber.wait_connected(20)
-        api = TestClient(api_app(service.settings, engine=service.engine, pipeline=service))
+        api = TestClient(api_app(settings, engine=service.engine, pipeline=service))
         started.append(service)
         return service, api
 
