@@ -9,49 +9,11 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from faultline.stack import Influxd, Mosquitto, free_port
-from support import publish_all, wait_until  # noqa: F401 - re-exported for tests
-
-
-@dataclass
-class TestStack:
-    mosquitto: Mosquitto
-    influxd: Influxd
-
-    @property
-    def mqtt_url(self) -> str:
-        return self.mosquitto.url
-
-    @property
-    def mqtt_port(self) -> int:
-        return self.mosquitto.port
-
-    @property
-    def influx_url(self) -> str:
-        return self.influxd.url
-
-    def new_database(self, prefix: str = "t") -> str:
-        """A fresh, empty database for one test."""
-        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-        self.influxd.create_database(name)
-        return name
-
-    def stop(self) -> None:
-        for service in (self.mosquitto, self.influxd):
-            service.stop()
-
-
-def _start_stack(root: Path) -> TestStack:
-    mosq = Mosquitto(root / "mqtt", free_port())
-    influxd = Influxd(root / "influx", free_port())
-    mosq.start()
-    influxd.start()
-    return TestStack(mosq, influxd)
+from support.processes import TestStack, start_stack
+from support.publishing import publish_all
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +22,7 @@ def stack(tmp_path_factory) -> TestStack:
     for tool in ("mosquitto", "influxd"):
         if not (shutil.which(tool) or os.path.exists(f"/usr/sbin/{tool}")):
             pytest.fail(f"{tool} is not installed: run `make test` (it installs it) or apt-get install mosquitto influxdb")
-    s = _start_stack(tmp_path_factory.mktemp("stack"))
+    s = start_stack(tmp_path_factory.mktemp("stack"))
     yield s
     s.stop()
 
@@ -68,7 +30,7 @@ def stack(tmp_path_factory) -> TestStack:
 @pytest.fixture
 def private_stack(tmp_path) -> TestStack:
     """Services for one test that stops, kills or restarts them."""
-    s = _start_stack(tmp_path / "stack")
+    s = start_stack(tmp_path / "stack")
     yield s
     s.stop()
 

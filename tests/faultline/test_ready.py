@@ -20,7 +20,9 @@ from ingest import cli as ingest_cli
 from ingest.cli import EXIT_DEAD, serve_until_stopped
 from ingest.service import IngestService
 from ingest.writer import DurableWriter
-from support import IngestProcess, publish_all, telemetry_stream, wait_until
+from support.processes import IngestProcess
+from support.publishing import publish_all, telemetry_stream
+from support.waiting import wait_until
 
 
 def env_for(stack, tmp_path, **extra) -> dict[str, str]:

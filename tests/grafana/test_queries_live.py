@@ -34,7 +34,9 @@ from faultline.settings import load_settings
 from fleet_points import detections, run_detection_stages
 from influx.client import InfluxClient
 from simulators.truth import GroundTruth
-from support import IngestProcess, publish_all, wait_until
+from support.processes import IngestProcess
+from support.publishing import publish_all
+from support.waiting import wait_until
 
 DEVICES, DURATION, SEED = 30, "2h", 11
 GAP_DEVICE = "gw10-9901"

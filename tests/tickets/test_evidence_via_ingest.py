@@ -16,8 +16,8 @@ from database import make_engine, migrate
 from faultline.settings import load_settings
 from influx.client import InfluxClient
 from ingest.service import IngestService
-from support import wait_until
-from ticket_support import make_alert
+from support.tickets import make_alert
+from support.waiting import wait_until
 from tickets.wiring import build_service
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "tickets" / "routing.example.yaml"
