@@ -6,6 +6,7 @@ Tests that stop, kill or restart a service use the function-scoped
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import uuid
@@ -57,3 +58,56 @@ def settings_env(stack, influx_db, tmp_path) -> dict[str, str]:
 def publish(stack):
     """publish(messages) → count, on the shared broker with QoS 1."""
     return lambda messages, **kw: publish_all(stack.mqtt_url, messages, **kw)
+
+
+# --- the fast lane: `pytest -m "not integration"` ----------------------------------------
+
+REAL_SERVICE_FIXTURES = frozenset({"stack", "private_stack", "pg_url"})  # and every fixture built on them
+# names whose use starts a process: Mosquitto, InfluxDB, a faultline child, Chromium, a command-line tool
+PROCESS_STARTERS = frozenset({"Mosquitto", "Influxd", "LocalStack", "IngestProcess", "ServiceProcess", "faultline_cli",
+                              "subprocess", "sync_playwright"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark `integration` every test that needs a real service: the session's broker or InfluxDB
+    (directly or through a fixture built on them), a PostgreSQL database (a `postgresql` parameter),
+    or a process it starts itself (in the test, a fixture it uses, or a function of its module they call)."""
+    for item in items:
+        if _needs_a_service(item):
+            item.add_marker(pytest.mark.integration)
+
+
+def _needs_a_service(item) -> bool:
+    names = set(getattr(item, "fixturenames", ()))
+    if names & REAL_SERVICE_FIXTURES:
+        return True
+    if "postgresql" in getattr(getattr(item, "callspec", None), "params", {}).values():
+        return True
+    functions = [getattr(item, "function", None)]
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    functions += [fixturedef.func for name in names for fixturedef in definitions.get(name, ())]
+    seen: set = set()
+    return any(_starts_a_process(fn, seen) for fn in functions if fn is not None)
+
+
+def _starts_a_process(fn, seen: set) -> bool:
+    fn = inspect.unwrap(fn)
+    code = getattr(fn, "__code__", None)
+    if code is None or code in seen:
+        return False
+    seen.add(code)
+    for names in _names_used(code):
+        if names & PROCESS_STARTERS:
+            return True
+        for name in names:  # functions of the same module it calls
+            target = fn.__globals__.get(name)
+            if inspect.isfunction(target) and target.__module__ == fn.__module__ and _starts_a_process(target, seen):
+                return True
+    return False
+
+
+def _names_used(code):
+    yield set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):  # nested functions and lambdas
+            yield from _names_used(const)
