@@ -15,8 +15,8 @@ from api.app import create_app
 from api.keys import KeyStore
 from database import make_engine, migrate
 from faultline.settings import load_settings
-from grafana_dashboards import all_panels, load_dashboards
 from support.clock import T0, Clock
+from support.dashboards import all_panels, load_dashboards
 
 HOUR = 3_600_000
 

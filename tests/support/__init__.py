@@ -6,5 +6,6 @@ database), `processes` (the session's Mosquitto and InfluxDB, `faultline`
 children), `publishing` (MQTT publish with QoS 1), `mqtt_client` (an MQTT 5
 client that records the broker's answers), `incidents` (simulated incidents
 end to end), `tickets` (alerts as the ticket stage receives them),
-`http_server` (a quiet local HTTP server for transport tests).
+`http_server` (a quiet local HTTP server for transport tests), `dashboards` (the
+Grafana dashboards as data), `fleet_points` (detections for the live dashboard test).
 """
