@@ -13,6 +13,7 @@ from detectors.anomaly import Anomaly
 from database import make_engine, migrate
 from support.clock import Clock
 from support.postgres import postgres_database
+from support.sqlite import migrated_sqlite
 
 
 class LineRecorder:
@@ -50,9 +51,7 @@ TEST_CONFIG = AlertConfig(min_count=2, pending_s=20.0, resolve_after_s=120.0, fl
 def sql_url(request, tmp_path):
     """A migrated, empty SQL database: a SQLite file, or a throwaway PostgreSQL database."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'alerts.db'}"
-        migrate(url)
-        yield url
+        yield migrated_sqlite(tmp_path / "alerts.db")
         return
     with postgres_database("faultline_alerts") as url:
         migrate(url)
@@ -61,9 +60,7 @@ def sql_url(request, tmp_path):
 
 @pytest.fixture
 def sqlite_url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'alerts.db'}"
-    migrate(url)
-    return url
+    return migrated_sqlite(tmp_path / "alerts.db")
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from database import make_engine, migrate
+from database import make_engine
 from ingest.ledger import BIG, MAX_OPEN_RANGES, Gap, Ledger, load_entries
+from support.sqlite import migrated_sqlite
 
 
 def observe_all(ledger: Ledger, seqs, now_ms: int = 0) -> list[str]:
@@ -89,9 +90,7 @@ def test_counters_saturate_at_the_column_size():
 
 
 def test_saved_streams_are_read_back_after_eviction(tmp_path):
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    migrate(url)
-    engine = make_engine(url)
+    engine = make_engine(migrated_sqlite(tmp_path / "ledger.db"))
     clock = [1_000]
     ledger = Ledger(engine=engine, now=lambda: clock[0])
     observe_all(ledger, [1, 2, 5])

@@ -8,21 +8,20 @@ from __future__ import annotations
 
 import pytest
 
-from database import make_engine, migrate
+from database import make_engine
 from ingest.batch import Batch
 from ingest.decode import DecodeLimits
 from ingest.ledger import Ledger
 from ingest.pipeline import MessageSource, Pipeline
 from ingest.registry import DeviceRegistry
+from support.sqlite import migrated_sqlite
 
 NOW = 1_700_000_000_000
 
 
 @pytest.fixture
 def pipeline(tmp_path):
-    url = f"sqlite:///{tmp_path / 'ingest.db'}"
-    migrate(url)
-    engine = make_engine(url)
+    engine = make_engine(migrated_sqlite(tmp_path / "ingest.db"))
     yield Pipeline(DeviceRegistry(engine, now=lambda: NOW), Ledger(now=lambda: NOW), "devices",
                    DecodeLimits(max_payload_bytes=256))
     engine.dispose()

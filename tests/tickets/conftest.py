@@ -12,6 +12,7 @@ import pytest
 from database import make_engine, migrate
 from support.clock import Clock
 from support.postgres import postgres_database
+from support.sqlite import migrated_sqlite
 from support.tickets import ALERT_MS
 
 
@@ -42,9 +43,7 @@ def _truncate_pg(url: str) -> None:
 def db_url(request, tmp_path):
     """A migrated, empty ticket store: a SQLite file, then PostgreSQL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'tickets.db'}"
-        migrate(url)
-        return url
+        return migrated_sqlite(tmp_path / "tickets.db")
     url = request.getfixturevalue("pg_url")
     _truncate_pg(url)
     return url
@@ -59,8 +58,6 @@ def engine(db_url):
 
 @pytest.fixture
 def sqlite_engine(tmp_path):
-    url = f"sqlite:///{tmp_path / 'tickets.db'}"
-    migrate(url)
-    eng = make_engine(url)
+    eng = make_engine(migrated_sqlite(tmp_path / "tickets.db"))
     yield eng
     eng.dispose()
