@@ -1,11 +1,12 @@
-# Faultline: `make demo` sets up and runs the demo; `make test` runs the whole suite.
+# Faultline: `make demo` sets up and runs the demo; `make test` runs the whole suite, `make test-fast` the tests
+# that need no service (unit tests and doctests, well under a minute).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SYSTEM_PACKAGES := mosquitto mosquitto-clients influxdb
 
-.PHONY: demo test setup system-deps test-system-deps bench bench-quick stack-up stack-down clean
+.PHONY: demo test test-fast setup system-deps test-system-deps bench bench-quick stack-up stack-down clean
 
 # DEMO_ARGS: options of `faultline demo`, e.g. DEMO_ARGS=--exit (stop after the report; what CI runs).
 # exec: the demo replaces the recipe's shell, so a signal to make's child reaches it.
@@ -15,6 +16,10 @@ demo: setup
 # -n auto: one pytest worker per core, each with its own Mosquitto and InfluxDB (tests wait on I/O).
 test: setup test-system-deps
 	$(BIN)/pytest -q -n auto
+
+# The fast lane: every test not marked `integration` (tests/conftest.py marks those that need a real service).
+test-fast: setup
+	$(BIN)/pytest -q -n auto -m "not integration"
 
 setup: system-deps $(VENV)/.installed
 

@@ -13,18 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_line_protocol import make_points  # noqa: E402
-
-from faultline.stack import Influxd, free_port  # noqa: E402
-from influx.client import InfluxClient  # noqa: E402
-from influx.line_protocol import encode_line  # noqa: E402
+from bench.bench_line_protocol import make_points
+from faultline.stack import Influxd, free_port
+from influx.client import InfluxClient
+from influx.line_protocol import encode_line
 
 
 def batches(batch: int, writes: int) -> list[bytes]:

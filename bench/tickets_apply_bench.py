@@ -13,18 +13,38 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import sys
 import tempfile
 import time
 import uuid
-from pathlib import Path
 
 from sqlalchemy import text
 
+from alerts.alert import Alert
 from database import make_engine, migrate
+from detectors.anomaly import Anomaly
+from tickets.service import TicketService
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from ticket_support import apply_many  # noqa: E402  (the worker the concurrency tests use)
+T_MS = 1_700_000_000_000
+
+
+def repeat_of_one_alert(count: int) -> Alert:
+    """The same device alert (one key) seen for the `count`-th time."""
+    anomaly = Anomaly("device_fault_rate", "device", "pump-7", "E214", T_MS, T_MS - 60_000, 8.0, 12.0, 2.0, 5.0,
+                      300.0, "E214 rate 12/5min against 2 expected", model="PX-200", firmware="2.1.0", site="sh-03")
+    return Alert(anomaly.key, "device_fault_rate", "device", "pump-7", "E214", "major", "firing", T_MS - 60_000,
+                 T_MS, None, count, False, anomaly)
+
+
+def apply_many(url: str, calls: int, barrier=None) -> list[int]:
+    """One process's share: apply `calls` repeats of the alert, all processes starting together; the ticket ids."""
+    engine = make_engine(url)
+    service = TicketService(engine, None, None, None, now=lambda: T_MS)
+    if barrier is not None:
+        barrier.wait()
+    try:
+        return [service.apply(repeat_of_one_alert(i + 1)).id for i in range(calls)]
+    finally:
+        engine.dispose()
 
 
 def run(url: str, processes: int, calls: int) -> dict:

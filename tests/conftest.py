@@ -6,52 +6,15 @@ Tests that stop, kill or restart a service use the function-scoped
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from faultline.stack import Influxd, Mosquitto, free_port
-from support import publish_all, wait_until  # noqa: F401 - re-exported for tests
-
-
-@dataclass
-class TestStack:
-    mosquitto: Mosquitto
-    influxd: Influxd
-
-    @property
-    def mqtt_url(self) -> str:
-        return self.mosquitto.url
-
-    @property
-    def mqtt_port(self) -> int:
-        return self.mosquitto.port
-
-    @property
-    def influx_url(self) -> str:
-        return self.influxd.url
-
-    def new_database(self, prefix: str = "t") -> str:
-        """A fresh, empty database for one test."""
-        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-        self.influxd.create_database(name)
-        return name
-
-    def stop(self) -> None:
-        for service in (self.mosquitto, self.influxd):
-            service.stop()
-
-
-def _start_stack(root: Path) -> TestStack:
-    mosq = Mosquitto(root / "mqtt", free_port())
-    influxd = Influxd(root / "influx", free_port())
-    mosq.start()
-    influxd.start()
-    return TestStack(mosq, influxd)
+from support.processes import TestStack, start_stack
+from support.publishing import publish_all
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +23,7 @@ def stack(tmp_path_factory) -> TestStack:
     for tool in ("mosquitto", "influxd"):
         if not (shutil.which(tool) or os.path.exists(f"/usr/sbin/{tool}")):
             pytest.fail(f"{tool} is not installed: run `make test` (it installs it) or apt-get install mosquitto influxdb")
-    s = _start_stack(tmp_path_factory.mktemp("stack"))
+    s = start_stack(tmp_path_factory.mktemp("stack"))
     yield s
     s.stop()
 
@@ -68,7 +31,7 @@ def stack(tmp_path_factory) -> TestStack:
 @pytest.fixture
 def private_stack(tmp_path) -> TestStack:
     """Services for one test that stops, kills or restarts them."""
-    s = _start_stack(tmp_path / "stack")
+    s = start_stack(tmp_path / "stack")
     yield s
     s.stop()
 
@@ -95,3 +58,56 @@ def settings_env(stack, influx_db, tmp_path) -> dict[str, str]:
 def publish(stack):
     """publish(messages) → count, on the shared broker with QoS 1."""
     return lambda messages, **kw: publish_all(stack.mqtt_url, messages, **kw)
+
+
+# --- the fast lane: `pytest -m "not integration"` ----------------------------------------
+
+REAL_SERVICE_FIXTURES = frozenset({"stack", "private_stack", "pg_url"})  # and every fixture built on them
+# names whose use starts a process: Mosquitto, InfluxDB, a faultline child, Chromium, a command-line tool
+PROCESS_STARTERS = frozenset({"Mosquitto", "Influxd", "LocalStack", "IngestProcess", "ServiceProcess", "faultline_cli",
+                              "subprocess", "sync_playwright"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark `integration` every test that needs a real service: the session's broker or InfluxDB
+    (directly or through a fixture built on them), a PostgreSQL database (a `postgresql` parameter),
+    or a process it starts itself (in the test, a fixture it uses, or a function of its module they call)."""
+    for item in items:
+        if _needs_a_service(item):
+            item.add_marker(pytest.mark.integration)
+
+
+def _needs_a_service(item) -> bool:
+    names = set(getattr(item, "fixturenames", ()))
+    if names & REAL_SERVICE_FIXTURES:
+        return True
+    if "postgresql" in getattr(getattr(item, "callspec", None), "params", {}).values():
+        return True
+    functions = [getattr(item, "function", None)]
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    functions += [fixturedef.func for name in names for fixturedef in definitions.get(name, ())]
+    seen: set = set()
+    return any(_starts_a_process(fn, seen) for fn in functions if fn is not None)
+
+
+def _starts_a_process(fn, seen: set) -> bool:
+    fn = inspect.unwrap(fn)
+    code = getattr(fn, "__code__", None)
+    if code is None or code in seen:
+        return False
+    seen.add(code)
+    for names in _names_used(code):
+        if names & PROCESS_STARTERS:
+            return True
+        for name in names:  # functions of the same module it calls
+            target = fn.__globals__.get(name)
+            if inspect.isfunction(target) and target.__module__ == fn.__module__ and _starts_a_process(target, seen):
+                return True
+    return False
+
+
+def _names_used(code):
+    yield set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):  # nested functions and lambdas
+            yield from _names_used(const)

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from alerts.config import AlertConfig
 from alerts.manager import AlertManager
 from alerts.store import SqlAlertStore
 from detectors.anomaly import Anomaly
 from database import make_engine, migrate
-
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-
-
-class Clock:
-    """A clock the test moves by hand (epoch ms)."""
-
-    def __init__(self, start_ms: int = T0):
-        self.ms = start_ms
-
-    def __call__(self) -> int:
-        return self.ms
-
-    def at(self, seconds: float) -> Clock:
-        """Set the time to `seconds` after T0."""
-        self.ms = T0 + round(seconds * 1000)
-        return self
+from support.clock import Clock
+from support.postgres import postgres_database
+from support.sqlite import migrated_sqlite
 
 
 class LineRecorder:
@@ -64,44 +47,20 @@ TEST_CONFIG = AlertConfig(min_count=2, pending_s=20.0, resolve_after_s=120.0, fl
                           flap_start_changes=6, flap_stop_changes=2, repeat_interval_s=900.0)
 
 
-def _pg_available() -> bool:
-    try:
-        with create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT").connect() as conn:
-            conn.execute(text("select 1"))
-        return True
-    except Exception:
-        return False
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def sql_url(request, tmp_path):
     """A migrated, empty SQL database: a SQLite file, or a throwaway PostgreSQL database."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'alerts.db'}"
-        migrate(url)
-        yield url
+        yield migrated_sqlite(tmp_path / "alerts.db")
         return
-    if not _pg_available():
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432 (database test, trust auth)")
-    name = f"faultline_alerts_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    try:
+    with postgres_database("faultline_alerts") as url:
         migrate(url)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
 def sqlite_url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'alerts.db'}"
-    migrate(url)
-    return url
+    return migrated_sqlite(tmp_path / "alerts.db")
 
 
 @pytest.fixture

@@ -15,17 +15,8 @@ from faultline.wiring import api_app
 from api.keys import ROLES, KeyStore
 from database import make_engine, migrate
 from faultline.settings import load_settings
-from support import postgres_database
-
-
-class Clock:
-    """A settable clock (epoch ms) injected as the app's `now`."""
-
-    def __init__(self, ms: int = 1_767_225_600_000):  # 2026-01-01T00:00:00Z
-        self.ms = ms
-
-    def __call__(self) -> int:
-        return self.ms
+from support.clock import Clock
+from support.postgres import postgres_database
 
 
 def pytest_configure(config):
@@ -44,7 +35,8 @@ def database(request):
     if request.param == "sqlite":
         yield ""
         return
-    yield from postgres_database("faultline_api")
+    with postgres_database("faultline_api") as url:
+        yield url
 
 
 @pytest.fixture

@@ -112,7 +112,7 @@ def _running(pid: int) -> bool:
 
 
 def test_faultline_api_with_two_workers_serves_from_two_processes_and_stops_them(cli_env):
-    from support import wait_until
+    from support.waiting import wait_until
 
     runner = CliRunner()
     viewer_key = runner.invoke(main, ["apikey", "create", "--role", "viewer", "--name", "grafana"]).stdout.split()[0]

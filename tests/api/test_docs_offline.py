@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from faultline.stack import free_port
-from support import wait_until
+from support.waiting import wait_until
 
 CHROMIUM = shutil.which("chromium")
 OFFLINE = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from support import SIM_TOPICS, expected_records, messages_of, publish_all, stored_count, wait_until
+from support.incidents import SIM_TOPICS, expected_records, messages_of, stored_count
+from support.publishing import publish_all
+from support.waiting import wait_until
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")

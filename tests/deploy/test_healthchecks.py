@@ -21,7 +21,8 @@ import pytest
 import yaml
 
 from faultline.stack import free_port
-from support import publish_all, wait_until
+from support.publishing import publish_all
+from support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"

@@ -12,7 +12,7 @@ from faultline.stack import Mosquitto, free_port
 from ingest import credentials
 from ingest.mqtt import Subscriber
 
-from broker_support import DEADLINE_S, NOT_AUTHORIZED, Client, wait_for
+from support.mqtt_client import DEADLINE_S, NOT_AUTHORIZED, Client, wait_for
 
 
 @pytest.fixture(scope="module")

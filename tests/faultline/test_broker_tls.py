@@ -12,7 +12,7 @@ from database import make_engine, migrate
 from faultline.provisioning import Provisioner
 from faultline.stack import Mosquitto, free_port
 from ingest.mqtt import Subscriber
-from broker_support import DEADLINE_S, Client, wait_for
+from support.mqtt_client import DEADLINE_S, Client, wait_for
 
 
 @pytest.fixture(scope="module")

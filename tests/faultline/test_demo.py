@@ -25,7 +25,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from faultline.stack import LocalStack, free_port
-from support import faultline_cli, publish_all
+from support.processes import faultline_cli
+from support.publishing import publish_all
 
 
 @pytest.fixture

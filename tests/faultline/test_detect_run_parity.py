@@ -15,7 +15,9 @@ import uuid
 from pathlib import Path
 
 from detectors.engine import DetectorEngine, EngineConfig
-from support import IngestProcess, ServiceProcess, publish_all, wait_until
+from support.processes import IngestProcess, ServiceProcess
+from support.publishing import publish_all
+from support.waiting import wait_until
 
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000

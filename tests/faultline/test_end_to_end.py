@@ -14,7 +14,10 @@ import pytest
 from database import make_engine
 from faultline.stack import free_port
 from influx.client import InfluxClient
-from support import ServiceProcess, expected_records, messages_of, publish_all, settled, stored_count, wait_until
+from support.incidents import expected_records, messages_of, settled, stored_count
+from support.processes import ServiceProcess
+from support.publishing import publish_all
+from support.waiting import wait_until
 from tickets.store import list_tickets
 
 

@@ -16,7 +16,10 @@ import pytest
 
 from database import make_engine
 from faultline.stack import free_port
-from support import ServiceProcess, messages_of, publish_all, settled, wait_until
+from support.incidents import messages_of, settled
+from support.processes import ServiceProcess
+from support.publishing import publish_all
+from support.waiting import wait_until
 from tickets.store import list_tickets
 
 ALL_TOPICS = {"telemetry", "events", "logs", "meta", "status"}

@@ -23,7 +23,9 @@ import pytest
 from faultline.settings import Settings
 from faultline.stack import free_port
 from influx.client import InfluxClient
-from support import ServiceProcess, publish_all, wait_until
+from support.processes import ServiceProcess
+from support.publishing import publish_all
+from support.waiting import wait_until
 
 SECONDS = 12  # length of the hostile stream
 FREEZE = (2, 8)  # InfluxDB frozen from 2 s to 8 s into it

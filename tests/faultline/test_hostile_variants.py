@@ -26,7 +26,8 @@ from faultline.settings import load_settings
 from influx.client import InfluxClient
 from ingest import deadletters
 from ingest.deadletters import OVERSIZED_HEAD
-from support import publish_all, wait_until
+from support.publishing import publish_all
+from support.waiting import wait_until
 
 MAX_PAYLOAD = 8192
 CAP = 20

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from broker_support import Client, wait_for
+from support.mqtt_client import Client, wait_for
 from faultline.stack import free_port
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -8,7 +8,7 @@ import pytest
 
 from faultline.project import project_dir, source_checkout
 from faultline.settings import SettingsError, load_settings
-from support import faultline_cli
+from support.processes import faultline_cli
 
 
 @pytest.fixture

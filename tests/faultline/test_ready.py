@@ -20,7 +20,9 @@ from faultline.commands import ingest as ingest_cli
 from faultline.process import EXIT_DEAD, serve_until_stopped
 from faultline.wiring import ingest_service
 from ingest.writer import DurableWriter
-from support import IngestProcess, publish_all, telemetry_stream, wait_until
+from support.processes import IngestProcess
+from support.publishing import publish_all, telemetry_stream
+from support.waiting import wait_until
 
 
 def env_for(stack, tmp_path, **extra) -> dict[str, str]:

@@ -17,7 +17,9 @@ import pytest
 
 from database import make_engine
 from faultline.stack import free_port
-from support import ServiceProcess, faultline_cli, settled, wait_until
+from support.incidents import settled
+from support.processes import ServiceProcess, faultline_cli
+from support.waiting import wait_until
 from tickets.store import list_tickets
 
 SIMULATE = ["simulate", "--scenario", "firmware-regression", "--devices", "100", "--quiet",

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from faultline.stack import free_port
 from influx.client import InfluxClient
-from support import ServiceProcess, faultline_cli, publish_all, wait_until
+from support.processes import ServiceProcess, faultline_cli
+from support.publishing import publish_all
+from support.waiting import wait_until
 
 
 def test_api_port_taken_is_an_exit_with_the_reason(settings_env, tmp_path):

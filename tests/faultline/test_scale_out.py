@@ -12,8 +12,10 @@ from pathlib import Path
 
 from database import make_engine
 from influx.client import InfluxClient
-from support import (IngestProcess, expected_records, messages_of, publish_all, settled, stored_count,
-                     telemetry_stream, wait_until)
+from support.incidents import expected_records, messages_of, settled, stored_count
+from support.processes import IngestProcess
+from support.publishing import publish_all, telemetry_stream
+from support.waiting import wait_until
 from tickets.store import list_tickets
 
 

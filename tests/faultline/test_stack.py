@@ -8,7 +8,8 @@ import pytest
 
 from faultline.settings import load_settings
 from faultline.stack import LocalStack, StackError, choose_port, free_port
-from support import faultline_cli, wait_until
+from support.processes import faultline_cli
+from support.waiting import wait_until
 
 
 @pytest.fixture

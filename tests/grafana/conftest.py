@@ -1,11 +1,6 @@
 """Dashboard tests: ``dashboard_query`` is every InfluxQL query in grafana/dashboards."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from grafana_dashboards import influxql_queries  # noqa: E402
+from support.dashboards import influxql_queries
 
 
 def pytest_generate_tests(metafunc):

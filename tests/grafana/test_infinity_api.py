@@ -15,18 +15,10 @@ from faultline.wiring import api_app
 from api.keys import KeyStore
 from database import make_engine, migrate
 from faultline.settings import load_settings
-from grafana_dashboards import all_panels, load_dashboards
+from support.clock import T0, Clock
+from support.dashboards import all_panels, load_dashboards
 
-T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 HOUR = 3_600_000
-
-
-class Clock:
-    def __init__(self, ms: int):
-        self.ms = ms
-
-    def __call__(self) -> int:
-        return self.ms
 
 
 def _alert(subject: str, model: str, firmware: str, site: str, at_ms: int):

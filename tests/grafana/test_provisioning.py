@@ -8,7 +8,7 @@ import re
 import pytest
 import yaml
 
-from grafana_dashboards import GRAFANA, all_panels, check_influxql, influxql_queries, load_dashboards, load_schema
+from support.dashboards import GRAFANA, all_panels, check_influxql, influxql_queries, load_dashboards, load_schema
 
 
 def _provisioned_datasources() -> list[dict]:

@@ -8,7 +8,7 @@ have what a real deployment shows (ingest writes ``ingest_stats`` and
 ``ingest_gaps`` itself). Detections about the device that faulted most are
 made in the test (the real detectors need more history than two hours) and
 written by the real anomaly sink; the real alert stage turns them into
-``alert_events`` (tests/grafana/fleet_points.py).
+``alert_events`` (tests/support/fleet_points.py).
 
 Grafana macros are substituted as Grafana would: ``$timeFilter`` with the
 simulated range, ``$__interval`` with ``1m``, ``$device`` with the device that
@@ -31,10 +31,12 @@ import orjson
 import pytest
 
 from faultline.settings import load_settings
-from fleet_points import detections, run_detection_stages
 from influx.client import InfluxClient
 from simulators.truth import GroundTruth
-from support import IngestProcess, publish_all, wait_until
+from support.fleet_points import detections, run_detection_stages
+from support.processes import IngestProcess
+from support.publishing import publish_all
+from support.waiting import wait_until
 
 DEVICES, DURATION, SEED = 30, "2h", 11
 GAP_DEVICE = "gw10-9901"

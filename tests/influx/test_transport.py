@@ -17,7 +17,7 @@ import pytest
 
 from influx.client import InfluxClient
 from influx.errors import InfluxError
-from support import quiet_http_server
+from support.http_server import quiet_http_server
 
 
 @dataclass

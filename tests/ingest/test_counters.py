@@ -17,7 +17,8 @@ from faultline.settings import load_settings
 from influx.client import InfluxClient
 from faultline.wiring import ingest_service
 from ingest.stats import totals_from
-from support import publish_all, wait_until
+from support.publishing import publish_all
+from support.waiting import wait_until
 
 
 def _receive_without_acking(url: str, client_id: str, topic_filter: str, count: int) -> None:

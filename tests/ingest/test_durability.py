@@ -14,7 +14,9 @@ import pytest
 from faultline.settings import load_settings
 from influx.client import InfluxClient
 from faultline.wiring import ingest_service
-from support import IngestProcess, publish_all, telemetry_stream, wait_until
+from support.processes import IngestProcess
+from support.publishing import publish_all, telemetry_stream
+from support.waiting import wait_until
 
 
 def stored(client: InfluxClient) -> int:

@@ -21,7 +21,8 @@ from influx.client import InfluxClient
 from ingest import deadletters
 from ingest.deadletters import OVERSIZED_HEAD
 from faultline.wiring import ingest_service
-from support import publish_all, wait_until
+from support.publishing import publish_all
+from support.waiting import wait_until
 
 MAX_PAYLOAD = 8192
 META = set(',= "\\\'\n\r\t')

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from support import wait_until
+from support.waiting import wait_until
 from faultline.settings import load_settings
 from influx.client import InfluxClient
 from faultline.wiring import ingest_service

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from faultline.stack import free_port
 from ingest.mqtt import Subscriber
-from support import IngestProcess, wait_until
+from support.processes import IngestProcess
+from support.waiting import wait_until
 
 
 def test_two_processes_with_one_client_id_are_told_which_setting_to_change(env, tmp_path):

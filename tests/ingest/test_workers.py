@@ -20,7 +20,10 @@ from database import make_engine
 from influx.client import InfluxClient
 from ingest import deadletters
 from ingest.ledger import load_entries
-from support import IngestProcess, postgres_database, publish_all, telemetry_stream, wait_until
+from support.postgres import postgres_database
+from support.processes import IngestProcess
+from support.publishing import publish_all, telemetry_stream
+from support.waiting import wait_until
 
 N, DEVICES, BAD_EVERY = 24_000, 100, 200
 
@@ -31,7 +34,8 @@ def database_url(request):
     if request.param == "sqlite":
         yield ""
         return
-    yield from postgres_database("faultline_workers")
+    with postgres_database("faultline_workers") as url:
+        yield url
 
 
 def stored(client: InfluxClient) -> int:

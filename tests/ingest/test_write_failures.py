@@ -12,7 +12,8 @@ from faultline.settings import load_settings
 from influx.client import InfluxClient
 from ingest import deadletters
 from faultline.wiring import ingest_service
-from support import publish_all, wait_until
+from support.publishing import publish_all
+from support.waiting import wait_until
 
 
 def test_type_conflict_dead_letters_only_the_bad_points(stack, env, prefix):

@@ -4,7 +4,8 @@ import time
 import uuid
 from collections import Counter
 
-from support import IngestProcess, wait_until
+from support.processes import IngestProcess
+from support.waiting import wait_until
 from influx.client import InfluxClient
 from simulators.fleet import Simulation
 from simulators.publisher import publish

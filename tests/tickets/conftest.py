@@ -1,53 +1,32 @@
 """Ticket-store fixtures: a migrated SQLite file and a throwaway PostgreSQL database.
 
-PostgreSQL is used when it answers on 127.0.0.1:5432 (trust auth, database
-``test``; another server through ``TEST_PG_ADMIN_URL``): each test session creates ``faultline_test_<random>`` and drops
-only that database at the end. Without PostgreSQL those tests are skipped
-with the reason.
+PostgreSQL is used when it answers (see `support.postgres`): each test
+session creates ``faultline_test_<random>``, migrates it once and empties it
+for every test. Without PostgreSQL those tests are skipped with the reason.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
 
 from database import make_engine, migrate
-from ticket_support import Clock
-
-PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from support.clock import Clock
+from support.postgres import postgres_database
+from support.sqlite import migrated_sqlite
+from support.tickets import ALERT_MS
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
-
-
-def _admin_connect():
-    import psycopg
-
-    return psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg", "postgresql"), autocommit=True,
-                           connect_timeout=3)
+    return Clock(ALERT_MS)
 
 
 @pytest.fixture(scope="session")
 def pg_url():
-    """URL of a PostgreSQL database created for this session (dropped at the end)."""
-    try:
-        import psycopg  # noqa: F401
-        admin = _admin_connect()
-    except Exception as exc:  # no server, no driver: skip, saying why
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
-    name = f"faultline_test_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    migrate(url)
-    yield url
-    with _admin_connect() as admin:
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    """URL of a PostgreSQL database created and migrated for this session (dropped at the end)."""
+    with postgres_database("faultline_test") as url:
+        migrate(url)
+        yield url
 
 
 def _truncate_pg(url: str) -> None:
@@ -64,9 +43,7 @@ def _truncate_pg(url: str) -> None:
 def db_url(request, tmp_path):
     """A migrated, empty ticket store: a SQLite file, then PostgreSQL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'tickets.db'}"
-        migrate(url)
-        return url
+        return migrated_sqlite(tmp_path / "tickets.db")
     url = request.getfixturevalue("pg_url")
     _truncate_pg(url)
     return url
@@ -81,8 +58,6 @@ def engine(db_url):
 
 @pytest.fixture
 def sqlite_engine(tmp_path):
-    url = f"sqlite:///{tmp_path / 'tickets.db'}"
-    migrate(url)
-    eng = make_engine(url)
+    eng = make_engine(migrated_sqlite(tmp_path / "tickets.db"))
     yield eng
     eng.dispose()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.records import DeviceMeta
-from ticket_support import make_alert
+from support.tickets import make_alert
 from tickets import satisfaction as sat, store
 from tickets.after_sales import GROUPINGS, PERIODS, after_sales_of
 from tickets.after_sales_queries import after_sales_report

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 
-from support import wait_until
-from ticket_support import make_alert
+from support.tickets import make_alert
+from support.waiting import wait_until
 from tickets.aggregates import AggregateCache
 from tickets.service import TicketService
 from tickets.workflow import Workflow

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from faultline.cli import main
 from database import make_engine, migrate
 from faultline.settings import load_settings
-from ticket_support import Clock, make_alert
+from support.clock import Clock
+from support.tickets import ALERT_MS, make_alert
 from tickets.models import OutboxRow
 from faultline.wiring import ticket_service
 
@@ -29,7 +30,7 @@ def _wired(settings_env, **extra):
 
 def test_service_wired_from_settings_routes_queues_and_gathers(settings_env):
     env, settings, engine = _wired(settings_env)
-    clock = Clock()
+    clock = Clock(ALERT_MS)
     t = ticket_service(settings, engine, now=clock).apply(make_alert("pump-1", code="E500", site="de-01"))
     assert (t.team, t.assignee) == ("noc", "oncall")
     assert t.evidence.complete, t.evidence.errors  # the session's InfluxDB answered (empty database)

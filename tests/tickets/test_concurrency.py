@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from sqlalchemy import select
 
 from database import make_engine
-from ticket_support import Clock, apply_many, make_alert
+from support.clock import Clock
+from support.tickets import ALERT_MS, apply_many, make_alert
 from tickets import store
 from tickets.models import TicketRow
 from tickets.service import TicketService
@@ -63,7 +64,7 @@ def test_concurrent_recurrences_reopen_once(db_url):
 
 
 def test_concurrent_recurrences_after_the_window_open_one_new_ticket(db_url):
-    clock = Clock()
+    clock = Clock(ALERT_MS)
     engine = make_engine(db_url)
     service = TicketService(engine, None, None, None, now=clock, recurrence_days=7)
     first = service.apply(make_alert())

@@ -11,7 +11,7 @@ from ingest import fields
 from ingest.registry import DeviceRegistry
 from ingest.points import line_for
 from ingest.records import Cohort, DeviceEvent, DeviceMeta, LogLine, Telemetry
-from ticket_support import make_alert
+from support.tickets import make_alert
 from tickets.influx_evidence import EvidenceWindow, InfluxEvidence
 from tickets.service import TicketService
 from tickets.workflow import Workflow

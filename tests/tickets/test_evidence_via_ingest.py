@@ -15,10 +15,9 @@ import pytest
 from database import make_engine, migrate
 from faultline.settings import load_settings
 from influx.client import InfluxClient
-from faultline.wiring import ingest_service
-from support import wait_until
-from ticket_support import make_alert
-from faultline.wiring import ticket_service
+from faultline.wiring import ingest_service, ticket_service
+from support.tickets import make_alert
+from support.waiting import wait_until
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "tickets" / "routing.example.yaml"
 FLEET = {"pump-1": ("2.1.0", "gold"), "pump-2": ("2.1.0", "basic"), "pump-3": ("2.0.3", "basic"),

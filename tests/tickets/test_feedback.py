@@ -10,7 +10,7 @@ from alerts.manager import AlertManager
 from alerts.store import SqlAlertStore
 from detectors.anomaly import Anomaly
 from faultline.pipeline import Pipeline
-from ticket_support import make_alert
+from support.tickets import make_alert
 from tickets import known_issues, store, threshold_feedback as tf
 from tickets.service import TicketService
 from tickets.workflow import Workflow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ticket_support import make_alert
+from support.tickets import make_alert
 from tickets import store
 from tickets.kpis import Kpis, compute_kpis
 from tickets.service import TicketService

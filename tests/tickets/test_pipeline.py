@@ -14,7 +14,7 @@ from alerts.events import InfluxEventWriter
 from alerts.manager import AlertManager
 from alerts.store import SqlAlertStore
 from detectors.anomaly import Anomaly
-from ticket_support import Clock
+from support.clock import Clock
 from tickets import store
 from tickets.service import TicketService
 

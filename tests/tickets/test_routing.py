@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ingest.records import DeviceMeta
-from ticket_support import make_alert
+from support.tickets import make_alert
 from tickets.routing import RouteInput, Router, RoutingError
 from tickets.service import TicketService
 from tickets.workflow import Workflow

@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import update
 
-from ticket_support import make_alert
+from support.tickets import make_alert
 from tickets import store
 from tickets.evidence import Evidence, Explanation, LogEntry, MetricWindow, Stats
 from tickets.models import TicketRow

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ticket_support import make_alert
+from support.tickets import make_alert
 from tickets.service import TicketService
 from tickets.similar import CaseText, find_similar
 from tickets.similar_search import candidates

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
-from ticket_support import make_alert
+from support.tickets import make_alert
 from tickets.models import OutboxRow
 from tickets.service import TicketService
 from tickets.webhook import SIGNATURE_HEADER, Outbox, backoff_ms, verify

@@ -1,7 +1,7 @@
 """Faultline's dashboards as data: every InfluxQL query they hold, and the schema it may use.
 
 ``grafana/schema.json`` is the single description of what Faultline writes to
-InfluxDB; ``check_influxql`` holds a query to it. ``conftest.py``
+InfluxDB; ``check_influxql`` holds a query to it. ``tests/grafana/conftest.py``
 parametrizes ``dashboard_query`` over every InfluxQL query (panels, variables,
 annotations).
 """

@@ -1,27 +1,16 @@
-"""Test data for the ticket store (importable as `ticket_support`): alerts and a hand-moved clock."""
+"""Test data for the ticket store: alerts as the alert stage hands them over, and a concurrent worker."""
 
 from __future__ import annotations
 
 from alerts.alert import Alert
 from detectors.anomaly import Anomaly
 
-
-class Clock:
-    """An injected clock: epoch ms that a test moves by hand."""
-
-    def __init__(self, start_ms: int = 1_700_000_000_000):
-        self.ms = start_ms
-
-    def __call__(self) -> int:
-        return self.ms
-
-    def advance(self, seconds: float) -> None:
-        self.ms += int(seconds * 1000)
+ALERT_MS = 1_700_000_000_000  # when `make_alert`'s alerts happen unless told; the tickets tests' clocks start there
 
 
 def make_alert(key_subject: str = "pump-7", *, scope: str = "device", code: str = "E214",
                detector: str = "device_fault_rate", state: str = "firing", severity: str = "major",
-               count: int = 1, t_ms: int = 1_700_000_000_000, flapping: bool = False,
+               count: int = 1, t_ms: int = ALERT_MS, flapping: bool = False,
                parent_key: str | None = None, silenced_by: str | None = None, devices: tuple = (),
                model: str = "PX-200", firmware: str = "2.1.0", site: str = "sh-03",
                attribution: str = "") -> Alert:
@@ -37,7 +26,7 @@ def apply_many(url: str, calls: int, barrier=None) -> list[int]:
     from tickets.service import TicketService
 
     engine = make_engine(url)
-    service = TicketService(engine, None, None, None, now=lambda: 1_700_000_000_000)
+    service = TicketService(engine, None, None, None, now=lambda: ALERT_MS)
     if barrier is not None:
         barrier.wait()
     try:

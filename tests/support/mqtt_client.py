@@ -1,24 +1,22 @@
-"""A paho MQTT 5 client for tests against a broker with authorisation and TLS, and a deadline wait."""
+"""A paho MQTT 5 client for tests against a broker with authorisation and TLS."""
 
 from __future__ import annotations
 
 import threading
-import time
 
 import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from support.waiting import wait_until
 
 NOT_AUTHORIZED = 135
 DEADLINE_S = 30
 
 
 def wait_for(condition, what: str):
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.002)
+    """Wait for a broker's answer: polled every 2 ms, `DEADLINE_S` at most."""
+    wait_until(condition, DEADLINE_S, 0.002, what)
 
 
 class Client:
