@@ -15,10 +15,12 @@ demo: setup
 
 # -n auto: one pytest worker per core, each with its own Mosquitto and InfluxDB (tests wait on I/O).
 test: setup test-system-deps
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n auto
 
 # The fast lane: every test not marked `integration` (tests/conftest.py marks those that need a real service).
 test-fast: setup
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n auto -m "not integration"
 
 setup: system-deps $(VENV)/.installed
