@@ -23,6 +23,7 @@ from sqlalchemy import BigInteger, Connection, Engine, Integer, LargeBinary, Str
 from sqlalchemy.orm import Mapped, mapped_column
 
 from database import Base
+from database.pages import page_where_equal
 
 MAX_STORED_PAYLOAD = 1_048_576
 OVERSIZED_HEAD = 1024
@@ -180,14 +181,7 @@ def query(engine: Engine, *, limit: int = 100, offset: int = 0, reason_kind: str
 def page(engine: Engine, *, limit: int, offset: int, **equal) -> tuple[list[DeadLetterRow], int]:
     """One page of dead letters in id order, and the total: those whose columns equal the given values
     (``reason_kind=``, ``device=``, ``firmware=``, ``stage=``; None: any)."""
-    stmt = select(DeadLetterRow)
-    for column, value in equal.items():
-        if value is not None:
-            stmt = stmt.where(getattr(DeadLetterRow, column) == value)
-    with engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-        rows = conn.execute(stmt.order_by(DeadLetterRow.id).limit(limit).offset(offset)).all()
-    return rows, total
+    return page_where_equal(engine, DeadLetterRow, DeadLetterRow.id, limit=limit, offset=offset, **equal)
 
 
 def unknown_ids(engine: Engine, ids: list[int]) -> list[int]:

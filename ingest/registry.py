@@ -20,12 +20,13 @@ from __future__ import annotations
 import logging
 
 import orjson
-from sqlalchemy import Boolean, BigInteger, Engine, Integer, String, Text, func, select
+from sqlalchemy import Boolean, BigInteger, Engine, Integer, String, Text, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from database import Base
+from database.pages import page_where_equal
 from ingest.decode import tag_value_problem
 from ingest.idle_cache import IdleCache, wall_ms
 from ingest.records import UNKNOWN_COHORT, Cohort, DeviceMeta, DeviceStatus
@@ -73,14 +74,7 @@ def list_devices(engine: Engine, limit: int = 1000, offset: int = 0) -> list[Dev
 def device_page(engine: Engine, *, limit: int, offset: int, **equal) -> tuple[list[DeviceRow], int]:
     """One page of the registry in device order, and the total: devices whose columns equal the given
     values (``model=``, ``firmware=``, ``site=``, ``online=``; None: any)."""
-    stmt = select(DeviceRow)
-    for column, value in equal.items():
-        if value is not None:
-            stmt = stmt.where(getattr(DeviceRow, column) == value)
-    with engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-        rows = conn.execute(stmt.order_by(DeviceRow.device).limit(limit).offset(offset)).all()
-    return rows, total
+    return page_where_equal(engine, DeviceRow, DeviceRow.device, limit=limit, offset=offset, **equal)
 
 
 def registered(engine: Engine, device: str) -> DeviceRow | None:
