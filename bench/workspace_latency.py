@@ -255,7 +255,7 @@ def measure(kind: str, n: int, work: Path, seconds: float, reps: int, workers: i
         cookies = _session_cookie(url)
         auth = {"Authorization": f"Bearer {key}"}
         for name, (paths, page) in endpoints.items():  # warm-up
-            load(url, {} if page else auth, cookies if page else {}, paths, 2, 1.0, name)
+            load(url, {} if page else auth, cookies if page else {}, paths, 8, 1.0, name)
         for _ in range(reps):
             for name, (paths, page) in endpoints.items():
                 out["runs"][name].append(load(url, {} if page else auth, cookies if page else {}, paths, 8, seconds,

@@ -58,6 +58,12 @@ class AggregateCache:
             with self._lock:
                 self._refreshing.discard(key)
 
+    def kept(self, key: Hashable):
+        """The value kept for `key` (whatever its age or stamp), or None."""
+        with self._lock:
+            hit = self._items.get(key)
+        return None if hit is None else hit[2]
+
     def get(self, conn: Connection, key: Hashable, compute: Callable[[Connection], V]) -> V:
         """`compute(conn)`, or its earlier result when nothing changed since and it is fresh enough.
 

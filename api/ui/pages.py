@@ -68,7 +68,7 @@ def queue(request: Request, who: Person = Depends(person)):
     return render(request, "queue.html", who=who, page=found, query=query, pages=pages, params=params,
                   now_ms=ctx.now(), age=age, states=TICKET_STATES, severities=SEVERITIES, sources=SOURCES,
                   head=headline(ctx.engine), filters=TEXT_FILTERS, values=request.query_params,
-                  after=after_sales_report(ctx.engine, opened_from_ms=_minute(ctx.now()) - KPI_DAYS * 86_400_000,
+                  after=after_sales_report(ctx.engine, opened_from_ms=kpi_window_start(ctx.now()),
                                            recurrence_days=ctx.config.recurrence_days).overall,
                   kpi_days=KPI_DAYS)
 
@@ -102,10 +102,12 @@ def report_form(request: Request, who: Person = Depends(person)) -> HTMLResponse
                   errors={}, frequencies=FREQUENCIES, impacts=IMPACTS)
 
 
-def _minute(ms: int) -> int:
-    """The start of the minute: the queue's KPI window moves by whole minutes, so its aggregate is reused.
+def kpi_window_start(now_ms: int) -> int:
+    """Where the queue's after-sales panel starts: `KPI_DAYS` before the start of the current hour, so the
+    window moves by whole hours and its aggregate is reused between (`tickets.aggregates`) — a minute's
+    step made the first request of every minute compute it afresh.
 
-    >>> _minute(1_767_225_659_999)
-    1767225600000
+    >>> kpi_window_start(1_767_225_659_999) == 1_767_225_600_000 - KPI_DAYS * 86_400_000
+    True
     """
-    return ms - ms % 60_000
+    return now_ms - now_ms % 3_600_000 - KPI_DAYS * 86_400_000
