@@ -10,6 +10,17 @@ names as attributes (`faultline.settings.Settings` in the service).
 '$share/ingest/devices/#'
 >>> config.decode_limits.max_skew_ms, IngestConfig().topic_filter
 (300000, 'devices/#')
+
+The bound on unacknowledged QoS 1 messages: over MQTT 5 the receive maximum
+Faultline announces; over MQTT 3.1.1 the broker's ``max_inflight_messages``,
+which a client cannot ask for, so ingest sizes its batches for at most
+`BROKER_MAX_INFLIGHT` (a broker with a smaller bound: set
+``FAULTLINE_MQTT_MAX_INFLIGHT`` to it).
+
+>>> IngestConfig().inflight_bound, IngestConfig(mqtt_protocol="3.1.1").inflight_bound
+(20000, 1000)
+>>> IngestConfig(mqtt_protocol="3.1.1", mqtt_max_inflight=20).inflight_bound
+20
 """
 
 from __future__ import annotations
@@ -21,6 +32,9 @@ from ingest.decode import DecodeLimits
 
 MB = 1_048_576
 DAY_MS = 86_400_000
+# max_inflight_messages of every broker config Faultline ships (faultline stack, deploy/mosquitto; a test checks):
+# the bound on unacknowledged QoS 1 messages an MQTT 3.1.1 session gets
+BROKER_MAX_INFLIGHT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +47,7 @@ class IngestConfig:
     mqtt_keepalive_s: int = 30
     mqtt_ca_file: str = ""
     mqtt_max_inflight: int = 20000
+    mqtt_protocol: str = "5"  # or "3.1.1"
     mqtt_max_packet_bytes: int = 1_048_576
     registry_authoritative: bool = False
     # decode
@@ -71,6 +86,13 @@ class IngestConfig:
         """The subscription: ``<prefix>/#``, shared as ``$share/<group>/<prefix>/#`` when a group is set."""
         base = self.mqtt_topic_prefix.rstrip("/") + "/#"
         return f"$share/{self.mqtt_shared_group}/{base}" if self.mqtt_shared_group else base
+
+    @property
+    def inflight_bound(self) -> int:
+        """Unacknowledged QoS 1 messages the broker sends at most (what batches are sized for)."""
+        if self.mqtt_protocol == "3.1.1":
+            return min(self.mqtt_max_inflight, BROKER_MAX_INFLIGHT)
+        return self.mqtt_max_inflight
 
     @property
     def decode_limits(self) -> DecodeLimits:
