@@ -13,14 +13,11 @@ names as attributes (`faultline.settings.Settings` in the service).
 
 The bound on unacknowledged QoS 1 messages: over MQTT 5 the receive maximum
 Faultline announces; over MQTT 3.1.1 the broker's ``max_inflight_messages``,
-which a client cannot ask for, so ingest sizes its batches for at most
-`BROKER_MAX_INFLIGHT` (a broker with a smaller bound: set
-``FAULTLINE_MQTT_MAX_INFLIGHT`` to it).
+which a client cannot ask for: ``FAULTLINE_MQTT_BROKER_MAX_INFLIGHT`` says
+what it is.
 
 >>> IngestConfig().inflight_bound, IngestConfig(mqtt_protocol="3.1.1").inflight_bound
 (20000, 1000)
->>> IngestConfig(mqtt_protocol="3.1.1", mqtt_max_inflight=20).inflight_bound
-20
 """
 
 from __future__ import annotations
@@ -32,9 +29,6 @@ from ingest.decode import DecodeLimits
 
 MB = 1_048_576
 DAY_MS = 86_400_000
-# max_inflight_messages of every broker config Faultline ships (faultline stack, deploy/mosquitto; a test checks):
-# the bound on unacknowledged QoS 1 messages an MQTT 3.1.1 session gets
-BROKER_MAX_INFLIGHT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +42,7 @@ class IngestConfig:
     mqtt_ca_file: str = ""
     mqtt_max_inflight: int = 20000
     mqtt_protocol: str = "5"  # or "3.1.1"
+    mqtt_broker_max_inflight: int = 1000  # the bound over MQTT 3.1.1
     mqtt_max_packet_bytes: int = 1_048_576
     registry_authoritative: bool = False
     # decode
@@ -90,9 +85,7 @@ class IngestConfig:
     @property
     def inflight_bound(self) -> int:
         """Unacknowledged QoS 1 messages the broker sends at most (what batches are sized for)."""
-        if self.mqtt_protocol == "3.1.1":
-            return min(self.mqtt_max_inflight, BROKER_MAX_INFLIGHT)
-        return self.mqtt_max_inflight
+        return self.mqtt_broker_max_inflight if self.mqtt_protocol == "3.1.1" else self.mqtt_max_inflight
 
     @property
     def decode_limits(self) -> DecodeLimits:

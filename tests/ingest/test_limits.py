@@ -167,11 +167,11 @@ def test_the_broker_bound_ingest_assumes_over_mqtt_311_is_the_one_every_shipped_
     import re
     from pathlib import Path
 
+    from faultline.settings import Settings
     from faultline.stack import MOSQUITTO_CONF
-    from ingest.config import BROKER_MAX_INFLIGHT
 
     root = Path(__file__).resolve().parents[2]
     for name, text in (("faultline stack", MOSQUITTO_CONF),
                        ("docker-compose", (root / "deploy/mosquitto/mosquitto.conf").read_text())):
         found = re.search(r"^max_inflight_messages (\d+)$", text, re.M)
-        assert found and int(found.group(1)) == BROKER_MAX_INFLIGHT, name
+        assert found and int(found.group(1)) == Settings().mqtt_broker_max_inflight, name

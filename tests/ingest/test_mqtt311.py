@@ -83,9 +83,9 @@ class SmallWindowMosquitto(Mosquitto):
 
 
 def test_a_broker_bound_below_the_batch_size_still_drains_at_the_linger_time(stack, env, tmp_path):
-    """Ingest flushes at 500 messages (half the shipped brokers' 1000); this broker sends 20 unacknowledged, so
-    the first batch waits only the linger time. (Mosquitto 2.0.11 then overshoots its bound once acknowledgements
-    flow, see `test_durability`; a broker that keeps it drains 20 per linger time.)"""
+    """FAULTLINE_MQTT_BROKER_MAX_INFLIGHT left at 1000 (ingest flushes at 500) while this broker sends 20
+    unacknowledged: the first batch waits only the linger time. (Mosquitto 2.0.11 then overshoots its bound once
+    acknowledgements flow, see `test_durability`; a broker that keeps it drains 20 per linger time.)"""
     broker = SmallWindowMosquitto(tmp_path / "mqtt", free_port())
     broker.start()
     try:
