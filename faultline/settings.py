@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     mqtt_url: str = Field("mqtt://127.0.0.1:1883", description="Broker URL, mqtt://user:pass@host:port (mqtts:// for TLS)")
     mqtt_client_id: str = Field("faultline-ingest", description="Fixed client id of the persistent session")
     mqtt_topic_prefix: str = Field("devices", description="Topic prefix of the device contract")
-    mqtt_shared_group: str = Field("", description="MQTT 5 shared-subscription group; empty for a plain subscription")
+    mqtt_shared_group: str = Field("", description="Shared-subscription group ($share/<group>/..., MQTT 5, or MQTT 3.1.1 on Mosquitto); empty for a plain subscription")
     mqtt_keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds")
     mqtt_ca_file: str = Field("", description="CA certificate (PEM) that verifies the broker for mqtts://; empty: the system's CAs")
     mqtt_auth_dir: str = Field("", description="Folder of the broker's password and ACL files that `faultline devices` regenerates; empty: the local stack's (<data dir>/stack/auth)")
