@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from faultline.project import ENV_FILE, project_dir, read_env_file
 
 ENV_PREFIX = "FAULTLINE_"
+MQTT_PROTOCOLS = ("5", "3.1.1")  # ingest's session: MQTT 5, or MQTT 3.1.1 (see `ingest.mqtt`)
 
 
 class SettingsError(ValueError):
@@ -37,12 +38,14 @@ class Settings(BaseSettings):
     mqtt_url: str = Field("mqtt://127.0.0.1:1883", description="Broker URL, mqtt://user:pass@host:port (mqtts:// for TLS)")
     mqtt_client_id: str = Field("faultline-ingest", description="Fixed client id of the persistent session")
     mqtt_topic_prefix: str = Field("devices", description="Topic prefix of the device contract")
-    mqtt_shared_group: str = Field("", description="MQTT 5 shared-subscription group; empty for a plain subscription")
+    mqtt_shared_group: str = Field("", description="Shared-subscription group ($share/<group>/..., MQTT 5, or MQTT 3.1.1 on Mosquitto); empty for a plain subscription")
     mqtt_keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds")
     mqtt_ca_file: str = Field("", description="CA certificate (PEM) that verifies the broker for mqtts://; empty: the system's CAs")
     mqtt_auth_dir: str = Field("", description="Folder of the broker's password and ACL files that `faultline devices` regenerates; empty: the local stack's (<data dir>/stack/auth)")
     registry_authoritative: bool = Field(False, description="Cohort attributes pinned in the registry (faultline devices provision --model/--firmware/--site) win over a device's meta; a contradicting meta is stored and flagged, not applied")
-    mqtt_max_inflight: int = Field(20000, ge=1, le=65535, description="Unacknowledged QoS 1 messages the broker may send us at once (receive maximum)")
+    mqtt_max_inflight: int = Field(20000, ge=1, le=65535, description="Unacknowledged QoS 1 messages the broker may send us at once (MQTT 5 receive maximum)")
+    mqtt_broker_max_inflight: int = Field(1000, ge=1, le=65535, description="The broker's max_inflight_messages (1000 in every broker config Faultline ships): over MQTT 3.1.1 it alone bounds the unacknowledged QoS 1 messages, and ingest flushes a batch at half of it; keep the two equal (unused over MQTT 5)")
+    mqtt_protocol: str = Field("5", description="MQTT version of ingest's session (faultline ingest and run): 5 or 3.1.1 (drains faster; what differs is in docs/operators.md)")
 
     # --- InfluxDB -------------------------------------------------------------
     influx_url: str = Field("http://127.0.0.1:8086", description="InfluxDB base URL")
@@ -147,6 +150,13 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"expected weekly, monthly or both (comma-separated), not {', '.join(unknown)}")
         return ",".join(parts)
+
+    @field_validator("mqtt_protocol")
+    @classmethod
+    def _check_mqtt_protocol(cls, value: str) -> str:
+        if value.strip() not in MQTT_PROTOCOLS:
+            raise ValueError(f"expected {' or '.join(MQTT_PROTOCOLS)}")
+        return value.strip()
 
     @field_validator("mqtt_url")
     @classmethod

@@ -10,6 +10,14 @@ names as attributes (`faultline.settings.Settings` in the service).
 '$share/ingest/devices/#'
 >>> config.decode_limits.max_skew_ms, IngestConfig().topic_filter
 (300000, 'devices/#')
+
+The bound on unacknowledged QoS 1 messages: over MQTT 5 the receive maximum
+Faultline announces; over MQTT 3.1.1 the broker's ``max_inflight_messages``,
+which a client cannot ask for: ``FAULTLINE_MQTT_BROKER_MAX_INFLIGHT`` says
+what it is.
+
+>>> IngestConfig().inflight_bound, IngestConfig(mqtt_protocol="3.1.1").inflight_bound
+(20000, 1000)
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ class IngestConfig:
     mqtt_keepalive_s: int = 30
     mqtt_ca_file: str = ""
     mqtt_max_inflight: int = 20000
+    mqtt_protocol: str = "5"  # or "3.1.1"
+    mqtt_broker_max_inflight: int = 1000  # the bound over MQTT 3.1.1
     mqtt_max_packet_bytes: int = 1_048_576
     registry_authoritative: bool = False
     # decode
@@ -71,6 +81,11 @@ class IngestConfig:
         """The subscription: ``<prefix>/#``, shared as ``$share/<group>/<prefix>/#`` when a group is set."""
         base = self.mqtt_topic_prefix.rstrip("/") + "/#"
         return f"$share/{self.mqtt_shared_group}/{base}" if self.mqtt_shared_group else base
+
+    @property
+    def inflight_bound(self) -> int:
+        """Unacknowledged QoS 1 messages the broker sends at most (what batches are sized for)."""
+        return self.mqtt_broker_max_inflight if self.mqtt_protocol == "3.1.1" else self.mqtt_max_inflight
 
     @property
     def decode_limits(self) -> DecodeLimits:

@@ -2,8 +2,11 @@
 
 The only module of ingest that imports paho. MQTT 5, ``clean_start=False``
 and a session that never expires: while Faultline is down or restarting, the
-broker keeps queuing for it. A graceful stop disconnects without
-unsubscribing. Messages are acknowledged only when the caller says they are
+broker keeps queuing for it. Or MQTT 3.1.1 (``protocol="3.1.1"``), which paho
+receives about 1.5 times faster: ``clean_session=False``, no CONNECT
+properties; the session then lasts as long as the broker keeps persistent
+sessions (Mosquitto's ``persistent_client_expiration``). A graceful stop
+disconnects without unsubscribing. Messages are acknowledged only when the caller says they are
 durable (`ack`); an ack for a message received on an earlier connection is
 not sent (the broker redelivers it on the new one, and duplicates overwrite
 the same point).
@@ -25,6 +28,16 @@ larger message to its publisher rather than dropping it on the way to us.
 Retained messages are asked for only when the subscription is new (retain
 handling 1): a reconnect to the persistent session does not replay every
 retained ``meta``, ``status`` or ``fault`` under the prefix.
+
+MQTT 3.1.1 has none of these: no takeover reason code (the short-lived
+connection sign still applies), no receive maximum (the broker's
+``max_inflight_messages`` bounds what is unacknowledged), no Maximum Packet
+Size (the broker's own ``max_packet_size`` bounds what it accepts), and no
+retain handling: every SUBSCRIBE, so every reconnect, makes the broker send
+each retained message again, with the retain flag set (a message forwarded
+live, or queued while away, comes without it). On a connection to a session
+the broker already had, such a message is marked `Incoming.replayed`: the
+session received it when it was published.
 """
 
 from __future__ import annotations
@@ -48,6 +61,7 @@ log = logging.getLogger("faultline.ingest")
 # for the infinite 0xFFFFFFFF, so this one is left alone.
 NEVER_EXPIRES = 0xFFFFFFFE
 SESSION_TAKEN_OVER = 0x8E
+PROTOCOLS = {"5": paho.MQTTv5, "3.1.1": paho.MQTTv311}
 SHORT_LIVED_S = 10.0  # a connection the broker closes sooner than this after accepting it
 TAKEOVER_AFTER = 3  # short-lived connections in a row that point at another client with our id
 
@@ -63,13 +77,17 @@ class Incoming:
     qos: int
     generation: int
     dup: bool = False  # the broker sent it before (a redelivery after a lost connection or a restart)
+    replayed: bool = False  # MQTT 3.1.1: a retained message sent again because the subscription was renewed
 
 
 class Subscriber:
     def __init__(self, url: str, client_id: str, topic_filter: str, on_message: Callable[[Incoming], None],
                  keepalive: int = 30, receive_maximum: int = 1000, clean_start: bool = False,
                  session_expiry: int = NEVER_EXPIRES, client_id_option: str = "FAULTLINE_MQTT_CLIENT_ID",
-                 on_taken_over: Callable[[], None] | None = None, max_packet_size: int = 0, ca_file: str = ""):
+                 on_taken_over: Callable[[], None] | None = None, max_packet_size: int = 0, ca_file: str = "",
+                 protocol: str = "5"):
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"MQTT protocol {protocol!r}: expected one of {', '.join(PROTOCOLS)}")
         self.url = url
         self.client_id = client_id
         self.topic_filter = topic_filter
@@ -82,18 +100,21 @@ class Subscriber:
         self.on_taken_over = on_taken_over
         self.max_packet_size = max_packet_size
         self.ca_file = ca_file  # verifies the broker's certificate on mqtts:// (empty: the system's CAs)
+        self.protocol = protocol
         self.generation = 0
         self.connected = threading.Event()
         self.taken_over = threading.Event()
         self.failures = ConnectFailures(_safe(url))
         self._connected_at: float | None = None  # monotonic time of the current connection's CONNACK
         self._short_lived = 0  # connections in a row the broker closed within SHORT_LIVED_S
+        self._replays = False  # this connection renewed the subscription of a session that had it (MQTT 3.1.1)
         self.client = self._make_client()
 
     def _make_client(self) -> paho.Client:
         parts = urlsplit(self.url)
-        client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                             protocol=paho.MQTTv5, manual_ack=True)
+        v311 = self.protocol == "3.1.1"
+        client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=self.client_id, manual_ack=True,
+                             protocol=PROTOCOLS[self.protocol], clean_session=self.clean_start if v311 else None)
         if parts.username:
             client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
         if parts.scheme == "mqtts":
@@ -107,12 +128,16 @@ class Subscriber:
 
     def start(self) -> None:
         parts = urlsplit(self.url)
+        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        if self.protocol == "3.1.1":  # clean_session is the client's; nothing else to say in CONNECT
+            self.client.connect_async(parts.hostname, port, self.keepalive)
+            self.client.loop_start()
+            return
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.session_expiry
         props.ReceiveMaximum = self.receive_maximum
         if self.max_packet_size:
             props.MaximumPacketSize = self.max_packet_size
-        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         self.client.connect_async(parts.hostname, port, self.keepalive, clean_start=self.clean_start,
                                   properties=props)
         self.client.loop_start()
@@ -139,10 +164,14 @@ class Subscriber:
             self.failures.recovered()
             self._connected_at = time.monotonic()
             self.generation += 1
-            client.subscribe(self.topic_filter, options=SubscribeOptions(
-                qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB))
-            log.info("connected to %s as %s (session present: %s); subscribed to %s",
-                     _safe(self.url), self.client_id, flags.session_present, self.topic_filter)
+            if self.protocol == "3.1.1":
+                self._replays = bool(flags.session_present)
+                client.subscribe(self.topic_filter, qos=1)
+            else:
+                client.subscribe(self.topic_filter, options=SubscribeOptions(
+                    qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB))
+            log.info("connected to %s as %s (MQTT %s, session present: %s); subscribed to %s",
+                     _safe(self.url), self.client_id, self.protocol, flags.session_present, self.topic_filter)
             self.connected.set()
         except Exception:  # noqa: BLE001 - a callback must never raise into paho
             log.exception("on_connect failed")
@@ -194,7 +223,8 @@ class Subscriber:
         try:
             topic = message._topic.decode("utf-8", "replace")
             self.on_message(Incoming(topic, message.payload, int(time.time() * 1000), message.mid,
-                                     message.qos, self.generation, bool(message.dup)))
+                                     message.qos, self.generation, bool(message.dup),
+                                     self._replays and bool(message.retain)))
         except Exception:  # noqa: BLE001
             log.exception("message handler failed")
 

@@ -5,6 +5,12 @@ whole in the writer (`ingest.writer`) before any of its messages is acknowledged
 `add` never raises: a message that trips an unexpected failure is rolled out
 of the batch and dead-lettered (stage ``ingest``, reason ``internal``) with
 the error, so it is neither lost nor able to stop the pipeline.
+
+A retained message the broker sent again on a reconnect (MQTT 3.1.1,
+`Incoming.replayed`) is stored as any message (a reading with ``ts`` lands
+on the point it made the first time) but not counted again: the ledger does
+not see its ``seq`` and the detectors do not see its records, but for a
+``meta`` (the same cohort again).
 """
 
 from __future__ import annotations
@@ -69,6 +75,8 @@ class Pipeline:
             batch.acks.append((msg.mid, msg.qos, msg.generation))
             if msg.dup:
                 batch.stats[("redelivered", "", "")] += 1
+            if msg.replayed:
+                batch.stats[("redelivered", "retained", "")] += 1
         batch.messages += 1
         batch.bytes += len(msg.payload)
 
@@ -82,8 +90,9 @@ class Pipeline:
         device, kind = decoded.device, decoded.kind
         errors = list(decoded.errors)
         first = len(batch.lines)
+        counted = not (isinstance(msg, Incoming) and msg.replayed)
         for record in decoded.records:
-            problem = self._route(batch, record, kind, msg.received_ms)
+            problem = self._route(batch, record, kind, msg.received_ms, counted)
             if problem is not None:
                 errors.append(problem)
         firmware = self.registry.firmware_of(device)
@@ -98,8 +107,9 @@ class Pipeline:
         if errors:
             self._dead(batch, msg, device, errors)
 
-    def _route(self, batch: Batch, record, kind: str, received_ms: int) -> DecodeError | None:
-        """Put one record into the batch; the reason it was refused, if it was."""
+    def _route(self, batch: Batch, record, kind: str, received_ms: int, counted: bool = True) -> DecodeError | None:
+        """Put one record into the batch (with ``counted``, for the ledger and the detectors too);
+        the reason it was refused, if it was."""
         if isinstance(record, DeviceMeta):
             refused = self.registry.note_meta(record)
             if refused:  # stored and flagged by the registry; the cohort stays the registry's
@@ -121,6 +131,8 @@ class Pipeline:
         if isinstance(record, DeviceStatus):
             batch.statuses.append(record)
         batch.lines.append(line)
+        if not counted:
+            return None
         verdict = None
         if self.ledger is not None and kind in SEQ_TOPICS and record.seq is not None:
             verdict = self.ledger.observe(record.device, kind, record.seq, received_ms)

@@ -8,7 +8,8 @@ metric names and dead letters in SQL, points in InfluxDB or the disk spool)
 and only then acknowledges its messages and hands its records to the sinks
 (detectors); the drainer thread empties the spool. Backpressure is the
 broker's: at most ``mqtt_max_inflight`` QoS 1 messages are unacknowledged,
-and a full inbox stops reading the socket, for QoS 0 as well.
+and a full inbox stops reading the socket, for QoS 0 as well. Over MQTT 3.1.1
+the broker's ``max_inflight_messages`` is that bound (`IngestConfig.inflight_bound`).
 
 Supervision (`runtime.supervisor`): every step of every loop is guarded,
 a failure is logged and counted and the loop goes on; a thread that ends
@@ -97,8 +98,11 @@ class IngestService:
                                      self._receive, config.mqtt_keepalive_s, config.mqtt_max_inflight,
                                      clean_start=not persistent_session,
                                      session_expiry=NEVER_EXPIRES if persistent_session else 0,
-                                     max_packet_size=config.mqtt_max_packet_bytes, ca_file=config.mqtt_ca_file)
-        self.flush_messages = max(1, min(config.batch_size, config.mqtt_max_inflight // 2))
+                                     max_packet_size=config.mqtt_max_packet_bytes, ca_file=config.mqtt_ca_file,
+                                     protocol=config.mqtt_protocol)
+        # Half the broker's bound: one half is written while the other arrives. A batch waiting for more than the
+        # broker sends unacknowledged would only ever go at the linger time.
+        self.flush_messages = max(1, min(config.batch_size, config.inflight_bound // 2))
         self.flush_bytes = config.batch_max_mb * MB
         self.acked = 0  # messages acknowledged to the broker
         self._accepting = True

@@ -1,4 +1,4 @@
-"""`faultline ingest --workers N`: N ingest processes on one MQTT 5 shared subscription, supervised.
+"""`faultline ingest --workers N`: N ingest processes on one shared subscription, supervised.
 
 Python runs one thread of Python at a time, so one ingest process uses about
 one core; N processes use N. Each worker is a full `faultline ingest` (its

@@ -23,7 +23,7 @@ WORKER_COMMAND = [sys.executable, "-c", "from faultline.cli import main; main(pr
 
 @click.command()
 @click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Ingest processes on one MQTT 5 shared subscription, restarted if they die; 0: one per core "
+              help="Ingest processes on one shared subscription, restarted if they die; 0: one per core "
                    "(up to 8)")
 @click.option("--worker", type=int, default=None, hidden=True)  # set by the pool on each of its processes
 def ingest(workers, worker):

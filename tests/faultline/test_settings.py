@@ -49,11 +49,28 @@ def test_unknown_option_is_named():
     ("FAULTLINE_BATCH_SIZE", "zero"),
     ("FAULTLINE_API_PORT", "70000"),
     ("FAULTLINE_LOG_LEVEL", "LOUD"),
+    ("FAULTLINE_MQTT_PROTOCOL", "3.1"),
+    ("FAULTLINE_MQTT_PROTOCOL", "mqttv5"),
 ])
 def test_bad_value_names_option_and_value(option, value, tmp_path):
     with pytest.raises(SettingsError) as err:
         load_settings({option: value, "FAULTLINE_DATA_DIR": str(tmp_path)})
     assert option in str(err.value) and value in str(err.value)
+
+
+def test_the_mqtt_protocol_reaches_ingest_s_subscriber(tmp_path):
+    from faultline.run import Faultline
+    from faultline.wiring import ingest_service
+
+    settings = load_settings({"FAULTLINE_MQTT_PROTOCOL": "3.1.1", "FAULTLINE_DATA_DIR": str(tmp_path)})
+    service = ingest_service(settings)
+    assert (service.config.mqtt_protocol, service.subscriber.protocol) == ("3.1.1", "3.1.1")
+    assert service.flush_messages == 500  # half the broker's bound, not half the MQTT 5 receive maximum
+    told = load_settings({"FAULTLINE_MQTT_PROTOCOL": "3.1.1", "FAULTLINE_MQTT_BROKER_MAX_INFLIGHT": "100",
+                          "FAULTLINE_DATA_DIR": str(tmp_path)})
+    assert ingest_service(told).flush_messages == 50
+    assert ingest_service(load_settings({"FAULTLINE_DATA_DIR": str(tmp_path)})).subscriber.protocol == "5"
+    assert Faultline(settings, serve_api=False).ingest.subscriber.protocol == "3.1.1"  # `faultline run`
 
 
 def test_password_never_printed(tmp_path):

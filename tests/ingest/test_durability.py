@@ -1,6 +1,9 @@
 """No message lost: kill -9, InfluxDB outage, broker restart, spool full, graceful stop.
 
 Counting happens in InfluxDB: every (device, seq) published must be there once.
+The kill -9 and the bound on unacknowledged messages run over MQTT 5 and
+over MQTT 3.1.1 (``FAULTLINE_MQTT_PROTOCOL``), whose bound is the broker's
+``max_inflight_messages`` instead of Faultline's receive maximum.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import pytest
 from faultline.settings import load_settings
 from influx.client import InfluxClient
 from faultline.wiring import ingest_service
+from ingest.batch import SpooledBatch
+from ingest.spool import Spool
 from support.processes import IngestProcess
 from support.publishing import publish_all, telemetry_stream
 from support.waiting import wait_until
@@ -44,10 +49,11 @@ def env_for(stack, tmp_path, db: str, **extra) -> dict[str, str]:
             "FAULTLINE_DATA_DIR": str(tmp_path / "data"), **extra}
 
 
-def test_kill_9_mid_stream_loses_nothing_and_duplicates_add_no_points(stack, tmp_path):
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+def test_kill_9_mid_stream_loses_nothing_and_duplicates_add_no_points(stack, tmp_path, protocol):
     n, devices = 50_000, 100
     db = stack.new_database("kill")
-    env = env_for(stack, tmp_path, db)
+    env = env_for(stack, tmp_path, db, FAULTLINE_MQTT_PROTOCOL=protocol)
     client = InfluxClient(stack.influx_url, db)
     ingest = IngestProcess(env, tmp_path / "ingest.log").start()
     try:
@@ -151,6 +157,48 @@ def test_full_spool_applies_backpressure_and_drops_nothing(private_stack, tmp_pa
         assert len(service.spool) == 0
     finally:
         service.stop()
+
+
+def full_spool(directory, lines: int = 30_000) -> None:
+    """A spool at its 1 MB bound before ingest starts: no batch is acknowledged until InfluxDB takes it."""
+    filler = [f"filler,n={i % 10} v={i}i {1_700_000_000_000_000_000 + i}" for i in range(lines)]
+    Spool(directory, 1_048_576).append(SpooledBatch(filler, []))
+
+
+@pytest.mark.parametrize("protocol, bound", [
+    ("5", 200),  # FAULTLINE_MQTT_MAX_INFLIGHT, announced as the receive maximum
+    ("3.1.1", 1000),  # the broker's max_inflight_messages; FAULTLINE_MQTT_MAX_INFLIGHT keeps its 20,000
+])
+def test_with_influxdb_down_the_broker_sends_at_most_its_bound_unacknowledged(private_stack, tmp_path, protocol,
+                                                                               bound):
+    """No acknowledgement flows here (the spool is full from the start). Mosquitto 2.0.11 keeps neither bound
+    once acknowledgements flow: it then sends a queued backlog whole, and overshoots with live traffic; what
+    ingest holds stays bounded by its inbox (bytes), which stops reading the socket."""
+    stack = private_stack
+    db = stack.new_database("bound")
+    inflight = {"FAULTLINE_MQTT_MAX_INFLIGHT": "200"} if protocol == "5" else {}
+    settings = load_settings(env_for(stack, tmp_path, db, FAULTLINE_SPOOL_MAX_MB="1", FAULTLINE_MQTT_PROTOCOL=protocol,
+                                     **inflight))
+    stack.influxd.stop()
+    full_spool(settings.data_dir / "spool")
+    service = ingest_service(settings)
+    service.start()
+    client = InfluxClient(stack.influx_url, db)
+    n = 3_000
+    try:
+        assert service.subscriber.wait_connected(20)
+        publisher = in_background(publish_all, stack.mqtt_url,
+                                  telemetry_stream(n, 20, int(time.time() * 1000) - 3_600_000))
+        wait_until(lambda: service.progress.received >= bound, 60, what=f"{bound} messages received")
+        publisher.join(120)  # every message is at the broker now, which could send them all
+        assert (service.progress.received, service.acked) == (bound, 0)
+        stack.influxd.start()
+        wait_until(lambda: stored(client) == n and service.acked == n, 120,
+                   what="every message stored and acknowledged once InfluxDB is back")
+        assert len(service.spool) == 0 and client.rows('SELECT count("v") FROM "filler"')[0]["count"] == 30_000
+    finally:
+        service.stop()
+    assert stored(client) == n
 
 
 def test_sigterm_exits_0_and_the_session_keeps_queuing_while_down(stack, tmp_path):

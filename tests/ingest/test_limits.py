@@ -159,3 +159,19 @@ def test_the_packet_size_faultline_announces_is_the_one_every_shipped_broker_con
         found = re.search(r"^max_packet_size (\d+)$", text, re.M)
         assert found and int(found.group(1)) == Settings().mqtt_max_packet_bytes, name
     assert Settings().max_payload_bytes < Settings().mqtt_max_packet_bytes  # room for head + digest letters
+
+
+def test_the_broker_bound_ingest_assumes_over_mqtt_311_is_the_one_every_shipped_broker_config_sets():
+    """Over MQTT 3.1.1 the broker's max_inflight_messages bounds what is unacknowledged; batches are sized
+    for it, since a batch waiting for more than the broker sends would only go at the linger time."""
+    import re
+    from pathlib import Path
+
+    from faultline.settings import Settings
+    from faultline.stack import MOSQUITTO_CONF
+
+    root = Path(__file__).resolve().parents[2]
+    for name, text in (("faultline stack", MOSQUITTO_CONF),
+                       ("docker-compose", (root / "deploy/mosquitto/mosquitto.conf").read_text())):
+        found = re.search(r"^max_inflight_messages (\d+)$", text, re.M)
+        assert found and int(found.group(1)) == Settings().mqtt_broker_max_inflight, name

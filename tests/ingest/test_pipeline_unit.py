@@ -73,3 +73,22 @@ def test_meta_sets_the_cohort_tags_of_later_points(pipeline):
     batch = run(pipeline, ("devices/pump-1/meta", b'{"model": "PX-200", "firmware": "2.1.0", "site": "sh-03"}'),
                 ("devices/pump-1/telemetry", b'{"metrics": {"a": 1}}'))
     assert len(batch.metas) == 1 and "model=PX-200" in batch.lines[-1] and "firmware=2.1.0" in batch.lines[-1]
+
+
+def test_a_retained_message_replayed_on_a_reconnect_is_stored_but_counted_once(pipeline):
+    """MQTT 3.1.1 has no retain handling: every reconnect brings each retained message again."""
+    from ingest.mqtt import Incoming
+
+    fault = b'{"ts": 1699999990000, "seq": 7, "type": "fault", "code": "E214", "severity": "major"}'
+    meta = b'{"model": "PX-200", "firmware": "2.1.0", "site": "sh-03"}'
+    batch = Batch()
+    for mid, replayed in ((1, False), (2, True)):
+        for topic, payload in (("devices/pump-1/meta", meta), ("devices/pump-1/events", fault),
+                               ("devices/pump-1/status", b"online")):
+            pipeline.add(batch, Incoming(topic, payload, NOW, mid, 1, 1, replayed=replayed))
+    assert len(batch.lines) == 4 and batch.lines[0] == batch.lines[2]  # the fault: the same point, twice
+    assert len(batch.metas) == len(batch.statuses) == 2  # the registry is told again (same cohort, same state)
+    assert [type(r).__name__ for r in batch.records] == ["DeviceMeta", "DeviceEvent", "DeviceStatus", "DeviceMeta"]
+    [entry] = pipeline.ledger.entries("pump-1")
+    assert (entry.received, entry.duplicates) == (1, 0)
+    assert batch.stats[("redelivered", "retained", "")] == 3 and len(batch.acks) == 6

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from faultline.stack import free_port
 from ingest.mqtt import Subscriber
 from support.processes import IngestProcess
 from support.waiting import wait_until
 
 
-def test_two_processes_with_one_client_id_are_told_which_setting_to_change(env, tmp_path):
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])  # MQTT 3.1.1 has no reason codes at all
+def test_two_processes_with_one_client_id_are_told_which_setting_to_change(env, tmp_path, protocol):
     """Mosquitto 2.0 closes the older connection without reason 0x8E: the pattern gives it away."""
+    env = {**env, "FAULTLINE_MQTT_PROTOCOL": protocol}
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
     first = IngestProcess(env, logs[0]).start()
     second = None

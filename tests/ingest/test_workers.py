@@ -1,5 +1,7 @@
 """`faultline ingest --workers 2`: one shared subscription, a worker killed with -9 under load loses nothing.
 
+Over MQTT 5 and, on SQLite, over MQTT 3.1.1.
+
 Counting happens in InfluxDB (every (device, seq) once) and in the SQL
 dead-letter store, which both workers write at the same time: the SQLite
 file (WAL) and, where it answers on 127.0.0.1:5432, a PostgreSQL database.
@@ -28,10 +30,10 @@ from support.waiting import wait_until
 N, DEVICES, BAD_EVERY = 24_000, 100, 200
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request):
+@pytest.fixture
+def database_url(database):
     """"" for the default SQLite file in the data dir, or a throwaway PostgreSQL database."""
-    if request.param == "sqlite":
+    if database == "sqlite":
         yield ""
         return
     with postgres_database("faultline_workers") as url:
@@ -68,13 +70,18 @@ def bad_payloads(engine) -> set[int]:
     return {int(r.payload.split()[-1]) for r in rows}
 
 
-def test_kill_9_of_one_worker_loses_nothing_and_adds_no_duplicate(stack, tmp_path, database_url):
+@pytest.mark.parametrize("database, protocol", [
+    ("sqlite", "5"), ("postgresql", "5"),
+    ("sqlite", "3.1.1"),  # Mosquitto takes $share/<group>/... from MQTT 3.1.1 clients too
+])
+def test_kill_9_of_one_worker_loses_nothing_and_adds_no_duplicate(stack, tmp_path, database_url, protocol):
     db = stack.new_database("workers")
     # A group of its own: the broker spreads a group's messages over its sessions, offline ones too.
     group = f"wk{uuid.uuid4().hex[:6]}"
     env = {"FAULTLINE_MQTT_URL": stack.mqtt_url, "FAULTLINE_MQTT_CLIENT_ID": f"ingest-{db}",
            "FAULTLINE_MQTT_SHARED_GROUP": group, "FAULTLINE_INFLUX_URL": stack.influx_url, "FAULTLINE_INFLUX_DB": db,
-           "FAULTLINE_DATA_DIR": str(tmp_path / "data"), "FAULTLINE_DATABASE_URL": database_url}
+           "FAULTLINE_DATA_DIR": str(tmp_path / "data"), "FAULTLINE_DATABASE_URL": database_url,
+           "FAULTLINE_MQTT_PROTOCOL": protocol}
     client = InfluxClient(stack.influx_url, db)
     log_path = tmp_path / "pool.log"
     pool = IngestProcess(env, log_path, args=("--workers", "2")).start()
