@@ -32,7 +32,7 @@ class Batch:
     statuses: list[DeviceStatus] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)
     fields: list[tuple[str, str, int]] = field(default_factory=list)  # new metric names: (device, name, ms)
-    seqs: list[tuple[str, str, int, int]] = field(default_factory=list)  # (device, topic, seq, received_ms)
+    seqs: list[tuple[int, int, str, str]] = field(default_factory=list)  # (received_ms, seq, device, topic)
     stats: Counter = field(default_factory=Counter)  # (stage, reason_kind, firmware) -> messages
     messages: int = 0
     bytes: int = 0  # payload bytes of its messages

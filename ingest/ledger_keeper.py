@@ -5,7 +5,7 @@ sees only part of a device's ``seq`` stream and a ledger per worker would
 report gaps that are not. Instead each worker keeps none: once a batch is
 durable (in InfluxDB or its spool), and before it acknowledges the batch's
 messages, it writes one line to a pipe the pool gave it (`LedgerFeed`): the
-``(device, topic, seq, received_ms)`` of the batch's readings, as JSON, in
+``(received_ms, seq, device, topic)`` of the batch's readings, as JSON, in
 the order the worker took them. The pool reads each worker's pipe on a
 thread of its own (`LedgerKeeper.follow`) and one thread counts every
 reading in one `ingest.ledger.Ledger`, then, every ``stats_interval_s``,
@@ -14,9 +14,9 @@ to SQL, as one ingest process does (`ingest.housekeeping`).
 
 - The workers' lines interleave in the order their batches became durable,
   not the order the broker delivered their messages. The keeper holds each
-  reading ``hold_ms`` (the batch linger plus 2 s) after it was received and
-  counts the held ones in the order they were received, so the ledger sees
-  what one process would have seen.
+  reading at least ``hold_ms`` (the batch linger plus 2 s) after it was
+  received and counts the held ones in the order they were received, so the
+  ledger sees what one process would have seen.
 - A reading that comes later than that (a worker whose batch waited on a
   slow InfluxDB) is counted when it comes: a gap it fills is counted as
   ``late`` and in ``gaps_total``, as a late arrival in one process. Each
@@ -35,8 +35,8 @@ to SQL, as one ingest process does (`ingest.housekeeping`).
   its acknowledgements: the broker holds back, nothing is dropped.
 
 >>> keeper = LedgerKeeper(Ledger(grace_ms=0, reorder_ms=2_000), writer=None)
->>> keeper.take([["d1", "telemetry", 1, 10], ["d1", "telemetry", 3, 12]])  # one worker's batch
->>> keeper.take([["d1", "telemetry", 2, 11]])  # the other's
+>>> keeper.take([[10, 1, "d1", "telemetry"], [12, 3, "d1", "telemetry"]])  # one worker's batch
+>>> keeper.take([[11, 2, "d1", "telemetry"]])  # the other's
 >>> keeper.release(11), keeper.release()
 (2, 1)
 >>> entry = keeper.ledger.entries()[0]
@@ -66,9 +66,9 @@ from ingest.writer import PRECISION, LineWriter
 log = logging.getLogger("faultline.ingest")
 QUEUE_LINES = 16  # lines read and not yet observed, over every worker
 MAX_PENDING_GAPS = 100_000  # gap lines kept for InfluxDB while it refuses them
-RELEASE_EVERY_S = 0.25
-ARRIVAL = itemgetter(3, 2)  # (received_ms, seq): the order readings are counted in
-RECEIVED = itemgetter(3)
+RELEASE_EVERY_S = 1.0  # held readings are counted this often (sorting them is most of the keeper's work)
+WAIT_S = 0.25
+RECEIVED = itemgetter(0)
 
 
 class LedgerFeed:
@@ -78,9 +78,12 @@ class LedgerFeed:
         self.fd = fd
         self._pipe: BinaryIO = os.fdopen(fd, "wb")
 
-    def __call__(self, seqs: list[tuple[str, str, int, int]]) -> None:
+    def __call__(self, seqs: list[tuple[int, int, str, str]]) -> None:
         self._pipe.write(orjson.dumps(seqs) + b"\n")  # blocks while the pool is behind: backpressure
         self._pipe.flush()
+
+    def close(self) -> None:
+        self._pipe.close()
 
 
 class LedgerKeeper:
@@ -99,7 +102,7 @@ class LedgerKeeper:
         self.monotonic = monotonic
         self.pending: list[str] = []  # gap lines InfluxDB has not taken yet
         self.lines = 0  # lines taken
-        self._held: list[list] = []  # readings taken, not yet counted: [device, topic, seq, received_ms]
+        self._held: list[list] = []  # readings taken, not yet counted: [received_ms, seq, device, topic]
         self._queue: queue.Queue = queue.Queue(QUEUE_LINES)
         self._readers: list[threading.Thread] = []
         self._next_eviction = monotonic() + EVICTION_EVERY_S
@@ -122,18 +125,18 @@ class LedgerKeeper:
                     log.error("ledger: ingest worker %s sent a line that is not JSON (%d bytes)", name, len(line))
 
     def take(self, seqs: list) -> None:
-        """Hold one worker's batch of ``[device, topic, seq, received_ms]`` until `release`."""
+        """Hold one worker's batch of ``[received_ms, seq, device, topic]`` until `release`."""
         self._held += seqs
         self.lines += 1
 
     def release(self, before_ms: int | None = None) -> int:
         """Count the held readings received at or before `before_ms` (all: None), in the order received."""
         held = self._held
-        held.sort(key=ARRIVAL)
+        held.sort()  # by time received, then seq (the order they are counted in)
         cut = len(held) if before_ms is None else bisect_right(held, before_ms, key=RECEIVED)
         ready, self._held = held[:cut], held[cut:]
         observe = self.ledger.observe
-        for device, topic, seq, received_ms in ready:
+        for received_ms, seq, device, topic in ready:
             observe(device, topic, seq, received_ms)
         return cut
 
@@ -143,7 +146,7 @@ class LedgerKeeper:
         next_round = self.monotonic() + self.interval_s
         while True:
             try:
-                seqs = self._queue.get(timeout=RELEASE_EVERY_S)
+                seqs = self._queue.get(timeout=WAIT_S)
             except queue.Empty:
                 seqs = None
                 if done.is_set() and not any(t.is_alive() for t in self._readers) and self._queue.empty():

@@ -69,7 +69,7 @@ class IngestService:
     def __init__(self, config: IngestConfig, client: InfluxClient, engine, durable,
                  sinks: list[Callable[[list[Record]], None]] = (), persistent_session: bool = True,
                  supervisor: Supervisor | None = None, spool=None,
-                 ledger_feed: Callable[[list[tuple[str, str, int, int]]], None] | None = None):
+                 ledger_feed: Callable[[list[tuple[int, int, str, str]]], None] | None = None):
         self.config = config
         self.sinks = list(sinks)
         self.engine = engine

@@ -13,10 +13,10 @@ and the spool ``<data dir>/spool-<i>``. Both are stable: a worker that dies
 broker delivers to it what its session held unacknowledged; duplicates land
 on the same InfluxDB points (`ingest.points`), so they add none.
 
-With a `LedgerKeeper` (`ingest.ledger_keeper`), each worker gets a pipe to
-it, named by ``--ledger-fd <fd>``: the workers keep no completeness ledger
-of their own but hand the pool the seqs of every batch they make durable,
-and the pool keeps the one ledger.
+Each worker gets a pipe to the pool's `LedgerKeeper` (`ingest.ledger_keeper`),
+named by ``--ledger-fd <fd>``: the workers keep no completeness ledger of
+their own but hand the pool the seqs of every batch they make durable, and
+the pool keeps the one ledger.
 
 The pool migrates the database once before starting the workers, forwards
 SIGTERM/SIGINT to them (each flushes and acknowledges what is durable) and
@@ -80,10 +80,10 @@ class Worker:
 class WorkerPool:
     """Starts, watches and restarts the workers; `run` blocks until `stop` is set, then stops them."""
 
-    def __init__(self, count: int, client_id: str, group: str, command: list[str],
-                 env: dict[str, str] | None = None, keeper: LedgerKeeper | None = None):
-        """`command` starts one worker with its index appended (``faultline ingest --worker``), and with
-        `keeper` the end of a pipe to it (``--ledger-fd <fd>``)."""
+    def __init__(self, count: int, client_id: str, group: str, command: list[str], keeper: LedgerKeeper,
+                 env: dict[str, str] | None = None):
+        """`command` starts one worker with its index and the end of a pipe to `keeper` appended
+        (``faultline ingest --worker <i> --ledger-fd <fd>``)."""
         self.count = count
         self.client_id = client_id
         self.group = group
@@ -98,19 +98,16 @@ class WorkerPool:
 
     def _spawn(self, worker: Worker) -> None:
         env = worker_env(self.env, worker.index, self.client_id, self.group)
-        if self.keeper is None:
-            worker.proc = subprocess.Popen(self.command + [str(worker.index)], env=env)
-        else:
-            read_fd, write_fd = os.pipe()  # neither inherited by other workers: each pipe ends with its worker
-            try:
-                worker.proc = subprocess.Popen(self.command + [str(worker.index), "--ledger-fd", str(write_fd)],
-                                               env=env, pass_fds=(write_fd,))
-            except BaseException:
-                os.close(read_fd)
-                raise
-            finally:
-                os.close(write_fd)
-            self.keeper.follow(str(worker.index), read_fd)
+        read_fd, write_fd = os.pipe()  # neither inherited by other workers: each pipe ends with its worker
+        try:
+            worker.proc = subprocess.Popen(self.command + [str(worker.index), "--ledger-fd", str(write_fd)],
+                                           env=env, pass_fds=(write_fd,))
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        self.keeper.follow(str(worker.index), read_fd)
         worker.started = time.monotonic()
         log.info("ingest worker %d started (pid %d, client id %s)", worker.index, worker.proc.pid,
                  env["FAULTLINE_MQTT_CLIENT_ID"])
