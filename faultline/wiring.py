@@ -58,7 +58,6 @@ def ingest_service(settings: Settings, *, engine: Engine | None = None, **option
     (sinks, persistent_session, supervisor, spool, ledger_feed).
     """
     from ingest.config import IngestConfig  # here, so a command that needs no ingest does not load MQTT
-    from ingest.ledger_keeper import LedgerKeeper
     from ingest.service import IngestService
 
     return IngestService(IngestConfig.from_settings(settings), influx_client(settings),

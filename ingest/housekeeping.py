@@ -2,8 +2,9 @@
 
 Every ``stats_interval_s``: the counters since the last flush and the gaps
 confirmed by the ledger become lines of the current batch, and the ledger
-is saved (a worker of a pool keeps no ledger: `ingest.ledger_keeper`). Every minute: dead letters past their retention are removed.
-Every ten minutes: the in-memory state of devices silent for
+is saved (a worker of a pool keeps no ledger: `ingest.ledger_keeper`).
+Every minute: dead letters past their retention are removed. Every ten
+minutes: the in-memory state of devices silent for
 ``device_idle_days`` is dropped (SQL keeps it); the last use those maps
 record is read from the clock at each pass. A step that fails is logged
 and counted by the supervisor, and the others still run: no input a device

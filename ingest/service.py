@@ -81,7 +81,8 @@ class IngestService:
         # message by message), so its own ledger would report gaps that are not: it keeps none and hands the
         # seqs of each durable batch to `ledger_feed`, the pool's one ledger (`ingest.ledger_keeper`).
         self.ledger_feed = ledger_feed
-        self.ledger = None if ledger_feed else Ledger(grace_ms=int(config.gap_grace_s * 1000), engine=self.engine)
+        own = ledger_feed is None
+        self.ledger = Ledger(grace_ms=int(config.gap_grace_s * 1000), engine=self.engine) if own else None
         self.fields = field_catalogue(config, self.durable)
         self.dead = dead_letter_store(config, self.durable)
         self.stats = IngestStats()
