@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from tickets.webhook import Outbox
     from tickets.wiring import Job
     from tickets.workflow import Workflow
+    from ingest.ledger_keeper import LedgerKeeper
     from ingest.service import IngestService
 
 _migrated: set[str] = set()
@@ -54,7 +55,7 @@ def ingest_service(settings: Settings, *, engine: Engine | None = None, **option
     """The ingest service for `settings`: its config, InfluxDB client, SQL engine and durable engine.
 
     `engine` (already migrated) is shared when given; `options` are `IngestService`'s own
-    (sinks, persistent_session, supervisor, spool, completeness_ledger).
+    (sinks, persistent_session, supervisor, spool, ledger_feed).
     """
     from ingest.config import IngestConfig  # here, so a command that needs no ingest does not load MQTT
     from ingest.service import IngestService
@@ -62,6 +63,18 @@ def ingest_service(settings: Settings, *, engine: Engine | None = None, **option
     return IngestService(IngestConfig.from_settings(settings), influx_client(settings),
                          engine if engine is not None else sql_engine(settings),
                          sql_engine(settings, durable=True), **options)
+
+
+def ledger_keeper(settings: Settings) -> LedgerKeeper:
+    """The one completeness ledger of `faultline ingest --workers N`, fed by its workers (ingest's settings)."""
+    from ingest.config import IngestConfig
+    from ingest.ledger import Ledger
+    from ingest.ledger_keeper import LedgerKeeper
+
+    config = IngestConfig.from_settings(settings)
+    hold_ms = config.linger_ms + 2_000
+    ledger = Ledger(grace_ms=int(config.gap_grace_s * 1000), engine=sql_engine(settings), reorder_ms=hold_ms)
+    return LedgerKeeper(ledger, influx_client(settings), config.stats_interval_s, config.idle_ms, hold_ms)
 
 
 # --- the detect → alert → ticket pipeline (`faultline run`, `faultline detect`) ---------------------

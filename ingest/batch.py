@@ -32,17 +32,18 @@ class Batch:
     statuses: list[DeviceStatus] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)
     fields: list[tuple[str, str, int]] = field(default_factory=list)  # new metric names: (device, name, ms)
+    seqs: list[tuple[int, int, str, str]] = field(default_factory=list)  # (received_ms, seq, device, topic)
     stats: Counter = field(default_factory=Counter)  # (stage, reason_kind, firmware) -> messages
     messages: int = 0
     bytes: int = 0  # payload bytes of its messages
     opened_at: float = 0.0
 
-    _LISTS = ("lines", "sources", "acks", "dead", "metas", "statuses", "records", "fields")
+    _LISTS = ("lines", "sources", "acks", "dead", "metas", "statuses", "records", "fields", "seqs")
 
     def marks(self) -> tuple:
         """Where the batch stands, to `rollback` to (counts by stage are not rolled back)."""
         return (len(self.lines), len(self.sources), len(self.acks), len(self.dead), len(self.metas),
-                len(self.statuses), len(self.records), len(self.fields), self.messages, self.bytes)
+                len(self.statuses), len(self.records), len(self.fields), len(self.seqs), self.messages, self.bytes)
 
     def rollback(self, marks: tuple) -> None:
         for name, length in zip(self._LISTS, marks):

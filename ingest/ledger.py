@@ -15,7 +15,13 @@ Rules (documented in the README):
 - counters saturate at the largest value their SQL column holds, so no
   ``seq`` a device can send makes the ledger unsavable;
 - a gap still open ``grace_ms`` after it opened is confirmed: reported once
-  (InfluxDB ``ingest_gaps``) and kept in the ledger.
+  (InfluxDB ``ingest_gaps``) and kept in the ledger;
+- with ``reorder_ms`` (the ledger of a pool of workers,
+  `ingest.ledger_keeper`: two workers can take a device's consecutive
+  readings in the other order), a ``seq`` of 0 or 1 that arrived at most
+  ``reorder_ms`` after the one that set the last ``seq`` is a late arrival,
+  not a reset: no device restarts that fast, and a device's first two
+  readings counted in the other order open no gap that stays.
 
 Streams live in SQL; memory holds the ones in use (`evict_idle` drops the
 others, and they are read back when their device speaks again).
@@ -30,6 +36,9 @@ others, and they are read back when their device speaks again).
 [Gap(device='d1', topic='telemetry', from_seq=4, to_seq=4, opened_ms=0)]
 >>> ledger.observe("d1", "telemetry", 0, 6000), ledger.observe("d1", "telemetry", 2**62, 6000)
 ('reset', 'reset')
+>>> pool = Ledger(reorder_ms=100)
+>>> [pool.observe("d1", "telemetry", seq, ms) for seq, ms in ((2, 10), (3, 11), (1, 12), (1, 500))]
+['next', 'next', 'late', 'reset']
 """
 
 from __future__ import annotations
@@ -84,6 +93,7 @@ class Stream:
     resets: int = 0
     gaps_total: int = 0
     missing: list[list[int]] = field(default_factory=list)  # [from, to, opened_ms, reported]
+    last_ms: int = 0  # when the last seq arrived (not saved: 0 after a load)
 
     def view(self) -> "Stream":
         return Stream(self.device, self.topic, self.last_seq, self.received, self.duplicates, self.late,
@@ -96,10 +106,11 @@ class Stream:
 
 class Ledger:
     def __init__(self, grace_ms: int = 60_000, reset_margin: int = 100_000, reset_jump: int = 1 << 32,
-                 engine: Engine | None = None, now=wall_ms):
+                 engine: Engine | None = None, now=wall_ms, reorder_ms: int = 0):
         self.grace_ms = grace_ms
         self.reset_margin = reset_margin
         self.reset_jump = reset_jump
+        self.reorder_ms = reorder_ms
         self.engine = engine
         stored = None
         if engine is not None:
@@ -111,26 +122,27 @@ class Ledger:
         self._open: set[tuple[str, str]] = set()  # streams with gaps not yet reported
 
     def observe(self, device: str, topic: str, seq: int, now_ms: int) -> str:
-        """Count one ``seq``: 'next', 'gap', 'late', 'duplicate' or 'reset'."""
+        """Count one ``seq`` that arrived at `now_ms`: 'next', 'gap', 'late', 'duplicate' or 'reset'."""
         key = (device, topic)
         stream = self._streams.get(key)
         self._dirty.add(key)
         stream.received = min(stream.received + 1, BIG)
         last = stream.last_seq
         if last is None or seq == last + 1:
-            stream.last_seq = seq
+            stream.last_seq, stream.last_ms = seq, now_ms
             return "next"
         if last + 1 < seq <= last + self.reset_jump:
             self._open_gap(stream, last + 1, seq - 1, now_ms)
             self._open.add(key)
-            stream.last_seq = seq
+            stream.last_seq, stream.last_ms = seq, now_ms
             return "gap"
-        if seq > last or (seq <= 1 < last) or seq < last - self.reset_margin:
+        overtaken = 0 < self.reorder_ms and now_ms - stream.last_ms <= self.reorder_ms  # (not after a load)
+        if seq > last or (seq <= 1 < last and not overtaken) or seq < last - self.reset_margin:
             stream.resets = min(stream.resets + 1, SMALL)
-            stream.last_seq = seq
+            stream.last_seq, stream.last_ms = seq, now_ms
             stream.missing.clear()
             return "reset"
-        if self._fill(stream, seq):
+        if self._fill(stream, seq) or (seq <= 1 < last and overtaken):
             stream.late = min(stream.late + 1, BIG)
             return "late"
         stream.duplicates = min(stream.duplicates + 1, BIG)

@@ -134,8 +134,11 @@ class Pipeline:
         if not counted:
             return None
         verdict = None
-        if self.ledger is not None and kind in SEQ_TOPICS and record.seq is not None:
-            verdict = self.ledger.observe(record.device, kind, record.seq, received_ms)
+        if kind in SEQ_TOPICS and record.seq is not None:
+            if self.ledger is not None:
+                verdict = self.ledger.observe(record.device, kind, record.seq, received_ms)
+            else:  # for the ledger of a pool of workers, once the batch is durable (`ingest.ledger_keeper`)
+                batch.seqs.append((received_ms, record.seq, record.device, kind))
         if verdict != "duplicate":  # stored again (same point), but the detectors count each reading once
             batch.records.append(record)
         return None

@@ -69,7 +69,8 @@ class IngestService:
 
     def __init__(self, config: IngestConfig, client: InfluxClient, engine, durable,
                  sinks: list[Callable[[list[Record]], None]] = (), persistent_session: bool = True,
-                 supervisor: Supervisor | None = None, spool=None, completeness_ledger: bool = True):
+                 supervisor: Supervisor | None = None, spool=None,
+                 ledger_feed: Callable[[list[tuple[int, int, str, str]]], None] | None = None):
         self.config = config
         self.sinks = list(sinks)
         self.engine = engine
@@ -77,7 +78,12 @@ class IngestService:
         self.supervisor = supervisor or Supervisor("ingest")
         self.client = client
         self.registry = DeviceRegistry(self.durable, authoritative=config.registry_authoritative)
-        self.ledger = Ledger(grace_ms=int(config.gap_grace_s * 1000), engine=self.engine)
+        # A worker of a pool sees every other message of a device (the broker spreads a shared subscription
+        # message by message), so its own ledger would report gaps that are not: it keeps none and hands the
+        # seqs of each durable batch to `ledger_feed`, the pool's one ledger (`ingest.ledger_keeper`).
+        self.ledger_feed = ledger_feed
+        own = ledger_feed is None
+        self.ledger = Ledger(grace_ms=int(config.gap_grace_s * 1000), engine=self.engine) if own else None
         self.fields = field_catalogue(config, self.durable)
         self.dead = dead_letter_store(config, self.durable)
         self.stats = IngestStats()
@@ -86,10 +92,8 @@ class IngestService:
         self.stop_event = threading.Event()
         self.spool = Spool(spool or config.data_dir / "spool", config.spool_max_mb * MB)
         self.writer = DurableWriter(self.client, self.spool, self._store_dead, self.stop_event)
-        # A worker of a pool sees every other message of a device (the broker spreads a shared subscription
-        # message by message), so its own ledger would report gaps that are not; it keeps none.
-        self.pipeline = Pipeline(self.registry, self.ledger if completeness_ledger else None,
-                                 config.mqtt_topic_prefix, config.decode_limits, self.fields)
+        self.pipeline = Pipeline(self.registry, self.ledger, config.mqtt_topic_prefix, config.decode_limits,
+                                 self.fields)
         self.inbox = Inbox(config.inbox_max_mb * MB)
         self.batches: queue.Queue[Batch | None] = queue.Queue(maxsize=2)
         self.progress = Progress()
@@ -140,7 +144,8 @@ class IngestService:
         self.supervisor.join([THREADS[2]], deadline - 2)
         self._flush_last_counts(direct=not busy and deadline - time.monotonic() > self.client.timeout + 1)
         self.subscriber.stop()
-        self.supervisor.guard("ledger", self.ledger.save)
+        if self.ledger is not None:
+            self.supervisor.guard("ledger", self.ledger.save)
 
     def _end_writer(self, deadline: float) -> None:
         try:
@@ -220,6 +225,8 @@ class IngestService:
             batch.stats[("write", letter.reason_kind, letter.firmware or "")] += 1
         if self.writer.spooled > spooled_before:
             batch.stats[("spooled", "", "")] += batch.messages
+        if not self._feed_ledger(batch):
+            return
         for mid, qos, generation in batch.acks:
             self.subscriber.ack(mid, qos, generation)
         self.acked += len(batch.acks)
@@ -227,6 +234,17 @@ class IngestService:
         self.stats.add(batch.stats)
         for sink in self.sinks:
             self.supervisor.guard("sink", sink, batch.records)
+
+    def _feed_ledger(self, batch: Batch) -> bool:
+        """Hand a durable batch's seqs to the pool's ledger; False if that failed (the pool is gone): then its
+        messages stay unacknowledged, and the broker delivers them again (to a worker that can count them)."""
+        if self.ledger_feed is None or not batch.seqs:
+            return True
+        if self.supervisor.guard("ledger feed", self.ledger_feed, batch.seqs, default=False) is False:
+            log.error("the pool's ledger takes no more seqs: %d messages stay unacknowledged", batch.messages)
+            self.progress.completed(batch.messages)
+            return False
+        return True
 
     def _drain_loop(self) -> None:
         while not self.stop_event.is_set():

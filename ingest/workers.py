@@ -13,6 +13,11 @@ and the spool ``<data dir>/spool-<i>``. Both are stable: a worker that dies
 broker delivers to it what its session held unacknowledged; duplicates land
 on the same InfluxDB points (`ingest.points`), so they add none.
 
+Each worker gets a pipe to the pool's `LedgerKeeper` (`ingest.ledger_keeper`),
+named by ``--ledger-fd <fd>``: the workers keep no completeness ledger of
+their own but hand the pool the seqs of every batch they make durable, and
+the pool keeps the one ledger.
+
 The pool migrates the database once before starting the workers, forwards
 SIGTERM/SIGINT to them (each flushes and acknowledges what is durable) and
 restarts a worker that ends while the pool is running, after a delay that
@@ -34,6 +39,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ingest.ledger_keeper import LedgerKeeper
 
 log = logging.getLogger("faultline.ingest")
 MAX_AUTO_WORKERS = 8  # ``--workers 0``: the cores, up to this many
@@ -71,14 +80,16 @@ class Worker:
 class WorkerPool:
     """Starts, watches and restarts the workers; `run` blocks until `stop` is set, then stops them."""
 
-    def __init__(self, count: int, client_id: str, group: str, command: list[str],
+    def __init__(self, count: int, client_id: str, group: str, command: list[str], keeper: LedgerKeeper,
                  env: dict[str, str] | None = None):
-        """`command` starts one worker with its index appended (``faultline ingest --worker``)."""
+        """`command` starts one worker with its index and the end of a pipe to `keeper` appended
+        (``faultline ingest --worker <i> --ledger-fd <fd>``)."""
         self.count = count
         self.client_id = client_id
         self.group = group
         self.command = list(command)
         self.env = dict(os.environ if env is None else env)
+        self.keeper = keeper
         self.workers = [Worker(i) for i in range(1, count + 1)]
 
     def start(self) -> None:
@@ -87,7 +98,16 @@ class WorkerPool:
 
     def _spawn(self, worker: Worker) -> None:
         env = worker_env(self.env, worker.index, self.client_id, self.group)
-        worker.proc = subprocess.Popen(self.command + [str(worker.index)], env=env)
+        read_fd, write_fd = os.pipe()  # neither inherited by other workers: each pipe ends with its worker
+        try:
+            worker.proc = subprocess.Popen(self.command + [str(worker.index), "--ledger-fd", str(write_fd)],
+                                           env=env, pass_fds=(write_fd,))
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        self.keeper.follow(str(worker.index), read_fd)
         worker.started = time.monotonic()
         log.info("ingest worker %d started (pid %d, client id %s)", worker.index, worker.proc.pid,
                  env["FAULTLINE_MQTT_CLIENT_ID"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
 import threading
@@ -26,11 +25,13 @@ WORKER_COMMAND = [sys.executable, "-c", "from faultline.cli import main; main(pr
               help="Ingest processes on one shared subscription, restarted if they die; 0: one per core "
                    "(up to 8)")
 @click.option("--worker", type=int, default=None, hidden=True)  # set by the pool on each of its processes
-def ingest(workers, worker):
+@click.option("--ledger-fd", type=int, default=None, hidden=True)  # a worker's pipe to the pool's ledger
+def ingest(workers, worker, ledger_fd):
     """Subscribe to the device topics and store every message (or dead-letter it)."""
     from faultline.summary import SummaryLog, ingest_counters
     from faultline.wiring import ingest_service
     from influx.ensure import DatabaseKeeper
+    from ingest.ledger_keeper import LedgerFeed
     from ingest.workers import auto_workers, spool_dir
 
     stop = stop_on_signals()
@@ -41,7 +42,10 @@ def ingest(workers, worker):
         return _run_pool(settings, count, stop)
     if worker is not None:
         stop_when_orphaned(stop)
-    service = ingest_service(settings, spool=spool_dir(settings.data_dir, worker), completeness_ledger=worker is None)
+    if worker is not None and ledger_fd is None:
+        raise click.UsageError("--worker is for the processes of `faultline ingest --workers N`, with --ledger-fd")
+    service = ingest_service(settings, spool=spool_dir(settings.data_dir, worker),
+                             ledger_feed=LedgerFeed(ledger_fd) if ledger_fd is not None else None)
     DatabaseKeeper(service.client, service.stop_event).start()
     service.start()
     SummaryLog(lambda: ingest_counters(service), settings.log_summary_s, service.stop_event).start()
@@ -56,18 +60,22 @@ def ingest(workers, worker):
 
 
 def _run_pool(settings, count: int, stop: threading.Event) -> None:
-    from database import migrate
+    from faultline.wiring import ledger_keeper
     from ingest.workers import DEFAULT_GROUP, WorkerPool
 
     group = settings.mqtt_shared_group or DEFAULT_GROUP
-    migrate(settings.sql_url)  # once, before the workers share the database
-    pool = WorkerPool(count, settings.mqtt_client_id, group, WORKER_COMMAND)
+    keeper = ledger_keeper(settings)  # migrates the database once, before the workers share it
+    workers_done = threading.Event()
+    keeping = threading.Thread(target=keeper.run, args=(workers_done,), name="ledger", daemon=True)
+    keeping.start()
+    pool = WorkerPool(count, settings.mqtt_client_id, group, WORKER_COMMAND, keeper=keeper)
     click.echo(f"faultline ingest: {count} workers on $share/{group}/{settings.mqtt_topic_prefix.rstrip('/')}/# "
-               f"as {settings.mqtt_client_id}-1..{count}", err=True)
-    logging.getLogger("faultline.ingest").warning(
-        "the completeness ledger (`faultline ledger`) is not kept with several workers: the broker spreads each "
-        "device's messages over them, so no worker sees a device's whole seq stream")
-    pool.run(stop)
+               f"as {settings.mqtt_client_id}-1..{count}, one completeness ledger", err=True)
+    try:
+        pool.run(stop)
+    finally:
+        workers_done.set()
+    keeping.join(30)  # what the workers made durable last, observed and saved
     click.echo("faultline ingest: workers stopped", err=True)
 
 
