@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -19,6 +18,7 @@ from sqlalchemy import BigInteger, Engine, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from database import Base
+from runtime.clock import wall_ms
 
 ROLES = ("viewer", "technician", "admin")  # each role can do what the ones before it can
 KEY_PREFIX = "flk_"
@@ -78,14 +78,10 @@ def _to_key(row: ApiKeyRow) -> ApiKey:
     return ApiKey(row.id, row.name, row.role, row.prefix, row.created_ms, row.revoked_ms)
 
 
-def _wall_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class KeyStore:
     """API keys in the shared SQL database (table ``api_keys``)."""
 
-    def __init__(self, engine: Engine, now: Callable[[], int] = _wall_ms):
+    def __init__(self, engine: Engine, now: Callable[[], int] = wall_ms):
         self.engine = engine
         self.now = now
 

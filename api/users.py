@@ -10,7 +10,6 @@ verification as a wrong password, so timing does not tell which names exist.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from api.keys import ROLES
 from database import Base
+from runtime.clock import wall_ms
 
 NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 MIN_PASSWORD, MAX_PASSWORD = 10, 256
@@ -76,7 +76,7 @@ def _to_user(row: UserRow) -> User:
 class UserStore:
     """Users in the shared SQL database (table ``users``)."""
 
-    def __init__(self, engine: Engine, now: Callable[[], int] = lambda: int(time.time() * 1000)):
+    def __init__(self, engine: Engine, now: Callable[[], int] = wall_ms):
         self.engine = engine
         self.now = now
 

@@ -25,15 +25,12 @@ than a lookup, and idle periods are days.
 
 from __future__ import annotations
 
-import time
 from typing import Callable, Generic, Hashable, Iterable, TypeVar
+
+from runtime.clock import wall_ms
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class IdleCache(Generic[K, V]):

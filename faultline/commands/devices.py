@@ -9,7 +9,6 @@ how to reload it. Passwords are printed once and stored only hashed.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import click
@@ -18,6 +17,7 @@ from faultline import terminal
 from faultline.cli import command_engine, format_option
 from faultline.settings import SettingsError, load_settings
 from ingest.credentials import CredentialError
+from runtime.clock import wall_ms
 
 
 def _provisioner():
@@ -32,7 +32,7 @@ def _provisioner():
     local = not settings.mqtt_auth_dir  # the local stack's broker reads the default folder
     return Provisioner(command_engine(settings, create=True), settings.broker_auth_dir,
                        settings.mqtt_topic_prefix, broker_pid=mosquitto.pid if local else (lambda: None),
-                       now=lambda: int(time.time() * 1000)), settings
+                       now=wall_ms), settings
 
 
 def _done(provisioner) -> None:

@@ -7,13 +7,13 @@ its range options, the settings it needs, its output and exit codes.
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime, timezone
 
 import click
 
 from alerts.grafana_annotations import GrafanaError, HttpAnnotationApi, push_annotations
 from faultline.settings import Settings, SettingsError, load_settings
+from runtime.clock import wall_ms
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
@@ -75,7 +75,7 @@ def annotate(since: str, from_: str | None, to: str | None, dashboard_uid: str |
 
     try:
         settings = load_settings()
-        to_ms = parse_instant_ms(to) if to else int(time.time() * 1000)
+        to_ms = parse_instant_ms(to) if to else wall_ms()
         from_ms = parse_instant_ms(from_) if from_ else to_ms - parse_duration_ms(since)
     except (SettingsError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -57,17 +57,17 @@ SERVICE_USER = "faultline-ingest"
 def _service_auth():
     """(auth folder, service user, password): the broker files written, Faultline's service user issued once."""
     import os
-    import time
 
     from faultline.cli import command_engine
     from faultline.provisioning import Provisioner
     from ingest import credentials
+    from runtime.clock import wall_ms
 
     settings = load_settings()
     engine = command_engine(settings, create=True)
     auth_dir = settings.data_dir / "stack" / "auth"
     p = Provisioner(engine, auth_dir, settings.mqtt_topic_prefix, broker_pid=lambda: None,
-                    now=lambda: int(time.time() * 1000), actor="stack")
+                    now=wall_ms, actor="stack")
     secret_file = auth_dir / f"{SERVICE_USER}.secret"
     known = {c.name for c in credentials.active(engine)}
     if SERVICE_USER in known and secret_file.exists():

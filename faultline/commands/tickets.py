@@ -220,12 +220,11 @@ def thresholds_list(ctx):
 @pass_ctx
 def thresholds_revert(ctx, adjustment_id, user):
     """Undo one raise (the previous factor applies again; an audit line goes on its ticket)."""
-    import time
-
+    from runtime.clock import wall_ms
     from tickets.threshold_feedback import revert
 
     try:
-        a = revert(ctx.engine, adjustment_id, user, int(time.time() * 1000))
+        a = revert(ctx.engine, adjustment_id, user, wall_ms())
     except KeyError as exc:
         raise click.ClickException(exc.args[0]) from None
     click.echo(f"threshold raise #{a.id} of {a.detector} on {a.cohort} undone")
