@@ -9,15 +9,11 @@ import sys
 import click
 
 from api.keys import ROLES, KeyStore, UnknownApiKey
-from faultline.cli import command_engine, format_option
-from faultline.settings import SettingsError, load_settings
+from faultline.cli import command_engine, command_settings, format_option
 
 
 def _settings():
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    return command_settings()
 
 
 def _store(create: bool = False) -> KeyStore:

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import click
 
-from faultline.settings import SettingsError, load_settings
+from faultline.cli import command_settings
+from faultline.settings import load_settings
 from faultline.stack import LocalStack, StackError, free_port, port_is_free
 from influx.client import InfluxClient
 from influx.query import quote_ident
@@ -52,10 +53,7 @@ class DemoSetup:
 
 
 def _prepare() -> DemoSetup:
-    try:
-        base = load_settings()
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+    base = command_settings()
     local = LocalStack(base.data_dir)
     try:
         notes = [n for n in local.up(database=DEMO_DB) if n]

@@ -37,16 +37,13 @@ def detect(shard: str, cohort: bool | None, alerts: bool):
     from detectors.rules import RuleError
     from detectors.service import DetectService
     from faultline import wiring
-    from faultline.settings import SettingsError, load_settings
+    from faultline.cli import command_settings
     from influx.ensure import DatabaseKeeper
     from faultline.process import configure_logging, session_taken_over
     from ingest.mqtt import Subscriber
     from runtime.supervisor import Supervisor
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = command_settings()
     configure_logging(settings.log_level)
     i, n = parse_shard(shard)
     try:

@@ -14,8 +14,7 @@ from pathlib import Path
 import click
 
 from faultline import terminal
-from faultline.cli import command_engine, format_option
-from faultline.settings import SettingsError, load_settings
+from faultline.cli import command_engine, command_settings, format_option
 from ingest.credentials import CredentialError
 from runtime.clock import wall_ms
 
@@ -24,10 +23,7 @@ def _provisioner():
     from faultline.provisioning import Provisioner
     from faultline.stack import LocalStack
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+    settings = command_settings()
     mosquitto = LocalStack(settings.data_dir).services()[0]
     local = not settings.mqtt_auth_dir  # the local stack's broker reads the default folder
     return Provisioner(command_engine(settings, create=True), settings.broker_auth_dir,

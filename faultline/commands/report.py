@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from faultline.cli import command_engine
-from faultline.settings import SettingsError, load_settings
+from faultline.cli import command_engine, command_settings
 from tickets.review import day, parse_time, render
 
 
@@ -20,10 +19,7 @@ from tickets.review import day, parse_time, render
               help="Output file (default: <data dir>/reports/review-<from>-<to>.<format>)")
 def report(from_, to, fmt, out):
     """The review (复盘) of a period: incidents, KPI trends, top codes and cohorts, suggestions, charts."""
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = command_settings()
     try:
         start, end = parse_time(from_), parse_time(to)
     except ValueError as exc:

@@ -55,13 +55,9 @@ def _parse_start(text: str | None, now_ms: int) -> int:
 
 
 def _engine(create: bool = False):
-    from faultline.cli import command_engine
-    from faultline.settings import SettingsError, load_settings
+    from faultline.cli import command_engine, command_settings
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = command_settings()
     return command_engine(settings, create=create)
 
 

@@ -173,9 +173,6 @@ def _default_ca_file() -> str:
 
 
 def _default_url() -> str:
-    from faultline.settings import SettingsError, load_settings
+    from faultline.cli import command_settings
 
-    try:
-        return load_settings().mqtt_url
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    return command_settings().mqtt_url

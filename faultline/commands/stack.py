@@ -6,16 +6,13 @@ import json
 
 import click
 
-from faultline.cli import format_option
-from faultline.settings import SettingsError, load_settings
+from faultline.cli import command_settings, format_option
+from faultline.settings import load_settings
 from faultline.stack import LocalStack, StackError
 
 
 def _stack() -> tuple[LocalStack, str]:
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+    settings = command_settings()
     return LocalStack(settings.data_dir), settings.influx_db
 
 

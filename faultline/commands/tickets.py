@@ -8,8 +8,7 @@ from dataclasses import asdict
 import click
 
 from faultline import terminal
-from faultline.cli import command_engine, format_option
-from faultline.settings import SettingsError, load_settings
+from faultline.cli import command_engine, command_settings, format_option
 from tickets.root_cause import CATEGORIES, VERDICTS
 
 
@@ -23,10 +22,7 @@ class _Context:
     @property
     def settings(self):
         if self._settings is None:
-            try:
-                self._settings = load_settings()
-            except SettingsError as exc:
-                raise click.UsageError(str(exc)) from None
+            self._settings = command_settings()
         return self._settings
 
     @property

@@ -60,3 +60,15 @@ def test_listings_print_a_header_row_and_json(settings_env):
         assert text.output.splitlines()[0].split()[:len(first_words)] == first_words, (path, text.output)
         as_json = run(main, [*path, "--format", "json"], env=env)
         assert as_json.exit_code == 0 and json.loads(as_json.output) is not None, path
+
+
+def test_a_bad_setting_is_a_usage_error_naming_it_in_every_command(settings_env):
+    """Each of these reads the settings first; all answer a bad value the same way: exit 2, the setting named."""
+    env = {**settings_env, "FAULTLINE_BATCH_SIZE": "many"}
+    commands = [["tickets", "list"], ["apikey", "list"], ["silence", "list"],
+                ["stack", "status"], ["report", "--from", "2026-01-01", "--to", "2026-01-02"], ["detect"],
+                ["devices", "list"], ["ingest"], ["run"]]
+    for args in commands:
+        result = CliRunner().invoke(main, args, env=env)
+        assert result.exit_code == 2, (args, result.exit_code, result.output)
+        assert "FAULTLINE_BATCH_SIZE" in result.output, (args, result.output)
