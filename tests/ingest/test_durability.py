@@ -19,6 +19,7 @@ from influx.client import InfluxClient
 from faultline.wiring import ingest_service
 from ingest.batch import SpooledBatch
 from ingest.spool import Spool
+from ingest.workers import auto_workers
 from support.processes import IngestProcess
 from support.publishing import publish_all, telemetry_stream
 from support.waiting import wait_until
@@ -51,11 +52,17 @@ def env_for(stack, tmp_path, db: str, **extra) -> dict[str, str]:
 
 @pytest.mark.parametrize("protocol", ["5", "3.1.1"])
 def test_kill_9_mid_stream_loses_nothing_and_duplicates_add_no_points(stack, tmp_path, protocol):
+    """`faultline ingest` as a user starts it: over MQTT 5 a pool of one worker per core, whose kill -9 leaves
+    its workers to stop on their own; over MQTT 3.1.1 one process (`ingest.pool_size`)."""
     n, devices = 50_000, 100
     db = stack.new_database("kill")
     env = env_for(stack, tmp_path, db, FAULTLINE_MQTT_PROTOCOL=protocol)
     client = InfluxClient(stack.influx_url, db)
     ingest = IngestProcess(env, tmp_path / "ingest.log").start()
+    workers = auto_workers() if protocol == "5" else 1
+    log = (tmp_path / "ingest.log").read_text()
+    assert (f"{workers} workers on $share/ingest/devices/#" in log) == (workers > 1), log[-2000:]
+    assert ("one process over MQTT 3.1.1" in log) == (protocol == "3.1.1" and auto_workers() > 1), log[-2000:]
     try:
         publisher = in_background(publish_all, stack.mqtt_url, telemetry_stream(n, devices, int(time.time() * 1000) - 3_600_000))
         wait_until(lambda: stored(client) >= 10_000, 120, what="10,000 stored before the kill")
