@@ -1,9 +1,14 @@
 """How many processes `faultline ingest` runs: the setting, the cores, and what the data dir remembers.
 
-``--workers`` (``FAULTLINE_INGEST_WORKERS``) 0, the default, means one
-worker per core, up to 8 (`ingest.workers.auto_workers`). Two things the
-broker does make that count unsafe to change on its own, so the automatic
-choice never does:
+``--workers`` (``FAULTLINE_INGEST_WORKERS``) 1, the default, is one process
+on a plain subscription; 0 means one worker per core, up to 8
+(`ingest.workers.auto_workers`). The default is not 0 because Mosquitto
+2.0.11 does not keep a shared subscription across its own restart: a
+message published after the broker is back and before the workers have
+subscribed again reaches no session and is lost (measured: 500 of 500;
+a plain subscription of a persistent session loses none). Things the
+broker does also make the automatic count unsafe to change on its own, so
+it never does:
 
 - A shared subscription's messages go to every session of the group in
   turn, connected or not: a pool that comes back with fewer workers (a

@@ -24,7 +24,7 @@ WORKER_COMMAND = [sys.executable, "-c", "from faultline.cli import main; main(pr
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Ingest processes on one shared subscription, restarted if they die; 0: one per core "
                    "(up to 8, never fewer than the pool last run with the data dir); 1: one process. "
-                   "Default: FAULTLINE_INGEST_WORKERS (0)")
+                   "Default: FAULTLINE_INGEST_WORKERS (1)")
 @click.option("--worker", type=int, default=None, hidden=True)  # set by the pool on each of its processes
 @click.option("--ledger-fd", type=int, default=None, hidden=True)  # a worker's pipe to the pool's ledger
 def ingest(workers, worker, ledger_fd):
