@@ -1,4 +1,4 @@
-"""Live ingest: `faultline ingest` running while the fleet simulator publishes as fast as the broker takes it.
+"""Live ingest: one `faultline ingest` process (``--workers 1``) while the simulator publishes as fast as it can.
 
 The simulator's messages (1,000 devices, telemetry, logs, events, meta,
 status; QoS 1) are generated and counted before the clock starts. Lag is the
@@ -71,7 +71,8 @@ def live_once(services: Services, work: Path, n: int, devices: int = 1000, timeo
     want = expected_points(msgs)
     run = LiveRun(len(msgs), expected=sum(want.values()))
     cid = f"fl-live-{uuid.uuid4().hex[:6]}"
-    child = Child([FAULTLINE, "ingest"], faultline_env(services, db, work / cid, cid), work / f"{cid}.log").start()
+    child = Child([FAULTLINE, "ingest", "--workers", "1"], faultline_env(services, db, work / cid, cid),
+                  work / f"{cid}.log").start()
     try:
         child.wait_for(READY)
         summary = publish(Fixed(sim, msgs), services.mosquitto.url, speed=0)

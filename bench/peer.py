@@ -3,17 +3,25 @@
 Runs ``run_bench.sh`` of the Node-RED peer folder as its README says; the
 folder is ``$BENCH_PEER_DIR``, else ``shared/peers/nodered`` beside the
 repository (where the development machines keep it); without it the peer
-section reports that it did not run: scenario A (drain a 100k QoS 1 backlog, with the raw paho drain
-of the same backlog as the ceiling) for ``flows-join.json`` and for
-``faultline ingest`` (SUT_CMD), then scenario C (kill -9 mid-stream at
-10k msg/s; InfluxDB stopped 15 s) for Faultline. The peer's script owns its
-ports (127.0.0.1:18830 and 18086/18088) and stops everything it starts.
+section reports that it did not run. Scenario A (drain a 100k QoS 1 backlog,
+with the raw paho drain of the same backlog as the ceiling) runs for
+``flows-join.json`` and for Faultline twice (SUT_CMD): ``faultline ingest
+--workers 0`` (one worker per core, label ``faultline-workers``) and
+``faultline ingest`` as a user starts it (one process, the default, label
+``faultline-one-process``). Scenario C (kill -9 mid-stream at 10k msg/s;
+InfluxDB stopped 15 s) runs for both. With the pool, the kill -9 hits the
+pool's parent: its workers stop on their own within a second, and the pool
+started again gets from their sessions what they had not acknowledged. The
+peer's script owns its ports (127.0.0.1:18830 and 18086/18088) and stops
+everything it starts.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,32 +73,59 @@ def _rows(stdout) -> list[dict]:
     return rows
 
 
-def faultline_sut_env(work: Path, inflight: int) -> dict[str, str]:
+POOL, ONE_PROCESS = "faultline-workers", "faultline-one-process"  # the two Faultline passes (SUT_LABEL)
+
+
+def ready_pattern(client_id: str, workers: int) -> str:
+    """SUT_READY: one process subscribed, or every worker of the pool (``<client id>-1..N``), in any order.
+
+    >>> import re
+    >>> rx = ready_pattern("fl", 2)
+    >>> log = "faultline ingest: subscribed to $share/ingest/devices/# as fl-2\\n"
+    >>> bool(re.search(rx, log)), bool(re.search(rx, log + log.replace("fl-2", "fl-1")))
+    (False, True)
+    """
+    if workers <= 1:
+        return READY
+    return "(?s)" + "".join(rf"(?=.*{re.escape(READY)} \S+ as {re.escape(client_id)}-{i}\b)"
+                            for i in range(1, workers + 1))
+
+
+def faultline_sut_env(work: Path, inflight: int, label: str = POOL) -> dict[str, str]:
+    """The peer's environment for one Faultline pass: its own client id and a fresh data dir of its own (so the
+    automatic worker count of ``--workers 0`` is the cores', `ingest.pool_size`)."""
+    from ingest.workers import auto_workers
+
+    one = label == ONE_PROCESS
+    data_dir = (work / f"peer-{label}").resolve()
+    shutil.rmtree(data_dir, ignore_errors=True)
+    client_id = f"faultline-peer-{label}"
     return {
-        "SUT_CMD": f"{FAULTLINE} ingest", "SUT_LABEL": "faultline", "SUT_READY": READY,
+        "SUT_CMD": f"{FAULTLINE} ingest" + ("" if one else " --workers 0"), "SUT_LABEL": label,
+        "SUT_READY": ready_pattern(client_id, 1 if one else auto_workers()),
         "FLOWS": "flows-join.json",  # one pass: the label comes from SUT_LABEL
-        "FAULTLINE_MQTT_URL": "mqtt://127.0.0.1:18830", "FAULTLINE_MQTT_CLIENT_ID": "faultline-peer-bench",
+        "FAULTLINE_MQTT_URL": "mqtt://127.0.0.1:18830", "FAULTLINE_MQTT_CLIENT_ID": client_id,
         "FAULTLINE_INFLUX_URL": "http://127.0.0.1:18086", "FAULTLINE_INFLUX_DB": "nr",
-        "FAULTLINE_DATA_DIR": str((work / "peer-faultline").resolve()), "FAULTLINE_LOG_LEVEL": "WARNING",
+        "FAULTLINE_DATA_DIR": str(data_dir), "FAULTLINE_LOG_LEVEL": "WARNING",
         "FAULTLINE_MQTT_MAX_INFLIGHT": str(inflight),
     }
 
 
 def run_peer(work: Path, n: int = 100_000, reps: int = 3, inflight: int = 1000, with_c: bool = True,
-             timeout: float = 600.0) -> PeerResult:
+             timeout: float = 900.0) -> PeerResult:
     work.mkdir(parents=True, exist_ok=True)
     log = work / "peer.log"
     result = PeerResult()
     nr_env = {"FLOWS": "flows-join.json"}
     nr_env.update({k: "" for k in ("SUT_CMD", "SUT_LABEL", "SUT_READY")})
-    fl_env = faultline_sut_env(work, inflight)
-    plan = [(["A", "--n", str(n), "--reps", str(reps)], nr_env),
-            (["A", "--n", str(n), "--reps", str(reps)], fl_env)]
+    faultline = {label: faultline_sut_env(work, inflight, label) for label in (POOL, ONE_PROCESS)}
+    drain = ["A", "--n", str(n), "--reps", str(reps)]
+    plan = [(drain, nr_env), (drain, faultline[POOL]), (drain, faultline[ONE_PROCESS])]
     if with_c:
-        plan.append((["C", "--c-reps", "1"], fl_env))
+        plan += [(["C", "--c-reps", "1"], faultline[POOL]), (["C", "--c-reps", "1"], faultline[ONE_PROCESS])]
     for args, env in plan:
         rows, error = _run(args, env, timeout, log)
         result.rows += rows
         if error:
-            result.errors.append(error)
+            result.errors.append(f"{env.get('SUT_LABEL') or 'Node-RED'}: {error}")
     return result

@@ -125,6 +125,32 @@ def workers(report: Report, services: Services, work: Path, plan: Plan) -> None:
                   "workers")
 
 
+def worker_kill(report: Report, services: Services, work: Path, plan: Plan) -> None:
+    """kill -9 of one worker of `faultline ingest --workers 2` under load (bench/workers_kill.py): lost and
+    duplicated points counted in InfluxDB."""
+    from bench.workers_kill import kill_one_worker
+
+    runs = []
+    for _ in range(plan.kill_reps):
+        runs.append(kill_one_worker(services, work, plan.kill_n, plan.kill_rate))
+        r = runs[-1]
+        _log(f"worker kill -9: {r.lost} lost, {r.duplicates} duplicates of {r.n} (stored at kill {r.stored_at_kill}, "
+             f"worker back after {r.back_s or 0:.1f} s)")
+    note = f"--workers 2, N={plan.kill_n:,} at {plan.kill_rate:,.0f} msg/s, worker 1 killed at 30 % stored"
+    report.figure("kill9_one_worker_lost", "kill -9 of one worker under load: lost", Summary.of(r.lost for r in runs),
+                  "msgs", note, 0, "worker_kill")
+    report.figure("kill9_one_worker_duplicates", "  duplicates (points − distinct seqs)",
+                  Summary.of(r.duplicates for r in runs), "points", "", 0, "worker_kill")
+    report.figure(None, "  killed worker subscribed again after", Summary.of(r.back_s for r in runs), "s",
+                  "", 1, "worker_kill")
+    report.figure(None, "  last publish → all stored", Summary.of(r.lag_s for r in runs), "s", "", 2,
+                  "worker_kill")
+    report.note("worker_kill", runs=[r.to_json() for r in runs])
+    errors = [r.error for r in runs if r.error] + ["worker 1 not restarted" for r in runs if not r.restarted]
+    if errors:
+        raise RuntimeError("; ".join(errors))
+
+
 def memory(report: Report, services: Services, work: Path, plan: Plan) -> None:
     runs = [drain_once(services, work, plan.rss_n, devices=10_000) for _ in range(plan.rss_reps)]
     report.figure("ingest_rss_mb_10k", "ingest RSS after the drain, 10k devices", Summary.of(r.rss_mb for r in runs),
@@ -251,32 +277,49 @@ def simulator(report: Report, plan: Plan) -> None:
 
 
 def peer(report: Report, work: Path, plan: Plan) -> None:
-    from bench.peer import run_peer
+    """The peer's scenarios (bench/peer.py): Node-RED's tuned flow, Faultline with one worker per core
+    (`--workers 0`, the headline) and as one process (the default), each against the raw paho drain of its own
+    pass; kill -9 and InfluxDB stopped 15 s for both Faultline deployments."""
+    from bench.peer import ONE_PROCESS, POOL, run_peer
 
-    result = run_peer(work / "peer", n=100_000, reps=plan.reps, inflight=plan.peer_inflight)
+    result = run_peer(work / "peer", n=plan.peer_n, reps=plan.reps, inflight=plan.peer_inflight)
     for error in result.errors:
         report.errors.append(f"peer: {error}")
         report.rows.append(("peer: FAILED", error[:90], "", "", 0))
-    nr, fl = result.of("A_drain", "flows-join.json"), result.of("A_drain", "faultline")
-    nr_rate, fl_rate = Summary.of(r.get("nr_msg_s") for r in nr), Summary.of(r.get("nr_msg_s") for r in fl)
-    note = "peer scenario A, 100k QoS 1 backlog, first point → all"
+    nr = result.of("A_drain", "flows-join.json")
+    nr_rate = Summary.of(r.get("nr_msg_s") for r in nr)
+    note = f"peer scenario A, {plan.peer_n // 1000}k QoS 1 backlog, first point → all"
     report.figure("nodered_tuned_rate", "Node-RED tuned (join) drain", nr_rate, "msg/s", note, 0, "peer")
     report.figure(None, "Node-RED tuned: points never stored", Summary.of(r.get("nr_missing") for r in nr), "msgs",
                   "", 0, "peer")
-    report.figure("peer_faultline_rate", "Faultline drain, same scenario", fl_rate, "msg/s",
-                  f"FAULTLINE_MQTT_MAX_INFLIGHT={plan.peer_inflight}", 0, "peer")
-    report.figure(None, "Faultline: points never stored", Summary.of(r.get("nr_missing") for r in fl), "msgs", "", 0,
-                  "peer")
-    report.figure(None, "peer raw paho limit (both passes)", Summary.of(r.get("raw_msg_s") for r in nr + fl),
+    everyone = list(nr)
+    for label, suffix, what in ((POOL, "", "one worker per core (--workers 0)"),
+                                (ONE_PROCESS, "_one_process", "one process (the default)")):
+        fl = result.of("A_drain", label)
+        everyone += fl
+        fl_rate = Summary.of(r.get("nr_msg_s") for r in fl)
+        report.figure(f"peer_faultline_rate{suffix}", f"Faultline, {what}", fl_rate, "msg/s",
+                      f"same scenario; FAULTLINE_MQTT_MAX_INFLIGHT={plan.peer_inflight}", 0, "peer")
+        report.figure(None, "  points never stored", Summary.of(r.get("nr_missing") for r in fl),
+                      "msgs", "", 0, "peer")
+        if nr_rate.median and fl_rate.median:
+            report.headline[f"faultline_vs_nodered{suffix}"] = round(fl_rate.median / nr_rate.median, 3)
+            report.rows.append((f"faultline_vs_nodered{suffix} (median / median)",
+                                f"{fl_rate.median / nr_rate.median:.3f}", "", "", 0))
+        _peer_faults(report, result, label, suffix)
+    report.figure(None, "peer raw paho limit (every pass)", Summary.of(r.get("raw_msg_s") for r in everyone),
                   "msg/s", "", 0, "peer")
-    if nr_rate.median and fl_rate.median:
-        report.headline["faultline_vs_nodered"] = round(fl_rate.median / nr_rate.median, 3)
-        report.rows.append(("faultline_vs_nodered (median / median)", f"{fl_rate.median / nr_rate.median:.3f}",
-                            "", "", 0))
-    for bench, what in (("C_kill9_nodered", "kill -9 mid-stream"), ("C_stop_influxd", "InfluxDB stopped 15 s")):
-        for r in result.of(bench, "faultline"):
-            report.rows.append((f"Faultline C, {what}: lost", f"{r.get('missing')} of {r.get('sent')} "
-                                f"(at {r.get('target_rate')}/s; stored after last publish +"
-                                f"{r.get('lag_after_last_publish_s')} s)", "", "", 0))
-            report.headline.setdefault("peer_c_lost", {})[bench] = {"lost": r.get("missing"), "sent": r.get("sent")}
     report.note("peer", rows=result.rows)
+
+
+def _peer_faults(report: Report, result, label: str, suffix: str) -> None:
+    """Scenario C of one Faultline deployment: lost of sent, as rows and headline keys."""
+    for bench, key, what in (("C_kill9_nodered", "kill9_process_lost", "kill -9 mid-stream"),
+                             ("C_stop_influxd", "influx_down_15s_lost", "InfluxDB stopped 15 s")):
+        for r in result.of(bench, label):
+            report.rows.append((f"{label} C, {what}: lost", f"{r.get('missing')} of {r.get('sent')} "
+                                f"(at {r.get('target_rate')}/s; all stored {r.get('lag_after_last_publish_s')} s "
+                                "after the last publish)", "", "", 0))
+            report.headline[f"{key}{suffix}"] = r.get("missing")
+            report.headline.setdefault("peer_c_lost", {}).setdefault(label, {})[bench] = {
+                "lost": r.get("missing"), "sent": r.get("sent")}

@@ -21,9 +21,10 @@ WORKER_COMMAND = [sys.executable, "-c", "from faultline.cli import main; main(pr
 
 
 @click.command()
-@click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
+@click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Ingest processes on one shared subscription, restarted if they die; 0: one per core "
-                   "(up to 8)")
+                   "(up to 8, never fewer than the pool last run with the data dir); 1: one process. "
+                   "Default: FAULTLINE_INGEST_WORKERS (1)")
 @click.option("--worker", type=int, default=None, hidden=True)  # set by the pool on each of its processes
 @click.option("--ledger-fd", type=int, default=None, hidden=True)  # a worker's pipe to the pool's ledger
 def ingest(workers, worker, ledger_fd):
@@ -32,14 +33,19 @@ def ingest(workers, worker, ledger_fd):
     from faultline.wiring import ingest_service
     from influx.ensure import DatabaseKeeper
     from ingest.ledger_keeper import LedgerFeed
+    from ingest.pool_size import PoolSize
     from ingest.workers import auto_workers, spool_dir
 
     stop = stop_on_signals()
     settings = command_settings()
     configure_logging(settings.log_level)
-    count = workers or auto_workers()
-    if worker is None and count > 1:
-        return _run_pool(settings, count, stop)
+    if worker is None:
+        size = PoolSize.for_data_dir(settings.ingest_workers if workers is None else workers, settings.data_dir,
+                                     auto_workers(), settings.mqtt_protocol)
+        if size.note:
+            click.echo(f"faultline ingest: {size.note}", err=True)
+        if size.count > 1:
+            return _run_pool(settings, size.count, stop)
     if worker is not None:
         stop_when_orphaned(stop)
     if worker is not None and ledger_fd is None:
@@ -61,6 +67,7 @@ def ingest(workers, worker, ledger_fd):
 
 def _run_pool(settings, count: int, stop: threading.Event) -> None:
     from faultline.wiring import ledger_keeper
+    from ingest.pool_size import remember_pool_size
     from ingest.workers import DEFAULT_GROUP, WorkerPool
 
     group = settings.mqtt_shared_group or DEFAULT_GROUP
@@ -69,6 +76,7 @@ def _run_pool(settings, count: int, stop: threading.Event) -> None:
     keeping = threading.Thread(target=keeper.run, args=(workers_done,), name="ledger", daemon=True)
     keeping.start()
     pool = WorkerPool(count, settings.mqtt_client_id, group, WORKER_COMMAND, keeper=keeper)
+    remember_pool_size(settings.data_dir, count)  # its sessions now exist: an automatic count keeps them read
     click.echo(f"faultline ingest: {count} workers on $share/{group}/{settings.mqtt_topic_prefix.rstrip('/')}/# "
                f"as {settings.mqtt_client_id}-1..{count}, one completeness ledger", err=True)
     try:

@@ -19,6 +19,7 @@ from influx.client import InfluxClient
 from faultline.wiring import ingest_service
 from ingest.batch import SpooledBatch
 from ingest.spool import Spool
+from ingest.workers import auto_workers
 from support.processes import IngestProcess
 from support.publishing import publish_all, telemetry_stream
 from support.waiting import wait_until
@@ -49,13 +50,22 @@ def env_for(stack, tmp_path, db: str, **extra) -> dict[str, str]:
             "FAULTLINE_DATA_DIR": str(tmp_path / "data"), **extra}
 
 
-@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
-def test_kill_9_mid_stream_loses_nothing_and_duplicates_add_no_points(stack, tmp_path, protocol):
+@pytest.mark.parametrize("protocol, args", [("5", ()), ("5", ("--workers", "0")), ("3.1.1", ()),
+                                            ("3.1.1", ("--workers", "0"))])
+def test_kill_9_mid_stream_loses_nothing_and_duplicates_add_no_points(stack, tmp_path, protocol, args):
+    """`faultline ingest` as a user starts it (one process), and with ``--workers 0``: over MQTT 5 a pool of one
+    worker per core, whose kill -9 leaves its workers to stop on their own; over MQTT 3.1.1 one process
+    (`ingest.pool_size`)."""
     n, devices = 50_000, 100
     db = stack.new_database("kill")
     env = env_for(stack, tmp_path, db, FAULTLINE_MQTT_PROTOCOL=protocol)
     client = InfluxClient(stack.influx_url, db)
-    ingest = IngestProcess(env, tmp_path / "ingest.log").start()
+    ingest = IngestProcess(env, tmp_path / "ingest.log", args=args).start()
+    auto = bool(args)
+    workers = auto_workers() if auto and protocol == "5" else 1
+    log = (tmp_path / "ingest.log").read_text()
+    assert (f"{workers} workers on $share/ingest/devices/#" in log) == (workers > 1), log[-2000:]
+    assert ("one process over MQTT 3.1.1" in log) == (auto and protocol == "3.1.1" and auto_workers() > 1), log
     try:
         publisher = in_background(publish_all, stack.mqtt_url, telemetry_stream(n, devices, int(time.time() * 1000) - 3_600_000))
         wait_until(lambda: stored(client) >= 10_000, 120, what="10,000 stored before the kill")
@@ -218,3 +228,51 @@ def test_sigterm_exits_0_and_the_session_keeps_queuing_while_down(stack, tmp_pat
         assert ingest.terminate() == 0
     finally:
         ingest.stop_if_running()
+
+
+def queued_for(url: str, client_id: str, topic: str | None, idle_s: float = 3.0) -> int:
+    """Connect a persistent MQTT 5 session (subscribing to `topic`, or, with None, only resuming it), count what
+    the broker sends until it is idle for `idle_s`, acknowledge it, disconnect."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    host, port = url.removeprefix("mqtt://").split(":")
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 0xFFFFFFFE
+    got = {"n": 0, "last": time.monotonic()}
+    subscribed = threading.Event()
+
+    def on_message(*_):
+        got["n"] += 1
+        got["last"] = time.monotonic()
+
+    client.on_message = on_message
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.connect(host, int(port), clean_start=False, properties=props)
+    client.loop_start()
+    if topic is not None:
+        client.subscribe(topic, qos=1)
+        assert subscribed.wait(20)
+    while time.monotonic() - got["last"] < idle_s:
+        time.sleep(0.1)
+    client.disconnect()
+    client.loop_stop()
+    return got["n"]
+
+
+def test_mosquitto_forgets_a_shared_subscription_over_its_restart(private_stack):
+    """Why `faultline ingest` runs one process by default (`ingest.pool_size`): Mosquitto 2.0.11 keeps a
+    persistent session's plain subscription over its own restart, but not a shared one, so what is published
+    after the restart and before the workers subscribe again reaches none of them. The day this fails, the
+    broker keeps shared subscriptions too, and the default can become one worker per core."""
+    url = private_stack.mqtt_url
+    assert queued_for(url, "plain", "devices/#", idle_s=0.5) == 0
+    assert queued_for(url, "member", "$share/g/devices/#", idle_s=0.5) == 0
+    publish_all(url, telemetry_stream(100, 10, 0))  # while both sessions are away: queued for both
+    private_stack.mosquitto.stop()  # graceful: persistence writes both sessions to disk
+    private_stack.mosquitto.start()
+    publish_all(url, telemetry_stream(100, 10, 10_000_000))  # after the restart, before they come back
+    assert queued_for(url, "plain", None) == 200
+    assert queued_for(url, "member", None) == 100  # the 100 published after the restart went nowhere

@@ -17,10 +17,12 @@ def test_two_processes_with_one_client_id_are_told_which_setting_to_change(env, 
     """Mosquitto 2.0 closes the older connection without reason 0x8E: the pattern gives it away."""
     env = {**env, "FAULTLINE_MQTT_PROTOCOL": protocol}
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
-    first = IngestProcess(env, logs[0]).start()
+    # One process each (--workers 1): the take-over of one client id by another process is the point here;
+    # a pool's workers would each carry their own id (<client id>-<i>).
+    first = IngestProcess(env, logs[0], args=("--workers", "1")).start()
     second = None
     try:
-        second = IngestProcess(env, logs[1]).start()
+        second = IngestProcess(env, logs[1], args=("--workers", "1")).start()
         said = "probably uses the same client id"
         # the one whose connections keep being taken says why and backs off to minutes; the other holds
         text = wait_until(lambda: next((p.read_text() for p in logs if said in p.read_text()), None), 60,
