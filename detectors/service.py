@@ -17,8 +17,11 @@ the pipeline, then acknowledged.
 How it scales: ``--shard i/n`` runs the device and telemetry detectors for
 the devices whose stable hash falls in shard ``i``; shard 0 also runs the
 cohort scan and the rules, which need every device's activity but cost only
-counting. Every shard reads the whole stream (decoding is cheap next to
-scoring), each with its own session (client id suffixed ``-i-of-n``).
+counting. Every shard receives the whole stream, each with its own session
+(client id suffixed ``-i-of-n``). A shard without the cohort scan needs
+nothing of other shards' devices: their messages are acknowledged unread (the
+topic names the device; `OtherShards`), so they cost it the MQTT receive and
+no decoding or detector work.
 
 State: restored from ``{data_dir}/detectors/state-i-of-n.pkl`` at start (or
 warmed up from InfluxDB history when there is none and warm-up is enabled),
@@ -33,10 +36,12 @@ import logging
 import queue
 import threading
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 from runtime.supervisor import Supervisor
+from detectors.fleet import shard_of
 from ingest.decode import DecodeError, DecodeLimits, decode_message
 
 log = logging.getLogger("faultline.detectors")
@@ -64,8 +69,10 @@ class DetectService:
         self.subscriber = subscriber_factory(settings.mqtt_url, self.client_id,
                                              f"{settings.mqtt_topic_prefix}/+/+", self.inbox.put)
         self.limits = limits
+        self.others = OtherShards(settings.mqtt_topic_prefix, i, n) if n > 1 and not self.config.cohort else None
         self.rejected = 0
         self.processed = 0
+        self.skipped = 0  # messages of other shards' devices, acknowledged unread
         self.supervisor = supervisor
         self._last_checkpoint = now()
         self._last_message = now()
@@ -80,6 +87,11 @@ class DetectService:
         self.subscriber.start()
 
     def handle(self, msg) -> bool:
+        if self.others is not None and self.others.skip(msg.topic):
+            self.skipped += 1
+            self._last_message = self.now()
+            self.subscriber.ack(msg.mid, msg.qos, msg.generation)
+            return True
         try:
             records = decode_message(msg.topic, msg.payload, msg.received_ms, prefix=self.settings.mqtt_topic_prefix,
                                      cohort_of=self.engine.cohort_of, limits=self.limits)
@@ -132,5 +144,33 @@ class DetectService:
         sink = self.pipeline.anomalies
         if sink is not None:
             sink.flush()
-        log.info("detectors stopped: %d messages, %d rejected, %d anomalies written",
-                 self.processed, self.rejected, sink.written if sink is not None else 0)
+        log.info("detectors stopped: %d messages, %d rejected, %d of other shards' devices acknowledged unread, "
+                 "%d anomalies written", self.processed, self.rejected, self.skipped,
+                 sink.written if sink is not None else 0)
+
+
+class OtherShards:
+    """Which messages belong to another shard's devices, from the topic alone (no payload decoding).
+
+    A topic that is not ``{prefix}/{device}/{kind}`` is never skipped: decoding
+    rejects it and counts it.
+
+    >>> others = OtherShards("devices", 0, 2)
+    >>> [others.skip(f"devices/px200-{k:04d}/telemetry") for k in range(1, 5)]
+    [True, False, True, False]
+    >>> others.skip("devices/px200-0001"), others.skip("elsewhere/px200-0001/logs")
+    (False, False)
+    """
+
+    def __init__(self, prefix: str, shard: int, shards: int, cache: int = 1 << 16):
+        self.head = prefix.rstrip("/") + "/"
+        self.shard = shard
+        self.shard_of = lru_cache(maxsize=cache)(lambda device: shard_of(device, shards))
+
+    def skip(self, topic: str) -> bool:
+        if not topic.startswith(self.head):
+            return False
+        slash = topic.find("/", len(self.head))
+        if slash <= len(self.head):
+            return False
+        return self.shard_of(topic[len(self.head):slash]) != self.shard

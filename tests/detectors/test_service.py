@@ -171,3 +171,56 @@ def test_faultline_detect_process_gets_what_was_queued_for_its_session(stack, se
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert (settings.data_dir / "detectors" / "state-0-of-1.pkl").exists()
+
+
+def test_shards_without_the_cohort_scan_leave_other_shards_devices_unread(stack, settings_env):
+    """Two shards on one stream: each detects only its devices, reads only their messages, acknowledges all."""
+    from detectors.fleet import shard_of
+
+    prefix = "shardtest"
+    settings = load_settings({**settings_env, "FAULTLINE_MQTT_TOPIC_PREFIX": prefix})
+    client = InfluxClient(settings.influx_url, settings.influx_db)
+    sent = messages(int(time.time() * 1000), prefix)
+    services, runners, stop = [], [], threading.Event()
+    for i in range(2):
+        service = detect_service(settings, EngineConfig(lateness_s=0, shard=(i, 2), cohort=False), client,
+                                 lambda *a: Subscriber(*a))
+        services.append(service)
+        runners.append(threading.Thread(target=service.run, args=(stop,), kwargs={"poll_s": 0.1}, daemon=True))
+        runners[-1].start()
+        assert service.subscriber.wait_connected(15)
+    publish.multiple([{"topic": t, "payload": p, "qos": q, "retain": r} for t, p, q, r in sent],
+                     hostname="127.0.0.1", port=stack.mqtt_port)
+    wait_for(lambda: all(s.processed + s.skipped == len(sent) for s in services))
+    owner = services[shard_of("p2", 2)]
+    rows = wait_for(lambda: [r for r in client.rows('SELECT * FROM "anomalies"') if r["observed"] == 8.0]
+                    and client.rows('SELECT * FROM "anomalies"'))
+    stop.set()
+    for runner in runners:
+        runner.join(15)
+        assert not runner.is_alive()
+    assert {(r["detector"], r["subject"]) for r in rows} == {("device_fault_rate", "p2")}
+    for i, service in enumerate(services):
+        mine = [t for t, *_ in sent if shard_of(t.split("/")[1], 2) == i]
+        assert service.processed == len(mine) and service.skipped == len(sent) - len(mine)
+        assert set(service.engine.devices) == {t.split("/")[1] for t in mine}
+        assert service.rejected == (1 if service is owner else 0)  # p2's broken message: decoded by its shard only
+
+
+def test_a_skipped_message_is_acknowledged_and_counts_as_traffic(stack, settings_env):
+    from detectors.fleet import shard_of
+    from ingest.mqtt import Incoming
+
+    settings = load_settings(settings_env)
+    clock = [1_767_225_600.0]
+    service = detect_service(settings, EngineConfig(shard=(0, 2), cohort=False), None, FakeSubscriber,
+                             now=lambda: clock[0])
+    other = next(f"pump{k}" for k in range(100) if shard_of(f"pump{k}", 2) == 1)
+    clock[0] += 10
+    assert service.handle(Incoming(f"devices/{other}/telemetry", b"not even json", 0, 7, 1, 0))
+    assert (service.subscriber.acked, service.skipped, service.rejected) == ([7], 1, 0)
+    assert service._last_message == clock[0]
+    cohort = detect_service(settings, EngineConfig(shard=(0, 2), cohort=True), None, FakeSubscriber)
+    assert cohort.others is None  # the cohort scan needs every device's messages
+    cohort.handle(Incoming(f"devices/{other}/telemetry", b"not even json", 0, 8, 1, 0))
+    assert (cohort.skipped, cohort.rejected) == (0, 1)
