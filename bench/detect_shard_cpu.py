@@ -1,6 +1,6 @@
 """CPU per message of one detector shard and of one ingest process, draining the same backlog.
 
-    .venv/bin/python -m bench.detect_shard_cpu [--n 40000] [--reps 3]
+    .venv/bin/python -m bench.detect_shard_cpu [--n 40000] [--reps 3] [--v311]
 
 Every detector shard reads and decodes the whole stream, so a shard's
 ceiling is 1e6 / (its CPU µs per message of the stream), whatever the shard
@@ -10,7 +10,9 @@ queued for each, then each process drains its copy alone (one after the
 other, order rotated per repetition): user+sys CPU from its ``subscribed``
 line until it is idle (less than 0.02 s of CPU in 2 s; ingest: until
 InfluxDB holds N) divided by N. CPU time, not wall time: on a shared machine
-it does not count waiting for a core. Prints JSON with medians.
+it does not count waiting for a core. ``--v311`` adds both shards again over
+MQTT 3.1.1 (``FAULTLINE_MQTT_PROTOCOL=3.1.1``, sessions of their own), in
+the same rotation. Prints JSON with medians.
 """
 
 from __future__ import annotations
@@ -49,13 +51,19 @@ def one_rep(services: Services, root: Path, n: int, order: list[str]) -> dict[st
     run_child(["rawsub", "--url", url, "--client-id", ingest_id, "--topic", "devices/#", "--register"])
     for i in range(2):
         run_child(["rawsub", "--url", url, "--client-id", f"{det_id}-{i}-of-2", "--topic", "devices/+/+", "--register"])
+        if any(name.endswith("3.1.1") for name in order):
+            run_child(["rawsub", "--url", url, "--client-id", f"{det_id}311-{i}-of-2", "--topic", "devices/+/+",
+                       "--register", "--v311"])
     run_child(["publish", "--url", url, "--n", str(n), "--devices", "1000",
                "--base-ms", str(int(time.time() * 1000) - n - 60_000), "--inflight", "1000"])
     out = {}
     for name in order:
-        env = faultline_env(services, db, root / tag, ingest_id, log_level="INFO", detector_mqtt_client_id=det_id)
-        argv = [FAULTLINE, "ingest"] if name == "ingest" else [FAULTLINE, "detect", "--shard", name[-3:], "--no-alerts"]
-        child = Child(argv, env, root / f"{tag}-{name[-3:].replace('/', '-')}.log").start()
+        v311 = name.endswith("3.1.1")
+        env = faultline_env(services, db, root / tag, ingest_id, log_level="INFO",
+                            detector_mqtt_client_id=det_id + ("311" if v311 else ""), mqtt_protocol="3.1.1" if v311 else "5")
+        shard = name.split()[1] if name != "ingest" else ""
+        argv = [FAULTLINE, "ingest"] if name == "ingest" else [FAULTLINE, "detect", "--shard", shard, "--no-alerts"]
+        child = Child(argv, env, root / f"{tag}-{name.replace('/', '-').replace(' ', '_')}.log").start()
         try:
             child.wait_for("subscribed to")
             cpu0 = cpu_s(child.pid) or 0.0
@@ -75,14 +83,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.detect_shard_cpu")
     parser.add_argument("--n", type=int, default=40_000)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--v311", action="store_true", help="also both shards over MQTT 3.1.1")
     a = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="faultline-shardcpu-"))
     services = Services(root / "stack").start()
-    names = ["ingest", "detect 0/2", "detect 1/2"]
+    names = ["ingest", "detect 0/2", "detect 1/2"] + (["detect 0/2 3.1.1", "detect 1/2 3.1.1"] if a.v311 else [])
     rounds = []
     try:
         for rep in range(a.reps):
-            order = names[rep % 3:] + names[:rep % 3]
+            order = names[rep % len(names):] + names[:rep % len(names)]
             rounds.append(one_rep(services, root, a.n, order))
             print(f"rep {rep + 1}: " + ", ".join(f"{k} {v:.1f} µs/msg" for k, v in rounds[-1].items()), file=sys.stderr)
     finally:

@@ -1,7 +1,7 @@
 """Where `faultline ingest` spends its time while draining a backlog (py-spy, sampling).
 
     .venv/bin/pip install py-spy      # a dev tool, not a dependency
-    .venv/bin/python -m bench.profile_ingest [--n 200000] [--rate 200]
+    .venv/bin/python -m bench.profile_ingest [--n 200000] [--rate 200] [--detect 1/2] [--protocol 3.1.1]
 
 Same setup as the drain benchmark (fresh broker, persistent session, N QoS 1
 telemetry messages from 1,000 devices queued, real InfluxDB); py-spy attaches
@@ -13,6 +13,9 @@ function. By default only samples of the thread holding the GIL are kept
 in ``Condition.wait`` or ``SimpleQueue.get`` would count as busy), and with
 the GIL, Python work is serial anyway, so the percentages are of the
 process's Python time. ``--all`` keeps every non-idle sample instead.
+``--detect i/n`` profiles ``faultline detect --shard i/n --no-alerts``
+draining the same backlog instead (until its process is idle);
+``--protocol 3.1.1`` runs either over MQTT 3.1.1.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from bench.ingest_drain import READY, _start_ingest
-from bench.services import Services, wait_count
+from bench.detect_shard_cpu import _until_idle
+from bench.ingest_drain import FAULTLINE, READY, _start_ingest
+from bench.services import Child, Services, faultline_env, wait_count
 from bench.traffic import run_child
 
 
@@ -63,6 +67,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--keep", type=Path, default=None, help="also save the folded stacks here")
     parser.add_argument("--all", action="store_true", help="every non-idle sample, not only GIL holders")
+    parser.add_argument("--detect", default="", help="i/n: profile faultline detect --shard i/n instead of ingest")
+    parser.add_argument("--protocol", default="5", choices=["5", "3.1.1"])
     a = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(__import__("sys").executable).parent / "py-spy")
     root = Path(tempfile.mkdtemp(prefix="faultline-profile-"))
@@ -70,16 +76,32 @@ def main() -> None:
     try:
         db, cid = services.new_database("profile"), f"fl-prof-{uuid.uuid4().hex[:6]}"
         url = services.mosquitto.url
-        run_child(["rawsub", "--url", url, "--client-id", cid, "--topic", "devices/#", "--register"])
+        v311 = ["--v311"] if a.protocol == "3.1.1" else []
+        if a.detect:
+            i, n = a.detect.split("/")
+            run_child(["rawsub", "--url", url, "--client-id", f"{cid}-{i}-of-{n}" if n != "1" else cid,
+                       "--topic", "devices/+/+", "--register", *v311])
+        else:
+            run_child(["rawsub", "--url", url, "--client-id", cid, "--topic", "devices/#", "--register", *v311])
         run_child(["publish", "--url", url, "--n", str(a.n), "--devices", "1000",
                    "--base-ms", str(int(time.time() * 1000) - a.n - 60_000)])
-        child = _start_ingest(services, db, root, cid, a.inflight, a.batch_size, "")
-        child.wait_for(READY)
+        if a.detect:
+            env = faultline_env(services, db, root, cid, log_level="INFO", detector_mqtt_client_id=cid,
+                                mqtt_protocol=a.protocol)
+            child = Child([FAULTLINE, "detect", "--shard", a.detect, "--no-alerts"], env, root / "detect.log").start()
+            child.wait_for("subscribed to")
+        else:
+            child = _start_ingest(services, db, root, cid, a.inflight, a.batch_size, "", protocol=a.protocol)
+            child.wait_for(READY)
         out = root / "folded.txt"
         rec = subprocess.Popen([spy, "record", "-p", str(child.pid), "-o", str(out), "-f", "raw", "-r", str(a.rate),
                                 "--threads", "--nolineno", *([] if a.all else ["--gil"])], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         t0 = time.time()
-        t_done, stored = wait_count(services, db, a.n, timeout=600)
+        if a.detect:
+            _until_idle(child.pid)
+            t_done, stored = time.time(), a.n
+        else:
+            t_done, stored = wait_count(services, db, a.n, timeout=600)
         rec.send_signal(signal.SIGINT)
         rec.wait(60)
         child.stop()

@@ -12,7 +12,10 @@ How it gets records: its own persistent MQTT session (client id
 of ingest. Each message is decoded by `ingest.decode.decode_message` (the
 same code and the same limits as ingest: payload size, clock skew, maximum
 age; rejected messages are counted here and dead-lettered by ingest), fed to
-the pipeline, then acknowledged.
+the pipeline, then acknowledged. Over MQTT 3.1.1 (``FAULTLINE_MQTT_PROTOCOL``,
+as ingest) a reconnect makes the broker send every retained message again;
+those replays (`Incoming.replayed`: the session had them already) are
+acknowledged and counted, not fed.
 
 How it scales: ``--shard i/n`` runs the device and telemetry detectors for
 the devices whose stable hash falls in shard ``i``; shard 0 also runs the
@@ -73,6 +76,7 @@ class DetectService:
         self.rejected = 0
         self.processed = 0
         self.skipped = 0  # messages of other shards' devices, acknowledged unread
+        self.replayed = 0  # retained messages sent again on a reconnect (MQTT 3.1.1), acknowledged unread
         self.supervisor = supervisor
         self._last_checkpoint = now()
         self._last_message = now()
@@ -87,8 +91,11 @@ class DetectService:
         self.subscriber.start()
 
     def handle(self, msg) -> bool:
-        if self.others is not None and self.others.skip(msg.topic):
-            self.skipped += 1
+        if msg.replayed or (self.others is not None and self.others.skip(msg.topic)):
+            if msg.replayed:
+                self.replayed += 1
+            else:
+                self.skipped += 1
             self._last_message = self.now()
             self.subscriber.ack(msg.mid, msg.qos, msg.generation)
             return True
@@ -144,9 +151,9 @@ class DetectService:
         sink = self.pipeline.anomalies
         if sink is not None:
             sink.flush()
-        log.info("detectors stopped: %d messages, %d rejected, %d of other shards' devices acknowledged unread, "
-                 "%d anomalies written", self.processed, self.rejected, self.skipped,
-                 sink.written if sink is not None else 0)
+        log.info("detectors stopped: %d messages, %d rejected, %d of other shards' devices and %d retained replays "
+                 "acknowledged unread, %d anomalies written", self.processed, self.rejected, self.skipped,
+                 self.replayed, sink.written if sink is not None else 0)
 
 
 class OtherShards:

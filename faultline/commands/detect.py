@@ -58,7 +58,7 @@ def detect(shard: str, cohort: bool | None, alerts: bool):
         return Subscriber(url, client_id, topic_filter, on_message, keepalive=settings.mqtt_keepalive_s,
                           receive_maximum=settings.mqtt_max_inflight, max_packet_size=settings.mqtt_max_packet_bytes,
                           client_id_option="FAULTLINE_DETECTOR_MQTT_CLIENT_ID", on_taken_over=stop.set,
-                          ca_file=settings.mqtt_ca_file)
+                          ca_file=settings.mqtt_ca_file, protocol=settings.mqtt_protocol)
 
     supervisor = Supervisor("faultline detect")
     pipeline = wiring.pipeline(settings, client, detector_config=config, alerts=alerts, guard=supervisor.guard)

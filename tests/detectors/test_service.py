@@ -175,9 +175,11 @@ def test_faultline_detect_process_gets_what_was_queued_for_its_session(stack, se
 
 def test_shards_without_the_cohort_scan_leave_other_shards_devices_unread(stack, settings_env):
     """Two shards on one stream: each detects only its devices, reads only their messages, acknowledges all."""
+    import uuid
+
     from detectors.fleet import shard_of
 
-    prefix = "shardtest"
+    prefix = f"shard{uuid.uuid4().hex[:6]}"  # retained meta of its own on the shared broker
     settings = load_settings({**settings_env, "FAULTLINE_MQTT_TOPIC_PREFIX": prefix})
     client = InfluxClient(settings.influx_url, settings.influx_db)
     sent = messages(int(time.time() * 1000), prefix)
@@ -224,3 +226,40 @@ def test_a_skipped_message_is_acknowledged_and_counts_as_traffic(stack, settings
     assert cohort.others is None  # the cohort scan needs every device's messages
     cohort.handle(Incoming(f"devices/{other}/telemetry", b"not even json", 0, 8, 1, 0))
     assert (cohort.skipped, cohort.rejected) == (0, 1)
+
+
+def test_detect_over_mqtt_311_detects_and_leaves_retained_replays_unread(stack, settings_env):
+    """MQTT 3.1.1 sends every retained message again on a reconnect: the second run acknowledges them unread."""
+    import uuid
+
+    prefix = f"d311{uuid.uuid4().hex[:6]}"
+    settings = load_settings({**settings_env, "FAULTLINE_MQTT_TOPIC_PREFIX": prefix, "FAULTLINE_MQTT_PROTOCOL": "3.1.1",
+                              "FAULTLINE_DETECTOR_MQTT_CLIENT_ID": f"det311-{uuid.uuid4().hex[:6]}"})
+    client = InfluxClient(settings.influx_url, settings.influx_db)
+    sent = messages(int(time.time() * 1000), prefix)
+    retained = sum(1 for *_, r in sent if r)
+
+    def run_once(until):
+        service = detect_service(settings, EngineConfig(lateness_s=0), client,
+                                 lambda *a: Subscriber(*a, protocol=settings.mqtt_protocol))
+        stop = threading.Event()
+        runner = threading.Thread(target=service.run, args=(stop,), kwargs={"poll_s": 0.1}, daemon=True)
+        runner.start()
+        assert service.subscriber.wait_connected(15)
+        until(service)
+        stop.set()
+        runner.join(15)
+        assert not runner.is_alive()
+        return service
+
+    def first(service):
+        publish.multiple([{"topic": t, "payload": p, "qos": q, "retain": r} for t, p, q, r in sent],
+                         hostname="127.0.0.1", port=stack.mqtt_port)
+        wait_for(lambda: service.processed == len(sent))
+
+    one = run_once(first)
+    assert (one.replayed, one.rejected) == (0, 1)
+    rows = [r for r in client.rows('SELECT * FROM "anomalies"') if r["subject"] == "p2"]
+    assert rows and rows[0]["detector"] == "device_fault_rate"
+    two = run_once(lambda service: wait_for(lambda: service.replayed == retained))
+    assert two.processed == 0  # the session had every retained meta: nothing fed twice
