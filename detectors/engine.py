@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from pathlib import Path
 
 from detectors import bounds, checkpoint
@@ -117,6 +118,7 @@ class DetectorEngine:
         self.rate_proto = DeviceFaultRate()
         self.telemetry_protos: dict[str, list] = {}  # model -> pooled statistics (see _model_stats)
         self.late = LateRecords()  # records older than every open window (not evaluated)
+        self._shard_of = lru_cache(maxsize=1 << 16)(partial(shard_of, shards=config.shard[1]))  # up to 3 calls a record
 
     # -- public API ---------------------------------------------------------------
     def process(self, record) -> list[Anomaly]:
@@ -260,7 +262,7 @@ class DetectorEngine:
     # -- internals ----------------------------------------------------------------
     def _mine(self, device: str) -> bool:
         i, n = self.config.shard
-        return n <= 1 or shard_of(device, n) == i
+        return n <= 1 or self._shard_of(device) == i
 
     def _state(self, device: str, ts_ms: int, cohort: Cohort | None = None) -> DeviceState:
         st = self.devices.get(device)
@@ -340,7 +342,6 @@ class DetectorEngine:
             if self._mine(device):
                 out += self._device_rate(device, st, faults, code, prior, end_ms)
         if self.config.cohort:
-            long_run = {cell: (v[2], v[1]) for cell, v in self.cell_rate.items()}
             out += self._cohorts(w, end_ms)
             out += evaluate_rules(self.config.rules, self.devices, end_ms)
         return out
