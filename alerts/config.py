@@ -17,7 +17,11 @@ class AlertConfig:
       missed `clear_windows` steps (a detector's step is learnt from the event
       times of consecutive anomalies, else the anomaly's ``window_s``) and,
       for a cohort finding, never before a whole evidence window (its
-      ``window_s``) has passed without one;
+      ``window_s``) has passed without one, and for a cohort fault-rate
+      finding never before `cohort_hold_s` (24 h: the longest horizon of the
+      devices-with-a-fault test, over which the faults that raised it still
+      count, so a 6 h finding that fades before the 24 h test confirms it
+      stays one alert);
     - its condition turns *off* after `clear_windows` silent steps and *on*
       again at the next anomaly; it is *flapping* when it changed
       `flap_start_changes` times within `flap_window_s` (at least 20 steps),
@@ -36,6 +40,7 @@ class AlertConfig:
     flap_start_changes: int = 6
     flap_stop_changes: int = 2
     repeat_interval_s: float = 900.0
+    cohort_hold_s: float = 86400.0
 
     def __post_init__(self) -> None:
         if self.min_count < 1:
@@ -45,7 +50,8 @@ class AlertConfig:
         if self.flap_stop_changes >= self.flap_start_changes:
             raise ValueError(f"flap_stop_changes ({self.flap_stop_changes}, FAULTLINE_ALERT_FLAP_STOP_CHANGES) must be "
                              f"below flap_start_changes ({self.flap_start_changes})")
-        if min(self.pending_s, self.resolve_after_s, self.flap_window_s, self.repeat_interval_s) < 0:
+        if min(self.pending_s, self.resolve_after_s, self.flap_window_s, self.repeat_interval_s,
+               self.cohort_hold_s) < 0:
             raise ValueError("alert durations must not be negative")
 
     @classmethod

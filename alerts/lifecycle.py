@@ -24,6 +24,7 @@ from alerts.severity import higher, severity_for
 from detectors.anomaly import Anomaly
 
 FIRED, RESOLVED, DROPPED, FLAPPING, SEVERITY = "fired", "resolved", "dropped", "flapping", "severity"
+COHORT_FAULT_RATE = "cohort_fault_rate"  # the detector whose findings hold for `AlertConfig.cohort_hold_s`
 LIVE = ("pending", "firing")
 
 
@@ -151,11 +152,16 @@ def quiet_to_resolve_ms(rec: AlertRecord, gap_ms: int, cfg: AlertConfig) -> int:
     while the excess is still inside the horizon; resolving on such a dip made
     one incident a ticket that resolved and reopened as a "recurrence".
     Connectivity site reports carry their check step as window, so they still
-    resolve soon after the devices are back.
+    resolve soon after the devices are back. A cohort fault-rate finding
+    also holds for ``cohort_hold_s``: found on the 6 h horizon, its excess
+    can dip under the threshold there hours before the 24 h horizon, which
+    still counts the same faults, confirms it.
     """
     quiet = max(cfg.resolve_after_ms, gap_ms)
     if rec.anomaly.scope == "cohort":
         quiet = max(quiet, round(rec.anomaly.window_s * 1000))
+        if rec.anomaly.detector == COHORT_FAULT_RATE:
+            quiet = max(quiet, round(cfg.cohort_hold_s * 1000))
     return quiet
 
 

@@ -18,7 +18,7 @@ def every_10s(anomalies, start, stop):
 
 
 def config():
-    return AlertConfig(min_count=2, pending_s=20.0, resolve_after_s=120.0)
+    return AlertConfig(min_count=2, pending_s=20.0, resolve_after_s=120.0, cohort_hold_s=0.0)  # cohort resolves too
 
 
 def test_transitions_read_back_from_influxdb(stack, influx_db, engine, clock, make_anomaly, drive):

@@ -136,8 +136,8 @@ def test_an_hourly_detector_is_not_resolved_between_its_windows(make_manager, ma
 def test_a_cohort_finding_resolves_only_after_its_whole_evidence_window(make_manager, make_anomaly, drive, clock):
     """A cohort score over a 6 h horizon that dips under its threshold between looks is one incident:
     the alert stays firing until 6 h passed without a finding, while a device alert with the same
-    cadence resolves after the quiet period."""
-    manager = make_manager(resolve_after_s=300.0)
+    cadence resolves after the quiet period (the 24 h hold of cohort fault-rate findings is the next test's)."""
+    manager = make_manager(resolve_after_s=300.0, cohort_hold_s=0.0)
     cohort = lambda: make_anomaly(scope="cohort", subject="firmware=2.1.0", window_s=6 * 3600.0,  # noqa: E731
                                   ts_ms=clock.ms)
     device = lambda: make_anomaly(window_s=300.0, ts_ms=clock.ms)  # noqa: E731
@@ -147,6 +147,30 @@ def test_a_cohort_finding_resolves_only_after_its_whole_evidence_window(make_man
     assert manager.get(cohort().key).state == "firing"
     out = drive(manager, 5 * 3600 + 60, 7 * 3600, step=60)
     assert [(x.scope, x.state, x.ends_at_ms) for x in out] == [("cohort", "resolved", clock.at(1500 + 6 * 3600).ms)]
+
+
+def test_a_cohort_fault_rate_finding_that_fades_before_the_24h_test_confirms_it_stays_one_alert(
+        make_manager, make_anomaly, drive, clock):
+    """Found on the 6 h horizon, gone from it for 11 h, confirmed on the 24 h horizon: one alert, never resolved
+    between, which resolves 24 h after its last finding; a site connectivity report still resolves on its window."""
+    manager = make_manager(resolve_after_s=300.0)  # the default hold: 24 h
+    fw = lambda h: make_anomaly(scope="cohort", subject="firmware=2.1.0", window_s=h * 3600.0,  # noqa: E731
+                                ts_ms=clock.ms)
+    site = lambda: make_anomaly(scope="cohort", subject="site=sh-03", detector="connectivity",  # noqa: E731
+                                window_s=300.0, ts_ms=clock.ms, code="OFFLINE")
+    early = lambda t: (([fw(6)] if t in (3600, 7200) else [])  # noqa: E731
+                       + ([site()] if 3600 <= t <= 4200 else []))
+    out = drive(manager, 0, 13 * 3600, early, step=60)
+    assert sorted((x.subject, x.state) for x in out) == [("firmware=2.1.0", "firing"), ("site=sh-03", "firing"),
+                                                         ("site=sh-03", "resolved")]
+    started = next(x.starts_at_ms for x in out if x.subject == "firmware=2.1.0")
+    late = lambda t: [fw(24)] if t in (14 * 3600, 15 * 3600) else []  # noqa: E731
+    out = drive(manager, 13 * 3600 + 60, 15 * 3600 + 24 * 3600 + 600, late, step=60)
+    mine = [x for x in out if x.subject == "firmware=2.1.0"]
+    assert {x.starts_at_ms for x in mine} == {started}  # the same episode throughout: never fired anew
+    assert [(x.state, x.ends_at_ms) for x in mine if x.state == "resolved"] == [
+        ("resolved", clock.at(15 * 3600 + 24 * 3600).ms)]
+    assert manager.get(fw(24).key).count == 4
 
 
 def test_an_hourly_detector_flapping_is_seen_over_hours(make_manager, make_anomaly, drive, clock):

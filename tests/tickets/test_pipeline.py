@@ -31,7 +31,7 @@ def _anomaly(scope: str, subject: str, ts_ms: int) -> Anomaly:
 def test_alert_manager_output_drives_the_tickets(sqlite_engine, stack, influx_db):
     clock = Clock(1_767_225_600_000)
     client = InfluxClient(stack.influx_url, influx_db)
-    manager = AlertManager(AlertConfig(min_count=2, pending_s=20, resolve_after_s=60),
+    manager = AlertManager(AlertConfig(min_count=2, pending_s=20, resolve_after_s=60, cohort_hold_s=0),
                            SqlAlertStore(sqlite_engine), InfluxEventWriter(client), now=clock)
     tickets = TicketService(sqlite_engine, None, None, None, now=clock)
     applied = []
