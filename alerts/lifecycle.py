@@ -124,6 +124,8 @@ def advance(rec: AlertRecord, now_ms: int, cfg: AlertConfig) -> tuple[AlertRecor
     reasons: set[str] = set()
     step = step_ms(rec.cadence_ms, rec.anomaly.window_s)
     gap = clear_gap_ms(step, cfg.clear_windows, cfg.resolve_after_ms)
+    if rec.state == "firing" and _held(rec):  # its dips are not off/on changes either: no flapping from them
+        gap = max(gap, round(cfg.cohort_hold_s * 1000))
     if rec.raw_on and rec.state in LIVE and now_ms - rec.last_seen_ms >= gap:
         rec = replace(rec, raw_on=False, changes=rec.changes + (rec.last_seen_ms + gap,))
     changes = recent(rec.changes, now_ms, flap_window_ms(cfg.flap_window_ms, step))
@@ -152,17 +154,23 @@ def quiet_to_resolve_ms(rec: AlertRecord, gap_ms: int, cfg: AlertConfig) -> int:
     while the excess is still inside the horizon; resolving on such a dip made
     one incident a ticket that resolved and reopened as a "recurrence".
     Connectivity site reports carry their check step as window, so they still
-    resolve soon after the devices are back. A cohort fault-rate finding
-    also holds for ``cohort_hold_s``: found on the 6 h horizon, its excess
-    can dip under the threshold there hours before the 24 h horizon, which
-    still counts the same faults, confirms it.
+    resolve soon after the devices are back. A firing cohort fault-rate
+    finding also holds for ``cohort_hold_s``: found on the 6 h horizon, its
+    excess can dip under the threshold there hours before the 24 h horizon,
+    which still counts the same faults, confirms it; such dips do not turn
+    its condition off either (`advance`), so they never make it flapping.
     """
     quiet = max(cfg.resolve_after_ms, gap_ms)
     if rec.anomaly.scope == "cohort":
         quiet = max(quiet, round(rec.anomaly.window_s * 1000))
-        if rec.anomaly.detector == COHORT_FAULT_RATE:
+        if _held(rec):
             quiet = max(quiet, round(cfg.cohort_hold_s * 1000))
     return quiet
+
+
+def _held(rec: AlertRecord) -> bool:
+    """A cohort fault-rate finding: firing, it holds for `AlertConfig.cohort_hold_s`."""
+    return rec.anomaly.scope == "cohort" and rec.anomaly.detector == COHORT_FAULT_RATE
 
 
 def ready(rec: AlertRecord, now_ms: int, cfg: AlertConfig) -> bool:

@@ -171,6 +171,22 @@ def test_a_cohort_fault_rate_finding_that_fades_before_the_24h_test_confirms_it_
     assert [(x.state, x.ends_at_ms) for x in mine if x.state == "resolved"] == [
         ("resolved", clock.at(15 * 3600 + 24 * 3600).ms)]
     assert manager.get(fw(24).key).count == 4
+    assert not any(x.flapping for x in mine)  # hours between findings are dips, not on/off changes
+
+
+def test_a_firing_cohort_fault_rate_alert_with_hourly_dips_is_not_flapping(make_manager, make_anomaly, drive, clock):
+    """Two hourly findings, three silent looks, again, for a day (a score hovering at its threshold): one alert,
+    never flapping.
+    A single finding does not fire: the hold starts only once the alert fires."""
+    manager = make_manager(resolve_after_s=300.0)
+    fw = lambda: make_anomaly(scope="cohort", subject="firmware=2.1.0", window_s=6 * 3600.0,  # noqa: E731
+                              ts_ms=clock.ms)
+    lone = lambda t: [make_anomaly(scope="cohort", subject="site=sh-09", window_s=6 * 3600.0,  # noqa: E731
+                                   ts_ms=clock.ms)] if t == 600 else []
+    every_other = lambda t: ([fw()] if t % 14400 in (0, 3600) and t < 24 * 3600 else []) + lone(t)  # noqa: E731
+    out = drive(manager, 0, 30 * 3600, every_other, step=60)
+    assert {(x.subject, x.state) for x in out} == {("firmware=2.1.0", "firing")}  # the lone one never fired
+    assert not manager.get(fw().key).flapping and manager.get(fw().key).state == "firing"
 
 
 def test_an_hourly_detector_flapping_is_seen_over_hours(make_manager, make_anomaly, drive, clock):
