@@ -21,10 +21,9 @@ from alerts.alert import Alert
 from alerts.config import AlertConfig
 from alerts.flapping import clear_gap_ms, flap_window_ms, is_flapping, recent, step_ms
 from alerts.severity import higher, severity_for
-from detectors.anomaly import Anomaly
+from detectors.anomaly import COHORT_FAULT_RATE, Anomaly
 
 FIRED, RESOLVED, DROPPED, FLAPPING, SEVERITY = "fired", "resolved", "dropped", "flapping", "severity"
-COHORT_FAULT_RATE = "cohort_fault_rate"  # the detector whose findings hold for `AlertConfig.cohort_hold_s`
 LIVE = ("pending", "firing")
 
 
@@ -163,8 +162,8 @@ def quiet_to_resolve_ms(rec: AlertRecord, gap_ms: int, cfg: AlertConfig) -> int:
     quiet = max(cfg.resolve_after_ms, gap_ms)
     if rec.anomaly.scope == "cohort":
         quiet = max(quiet, round(rec.anomaly.window_s * 1000))
-        if _held(rec):
-            quiet = max(quiet, round(cfg.cohort_hold_s * 1000))
+    if _held(rec):
+        quiet = max(quiet, round(cfg.cohort_hold_s * 1000))
     return quiet
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 SCOPES = ("device", "cohort")
 EMISSIONS = ("repeat", "episode")
 
+COHORT_FAULT_RATE = "cohort_fault_rate"  # the cohort scan's detector name (alerts hold its findings longer)
+
 
 @dataclass(frozen=True, slots=True)
 class Anomaly:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from detectors.anomaly import Anomaly
+from detectors.anomaly import COHORT_FAULT_RATE, Anomaly
 from detectors.attribution import label, shared_key
 from detectors.cohort_pooled import PooledFinding
 from detectors.cohort_rate import CohortFinding
 from detectors.fleet import DeviceState
 
-DETECTOR = "cohort_fault_rate"
+DETECTOR = COHORT_FAULT_RATE
 
 
 def _anomaly(devices: Mapping[str, DeviceState], affected: list[str], f, end_ms: int, window_ms: int,

@@ -128,9 +128,9 @@ class DetectorEngine:
             if self._state(record.device, record.ts_ms).move(cell, record.ts_ms):
                 self.moved[record.device] = record.ts_ms
             return []
-        if kind is DeviceStatus and self._mine(record.device):
+        if kind is DeviceStatus and self.owns(record.device):
             self.connectivity.status(record.device, record.ts_ms, record.online)
-        elif kind is Telemetry and self._mine(record.device):
+        elif kind is Telemetry and self.owns(record.device):
             self.connectivity.seen(record.device, record.ts_ms)  # before a look: the device is not silent
         if kind is DeviceStatus and not record.online:
             return []
@@ -162,7 +162,7 @@ class DetectorEngine:
             if record.level in FAULT_LEVELS:
                 st.count(w, False, record.code, ts)
                 self.faulting.add(record.device)
-        elif kind is Telemetry and self._mine(record.device):
+        elif kind is Telemetry and self.owns(record.device):
             anomaly = self._telemetry(st, record)
             if anomaly:
                 out.append(anomaly)
@@ -195,7 +195,7 @@ class DetectorEngine:
             if st is None or not st.pending:
                 self.faulting.discard(device)
                 continue
-            if not self._mine(device):
+            if not self.owns(device):
                 continue
             now_count, before = open_counts(st, self.next_window, w)
             if now_count + sum(before) and st.rate is not None:
@@ -260,7 +260,8 @@ class DetectorEngine:
         return checkpoint.load(self, Path(path))
 
     # -- internals ----------------------------------------------------------------
-    def _mine(self, device: str) -> bool:
+    def owns(self, device: str) -> bool:
+        """Whether this shard runs the device and telemetry detectors of ``device``."""
         i, n = self.config.shard
         return n <= 1 or self._shard_of(device) == i
 
@@ -339,7 +340,7 @@ class DetectorEngine:
             st = self.devices[device]
             faults, code = st.close(w)
             prior = self._learn_cell(st.cell, faults)
-            if self._mine(device):
+            if self.owns(device):
                 out += self._device_rate(device, st, faults, code, prior, end_ms)
         if self.config.cohort:
             out += self._cohorts(w, end_ms)

@@ -39,12 +39,10 @@ import logging
 import queue
 import threading
 import time
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 from runtime.supervisor import Supervisor
-from detectors.fleet import shard_of
 from ingest.decode import DecodeError, DecodeLimits, decode_message
 
 log = logging.getLogger("faultline.detectors")
@@ -72,7 +70,7 @@ class DetectService:
         self.subscriber = subscriber_factory(settings.mqtt_url, self.client_id,
                                              f"{settings.mqtt_topic_prefix}/+/+", self.inbox.put)
         self.limits = limits
-        self.others = OtherShards(settings.mqtt_topic_prefix, i, n) if n > 1 and not self.config.cohort else None
+        self.others = OtherShards(settings.mqtt_topic_prefix, self.engine.owns) if n > 1 and not self.config.cohort else None
         self.rejected = 0
         self.processed = 0
         self.skipped = 0  # messages of other shards' devices, acknowledged unread
@@ -91,14 +89,12 @@ class DetectService:
         self.subscriber.start()
 
     def handle(self, msg) -> bool:
-        if msg.replayed or (self.others is not None and self.others.skip(msg.topic)):
-            if msg.replayed:
-                self.replayed += 1
-            else:
-                self.skipped += 1
-            self._last_message = self.now()
-            self.subscriber.ack(msg.mid, msg.qos, msg.generation)
-            return True
+        if msg.replayed:
+            self.replayed += 1
+            return self._ack_unread(msg)
+        if self.others is not None and self.others.skip(msg.topic):
+            self.skipped += 1
+            return self._ack_unread(msg)
         try:
             records = decode_message(msg.topic, msg.payload, msg.received_ms, prefix=self.settings.mqtt_topic_prefix,
                                      cohort_of=self.engine.cohort_of, limits=self.limits)
@@ -107,6 +103,11 @@ class DetectService:
             records = []
         self.pipeline.feed(records)
         self.processed += 1
+        self._last_message = self.now()
+        self.subscriber.ack(msg.mid, msg.qos, msg.generation)
+        return True
+
+    def _ack_unread(self, msg) -> bool:
         self._last_message = self.now()
         self.subscriber.ack(msg.mid, msg.qos, msg.generation)
         return True
@@ -159,20 +160,20 @@ class DetectService:
 class OtherShards:
     """Which messages belong to another shard's devices, from the topic alone (no payload decoding).
 
-    A topic that is not ``{prefix}/{device}/{kind}`` is never skipped: decoding
+    ``owns(device)`` is the shard's own rule (`DetectorEngine.owns`). A topic
+    that is not ``{prefix}/{device}/{kind}`` is never skipped: decoding
     rejects it and counts it.
 
-    >>> others = OtherShards("devices", 0, 2)
+    >>> others = OtherShards("devices", lambda device: device.endswith(("2", "4")))
     >>> [others.skip(f"devices/px200-{k:04d}/telemetry") for k in range(1, 5)]
     [True, False, True, False]
     >>> others.skip("devices/px200-0001"), others.skip("elsewhere/px200-0001/logs")
     (False, False)
     """
 
-    def __init__(self, prefix: str, shard: int, shards: int, cache: int = 1 << 16):
+    def __init__(self, prefix: str, owns: Callable[[str], bool]):
         self.head = prefix.rstrip("/") + "/"
-        self.shard = shard
-        self.shard_of = lru_cache(maxsize=cache)(lambda device: shard_of(device, shards))
+        self.owns = owns
 
     def skip(self, topic: str) -> bool:
         if not topic.startswith(self.head):
@@ -180,4 +181,4 @@ class OtherShards:
         slash = topic.find("/", len(self.head))
         if slash <= len(self.head):
             return False
-        return self.shard_of(topic[len(self.head):slash]) != self.shard
+        return not self.owns(topic[len(self.head):slash])
