@@ -12,12 +12,8 @@ from api.keys import ROLES, KeyStore, UnknownApiKey
 from faultline.cli import command_engine, command_settings, format_option
 
 
-def _settings():
-    return command_settings()
-
-
 def _store(create: bool = False) -> KeyStore:
-    return KeyStore(command_engine(_settings(), create=create))
+    return KeyStore(command_engine(command_settings(), create=create))
 
 
 @click.group()
@@ -82,7 +78,7 @@ def api(host: str | None, port: int | None, workers: int):
     from api.serve import ApiPortError, listen_socket
     from faultline.process import configure_logging
 
-    settings = _settings()
+    settings = command_settings()
     configure_logging(settings.log_level)
     bind_host = host or settings.api_host
     bind_port = settings.api_port if port is None else port

@@ -8,14 +8,13 @@ import sys
 import click
 
 from api.keys import ROLES
-from faultline.cli import command_engine, format_option
-from faultline.commands.api import _settings
+from faultline.cli import command_engine, command_settings, format_option
 
 
 def _store(create: bool = False):
     from api.users import UserStore
 
-    return UserStore(command_engine(_settings(), create=create))
+    return UserStore(command_engine(command_settings(), create=create))
 
 
 @click.group()

@@ -88,7 +88,7 @@ def benchmark_rows() -> list[str]:
     from detectors.eval_skab import evaluate_skab
 
     rows = ["| data set | files, rows | result with the shipped defaults | published reference |", "|---|---|---|---|"]
-    skab = Path(os.environ.get("SKAB_DIR", "")) if os.environ.get("SKAB_DIR") else None
+    skab = Path(os.environ["SKAB_DIR"]) if os.environ.get("SKAB_DIR") else None
     if skab is not None and (skab / "valve1").is_dir():
         r = evaluate_skab(skab)
         p = r.point
