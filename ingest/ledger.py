@@ -21,7 +21,10 @@ Rules (documented in the README):
   readings in the other order), a ``seq`` of 0 or 1 that arrived at most
   ``reorder_ms`` after the one that set the last ``seq`` is a late arrival,
   not a reset: no device restarts that fast, and a device's first two
-  readings counted in the other order open no gap that stays.
+  readings counted in the other order open no gap that stays. Likewise a
+  ``seq`` below the first one a new stream counted, arriving within
+  ``reorder_ms``, is late, not a duplicate: the ledger never saw it (the
+  seqs between the two are a gap, as in order).
 
 Streams live in SQL; memory holds the ones in use (`evict_idle` drops the
 others, and they are read back when their device speaks again).
@@ -39,6 +42,8 @@ others, and they are read back when their device speaks again).
 >>> pool = Ledger(reorder_ms=100)
 >>> [pool.observe("d1", "telemetry", seq, ms) for seq, ms in ((2, 10), (3, 11), (1, 12), (1, 500))]
 ['next', 'next', 'late', 'reset']
+>>> [pool.observe("d2", "telemetry", seq, ms) for seq, ms in ((7, 10), (5, 11), (6, 12), (5, 13))]
+['next', 'late', 'late', 'duplicate']
 """
 
 from __future__ import annotations
@@ -94,6 +99,7 @@ class Stream:
     gaps_total: int = 0
     missing: list[list[int]] = field(default_factory=list)  # [from, to, opened_ms, reported]
     last_ms: int = 0  # when the last seq arrived (not saved: 0 after a load)
+    first_seq: int | None = None  # the lowest seq counted since the stream was new (not saved: None after a load)
 
     def view(self) -> "Stream":
         return Stream(self.device, self.topic, self.last_seq, self.received, self.duplicates, self.late,
@@ -128,7 +134,10 @@ class Ledger:
         self._dirty.add(key)
         stream.received = min(stream.received + 1, BIG)
         last = stream.last_seq
-        if last is None or seq == last + 1:
+        if last is None:
+            stream.last_seq, stream.last_ms, stream.first_seq = seq, now_ms, seq
+            return "next"
+        if seq == last + 1:
             stream.last_seq, stream.last_ms = seq, now_ms
             return "next"
         if last + 1 < seq <= last + self.reset_jump:
@@ -142,7 +151,8 @@ class Ledger:
             stream.last_seq, stream.last_ms = seq, now_ms
             stream.missing.clear()
             return "reset"
-        if self._fill(stream, seq) or (seq <= 1 < last and overtaken):
+        if self._fill(stream, seq) or self._before_first(stream, seq, overtaken, now_ms) or (seq <= 1 < last
+                                                                                              and overtaken):
             stream.late = min(stream.late + 1, BIG)
             return "late"
         stream.duplicates = min(stream.duplicates + 1, BIG)
@@ -153,6 +163,21 @@ class Ledger:
         stream.missing.append([lo, hi, now_ms, False])
         if len(stream.missing) > MAX_OPEN_RANGES:
             stream.missing.pop(0)
+
+    def _before_first(self, stream: Stream, seq: int, overtaken: bool, now_ms: int) -> bool:
+        """A new stream's reading that a later one overtook: below every seq counted, so never a duplicate.
+
+        Counted as if it had come first: the seqs between it and the first
+        one counted are a gap (as they would have been in order).
+        """
+        first = stream.first_seq
+        if not overtaken or first is None or seq >= first:
+            return False
+        if seq + 1 < first:
+            self._open_gap(stream, seq + 1, first - 1, now_ms)
+            self._open.add((stream.device, stream.topic))
+        stream.first_seq = seq
+        return True
 
     @staticmethod
     def _fill(stream: Stream, seq: int) -> bool:

@@ -105,3 +105,26 @@ def test_saved_streams_are_read_back_after_eviction(tmp_path):
     assert again.observe("d1", "telemetry", 3, 0) == "late"
     assert again.entries()[0].missing == [[4, 4]]
     engine.dispose()
+
+
+def test_a_new_streams_readings_overtaken_by_a_later_one_are_late_not_duplicates():
+    """Two workers: a device's seqs 2 and 3 stamped after its seq 4 (the stream's first reading counted)."""
+    pool = Ledger(grace_ms=0, reorder_ms=1_000)
+    verdicts = [pool.observe("d", "telemetry", seq, ms) for seq, ms in ((4, 10), (2, 11), (3, 12), (5, 13), (3, 14))]
+    assert verdicts == ["next", "late", "late", "next", "duplicate"]
+    [entry] = pool.entries()
+    assert (entry.received - entry.duplicates, entry.missing, entry.late) == (4, [], 2)
+
+
+def test_below_the_first_seq_leaves_a_gap_for_what_never_came():
+    pool = Ledger(grace_ms=0, reorder_ms=1_000)
+    [pool.observe("d", "telemetry", seq, ms) for seq, ms in ((9, 10), (5, 11))]
+    assert pool.entries()[0].missing == [[6, 8]]  # as if 5 had come first
+    assert pool.confirmed_gaps(100) == [Gap("d", "telemetry", 6, 8, 11)]
+
+
+def test_below_the_first_seq_is_a_duplicate_without_reordering_or_after_the_allowance():
+    one = Ledger()
+    assert [one.observe("d", "telemetry", seq, ms) for seq, ms in ((4, 10), (2, 11))] == ["next", "duplicate"]
+    pool = Ledger(reorder_ms=100)
+    assert [pool.observe("d", "telemetry", seq, ms) for seq, ms in ((4, 10), (2, 500))] == ["next", "duplicate"]

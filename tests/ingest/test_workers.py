@@ -118,7 +118,7 @@ def test_kill_9_of_one_worker_loses_nothing_and_adds_no_duplicate(stack, tmp_pat
         assert set(ledger) == {f"dev-{d:04d}" for d in range(DEVICES)}
         for row in ledger.values():  # a reading fed to the ledger but not acknowledged before the kill: a duplicate
             assert (row.topic, row.missing, row.last_seq) == ("telemetry", "[]", N // DEVICES), row.device
-            assert row.received - row.duplicates == N // DEVICES, row.device
+            assert row.received - row.duplicates == N // DEVICES, row
         assert not client.rows('SELECT count("missing") FROM "ingest_gaps"')
     finally:
         pool.stop_if_running()
