@@ -1,6 +1,6 @@
 """The capacity model's check: `faultline ingest --workers 2` and two detector shards under a steady rate.
 
-    .venv/bin/python -m bench.capacity_check [--rates 1500,3000,4500] [--seconds 20]
+    .venv/bin/python -m bench.capacity_check [--rates 1500,3000,4500] [--seconds 20] [--handoff]
 
 For each rate (one after the other, a fresh broker each): the sessions are
 registered, `faultline ingest --workers 2` and `faultline detect --shard 0/2`
@@ -10,7 +10,9 @@ messages at that rate. Reported: the rate the publisher achieved, the
 ingest lag (last publish acknowledged → InfluxDB holds every point) and the
 detectors' lag (last publish → both shards idle: under 0.02 s of CPU in
 1 s). A rate is sustained when both lags stay a small fraction of the run
-(the backlog did not grow). Prints JSON.
+(the backlog did not grow). ``--handoff``: the same with
+`FAULTLINE_DETECTOR_HANDOFF=2` (ingest's workers hand each shard its part;
+the shards read no device topic). Prints JSON.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def _idle_since(pids: list[int], timeout: float = 300.0) -> float:
     raise TimeoutError("detectors did not go idle")
 
 
-def one_rate(services: Services, root: Path, rate: int, seconds: float) -> dict:
+def one_rate(services: Services, root: Path, rate: int, seconds: float, handoff: bool = False) -> dict:
     services.fresh_broker()
     db = services.new_database("capacity")
     url, tag = services.mosquitto.url, uuid.uuid4().hex[:6]
@@ -52,8 +54,10 @@ def one_rate(services: Services, root: Path, rate: int, seconds: float) -> dict:
         run_child(["rawsub", "--url", url, "--client-id", f"{ingest_id}-{i}", "--topic", "$share/ingest/devices/#",
                    "--register"])
     for i in range(2):
-        run_child(["rawsub", "--url", url, "--client-id", f"{det_id}-{i}-of-2", "--topic", "devices/+/+", "--register"])
-    env = faultline_env(services, db, root / tag, ingest_id, log_level="INFO", detector_mqtt_client_id=det_id)
+        topic = f"faultline/handoff/devices/2/{'+' if i == 0 else i}" if handoff else "devices/+/+"
+        run_child(["rawsub", "--url", url, "--client-id", f"{det_id}-{i}-of-2", "--topic", topic, "--register"])
+    env = faultline_env(services, db, root / tag, ingest_id, log_level="INFO", detector_mqtt_client_id=det_id,
+                        detector_handoff=2 if handoff else 0)
     procs = [Child([FAULTLINE, "ingest", "--workers", "2"], env, root / f"{tag}-ingest.log").start()]
     procs += [Child([FAULTLINE, "detect", "--shard", f"{i}/2", "--no-alerts"], env, root / f"{tag}-det{i}.log").start()
               for i in range(2)]
@@ -64,7 +68,7 @@ def one_rate(services: Services, root: Path, rate: int, seconds: float) -> dict:
                          "--base-ms", str(int(time.time() * 1000) - n - 60_000), "--inflight", "1000"])
         t_done, stored = wait_count(services, db, n, 300)
         t_idle = _idle_since([p.pid for p in procs[1:]])
-        return {"rate_asked": rate, "rate_published": round(pub["rate"]), "n": n, "stored": stored,
+        return {"handoff": handoff, "rate_asked": rate, "rate_published": round(pub["rate"]), "n": n, "stored": stored,
                 "ingest_lag_s": round(t_done - pub["t_end"], 2) if t_done else None,
                 "detect_lag_s": round(max(0.0, t_idle - pub["t_end"]), 2)}
     finally:
@@ -77,13 +81,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.capacity_check")
     parser.add_argument("--rates", default="1500,3000,4500")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--handoff", action="store_true", help="shards fed by ingest (FAULTLINE_DETECTOR_HANDOFF=2)")
     a = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="faultline-capacity-"))
     services = Services(root / "stack").start()
     out = []
     try:
         for rate in (int(r) for r in a.rates.split(",")):
-            out.append(one_rate(services, root, rate, a.seconds))
+            out.append(one_rate(services, root, rate, a.seconds, a.handoff))
             print(json.dumps(out[-1]), file=sys.stderr)
     finally:
         services.stop()

@@ -1,6 +1,6 @@
 """CPU per message of one detector shard and of one ingest process, draining the same backlog.
 
-    .venv/bin/python -m bench.detect_shard_cpu [--n 40000] [--reps 3] [--v311]
+    .venv/bin/python -m bench.detect_shard_cpu [--n 40000] [--reps 3] [--v311] [--handoff]
 
 Every detector shard reads and decodes the whole stream, so a shard's
 ceiling is 1e6 / (its CPU µs per message of the stream), whatever the shard
@@ -12,7 +12,12 @@ line until it is idle (less than 0.02 s of CPU in 2 s; ingest: until
 InfluxDB holds N) divided by N. CPU time, not wall time: on a shared machine
 it does not count waiting for a core. ``--v311`` adds both shards again over
 MQTT 3.1.1 (``FAULTLINE_MQTT_PROTOCOL=3.1.1``, sessions of their own), in
-the same rotation. Prints JSON with medians.
+the same rotation. ``--handoff`` adds `FAULTLINE_DETECTOR_HANDOFF=2`
+(`ingest.handoff`): ``ingest handoff`` drains the same backlog into a
+database of its own while handing each shard its part, then both shards
+drain what it handed them (after it, since their input is its output); their
+CPU is divided by N too, the messages of the device stream. Prints JSON with
+medians.
 """
 
 from __future__ import annotations
@@ -54,21 +59,29 @@ def one_rep(services: Services, root: Path, n: int, order: list[str]) -> dict[st
         if any(name.endswith("3.1.1") for name in order):
             run_child(["rawsub", "--url", url, "--client-id", f"{det_id}311-{i}-of-2", "--topic", "devices/+/+",
                        "--register", "--v311"])
+    if "ingest handoff" in order:
+        run_child(["rawsub", "--url", url, "--client-id", ingest_id + "ho", "--topic", "devices/#", "--register"])
+        for i in range(2):
+            run_child(["rawsub", "--url", url, "--client-id", f"{det_id}ho-{i}-of-2", "--register",
+                       "--topic", f"faultline/handoff/devices/2/{'+' if i == 0 else i}"])
     run_child(["publish", "--url", url, "--n", str(n), "--devices", "1000",
                "--base-ms", str(int(time.time() * 1000) - n - 60_000), "--inflight", "1000"])
     out = {}
+    handed = services.new_database("shardcpu") if "ingest handoff" in order else ""
     for name in order:
-        v311 = name.endswith("3.1.1")
-        env = faultline_env(services, db, root / tag, ingest_id, log_level="INFO",
-                            detector_mqtt_client_id=det_id + ("311" if v311 else ""), mqtt_protocol="3.1.1" if v311 else "5")
-        shard = name.split()[1] if name != "ingest" else ""
-        argv = [FAULTLINE, "ingest"] if name == "ingest" else [FAULTLINE, "detect", "--shard", shard, "--no-alerts"]
+        v311, handoff = name.endswith("3.1.1"), name.endswith("handoff")
+        env = faultline_env(services, handed if handoff else db, root / (tag + ("ho" if handoff else "")),
+                            ingest_id + ("ho" if handoff else ""), log_level="INFO",
+                            detector_mqtt_client_id=det_id + ("311" if v311 else "ho" if handoff else ""),
+                            mqtt_protocol="3.1.1" if v311 else "5", detector_handoff=2 if handoff else 0)
+        ingest = name.startswith("ingest")
+        argv = [FAULTLINE, "ingest"] if ingest else [FAULTLINE, "detect", "--shard", name.split()[1], "--no-alerts"]
         child = Child(argv, env, root / f"{tag}-{name.replace('/', '-').replace(' ', '_')}.log").start()
         try:
             child.wait_for("subscribed to")
             cpu0 = cpu_s(child.pid) or 0.0
-            if name == "ingest":
-                wait_count(services, db, n, 300)
+            if ingest:
+                wait_count(services, handed if handoff else db, n, 300)
                 cpu1 = cpu_s(child.pid) or 0.0
             else:
                 cpu1 = _until_idle(child.pid) - 0.02  # the last quiet window is not work
@@ -76,6 +89,8 @@ def one_rep(services: Services, root: Path, n: int, order: list[str]) -> dict[st
         finally:
             child.stop()
     services.drop_database(db)
+    if handed:
+        services.drop_database(handed)
     return out
 
 
@@ -84,14 +99,17 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=40_000)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--v311", action="store_true", help="also both shards over MQTT 3.1.1")
+    parser.add_argument("--handoff", action="store_true", help="also ingest handing records to 2 shards, and them")
     a = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="faultline-shardcpu-"))
     services = Services(root / "stack").start()
-    names = ["ingest", "detect 0/2", "detect 1/2"] + (["detect 0/2 3.1.1", "detect 1/2 3.1.1"] if a.v311 else [])
+    names = ["ingest", "detect 0/2", "detect 1/2"] + (["detect 0/2 3.1.1", "detect 1/2 3.1.1"] if a.v311 else []) \
+        + (["ingest handoff"] if a.handoff else [])
+    after = ["detect 0/2 handoff", "detect 1/2 handoff"] if a.handoff else []  # they read what ingest handed on
     rounds = []
     try:
         for rep in range(a.reps):
-            order = names[rep % len(names):] + names[:rep % len(names)]
+            order = names[rep % len(names):] + names[:rep % len(names)] + after[rep % 2:] + after[:rep % 2]
             rounds.append(one_rep(services, root, a.n, order))
             print(f"rep {rep + 1}: " + ", ".join(f"{k} {v:.1f} µs/msg" for k, v in rounds[-1].items()), file=sys.stderr)
     finally:
@@ -99,7 +117,7 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
     result = {k: {"median_us_per_msg": round(statistics.median(r[k] for r in rounds), 1),
                   "min": round(min(r[k] for r in rounds), 1), "max": round(max(r[k] for r in rounds), 1),
-                  "ceiling_msg_s_per_core": round(1e6 / statistics.median(r[k] for r in rounds))} for k in names}
+                  "ceiling_msg_s_per_core": round(1e6 / statistics.median(r[k] for r in rounds))} for k in names + after}
     print(json.dumps(result, indent=2))
 
 

@@ -13,6 +13,7 @@ from collections import Counter
 from detectors.attribution import Cell
 from detectors.device_rate import DeviceFaultRate
 from detectors.telemetry import EpisodeGate, TelemetryZ
+from ingest.handoff import shard_of  # noqa: F401 - the owner rule, shared with ingest's handoff to the shards
 
 FAULT_LEVELS = frozenset({"ERROR", "FATAL"})
 NEVER = -(1 << 62)
@@ -132,15 +133,3 @@ class DeviceState:
         self.clears = []
         for k, v in state.items():
             setattr(self, k, v)
-
-
-def shard_of(device: str, shards: int) -> int:
-    """A stable shard number for a device (FNV-1a, independent of Python's hash seed).
-
-    >>> shard_of("px200-0001", 1), shard_of("px200-0001", 4) == shard_of("px200-0001", 4)
-    (0, True)
-    """
-    h = 0xCBF29CE484222325
-    for b in device.encode():
-        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return h % shards

@@ -26,6 +26,11 @@ nothing of other shards' devices: their messages are acknowledged unread (the
 topic names the device; `OtherShards`), so they cost it the MQTT receive and
 no decoding or detector work.
 
+With ``FAULTLINE_DETECTOR_HANDOFF=n`` (`ingest.handoff`) a shard reads no
+device topic: ingest hands it the records of its own devices, batched, on
+``faultline/handoff/{prefix}/n/i`` (the cohort shard subscribes to every part), so a
+shard receives its part of the stream, not the whole of it.
+
 State: restored from ``{data_dir}/detectors/state-i-of-n.pkl`` at start (or
 warmed up from InfluxDB history when there is none and warm-up is enabled),
 checkpointed every ``FAULTLINE_DETECTOR_CHECKPOINT_S`` and on shutdown. Time
@@ -44,6 +49,8 @@ from typing import Callable
 
 from runtime.supervisor import Supervisor
 from ingest.decode import DecodeError, DecodeLimits, decode_message
+from ingest.handoff import HandoffError, filter_of
+from ingest.handoff import decode as decode_handoff
 
 log = logging.getLogger("faultline.detectors")
 
@@ -67,12 +74,21 @@ class DetectService:
         suffix = f"-{i}-of-{n}" if n > 1 else ""
         self.client_id = settings.detector_mqtt_client_id + suffix
         self.state_path = Path(settings.data_dir) / "detectors" / f"state-{i}-of-{n}.pkl"
-        self.subscriber = subscriber_factory(settings.mqtt_url, self.client_id,
-                                             f"{settings.mqtt_topic_prefix}/+/+", self.inbox.put)
+        self.handoff = settings.detector_handoff > 0
+        if self.handoff and settings.detector_handoff != n:
+            raise ValueError(f"FAULTLINE_DETECTOR_HANDOFF={settings.detector_handoff} hands records to "
+                             f"{settings.detector_handoff} shards, but this is shard {i} of {n}: set the same n on "
+                             f"ingest and every shard")
+        topic_filter = filter_of(settings.mqtt_topic_prefix, n, i, everything=self.config.cohort) if self.handoff \
+            else f"{settings.mqtt_topic_prefix}/+/+"
+        self.subscriber = subscriber_factory(settings.mqtt_url, self.client_id, topic_filter, self.inbox.put)
+        self.topic_filter = topic_filter
         self.limits = limits
-        self.others = OtherShards(settings.mqtt_topic_prefix, self.engine.owns) if n > 1 and not self.config.cohort else None
+        self.others = OtherShards(settings.mqtt_topic_prefix, self.engine.owns) \
+            if n > 1 and not self.config.cohort and not self.handoff else None
         self.rejected = 0
         self.processed = 0
+        self.fed = 0  # records fed to the pipeline
         self.skipped = 0  # messages of other shards' devices, acknowledged unread
         self.replayed = 0  # retained messages sent again on a reconnect (MQTT 3.1.1), acknowledged unread
         self.supervisor = supervisor
@@ -96,13 +112,22 @@ class DetectService:
             self.skipped += 1
             return self._ack_unread(msg)
         try:
-            records = decode_message(msg.topic, msg.payload, msg.received_ms, prefix=self.settings.mqtt_topic_prefix,
-                                     cohort_of=self.engine.cohort_of, limits=self.limits)
+            if self.handoff:
+                records = decode_handoff(msg.payload)
+            else:
+                records = decode_message(msg.topic, msg.payload, msg.received_ms,
+                                         prefix=self.settings.mqtt_topic_prefix, cohort_of=self.engine.cohort_of,
+                                         limits=self.limits)
+        except HandoffError as exc:
+            self.rejected += 1
+            log.warning("a handoff message on %s that is not one (%s): acknowledged, not fed", msg.topic[:120], exc)
+            records = []
         except DecodeError:
             self.rejected += 1
             records = []
         self.pipeline.feed(records)
         self.processed += 1
+        self.fed += len(records)
         self._last_message = self.now()
         self.subscriber.ack(msg.mid, msg.qos, msg.generation)
         return True
@@ -152,9 +177,9 @@ class DetectService:
         sink = self.pipeline.anomalies
         if sink is not None:
             sink.flush()
-        log.info("detectors stopped: %d messages, %d rejected, %d of other shards' devices and %d retained replays "
-                 "acknowledged unread, %d anomalies written", self.processed, self.rejected, self.skipped,
-                 self.replayed, sink.written if sink is not None else 0)
+        log.info("detectors stopped: %d messages (%d records), %d rejected, %d of other shards' devices and %d "
+                 "retained replays acknowledged unread, %d anomalies written", self.processed, self.fed,
+                 self.rejected, self.skipped, self.replayed, sink.written if sink is not None else 0)
 
 
 class OtherShards:

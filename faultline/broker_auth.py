@@ -59,6 +59,7 @@ ACL_SERVICE = """
 user {name}
 topic read {prefix}/#
 topic read $share/+/{prefix}/#
+topic readwrite faultline/handoff/{prefix}/#
 topic read $SYS/broker/version
 """
 

@@ -62,8 +62,12 @@ def detect(shard: str, cohort: bool | None, alerts: bool):
 
     supervisor = Supervisor("faultline detect")
     pipeline = wiring.pipeline(settings, client, detector_config=config, alerts=alerts, guard=supervisor.guard)
-    service = DetectService(settings, pipeline, subscriber, wiring.decode_limits(settings), supervisor,
-                            history=client)
+    try:
+        service = DetectService(settings, pipeline, subscriber, wiring.decode_limits(settings), supervisor,
+                                history=client)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"faultline detect: shard {i}/{n} reading {service.topic_filter}", err=True)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     service.run(stop)

@@ -52,6 +52,13 @@ def ingest(workers, worker, ledger_fd):
         raise click.UsageError("--worker is for the processes of `faultline ingest --workers N`, with --ledger-fd")
     service = ingest_service(settings, spool=spool_dir(settings.data_dir, worker),
                              ledger_feed=LedgerFeed(ledger_fd) if ledger_fd is not None else None)
+    if settings.detector_handoff:
+        from ingest.handoff import Handoff, topic_of
+        n = settings.detector_handoff
+        service.sinks.append(Handoff(n, service.subscriber.publish, settings.mqtt_topic_prefix,
+                                     max_bytes=settings.mqtt_max_packet_bytes - 1024))
+        click.echo(f"faultline ingest: handing durable records to {n} detector shards on "
+                   f"{topic_of(settings.mqtt_topic_prefix, n, 0)[:-1]}<shard>", err=True)
     DatabaseKeeper(service.client, service.stop_event).start()
     service.start()
     SummaryLog(lambda: ingest_counters(service), settings.log_summary_s, service.stop_event).start()

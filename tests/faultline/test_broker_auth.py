@@ -24,7 +24,7 @@ def secured(tmp_path_factory):
     engine = make_engine(url)
     broker = Mosquitto(root / "stack", free_port(), root / "auth")
     p = Provisioner(engine, root / "auth", "devices", broker_pid=broker.pid, now=lambda: int(time.time() * 1000))
-    ids = {"faultline-ingest": p.service_user("faultline-ingest"),
+    ids = {"faultline-ingest": p.service_user("faultline-ingest"), "faultline-detect": p.service_user("faultline-detect"),
            "pump-1": p.provision("pump-1", {"model": "PX-200", "site": "sh-03"}),
            "pump-2": p.provision("pump-2"), "pump-3": p.provision("pump-3")}
     broker.start()
@@ -65,6 +65,21 @@ def test_a_device_publishes_only_under_its_own_topics_and_reads_nothing(secured)
     other.close()
     device.close()
     service.close()
+
+
+def test_only_service_users_write_and_read_the_detector_handoff(secured):
+    broker, _, ids = secured
+    shard = Client(broker.port, "faultline-detect", ids["faultline-detect"], "faultline-detect")
+    shard.client.subscribe("faultline/handoff/devices/2/1", qos=1)
+    wait_for(lambda: shard.subacks, "the shard's SUBACK")
+    device = Client(broker.port, "pump-1", ids["pump-1"], "pump-1")
+    assert device.publish("faultline/handoff/devices/2/1", b'{"v":1,"records":[]}') == NOT_AUTHORIZED
+    ingest = Client(broker.port, "faultline-ingest", ids["faultline-ingest"], "faultline-ingest")
+    assert ingest.publish("faultline/handoff/devices/2/1", b'{"v":1,"records":[]}') == 0
+    wait_for(lambda: shard.messages, "the service user's handoff")
+    assert [topic for topic, _ in shard.messages] == ["faultline/handoff/devices/2/1"]  # not the device's
+    for client in (ingest, device, shard):
+        client.close()
 
 
 def test_no_one_takes_faultline_s_session_and_ingest_loses_nothing(secured):
