@@ -132,7 +132,7 @@ class Settings(BaseSettings):
     detector_checkpoint_s: float = Field(300.0, gt=0, description="Seconds between detector state checkpoints in the data dir (also written on shutdown)")
     detector_warmup_days: float = Field(0.0, ge=0, description="Days of fault history read from InfluxDB on a cold start; 0 disables warm-up")
     detector_mqtt_client_id: str = Field("faultline-detect", description="Client id of the persistent session of faultline detect")
-    detector_handoff: int = Field(0, ge=0, le=256, description="Detector shards fed by ingest: with n > 0, `faultline ingest` (each worker) hands the records of every durable batch to the shard that owns the device, on faultline/handoff/<topic prefix>/n/i, and `faultline detect --shard i/n` reads that instead of the device topics (set the same n on both); 0: every shard reads the device topics itself")
+    detector_handoff: int = Field(0, ge=0, le=256, description="Detector shards fed by ingest: with n > 0, `faultline ingest` (each worker) hands the records of every durable batch to the shard that owns the device, on faultline/handoff/<topic prefix>/n/i, and `faultline detect --shard i/n` reads that instead of the device topics (set the same n on both; `faultline run` detects in-process and ignores it); 0: every shard reads the device topics itself")
     rules_file: str = Field("", description="YAML static detector rules, see detectors/rules.example.yaml; empty: no rules")
 
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
