@@ -14,16 +14,22 @@ default) needs every device's activity and subscribes to ``.../{n}/+``.
 
 Owner: `shard_of`, the stable hash every shard uses for the devices it runs.
 
-What the handoff guarantees is what `faultline run` guarantees its
-in-process detectors: records of durable, acknowledged batches only (a
-message dead-lettered, or a retained message the broker sent again over MQTT
-3.1.1, hands nothing on; a ``meta`` always does), in the order ingest made
-them durable. The shard's broker session queues its part while it restarts.
-A handoff still in flight when its ingest process dies (not yet accepted by
-the broker) is lost to the detectors, not to storage: the readings are in
-InfluxDB, and the device detectors' counts miss that batch. A pool's
-workers keep no completeness ledger of their own, so a message the broker
-redelivers after a worker's death is handed on again.
+When: after a batch is durable and before its messages are acknowledged,
+ingest waits until the broker has accepted every handoff message of it
+(QoS 1, PUBACK). So a record is handed on at least once: an ingest process
+killed before that leaves the batch unacknowledged, the broker delivers it
+again and it is handed on then. A pool's workers keep no completeness
+ledger of their own, so a record can reach its shard twice. One process's
+ledger may have counted the readings before the kill (it is saved every
+stats interval) and then keeps their redelivery from the shards as
+duplicates, as it does for `faultline run`'s own detectors.
+While the broker is away the writer waits (nothing could be acknowledged
+anyway); a handoff not accepted within a minute leaves the batch
+unacknowledged. What is handed on is what `faultline run` gives its
+in-process detectors: records of durable batches only (a message
+dead-lettered, or a retained message the broker sent again over MQTT 3.1.1,
+hands nothing on; a ``meta`` always does). The shard's broker session
+queues its part while it restarts.
 
 The payload is JSON: ``{"v": 1, "records": [...]}``, one array per record,
 tagged by kind (`encode`). `decode` checks every field and raises
@@ -162,31 +168,34 @@ def decode(payload: bytes) -> list[Record]:
 
 
 class Handoff:
-    """A sink of `ingest.service.IngestService`: a durable batch's records to the shards that own their devices.
+    """The handoff of `ingest.service.IngestService`: a durable batch's records to the shards that own their devices.
 
-    ``publish(topic, payload)`` sends one QoS 1 message (`ingest.mqtt.Subscriber.publish`); a message holds
-    at most ``max_bytes`` (below the broker's and the shards' maximum packet size). A record too large
-    for a message of its own is not handed on (counted in ``oversize``; it is stored all the same).
+    ``send(messages)`` publishes ``(topic, payload)`` pairs at QoS 1 and says whether the broker accepted
+    every one (`ingest.mqtt.Subscriber.publish_all`); the batch is acknowledged only then. A message
+    holds at most ``max_bytes`` (below the broker's and the shards' maximum packet size). A record too
+    large for a message of its own is not handed on (counted in ``oversize``; it is stored all the same).
 
     >>> sent = []
-    >>> handoff = Handoff(2, lambda topic, payload: sent.append((topic, len(decode(payload)))))
+    >>> handoff = Handoff(2, lambda messages: sent.extend((t, len(decode(p))) for t, p in messages) or True)
     >>> handoff([DeviceStatus(f"pump-{k}", 0, True) for k in range(10)])
+    True
     >>> sorted(sent), handoff.records
     ([('faultline/handoff/devices/2/0', 5), ('faultline/handoff/devices/2/1', 5)], 10)
     """
 
-    def __init__(self, shards: int, publish: Callable[[str, bytes], None], prefix: str = "devices",
+    def __init__(self, shards: int, send: Callable[[list[tuple[str, bytes]]], bool], prefix: str = "devices",
                  max_bytes: int = 1 << 19):
         if shards < 1:
             raise ValueError(f"shards must be at least 1, got {shards}")
         self.shards = shards
-        self.publish = publish
+        self.send = send
         self.max_bytes = max_bytes
         self.topics = [topic_of(prefix, shards, i) for i in range(shards)]
         self._owner: dict[str, int] = {}
         self.records = 0
         self.messages = 0
         self.oversize = 0
+        self.refused = 0  # batches the broker did not accept in time (they stay unacknowledged)
 
     def owner(self, device: str) -> int:
         shard = self._owner.get(device)
@@ -196,33 +205,34 @@ class Handoff:
             shard = self._owner[device] = shard_of(device, self.shards)
         return shard
 
-    def __call__(self, records: list[Record]) -> None:
-        if not records:
-            return
+    def __call__(self, records: list[Record]) -> bool:
+        """Hand `records` on; True once the broker has every message of it."""
         parts: dict[int, list[bytes]] = defaultdict(list)
         owner, dumps = self.owner, orjson.dumps
         for r in records:
             parts[owner(r.device)].append(dumps(_array(r)))
-        for shard, part in parts.items():
-            self._send(self.topics[shard], part)
+        messages = [m for shard, part in parts.items() for m in self._messages(self.topics[shard], part)]
+        if not messages:
+            return True
+        if not self.send(messages):
+            self.refused += 1
+            return False
         self.records += len(records)
+        self.messages += len(messages)
+        return True
 
-    def _send(self, topic: str, arrays: list[bytes]) -> None:
+    def _messages(self, topic: str, arrays: list[bytes]) -> list[tuple[str, bytes]]:
         budget = self.max_bytes - len(HEAD) - len(TAIL)
-        chunk: list[bytes] = []
-        size = 0
+        out, chunk, size = [], [], 0
         for a in arrays:
             if len(a) + 1 > budget:
                 self.oversize += 1
                 continue
             if size + len(a) + 1 > budget or len(chunk) >= MAX_RECORDS:
-                self._publish(topic, chunk)
+                out.append((topic, HEAD + b",".join(chunk) + TAIL))
                 chunk, size = [], 0
             chunk.append(a)
             size += len(a) + 1
         if chunk:
-            self._publish(topic, chunk)
-
-    def _publish(self, topic: str, chunk: list[bytes]) -> None:
-        self.publish(topic, HEAD + b",".join(chunk) + TAIL)
-        self.messages += 1
+            out.append((topic, HEAD + b",".join(chunk) + TAIL))
+        return out

@@ -46,7 +46,6 @@ import logging
 import random
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import unquote, urlsplit
@@ -109,8 +108,6 @@ class Subscriber:
         self._connected_at: float | None = None  # monotonic time of the current connection's CONNACK
         self._short_lived = 0  # connections in a row the broker closed within SHORT_LIVED_S
         self._replays = False  # this connection renewed the subscription of a session that had it (MQTT 3.1.1)
-        self._published: deque = deque()  # paho's MQTTMessageInfo of what `publish` sent, oldest first
-        self._lock = threading.Lock()
         self.client = self._make_client()
 
     def _make_client(self) -> paho.Client:
@@ -152,32 +149,28 @@ class Subscriber:
         if qos and generation == self.generation:
             self.client.ack(mid, qos)
 
-    def publish(self, topic: str, payload: bytes) -> None:
-        """Send one QoS 1 message on this connection (paho sends it again after a reconnect until the broker
-        has it); `stop` waits for what is still in flight."""
-        info = self.client.publish(topic, payload, qos=1)
-        with self._lock:
-            self._published.append(info)
-            while self._published and self._published[0].is_published():
-                self._published.popleft()
+    def publish_all(self, messages: list[tuple[str, bytes]], timeout_s: float = 60.0) -> bool:
+        """Send QoS 1 messages on this connection and wait until the broker has every one (its PUBACK).
 
-    def stop(self, flush_s: float = 10.0) -> None:
-        """Disconnect without unsubscribing: the session keeps queuing at the broker. Messages published
-        and not yet accepted by the broker are waited for up to ``flush_s`` first."""
-        deadline = time.monotonic() + flush_s
-        with self._lock:
-            pending, self._published = list(self._published), deque()
-        for info in pending:
-            left = deadline - time.monotonic()
-            if left <= 0 or not self.connected.is_set():
-                break
-            try:
-                info.wait_for_publish(left)
-            except (RuntimeError, ValueError):  # not queued (no connection): nothing to wait for
-                pass
-        unsent = sum(not info.is_published() for info in pending)
-        if unsent:
-            log.warning("%d published messages not yet accepted by the broker at stop", unsent)
+        Waits for a connection first. False when ``timeout_s`` passes first or a publish fails: the
+        caller then keeps its own messages unacknowledged. What was sent stays queued in paho, which
+        sends it again on the next connection to the session, so it may still arrive (at least once).
+        """
+        deadline = time.monotonic() + timeout_s
+        if not self.connected.wait(timeout_s):
+            return False
+        infos = [self.client.publish(topic, payload, qos=1) for topic, payload in messages]
+        try:
+            for info in infos:
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+                if not info.is_published():
+                    return False
+        except (RuntimeError, ValueError):  # not queued: the connection went in between
+            return False
+        return True
+
+    def stop(self) -> None:
+        """Disconnect without unsubscribing: the session keeps queuing at the broker."""
         self.client.disconnect()
         self.client.loop_stop()
 

@@ -83,3 +83,52 @@ def test_a_shard_of_another_count_than_the_handoff_is_refused(stack, handoff_env
     settings = load_settings(handoff_env)
     with pytest.raises(ValueError, match="FAULTLINE_DETECTOR_HANDOFF=2 .* shard 1 of 3"):
         detect_service(settings, EngineConfig(shard=(1, 3), cohort=False), None, FakeSubscriber)
+
+
+def test_kill_9_of_one_worker_hands_every_record_on_at_least_once(stack, handoff_env, tmp_path):
+    """`faultline ingest --workers 2`: a batch is acknowledged only once its handoff is with the broker."""
+    import os
+    import signal
+    from pathlib import Path
+
+    from support.publishing import publish_all, telemetry_stream
+
+    n, devices = 12_000, 50
+    env = {**handoff_env, "FAULTLINE_MQTT_SHARED_GROUP": f"ho{uuid.uuid4().hex[:6]}"}
+    settings = load_settings(env)
+    prefix = settings.mqtt_topic_prefix
+    client = InfluxClient(settings.influx_url, settings.influx_db)
+    shard = detect_service(settings, EngineConfig(lateness_s=0, shard=(0, 2), cohort=True), client,
+                           lambda *a: Subscriber(*a))
+    seen: list[tuple[str, int]] = []
+    feed = shard.pipeline.feed
+    shard.pipeline.feed = lambda records: (seen.extend((r.device, r.seq) for r in records), feed(records))
+    stop = threading.Event()
+    runner = threading.Thread(target=shard.run, args=(stop,), kwargs={"poll_s": 0.1}, daemon=True)
+    runner.start()
+    assert shard.subscriber.wait_connected(15)
+    log_path = tmp_path / "pool.log"
+    pool = IngestProcess(env, log_path, args=("--workers", "2")).start()
+    workers: list[int] = []
+    try:
+        wait_for(lambda: log_path.read_bytes().count(b"subscribed to $share/") >= 2, timeout=60)
+        workers = [int(p) for p in Path(f"/proc/{pool.proc.pid}/task/{pool.proc.pid}/children").read_text().split()]
+        stream = ((t.replace("devices/", f"{prefix}/", 1), p)
+                  for t, p in telemetry_stream(n, devices, int(time.time() * 1000) - 3_600_000))
+        publisher = threading.Thread(target=publish_all, args=(stack.mqtt_url, stream), daemon=True)
+        publisher.start()
+        wait_for(lambda: len(seen) >= 1_500, timeout=120)
+        os.kill(workers[0], signal.SIGKILL)
+        assert len(set(seen)) < n, "the kill must land mid-stream"
+        publisher.join(300)
+        wait_for(lambda: len(set(seen)) == n, timeout=300)
+        assert pool.terminate() == 0
+    finally:
+        pool.stop_if_running()
+        for pid in workers:
+            if Path(f"/proc/{pid}").exists():
+                os.kill(pid, signal.SIGKILL)
+        stop.set()
+        runner.join(15)
+    assert set(seen) == {(f"dev-{d:04d}", s) for d in range(devices) for s in range(1, n // devices + 1)}
+    assert b"ended with signal 9" in log_path.read_bytes()
