@@ -16,8 +16,9 @@ the same rotation. ``--handoff`` adds `FAULTLINE_DETECTOR_HANDOFF=2`
 (`ingest.handoff`): ``ingest handoff`` drains the same backlog into a
 database of its own while handing each shard its part, then both shards
 drain what it handed them (after it, since their input is its output); their
-CPU is divided by N too, the messages of the device stream. Prints JSON with
-medians.
+CPU is divided by N too, the messages of the device stream. Ingest's drain
+rates (subscribed → all stored) are reported too, and with ``--handoff``
+their paired ratio. Prints JSON with medians.
 """
 
 from __future__ import annotations
@@ -79,10 +80,11 @@ def one_rep(services: Services, root: Path, n: int, order: list[str]) -> dict[st
         child = Child(argv, env, root / f"{tag}-{name.replace('/', '-').replace(' ', '_')}.log").start()
         try:
             child.wait_for("subscribed to")
-            cpu0 = cpu_s(child.pid) or 0.0
+            cpu0, t0 = cpu_s(child.pid) or 0.0, time.time()
             if ingest:
-                wait_count(services, handed if handoff else db, n, 300)
+                t_done, _ = wait_count(services, handed if handoff else db, n, 300, poll=0.05)
                 cpu1 = cpu_s(child.pid) or 0.0
+                out[f"{name} msg/s"] = n / (t_done - t0) if t_done else 0.0
             else:
                 cpu1 = _until_idle(child.pid) - 0.02  # the last quiet window is not work
             out[name] = (cpu1 - cpu0) / n * 1e6
@@ -111,13 +113,20 @@ def main() -> None:
         for rep in range(a.reps):
             order = names[rep % len(names):] + names[:rep % len(names)] + after[rep % 2:] + after[:rep % 2]
             rounds.append(one_rep(services, root, a.n, order))
-            print(f"rep {rep + 1}: " + ", ".join(f"{k} {v:.1f} µs/msg" for k, v in rounds[-1].items()), file=sys.stderr)
+            print(f"rep {rep + 1}: " + ", ".join(f"{k} {v:.1f}" + ("" if k.endswith("msg/s") else " µs/msg")
+                                                 for k, v in rounds[-1].items()), file=sys.stderr)
     finally:
         services.stop()
         shutil.rmtree(root, ignore_errors=True)
     result = {k: {"median_us_per_msg": round(statistics.median(r[k] for r in rounds), 1),
                   "min": round(min(r[k] for r in rounds), 1), "max": round(max(r[k] for r in rounds), 1),
                   "ceiling_msg_s_per_core": round(1e6 / statistics.median(r[k] for r in rounds))} for k in names + after}
+    for k in (k for k in rounds[0] if k.endswith("msg/s")):  # ingest's drain rate, subscribed -> all stored
+        result[k] = {"median": round(statistics.median(r[k] for r in rounds)),
+                     "min": round(min(r[k] for r in rounds)), "max": round(max(r[k] for r in rounds))}
+    if "ingest handoff msg/s" in rounds[0]:
+        ratios = [r["ingest handoff msg/s"] / r["ingest msg/s"] for r in rounds if r["ingest msg/s"]]
+        result["handoff_over_plain_drain"] = round(statistics.median(ratios), 2) if ratios else None
     print(json.dumps(result, indent=2))
 
 

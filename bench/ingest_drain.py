@@ -52,9 +52,11 @@ class DrainRun:
 
 
 def _start_ingest(services, db, work: Path, cid: str, inflight: int | None, batch_size: int | None,
-                  shared: str, workers: int = 1, protocol: str = "5") -> Child:
+                  shared: str, workers: int = 1, protocol: str = "5", handoff: int = 0) -> Child:
     extra = {k: v for k, v in (("mqtt_max_inflight", inflight), ("batch_size", batch_size)) if v is not None}
     extra["mqtt_protocol"] = protocol
+    if handoff:
+        extra["detector_handoff"] = handoff
     if shared:
         extra["mqtt_shared_group"] = shared
     env = faultline_env(services, db, work / cid, cid, **extra)

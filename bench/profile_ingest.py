@@ -15,7 +15,8 @@ the GIL, Python work is serial anyway, so the percentages are of the
 process's Python time. ``--all`` keeps every non-idle sample instead.
 ``--detect i/n`` profiles ``faultline detect --shard i/n --no-alerts``
 draining the same backlog instead (until its process is idle);
-``--protocol 3.1.1`` runs either over MQTT 3.1.1.
+``--protocol 3.1.1`` runs either over MQTT 3.1.1; ``--handoff n`` runs ingest
+handing its records to n detector shards (`ingest.handoff`).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--all", action="store_true", help="every non-idle sample, not only GIL holders")
     parser.add_argument("--detect", default="", help="i/n: profile faultline detect --shard i/n instead of ingest")
     parser.add_argument("--protocol", default="5", choices=["5", "3.1.1"])
+    parser.add_argument("--handoff", type=int, default=0, help="n: ingest hands records to n detector shards")
     a = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(__import__("sys").executable).parent / "py-spy")
     root = Path(tempfile.mkdtemp(prefix="faultline-profile-"))
@@ -91,7 +93,8 @@ def main() -> None:
             child = Child([FAULTLINE, "detect", "--shard", a.detect, "--no-alerts"], env, root / "detect.log").start()
             child.wait_for("subscribed to")
         else:
-            child = _start_ingest(services, db, root, cid, a.inflight, a.batch_size, "", protocol=a.protocol)
+            child = _start_ingest(services, db, root, cid, a.inflight, a.batch_size, "", protocol=a.protocol,
+                                  handoff=a.handoff)
             child.wait_for(READY)
         out = root / "folded.txt"
         rec = subprocess.Popen([spy, "record", "-p", str(child.pid), "-o", str(out), "-f", "raw", "-r", str(a.rate),

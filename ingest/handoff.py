@@ -14,19 +14,19 @@ default) needs every device's activity and subscribes to ``.../{n}/+``.
 
 Owner: `shard_of`, the stable hash every shard uses for the devices it runs.
 
-When: after a batch is durable and before its messages are acknowledged,
-ingest waits until the broker has accepted every handoff message of it
-(QoS 1, PUBACK). So a record is handed on at least once: an ingest process
-killed before that leaves the batch unacknowledged, the broker delivers it
-again and it is handed on then. A pool's workers keep no completeness
-ledger of their own, so a record can reach its shard twice. One process's
-ledger may have counted the readings before the kill (it is saved every
-stats interval) and then keeps their redelivery from the shards as
-duplicates, as it does for `faultline run`'s own detectors.
-While the broker is away the writer waits (nothing could be acknowledged
-anyway); a handoff not accepted within a minute leaves the batch
-unacknowledged. What is handed on is what `faultline run` gives its
-in-process detectors: records of durable batches only (a message
+When: a batch's messages are acknowledged once it is durable *and* the
+broker has accepted every handoff message of it (QoS 1, PUBACK; nothing
+waits for it: the acknowledgements go out when the last PUBACK comes). So
+a record is handed on at least once: an ingest process killed before that
+leaves the batch unacknowledged, the broker delivers it again and it is
+handed on then. A pool's workers keep no completeness ledger of their own,
+so a record can reach its shard twice. One process's ledger may have
+counted the readings before the kill (it is saved every stats interval)
+and then keeps their redelivery from the shards as duplicates, as it does
+for `faultline run`'s own detectors. A handoff the broker refuses (its ACL)
+is logged and counted, and the batch is acknowledged all the same: storing
+never stops on the detectors. What is handed on is what `faultline run`
+gives its in-process detectors: records of durable batches only (a message
 dead-lettered, or a retained message the broker sent again over MQTT 3.1.1,
 hands nothing on; a ``meta`` always does). The shard's broker session
 queues its part while it restarts.
@@ -170,20 +170,21 @@ def decode(payload: bytes) -> list[Record]:
 class Handoff:
     """The handoff of `ingest.service.IngestService`: a durable batch's records to the shards that own their devices.
 
-    ``send(messages)`` publishes ``(topic, payload)`` pairs at QoS 1 and says whether the broker accepted
-    every one (`ingest.mqtt.Subscriber.publish_all`); the batch is acknowledged only then. A message
-    holds at most ``max_bytes`` (below the broker's and the shards' maximum packet size). A record too
-    large for a message of its own is not handed on (counted in ``oversize``; it is stored all the same).
+    ``send(messages, acks)`` publishes ``(topic, payload)`` pairs at QoS 1 and acknowledges the batch's
+    messages (``acks``) once the broker has accepted every one (`ingest.mqtt.Subscriber.publish_then_ack`).
+    A message holds at most ``max_bytes`` (below the broker's and the shards' maximum packet size). A
+    record too large for a message of its own is not handed on (counted in ``oversize``; it is stored
+    all the same).
 
-    >>> sent = []
-    >>> handoff = Handoff(2, lambda messages: sent.extend((t, len(decode(p))) for t, p in messages) or True)
-    >>> handoff([DeviceStatus(f"pump-{k}", 0, True) for k in range(10)])
-    True
-    >>> sorted(sent), handoff.records
-    ([('faultline/handoff/devices/2/0', 5), ('faultline/handoff/devices/2/1', 5)], 10)
+    >>> sent, acked = [], []
+    >>> handoff = Handoff(2, lambda messages, acks: (sent.extend((t, len(decode(p))) for t, p in messages),
+    ...                                               acked.extend(acks)))
+    >>> handoff([DeviceStatus(f"pump-{k}", 0, True) for k in range(10)], [(7, 1, 1)])
+    >>> sorted(sent), acked, handoff.records
+    ([('faultline/handoff/devices/2/0', 5), ('faultline/handoff/devices/2/1', 5)], [(7, 1, 1)], 10)
     """
 
-    def __init__(self, shards: int, send: Callable[[list[tuple[str, bytes]]], bool], prefix: str = "devices",
+    def __init__(self, shards: int, send: Callable[[list[tuple[str, bytes]], list], None], prefix: str = "devices",
                  max_bytes: int = 1 << 19):
         if shards < 1:
             raise ValueError(f"shards must be at least 1, got {shards}")
@@ -195,7 +196,6 @@ class Handoff:
         self.records = 0
         self.messages = 0
         self.oversize = 0
-        self.refused = 0  # batches the broker did not accept in time (they stay unacknowledged)
 
     def owner(self, device: str) -> int:
         shard = self._owner.get(device)
@@ -205,21 +205,16 @@ class Handoff:
             shard = self._owner[device] = shard_of(device, self.shards)
         return shard
 
-    def __call__(self, records: list[Record]) -> bool:
-        """Hand `records` on; True once the broker has every message of it."""
+    def __call__(self, records: list[Record], acks: list) -> None:
+        """Hand `records` on; `acks` are acknowledged once the broker has every message of it."""
         parts: dict[int, list[bytes]] = defaultdict(list)
         owner, dumps = self.owner, orjson.dumps
         for r in records:
             parts[owner(r.device)].append(dumps(_array(r)))
         messages = [m for shard, part in parts.items() for m in self._messages(self.topics[shard], part)]
-        if not messages:
-            return True
-        if not self.send(messages):
-            self.refused += 1
-            return False
+        self.send(messages, acks)
         self.records += len(records)
         self.messages += len(messages)
-        return True
 
     def _messages(self, topic: str, arrays: list[bytes]) -> list[tuple[str, bytes]]:
         budget = self.max_bytes - len(HEAD) - len(TAIL)

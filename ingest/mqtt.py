@@ -80,6 +80,14 @@ class Incoming:
     replayed: bool = False  # MQTT 3.1.1: a retained message sent again because the subscription was renewed
 
 
+@dataclass(slots=True)
+class _Waiting:
+    """Acknowledgements held until the broker has accepted the messages published with them."""
+
+    left: set[int]
+    acks: list[tuple[int, int, int]]
+
+
 class Subscriber:
     def __init__(self, url: str, client_id: str, topic_filter: str, on_message: Callable[[Incoming], None],
                  keepalive: int = 30, receive_maximum: int = 1000, clean_start: bool = False,
@@ -108,6 +116,10 @@ class Subscriber:
         self._connected_at: float | None = None  # monotonic time of the current connection's CONNACK
         self._short_lived = 0  # connections in a row the broker closed within SHORT_LIVED_S
         self._replays = False  # this connection renewed the subscription of a session that had it (MQTT 3.1.1)
+        self._ack_lock = threading.Lock()
+        self._waiting: dict[int, _Waiting] = {}  # mid of a message published -> what to acknowledge after it
+        self._early_pubacks: set[int] = set()
+        self.publish_refused = 0  # published messages the broker refused (their acknowledgements still go out)
         self.client = self._make_client()
 
     def _make_client(self) -> paho.Client:
@@ -124,6 +136,7 @@ class Subscriber:
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         return client
 
     def start(self) -> None:
@@ -149,28 +162,56 @@ class Subscriber:
         if qos and generation == self.generation:
             self.client.ack(mid, qos)
 
-    def publish_all(self, messages: list[tuple[str, bytes]], timeout_s: float = 60.0) -> bool:
-        """Send QoS 1 messages on this connection and wait until the broker has every one (its PUBACK).
+    def publish_then_ack(self, messages: list[tuple[str, bytes]], acks: list[tuple[int, int, int]]) -> None:
+        """Send QoS 1 messages on this connection; acknowledge ``acks`` ((mid, qos, generation) of messages
+        received) once the broker has accepted every one of them (their PUBACKs).
 
-        Waits for a connection first. False when ``timeout_s`` passes first or a publish fails: the
-        caller then keeps its own messages unacknowledged. What was sent stays queued in paho, which
-        sends it again on the next connection to the session, so it may still arrive (at least once).
+        Nothing here waits: the acknowledgements go out from paho's network thread when the last PUBACK
+        arrives, so a network thread blocked on a full inbox cannot hold up the caller (the caller frees
+        the inbox). A message sent while the connection is down is queued by paho and sent on the next
+        connection; acknowledgements of an earlier connection are not sent (the broker delivers those
+        messages again), so what this hands on arrives at least once. A message the broker refuses
+        (MQTT 5 reason code, e.g. the ACL) is counted and logged, and the acknowledgements still go out:
+        what was received is stored, and storing must not stop on it.
         """
-        deadline = time.monotonic() + timeout_s
-        if not self.connected.wait(timeout_s):
-            return False
-        infos = [self.client.publish(topic, payload, qos=1) for topic, payload in messages]
-        try:
-            for info in infos:
-                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
-                if not info.is_published():
-                    return False
-        except (RuntimeError, ValueError):  # not queued: the connection went in between
-            return False
-        return True
+        mids = [self.client.publish(topic, payload, qos=1).mid for topic, payload in messages]
+        with self._ack_lock:  # (never held while calling paho: its PUBACK callback runs under paho's own lock)
+            left = set(mids) - self._early_pubacks
+            self._early_pubacks -= set(mids)
+            if left:
+                waiting = _Waiting(left, acks)
+                for mid in left:
+                    self._waiting[mid] = waiting
+                return
+        for mid, qos, generation in acks:
+            self.ack(mid, qos, generation)
 
-    def stop(self) -> None:
-        """Disconnect without unsubscribing: the session keeps queuing at the broker."""
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        try:
+            if getattr(reason_code, "is_failure", False):  # MQTT 5 (a 3.1.1 broker drops a refused one silently)
+                self.publish_refused += 1
+                if self.publish_refused in (1, 10, 100) or self.publish_refused % 1000 == 0:
+                    log.error("the broker refused %d published messages (%s); check that %s may publish "
+                              "there (broker ACL)", self.publish_refused, reason_code, self.client_id)
+            with self._ack_lock:
+                waiting = self._waiting.pop(mid, None)
+                if waiting is None:
+                    self._early_pubacks.add(mid)  # the PUBACK came before publish_then_ack noted its mid
+                    return
+                waiting.left.discard(mid)
+                if waiting.left:
+                    return
+            for received, qos, generation in waiting.acks:
+                self.ack(received, qos, generation)
+        except Exception:  # noqa: BLE001 - a callback must never raise into paho
+            log.exception("on_publish failed")
+
+    def stop(self, flush_s: float = 5.0) -> None:
+        """Disconnect without unsubscribing: the session keeps queuing at the broker. Acknowledgements
+        still waiting for a PUBACK (`publish_then_ack`) are given up to ``flush_s`` to go out first."""
+        deadline = time.monotonic() + flush_s
+        while self._waiting and self.connected.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)  # polling paho's progress with a deadline, nothing to be woken by
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -184,6 +225,9 @@ class Subscriber:
             self.failures.recovered()
             self._connected_at = time.monotonic()
             self.generation += 1
+            with self._ack_lock:  # acknowledgements of the last connection would not be sent anyway
+                self._waiting.clear()
+                self._early_pubacks.clear()
             if self.protocol == "3.1.1":
                 self._replays = bool(flags.session_present)
                 client.subscribe(self.topic_filter, qos=1)

@@ -4,10 +4,10 @@ Threads: paho's network thread hands messages to the pipeline thread through
 an inbox bounded in bytes (`ingest.inbox`); the pipeline thread builds
 batches (flushed by messages, lines, payload bytes or linger time) and runs
 the housekeeping; the writer thread makes each batch durable (registry,
-metric names and dead letters in SQL, points in InfluxDB or the disk spool),
-hands its records to the detector shards (``handoff``, with
-``FAULTLINE_DETECTOR_HANDOFF``), and only then acknowledges its messages and
-hands its records to the sinks (in-process detectors); the drainer thread empties the spool. Backpressure is the
+metric names and dead letters in SQL, points in InfluxDB or the disk spool)
+and only then acknowledges its messages (with ``FAULTLINE_DETECTOR_HANDOFF``:
+once the broker also has the batch's handoff to the detector shards,
+``handoff``) and hands its records to the sinks (in-process detectors); the drainer thread empties the spool. Backpressure is the
 broker's: at most ``mqtt_max_inflight`` QoS 1 messages are unacknowledged,
 and a full inbox stops reading the socket, for QoS 0 as well. Over MQTT 3.1.1
 the broker's ``max_inflight_messages`` is that bound (`IngestConfig.inflight_bound`).
@@ -72,7 +72,7 @@ class IngestService:
                  sinks: list[Callable[[list[Record]], None]] = (), persistent_session: bool = True,
                  supervisor: Supervisor | None = None, spool=None,
                  ledger_feed: Callable[[list[tuple[int, int, str, str]]], None] | None = None,
-                 handoff: Callable[[list[Record]], bool] | None = None):
+                 handoff: Callable[[list[Record], list], None] | None = None):
         self.config = config
         self.sinks = list(sinks)
         self.handoff = handoff  # records to the detector shards before a batch is acknowledged (`ingest.handoff`)
@@ -228,27 +228,18 @@ class IngestService:
             batch.stats[("write", letter.reason_kind, letter.firmware or "")] += 1
         if self.writer.spooled > spooled_before:
             batch.stats[("spooled", "", "")] += batch.messages
-        if not self._hand_off(batch) or not self._feed_ledger(batch):
+        if not self._feed_ledger(batch):
             return
-        for mid, qos, generation in batch.acks:
-            self.subscriber.ack(mid, qos, generation)
+        if self.handoff is not None and batch.records:  # acknowledged once the broker has the handoff
+            self.supervisor.guard("handoff", self.handoff, batch.records, batch.acks)
+        else:
+            for mid, qos, generation in batch.acks:
+                self.subscriber.ack(mid, qos, generation)
         self.acked += len(batch.acks)
         self.progress.completed(batch.messages)
         self.stats.add(batch.stats)
         for sink in self.sinks:
             self.supervisor.guard("sink", sink, batch.records)
-
-    def _hand_off(self, batch: Batch) -> bool:
-        """Hand a durable batch's records to the detector shards; False if the broker did not take them: then
-        its messages stay unacknowledged, and the broker delivers them again."""
-        if self.handoff is None or not batch.records:
-            return True
-        if self.supervisor.guard("handoff", self.handoff, batch.records, default=False) is False:
-            log.error("the detector handoff was not accepted by the broker: %d messages stay unacknowledged",
-                      batch.messages)
-            self.progress.completed(batch.messages)
-            return False
-        return True
 
     def _feed_ledger(self, batch: Batch) -> bool:
         """Hand a durable batch's seqs to the pool's ledger; False if that failed (the pool is gone): then its

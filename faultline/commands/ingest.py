@@ -55,7 +55,7 @@ def ingest(workers, worker, ledger_fd):
     if settings.detector_handoff:
         from ingest.handoff import Handoff, topic_of
         n = settings.detector_handoff
-        service.handoff = Handoff(n, service.subscriber.publish_all, settings.mqtt_topic_prefix,
+        service.handoff = Handoff(n, service.subscriber.publish_then_ack, settings.mqtt_topic_prefix,
                                   max_bytes=settings.mqtt_max_packet_bytes - 1024)
         click.echo(f"faultline ingest: handing durable records to {n} detector shards on "
                    f"{topic_of(settings.mqtt_topic_prefix, n, 0)[:-1]}<shard>", err=True)

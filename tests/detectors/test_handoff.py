@@ -132,3 +132,34 @@ def test_kill_9_of_one_worker_hands_every_record_on_at_least_once(stack, handoff
         runner.join(15)
     assert set(seen) == {(f"dev-{d:04d}", s) for d in range(devices) for s in range(1, n // devices + 1)}
     assert b"ended with signal 9" in log_path.read_bytes()
+
+
+def test_a_backlog_larger_than_the_inbox_drains_with_the_handoff(stack, handoff_env, tmp_path):
+    """The network thread blocks on a full inbox; acknowledging after the handoff must not wait on it."""
+    from support.publishing import publish_all, telemetry_stream
+
+    n, devices = 20_000, 100
+    env = {**handoff_env, "FAULTLINE_INBOX_MAX_MB": "1"}  # about 4,000 messages
+    settings = load_settings(env)
+    prefix = settings.mqtt_topic_prefix
+    client = InfluxClient(settings.influx_url, settings.influx_db)
+    shard = detect_service(settings, EngineConfig(lateness_s=0, shard=(0, 2), cohort=True), client,
+                           lambda *a: Subscriber(*a))
+    stop = threading.Event()
+    runner = threading.Thread(target=shard.run, args=(stop,), kwargs={"poll_s": 0.1}, daemon=True)
+    runner.start()
+    assert shard.subscriber.wait_connected(15)
+    ingest = IngestProcess(env, tmp_path / "ingest.log").start()
+    assert ingest.terminate() == 0  # its session now queues: the backlog waits for it
+    publish_all(stack.mqtt_url, ((t.replace("devices/", f"{prefix}/", 1), p)
+                                 for t, p in telemetry_stream(n, devices, int(time.time() * 1000) - 3_600_000)))
+    ingest = IngestProcess(env, tmp_path / "ingest.log").start()
+    try:
+        wait_for(lambda: shard.fed == n, timeout=120)
+        stored = client.rows('SELECT count("m0") FROM "telemetry"')
+        assert stored and stored[0]["count"] == n
+        assert ingest.terminate() == 0
+    finally:
+        ingest.stop_if_running()
+        stop.set()
+        runner.join(15)
