@@ -299,6 +299,9 @@ class DetectorEngine:
             return None
         if a.kind == "stuck":
             text = f"{a.metric} has repeated the value {a.observed:g} for an improbably long run"
+        elif a.kind == "residual":
+            text = (f"{a.metric} reads {a.observed:g}, expected about {a.expected:.4g} from the device's other "
+                    f"metrics ({a.score:.1f} residual deviations)")
         else:
             text = f"{a.metric} reads {a.observed:g}, expected about {a.expected:.4g} ({a.score:.1f} standard deviations)"
         return Anomaly("telemetry", "device", rec.device, "", rec.ts_ms, rec.ts_ms, a.score, a.observed,
@@ -328,7 +331,7 @@ class DetectorEngine:
                 model = None  # past the bound, further models share one pooled entry
                 stats = self.telemetry_protos.get(model)
         if stats is None:
-            stats = self.telemetry_protos[model] = [TelemetryZ(halflife=20_000.0, grace=30), {}, 0]
+            stats = self.telemetry_protos[model] = [TelemetryZ(halflife=20_000.0, grace=30, factor=False), {}, 0]
         if not stats[1] and stats[2] % MODEL_SAMPLE == 0:
             stats[1] = stats[0].stds()
         return stats

@@ -34,6 +34,13 @@ series; what differs between series is learned online from the series:
   ``max_repeat`` (booleans, coarse counters) are never called frozen.
   Repeated readings are not learned (a frozen sensor must not shrink the
   variance).
+* **Against the other metrics** (``factor``, `detectors.crossmetric`): a
+  device's metrics share a driver (load, daily cycle), so each metric is
+  also scored by its residual against a regression on a factor common to
+  the others (kind ``residual``), learned online with its own tail-learned
+  threshold. The shared swing is explained away, so a change one metric
+  makes alone shows while its own deviation is still floored by its
+  model's pooled one (a young device) or hidden in its daily swing.
 
 `EpisodeGate` turns scores into episodes (one anomaly per episode) and
 learns the threshold from the tail of the series' own scores (peaks over a
@@ -57,6 +64,8 @@ from dataclasses import dataclass
 
 from river.base import AnomalyDetector
 
+from detectors.crossmetric import CommonFactor
+
 DAY_MS = 86_400_000
 
 
@@ -64,7 +73,7 @@ DAY_MS = 86_400_000
 class TelemetryAssessment:
     score: float
     metric: str
-    kind: str  # "deviation" | "stuck" | ""
+    kind: str  # "deviation" | "residual" (against the other metrics) | "stuck" | ""
     observed: float
     expected: float
 
@@ -84,7 +93,8 @@ class TelemetryZ(AnomalyDetector):
     def __init__(self, halflife: float = 720.0, grace: int = 60, clip: float = 4.0,
                  min_std: float = 1e-6, stuck_min_run: int = 5, max_repeat: float = 0.2,
                  outlier_variance: bool = False, local_halflife: float = 10.0, adopt: int = 60,
-                 shift: float = 3.0, spread: float = 4.0, season_bins: int = 24, stuck_scale: float = 0.6):
+                 shift: float = 3.0, spread: float = 4.0, season_bins: int = 24, stuck_scale: float = 0.6,
+                 factor: bool = True):
         self.halflife = halflife
         self.grace = grace
         self.clip = clip
@@ -98,6 +108,7 @@ class TelemetryZ(AnomalyDetector):
         self.spread = spread
         self.season_bins = season_bins
         self.stuck_scale = stuck_scale
+        self.factor = factor
         # metric -> [n, mean, var, last, run, p_repeat, local mean, local var, readings away, warm-up values,
         #            daily profile (offset per time-of-day bin), readings per bin, first time seen,
         #            local mean half-way through the time away, the level the profile is measured from,
@@ -107,6 +118,13 @@ class TelemetryZ(AnomalyDetector):
         self.away = False  # some metric's local level or spread is away from its learned one
         self._first_ms: int | None = None  # times of the first and the latest reading (the daily profile's level)
         self._last_ms = 0
+        self._cross = self._common_factor() if factor else None
+
+    factor = True  # a detector checkpointed before the cross-metric residual starts learning it on restore
+    _cross = None
+
+    def _common_factor(self) -> CommonFactor:
+        return CommonFactor(self.halflife, clip=self.clip, local_halflife=self.local_halflife, adopt=self.adopt)
 
     @property
     def n_learned(self) -> int:
@@ -168,6 +186,10 @@ class TelemetryZ(AnomalyDetector):
                 stuck = -(s[4] + 1) * math.log10(min(max(s[5], 1e-6), 0.999)) * self.stuck_scale
                 if stuck > best:
                     best, best_name, best_kind, best_mean = stuck, name, "stuck", mean
+        if self._cross is not None:
+            score, name, expected = self._cross.assess(x)
+            if score > best:
+                best, best_name, best_kind, best_mean = score, name, "residual", expected
         if not best_name:
             return TelemetryAssessment(0.0, "", "", 0.0, 0.0)
         return TelemetryAssessment(best, best_name, best_kind, float(x[best_name]), best_mean)
@@ -177,6 +199,10 @@ class TelemetryZ(AnomalyDetector):
 
     def learn_one(self, x: dict, ts_ms: int | None = None, floor: dict[str, float] | None = None) -> None:
         self._n += 1
+        if self.factor:
+            if self._cross is None:
+                self._cross = self._common_factor()
+            self._cross.learn_one(x)
         away = False
         keep = 0.5 ** (1.0 / self.halflife)
         local = 1.0 - 0.5 ** (1.0 / self.local_halflife)
@@ -276,7 +302,7 @@ class TelemetryZ(AnomalyDetector):
             s[1] = mean + a * diff
             s[2] = (1.0 - a) * (var + a * diff * diff)
             s[0] += 1.0
-        self.away = away
+        self.away = away or (self._cross is not None and self._cross.away)
 
     @staticmethod
     def _warmed(s: list) -> None:

@@ -1,0 +1,258 @@
+"""Cross-metric residuals: each metric against what a device's other metrics say it should read.
+
+A device's metrics share a driver (its load, its daily cycle), so a change
+that one metric makes alone stands out against the others long before it
+stands out against the metric's own swing. ``CommonFactor`` learns, online,
+one factor common to a series' metrics and, per metric, a regression on the
+factor built from the *other* metrics, and scores a reading by its largest
+residual. What differs between series is learned from the series itself:
+
+* **The factor**: for the first ``warm / 2`` readings, loadings are learned
+  as each metric's covariance (standardized, clipped at ``clip``) with the
+  others' factor, a power iteration on the off-diagonal correlations (the
+  common part, not one metric's own noise); then the weights are fixed,
+  loading over spread, so the factor is a fixed linear sum of the readings
+  and a regression on it stays valid while levels and spreads move.
+  Metrics that repeat their value more often than ``max_repeat``
+  (booleans, coarse counters) stay out.
+* **Regressions**: per metric, exponentially weighted (half-life
+  ``halflife``) level, variance and covariance with the others' factor,
+  from the fixed factor on; scored from ``warm`` readings on, and only
+  while the factor explains at least ``share`` of the metric's variance (a
+  metric the others do not explain is left to the per-metric scores). The
+  residual deviation is the larger of the regression's in-sample one and
+  that of the residuals as they were scored.
+* **Changes are not learned as normal**: a residual beyond ``clip``
+  deviations is not learned, and while a metric's short-term residual
+  (half-life ``local_halflife``) drifts beyond ``clip`` of the deviations
+  such a level has by chance, the spread of its
+  residuals is not learned and the metric counts in the others' factor
+  without that drift (a ramp neither widens its own yardstick nor leaks
+  into the others' expectations). A residual that stays out for ``adopt``
+  readings and has stopped moving (a step, not a ramp) moves the metric's
+  level: the residual is normal again.
+* **Its own threshold**: the score is divided by how far the series' own
+  tail of residual scores reaches beyond ``threshold`` (peaks over
+  ``base``, a Pareto tail exceeded with probability ``tail``, as
+  `detectors.telemetry.EpisodeGate` learns its threshold), learned while
+  no metric drifts; ``away`` tells the gate not to learn either.
+
+State is sixteen floats per metric.
+
+>>> import random
+>>> rng = random.Random(1)
+>>> cf = CommonFactor(warm=100)
+>>> for i in range(1500):
+...     load = math.sin(i / 60.0)
+...     cf.learn_one({"a": 10 * load + rng.gauss(0, 0.1), "b": 3 * load + rng.gauss(0, 0.05)})
+>>> load = math.sin(25.0)
+>>> cf.score_one({"a": 10 * load, "b": 3 * load}) < 3
+True
+>>> score, metric, expected = cf.assess({"a": 10 * load, "b": 3 * load + 2.0})
+>>> score > 6, round(expected, 1) == round(3 * load, 1)
+(True, True)
+"""
+
+from __future__ import annotations
+
+import math
+
+from river.base import AnomalyDetector
+
+# per metric: [n, level, variance, last value, repeat share, loading (raw, then its weight in the factor),
+#              mean of the others' factor, its variance, covariance of the metric with it, short-term residual,
+#              readings away, short-term residual half-way through the time away, factor of the others (scratch),
+#              residual (scratch), variance of the residuals as scored, how far the short-term residual
+#              wanders by chance]
+N, LEVEL, VAR, LAST, REPEAT, LOAD, FMEAN, FVAR, COV, LOCAL, AWAY, HALF, F, RES, PVAR, LIMIT = range(16)
+
+
+class CommonFactor(AnomalyDetector):
+    """Largest residual over metrics after one factor common to them, in residual deviations.
+
+    ``assess`` names the metric and the value the others expect of it.
+    """
+
+    def __init__(self, halflife: float = 720.0, warm: int = 240, clip: float = 4.0, share: float = 0.5,
+                 max_repeat: float = 0.2, local_halflife: float = 10.0, adopt: int = 60, threshold: float = 6.0,
+                 base: float = 3.0, tail: float = 3e-4):
+        self.halflife = halflife
+        self.warm = warm
+        self.clip = clip
+        self.share = share
+        self.max_repeat = max_repeat
+        self.local_halflife = local_halflife
+        self.adopt = adopt
+        self.threshold = threshold
+        self.base = base
+        self.tail = tail
+        self._stats: dict[str, list] = {}
+        self._n = 0
+        self._fixed = False  # the factor's weights are fixed (half-way through the warm-up)
+        self._tail = [0.003, 0.1, 0.0, 0.0]  # share of scores above base, mean log excess, scores seen, above
+        self.scale = 1.0  # the residual's own threshold over ``threshold``
+        self.away = False  # a metric's residual drifts, or is beyond ``clip`` for more than a reading
+        self._assessed = None  # (reading, assessment) between scoring a reading and learning it
+
+    def _factor(self, x: dict) -> None:
+        """Fill in each metric's factor of the others (scratch slot).
+
+        Until the weights are fixed, standardized values (clipped) teach the
+        loadings; then the factor is a fixed linear sum of the readings, so
+        a regression on it stays valid while levels and spreads move. A
+        metric away from its regression, or drifting from it (its short-term
+        residual beyond what chance gives), counts without that drift: a
+        ramp does not leak into the others' factor.
+        """
+        total, fixed, clip = 0.0, self._fixed, self.clip
+        for name, s in self._stats.items():
+            v = x.get(name)
+            part = 0.0
+            if v is not None and s[REPEAT] < self.max_repeat:
+                if fixed:
+                    drift, lim = s[LOCAL], s[LIMIT]
+                    if s[AWAY]:
+                        v -= drift
+                    elif drift > lim:
+                        v -= drift - lim
+                    elif drift < -lim:
+                        v -= drift + lim
+                    part = s[LOAD] * v
+                elif s[VAR] > 0:
+                    z = (v - s[LEVEL]) / math.sqrt(s[VAR])
+                    part = s[LOAD] * (clip if z > clip else -clip if z < -clip else z)
+            s[F] = part
+            total += part
+        for s in self._stats.values():
+            s[F] = total - s[F]
+
+    def _fix(self) -> None:
+        """Fix the factor's weights: the loadings (normalized) over each metric's spread."""
+        usable = [s for s in self._stats.values() if s[REPEAT] < self.max_repeat and s[VAR] > 0]
+        norm = math.sqrt(sum(s[LOAD] * s[LOAD] for s in usable)) or 1.0
+        for s in self._stats.values():
+            s[LOAD] = s[LOAD] / norm / math.sqrt(s[VAR]) if any(s is u for u in usable) else 0.0
+            s[N] = 0.0  # the regression learns from here: level and spread too, over the same readings
+        self._fixed = True
+
+    def _residuals(self, x: dict) -> None:
+        """Each metric's residual against its regression on the others' factor (scratch slot)."""
+        self._factor(x)
+        for name, s in self._stats.items():
+            v = x.get(name)
+            slope = s[COV] / s[FVAR] if s[FVAR] > 0 else 0.0
+            s[RES] = 0.0 if v is None else v - s[LEVEL] - slope * (s[F] - s[FMEAN])
+
+    @staticmethod
+    def residual_variance(s: list) -> float:
+        """The variance the regression leaves: in sample, or as its residuals were scored if more."""
+        fitted = s[VAR] - s[COV] * s[COV] / s[FVAR] if s[FVAR] > 0 else s[VAR]
+        return fitted if fitted > s[PVAR] else s[PVAR]
+
+    def assess(self, x: dict) -> tuple[float, str, float]:
+        """(score, metric, the value the other metrics expect of it); (0, "", 0) when none is scored."""
+        if len(self._stats) < 2 or not self._fixed:
+            return 0.0, "", 0.0
+        if self._assessed is not None and self._assessed[0] is x:
+            return self._assessed[1]
+        self._residuals(x)
+        best, best_name, expected = 0.0, "", 0.0
+        for name, s in self._stats.items():
+            if name not in x or s[N] < self.warm // 2 or s[REPEAT] >= self.max_repeat:
+                continue
+            rvar = self.residual_variance(s)
+            if not 0.0 < rvar < (1.0 - self.share) * s[VAR]:
+                continue
+            z = abs(s[RES]) / math.sqrt(rvar)
+            if z > best:
+                best, best_name, expected = z, name, x[name] - s[RES]
+        self._assessed = (x, (best / self.scale, best_name, expected))
+        return self._assessed[1]
+
+    def score_one(self, x: dict) -> float:
+        return self.assess(x)[0]
+
+    def learn_one(self, x: dict) -> None:
+        self._n += 1
+        if not self._fixed and self._n >= self.warm // 2:
+            self._fix()
+        scored = self.assess(x)[0] * self.scale  # (as scored just before, when it was: residuals in scratch)
+        self._assessed = None
+        if not self._fixed:
+            self._factor(x)
+        fast = 1.0 - 0.5 ** (1.0 / self.halflife)
+        local = 1.0 - 0.5 ** (1.0 / self.local_halflife)
+        clip, clip2, drifting, fixed, half = self.clip, self.clip * self.clip, False, self._fixed, self.warm // 2
+        for name, value in x.items():
+            s = self._stats.get(name)
+            if s is None:
+                self._stats[name] = [1.0, float(value), 0.0, value, 0.5, 1.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0,
+                                     math.inf]
+                continue
+            a = 1.0 / (s[N] + 1.0)
+            if a < fast:
+                a = fast
+            s[N] += 1.0
+            s[REPEAT] += a * ((value == s[LAST]) - s[REPEAT])
+            s[LAST] = value
+            e = s[RES]
+            scored_here = fixed and s[N] > half
+            if scored_here:
+                level = s[LOCAL] = s[LOCAL] + local * (e - s[LOCAL])
+                rvar = self.residual_variance(s)
+                limit = s[LIMIT] = clip * math.sqrt(rvar * local / (2.0 - local))
+                if level > limit or level < -limit:
+                    drifting = True
+                if e * e > clip2 * rvar:
+                    self._away(s, rvar)
+                    continue
+            s[AWAY] = 0
+            if scored_here and -limit <= level <= limit:  # not while drifting
+                r = 1.0 / (s[N] - half)
+                s[PVAR] += (r if r > fast else fast) * (e * e - s[PVAR])
+            self._learn(s, value, a)
+        self.away = drifting or any(s[AWAY] > 1 for s in self._stats.values())
+        if scored and not self.away:
+            self._learn_tail(scored)  # an outlying score too, once: a tail learned only below it is too light
+
+    def _learn(self, s: list, value: float, a: float) -> None:
+        """Learn a reading: the loadings until the factor is fixed, then the regression on it."""
+        diff, f = value - s[LEVEL], s[F]
+        s[LEVEL] += a * diff
+        s[VAR] = (1.0 - a) * (s[VAR] + a * diff * diff)
+        if self._fixed:
+            fdiff = f - s[FMEAN]
+            s[FMEAN] += a * fdiff
+            s[FVAR] = (1.0 - a) * (s[FVAR] + a * fdiff * fdiff)
+            s[COV] = (1.0 - a) * (s[COV] + a * diff * fdiff)
+        elif s[VAR] > 0:
+            z = diff / math.sqrt(s[VAR])
+            z = self.clip if z > self.clip else -self.clip if z < -self.clip else z
+            s[LOAD] += a * (z * f - s[LOAD])
+
+    def _away(self, s: list, rvar: float) -> None:
+        """A residual beyond ``clip`` deviations: not learned; one that has settled (a step, not a ramp)
+        moves the metric's level."""
+        s[AWAY] += 1
+        if s[AWAY] == self.adopt // 2:
+            s[HALF] = s[LOCAL]
+        elif s[AWAY] >= self.adopt:
+            if abs(s[LOCAL] - s[HALF]) < 3.0 * math.sqrt(rvar):
+                s[LEVEL] += s[LOCAL]
+                s[LOCAL], s[AWAY] = 0.0, 0
+            else:
+                s[AWAY], s[HALF] = self.adopt // 2, s[LOCAL]  # still moving: look again later
+
+    def _learn_tail(self, score: float) -> None:
+        """The residual score's own tail (peaks over ``base``, Pareto): ``scale`` = its threshold / ``threshold``."""
+        t = self._tail
+        t[2] += 1.0
+        a = max(1.0 / t[2], 1.0 / 2000.0) if t[2] > 300 else 1.0 / 300.0
+        over = score > self.base
+        t[0] += a * (over - t[0])
+        if over:
+            t[3] += 1.0
+            b = max(1.0 / (t[3] + 20.0), 0.01)
+            t[1] += b * (math.log(min(score, 10.0 * self.threshold) / self.base) - t[1])
+        current = self.base * (t[0] / self.tail) ** t[1] if t[0] > self.tail else 0.0
+        self.scale = max(1.0, current / self.threshold)
