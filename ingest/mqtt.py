@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import logging
 import random
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
+from paho.mqtt.client import PUBACK
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
@@ -63,6 +65,7 @@ NEVER_EXPIRES = 0xFFFFFFFE
 SESSION_TAKEN_OVER = 0x8E
 PROTOCOLS = {"5": paho.MQTTv5, "3.1.1": paho.MQTTv311}
 SHORT_LIVED_S = 10.0  # a connection the broker closes sooner than this after accepting it
+_PUBACK = struct.Struct("!BBH")  # a PUBACK packet: type, remaining length 2, packet id (success, MQTT 3.1.1 and 5)
 TAKEOVER_AFTER = 3  # short-lived connections in a row that point at another client with our id
 
 
@@ -162,6 +165,23 @@ class Subscriber:
         if qos and generation == self.generation:
             self.client.ack(mid, qos)
 
+    def ack_all(self, acks: list[tuple[int, int, int]]) -> None:
+        """Acknowledge a batch's messages ((mid, qos, generation), QoS 1) in one packet write.
+
+        paho's ``ack`` queues each PUBACK as a packet of its own (a wake-up of the network thread and a
+        socket write per message); the PUBACKs of a batch are concatenated here and written at once.
+        What came on an earlier connection is not acknowledged (the broker delivers it again).
+        """
+        generation = self.generation
+        queue = getattr(self.client, "_packet_queue", None)  # paho's own outgoing queue, as its ack uses
+        if queue is None:  # a paho without it: one PUBACK at a time
+            for mid, qos, g in acks:
+                self.ack(mid, qos, g)
+            return
+        packets = [_PUBACK.pack(PUBACK, 2, mid) for mid, qos, g in acks if qos == 1 and g == generation]
+        if packets:
+            queue(PUBACK, b"".join(packets), 0, 1)
+
     def publish_then_ack(self, messages: list[tuple[str, bytes]], acks: list[tuple[int, int, int]]) -> None:
         """Send QoS 1 messages on this connection; acknowledge ``acks`` ((mid, qos, generation) of messages
         received) once the broker has accepted every one of them (their PUBACKs).
@@ -183,8 +203,7 @@ class Subscriber:
                 for mid in left:
                     self._waiting[mid] = waiting
                 return
-        for mid, qos, generation in acks:
-            self.ack(mid, qos, generation)
+        self.ack_all(acks)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         try:
@@ -201,8 +220,7 @@ class Subscriber:
                 waiting.left.discard(mid)
                 if waiting.left:
                     return
-            for received, qos, generation in waiting.acks:
-                self.ack(received, qos, generation)
+            self.ack_all(waiting.acks)
         except Exception:  # noqa: BLE001 - a callback must never raise into paho
             log.exception("on_publish failed")
 

@@ -233,8 +233,7 @@ class IngestService:
         if self.handoff is not None and batch.records:  # acknowledged once the broker has the handoff
             self.supervisor.guard("handoff", self.handoff, batch.records, batch.acks)
         else:
-            for mid, qos, generation in batch.acks:
-                self.subscriber.ack(mid, qos, generation)
+            self.subscriber.ack_all(batch.acks)
         self.acked += len(batch.acks)
         self.progress.completed(batch.messages)
         self.stats.add(batch.stats)

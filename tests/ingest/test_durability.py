@@ -228,6 +228,8 @@ def test_sigterm_exits_0_and_the_session_keeps_queuing_while_down(stack, tmp_pat
         assert ingest.terminate() == 0
     finally:
         ingest.stop_if_running()
+    # every stored message was acknowledged (a batch's PUBACKs go out in one write): the session holds none
+    assert queued_for(stack.mqtt_url, env["FAULTLINE_MQTT_CLIENT_ID"], None, idle_s=1.0) == 0
 
 
 def queued_for(url: str, client_id: str, topic: str | None, idle_s: float = 3.0) -> int:
