@@ -113,7 +113,7 @@ class Subscriber:
         self.ca_file = ca_file  # verifies the broker's certificate on mqtts:// (empty: the system's CAs)
         self.protocol = protocol
         self.generation = 0
-        self.connected = threading.Event()
+        self.connected = threading.Event()  # connected and subscribed: the broker acknowledged the SUBSCRIBE
         self.taken_over = threading.Event()
         self.failures = ConnectFailures(_safe(url))
         self._connected_at: float | None = None  # monotonic time of the current connection's CONNACK
@@ -140,6 +140,7 @@ class Subscriber:
         client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
         return client
 
     def start(self) -> None:
@@ -252,11 +253,23 @@ class Subscriber:
             else:
                 client.subscribe(self.topic_filter, options=SubscribeOptions(
                     qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB))
-            log.info("connected to %s as %s (MQTT %s, session present: %s); subscribed to %s",
+            log.info("connected to %s as %s (MQTT %s, session present: %s); subscribing to %s",
                      _safe(self.url), self.client_id, self.protocol, flags.session_present, self.topic_filter)
-            self.connected.set()
         except Exception:  # noqa: BLE001 - a callback must never raise into paho
             log.exception("on_connect failed")
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        """Ready once the broker has the subscription: what is published from then on reaches this session."""
+        try:
+            refused = [code for code in reason_codes if code.is_failure]
+            if refused:
+                log.error("the broker at %s refused the subscription to %s (%s): nothing will be read; check the "
+                          "user's ACL", _safe(self.url), self.topic_filter, refused[0])
+                return
+            log.info("subscribed to %s", self.topic_filter)
+            self.connected.set()
+        except Exception:  # noqa: BLE001 - a callback must never raise into paho
+            log.exception("on_subscribe failed")
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
