@@ -94,21 +94,22 @@ class CommonFactor(AnomalyDetector):
         self.away = False  # a metric's residual drifts, or is beyond ``clip`` for more than a reading
         self._assessed = None  # (reading, assessment) between scoring a reading and learning it
 
-    def _factor(self, x: dict) -> None:
-        """Fill in each metric's factor of the others (scratch slot).
+    def _parts(self, x: dict) -> float:
+        """Each metric's part of the factor (scratch slot) and their sum.
 
         Until the weights are fixed, standardized values (clipped) teach the
         loadings; then the factor is a fixed linear sum of the readings, so
         a regression on it stays valid while levels and spreads move. A
         metric away from its regression, or drifting from it (its short-term
         residual beyond what chance gives), counts without that drift: a
-        ramp does not leak into the others' factor.
+        ramp does not leak into the others' factor. A metric's factor of the
+        others is the sum less its own part.
         """
-        total, fixed, clip = 0.0, self._fixed, self.clip
+        total, fixed, clip, max_repeat = 0.0, self._fixed, self.clip, self.max_repeat
         for name, s in self._stats.items():
             v = x.get(name)
             part = 0.0
-            if v is not None and s[REPEAT] < self.max_repeat:
+            if v is not None and s[REPEAT] < max_repeat:
                 if fixed:
                     drift, lim = s[LOCAL], s[LIMIT]
                     if s[AWAY]:
@@ -123,8 +124,7 @@ class CommonFactor(AnomalyDetector):
                     part = s[LOAD] * (clip if z > clip else -clip if z < -clip else z)
             s[F] = part
             total += part
-        for s in self._stats.values():
-            s[F] = total - s[F]
+        return total
 
     def _fix(self) -> None:
         """Fix the factor's weights: the loadings (normalized) over each metric's spread."""
@@ -135,37 +135,43 @@ class CommonFactor(AnomalyDetector):
             s[N] = 0.0  # the regression learns from here: level and spread too, over the same readings
         self._fixed = True
 
-    def _residuals(self, x: dict) -> None:
-        """Each metric's residual against its regression on the others' factor (scratch slot)."""
-        self._factor(x)
-        for name, s in self._stats.items():
-            v = x.get(name)
-            slope = s[COV] / s[FVAR] if s[FVAR] > 0 else 0.0
-            s[RES] = 0.0 if v is None else v - s[LEVEL] - slope * (s[F] - s[FMEAN])
-
-    @staticmethod
-    def residual_variance(s: list) -> float:
-        """The variance the regression leaves: in sample, or as its residuals were scored if more."""
-        fitted = s[VAR] - s[COV] * s[COV] / s[FVAR] if s[FVAR] > 0 else s[VAR]
-        return fitted if fitted > s[PVAR] else s[PVAR]
-
     def assess(self, x: dict) -> tuple[float, str, float]:
-        """(score, metric, the value the other metrics expect of it); (0, "", 0) when none is scored."""
-        if len(self._stats) < 2 or not self._fixed:
+        """(score, metric, the value the other metrics expect of it); (0, "", 0) when none is scored.
+
+        Leaves each metric's factor of the others and its residual against
+        its regression on it in the scratch slots, for `learn_one`. The
+        residual variance is the regression's in-sample one, or that of the
+        residuals as they were scored if more (here and in `learn_one`).
+        """
+        stats = self._stats
+        if len(stats) < 2 or not self._fixed:
             return 0.0, "", 0.0
-        if self._assessed is not None and self._assessed[0] is x:
-            return self._assessed[1]
-        self._residuals(x)
+        assessed = self._assessed
+        if assessed is not None and assessed[0] is x:
+            return assessed[1]
+        total = self._parts(x)
         best, best_name, expected = 0.0, "", 0.0
-        for name, s in self._stats.items():
-            if name not in x or s[N] < self.warm // 2 or s[REPEAT] >= self.max_repeat:
+        half, max_repeat, explained = self.warm // 2, self.max_repeat, 1.0 - self.share
+        for name, s in stats.items():
+            f = s[F] = total - s[F]
+            v = x.get(name)
+            if v is None:
+                s[RES] = 0.0
                 continue
-            rvar = self.residual_variance(s)
-            if not 0.0 < rvar < (1.0 - self.share) * s[VAR]:
+            fvar = s[FVAR]
+            slope = s[COV] / fvar if fvar > 0 else 0.0
+            res = s[RES] = v - s[LEVEL] - slope * (f - s[FMEAN])
+            if s[N] < half or s[REPEAT] >= max_repeat:
                 continue
-            z = abs(s[RES]) / math.sqrt(rvar)
+            var = s[VAR]
+            rvar = var - s[COV] * s[COV] / fvar if fvar > 0 else var
+            if s[PVAR] >= rvar:
+                rvar = s[PVAR]
+            if not 0.0 < rvar < explained * var:
+                continue
+            z = abs(res) / math.sqrt(rvar)
             if z > best:
-                best, best_name, expected = z, name, x[name] - s[RES]
+                best, best_name, expected = z, name, v - res
         self._assessed = (x, (best / self.scale, best_name, expected))
         return self._assessed[1]
 
@@ -178,57 +184,70 @@ class CommonFactor(AnomalyDetector):
             self._fix()
         scored = self.assess(x)[0] * self.scale  # (as scored just before, when it was: residuals in scratch)
         self._assessed = None
-        if not self._fixed:
-            self._factor(x)
+        stats, fixed = self._stats, self._fixed
+        if not fixed:
+            total = self._parts(x)
+            for s in stats.values():
+                s[F] = total - s[F]
         fast = 1.0 - 0.5 ** (1.0 / self.halflife)
         local = 1.0 - 0.5 ** (1.0 / self.local_halflife)
-        clip, clip2, drifting, fixed, half = self.clip, self.clip * self.clip, False, self._fixed, self.warm // 2
+        clip, clip2, drifting, half = self.clip, self.clip * self.clip, False, self.warm // 2
         for name, value in x.items():
-            s = self._stats.get(name)
+            s = stats.get(name)
             if s is None:
-                self._stats[name] = [1.0, float(value), 0.0, value, 0.5, 1.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0,
-                                     math.inf]
+                stats[name] = [1.0, float(value), 0.0, value, 0.5, 1.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0,
+                               math.inf]
                 continue
-            a = 1.0 / (s[N] + 1.0)
+            n = s[N]
+            a = 1.0 / (n + 1.0)
             if a < fast:
                 a = fast
-            s[N] += 1.0
+            n = s[N] = n + 1.0
             s[REPEAT] += a * ((value == s[LAST]) - s[REPEAT])
             s[LAST] = value
-            e = s[RES]
-            scored_here = fixed and s[N] > half
-            if scored_here:
+            if fixed and n > half:  # scored: the residual's short-term level, spread and threshold
+                e = s[RES]
                 level = s[LOCAL] = s[LOCAL] + local * (e - s[LOCAL])
-                rvar = self.residual_variance(s)
+                fvar = s[FVAR]
+                rvar = s[VAR] - s[COV] * s[COV] / fvar if fvar > 0 else s[VAR]
+                if s[PVAR] >= rvar:
+                    rvar = s[PVAR]
                 limit = s[LIMIT] = clip * math.sqrt(rvar * local / (2.0 - local))
-                if level > limit or level < -limit:
-                    drifting = True
                 if e * e > clip2 * rvar:
+                    if level > limit or level < -limit:
+                        drifting = True
                     self._away(s, rvar)
                     continue
-            s[AWAY] = 0
-            if scored_here and -limit <= level <= limit:  # not while drifting
-                r = 1.0 / (s[N] - half)
-                s[PVAR] += (r if r > fast else fast) * (e * e - s[PVAR])
-            self._learn(s, value, a)
-        self.away = drifting or any(s[AWAY] > 1 for s in self._stats.values())
-        if scored and not self.away:
+                s[AWAY] = 0
+                if level > limit or level < -limit:
+                    drifting = True
+                else:  # the spread of the residuals as scored, not while drifting
+                    r = 1.0 / (n - half)
+                    s[PVAR] += (r if r > fast else fast) * (e * e - s[PVAR])
+            else:
+                s[AWAY] = 0
+            # the reading learned: the loadings until the factor is fixed, then the regression on it
+            diff, f = value - s[LEVEL], s[F]
+            s[LEVEL] += a * diff
+            var = s[VAR] = (1.0 - a) * (s[VAR] + a * diff * diff)
+            if fixed:
+                fdiff = f - s[FMEAN]
+                s[FMEAN] += a * fdiff
+                s[FVAR] = (1.0 - a) * (s[FVAR] + a * fdiff * fdiff)
+                s[COV] = (1.0 - a) * (s[COV] + a * diff * fdiff)
+            elif var > 0:
+                z = diff / math.sqrt(var)
+                z = clip if z > clip else -clip if z < -clip else z
+                s[LOAD] += a * (z * f - s[LOAD])
+        away = drifting
+        if not away:
+            for s in stats.values():
+                if s[AWAY] > 1:
+                    away = True
+                    break
+        self.away = away
+        if scored and not away:
             self._learn_tail(scored)  # an outlying score too, once: a tail learned only below it is too light
-
-    def _learn(self, s: list, value: float, a: float) -> None:
-        """Learn a reading: the loadings until the factor is fixed, then the regression on it."""
-        diff, f = value - s[LEVEL], s[F]
-        s[LEVEL] += a * diff
-        s[VAR] = (1.0 - a) * (s[VAR] + a * diff * diff)
-        if self._fixed:
-            fdiff = f - s[FMEAN]
-            s[FMEAN] += a * fdiff
-            s[FVAR] = (1.0 - a) * (s[FVAR] + a * fdiff * fdiff)
-            s[COV] = (1.0 - a) * (s[COV] + a * diff * fdiff)
-        elif s[VAR] > 0:
-            z = diff / math.sqrt(s[VAR])
-            z = self.clip if z > self.clip else -self.clip if z < -self.clip else z
-            s[LOAD] += a * (z * f - s[LOAD])
 
     def _away(self, s: list, rvar: float) -> None:
         """A residual beyond ``clip`` deviations: not learned; one that has settled (a step, not a ramp)

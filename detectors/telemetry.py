@@ -168,6 +168,7 @@ class TelemetryZ(AnomalyDetector):
         """Score ``x`` and name the metric; ``floor`` is a lower bound per metric on the deviation used."""
         best, best_name, best_kind, best_mean, stats, grace = 0.0, "", "", 0.0, self._stats, self.grace
         floor = floor or {}
+        min_std, stuck_min_run, max_repeat = self.min_std, self.stuck_min_run, self.max_repeat
         b, w = self._position(ts_ms)
         for name, value in x.items():
             s = stats.get(name)
@@ -177,12 +178,19 @@ class TelemetryZ(AnomalyDetector):
             if b >= 0 and s[16]:  # the daily profile in use: its offset at this time of day
                 prof = s[10]
                 mean += (1.0 - w) * prof[b] + w * prof[(b + 1) % len(prof)] - s[15] / len(prof)
-            std = math.sqrt(s[2]) if s[2] > 0 else 0.0
-            std = max(std, floor.get(name, 0.0), self.min_std, 1e-9 * abs(mean))
+            std = math.sqrt(s[2]) if s[2] > 0 else 0.0  # never below the floor, min_std, or 1e-9 of the level
+            if floor:
+                f = floor.get(name, 0.0)
+                if f > std:
+                    std = f
+            if min_std > std:
+                std = min_std
+            if 1e-9 * abs(mean) > std:
+                std = 1e-9 * abs(mean)
             z = abs(value - mean) / std
             if z > best:
                 best, best_name, best_kind, best_mean = z, name, "deviation", mean
-            if value == s[3] and s[4] + 1 >= self.stuck_min_run and s[5] < self.max_repeat:
+            if value == s[3] and s[4] + 1 >= stuck_min_run and s[5] < max_repeat:
                 stuck = -(s[4] + 1) * math.log10(min(max(s[5], 1e-6), 0.999)) * self.stuck_scale
                 if stuck > best:
                     best, best_name, best_kind, best_mean = stuck, name, "stuck", mean
@@ -207,6 +215,7 @@ class TelemetryZ(AnomalyDetector):
         keep = 0.5 ** (1.0 / self.halflife)
         local = 1.0 - 0.5 ** (1.0 / self.local_halflife)
         stats, grace, clip, clip2 = self._stats, self.grace, self.clip, self.clip * self.clip
+        shift2, spread, adopt = self.shift * self.shift, self.spread, self.adopt
         b, w = self._position(ts_ms)
         k = 0.0  # the step of the slow level the daily profile is measured from (half-life two days of time)
         if b >= 0:
@@ -238,7 +247,12 @@ class TelemetryZ(AnomalyDetector):
                 s[3] = value
             raw = value
             if b >= 0:
-                here, offset = self._profile(s, ts_ms, b, w)  # (may put the profile in use, and reset the spread)
+                prof = s[10]
+                if s[16]:  # the profile in use (as `_profile` says it)
+                    here = (1.0 - w) * prof[b] + w * prof[(b + 1) % len(prof)]
+                    offset = here - s[15] / len(prof)
+                else:
+                    here, offset = self._profile(s, ts_ms, b, w)  # (may put it in use, and reset the spread)
                 mean, var = s[1], s[2]
                 value -= offset  # the reading without its daily cycle
                 diff = value - mean
@@ -276,18 +290,18 @@ class TelemetryZ(AnomalyDetector):
                 if f * f > wide:
                     wide = f * f
             gap = s[6] - mean
-            if var > 0 and (gap * gap > self.shift * self.shift * wide or s[7] > self.spread * wide):
+            if var > 0 and (gap * gap > shift2 * wide or s[7] > spread * wide):
                 away = True
                 s[8] += 1
-                if s[8] == self.adopt // 2:
+                if s[8] == adopt // 2:
                     s[13] = s[6]
-                elif s[8] >= self.adopt:
+                elif s[8] >= adopt:
                     if abs(s[6] - s[13]) < 3.0 * math.sqrt(s[7] * local / (2.0 - local)):
                         # settled at a new level or spread (a step, not a ramp): adopt it
                         s[1], s[2], s[8] = s[6], max(s[7], self.min_std ** 2), 0
                         s[0] += 1.0
                         continue
-                    s[8], s[13] = self.adopt // 2, s[6]  # still moving: look again later
+                    s[8], s[13] = adopt // 2, s[6]  # still moving: look again later
                 s[0] += 1.0
                 continue  # not learned while away: a ramp must not widen the spread it is measured by
             s[8] = 0
