@@ -249,6 +249,11 @@ class DetectorEngine:
         self._close_at = (self.next_window + 1) * self.window_ms + lateness
         return out
 
+    @property
+    def close_at(self) -> int:
+        """The event time at which the oldest open window closes (`tick` at or after it closes it)."""
+        return self._close_at
+
     def cohort_of(self, device: str) -> Cohort:
         st = self.devices.get(device)
         return Cohort(*st.cell[:3]) if st else Cohort()

@@ -32,7 +32,8 @@ from ingest.liveness import Progress
 from runtime.supervisor import Supervisor
 
 log = logging.getLogger("faultline.run")
-TICK_S = 1.0
+TICK_S = 1.0  # the detect thread closes due windows at least this often (and as soon as the event clock is there)
+POLL_S = 0.2  # the longest the detect thread waits for records
 SWEEP_S = 2.0
 RECORD_BATCHES = 8  # batches of records waiting for the detect thread (then ingest waits: backpressure)
 
@@ -158,7 +159,7 @@ class Faultline:
         guard, pipeline = self.supervisor.guard, self.pipeline
         while True:
             try:
-                batch = self.records.get(timeout=0.2)
+                batch = self.records.get(timeout=self._wait_s())
             except queue.Empty:
                 batch = None
                 if self.stop_event.is_set():
@@ -167,7 +168,8 @@ class Faultline:
                 guard("detect", pipeline.feed, batch)
             if batch is not None:
                 self.detect_progress.completed(1)
-            if time.monotonic() >= next_tick and pipeline.clock.started:
+            if pipeline.clock.started and (time.monotonic() >= next_tick
+                                           or pipeline.clock() >= pipeline.detectors.close_at):
                 pipeline.tick(pipeline.clock())
                 next_tick = time.monotonic() + TICK_S
             if time.monotonic() >= next_sweep:
@@ -179,6 +181,20 @@ class Faultline:
         guard("checkpoint", pipeline.detectors.checkpoint, self.state_path)
         if pipeline.anomalies is not None:
             guard("anomaly flush", pipeline.anomalies.flush)
+
+
+    def _wait_s(self) -> float:
+        """How long to wait for records: `POLL_S`, or less when a window closes sooner on the event clock.
+
+        A window is closed (and what it found reaches the alert stage) within
+        a millisecond or two of its close on the event clock, not at the next
+        `TICK_S` of the wall clock.
+        """
+        clock = self.pipeline.clock
+        if not clock.started:
+            return POLL_S
+        left = (self.pipeline.detectors.close_at - clock()) / 1000
+        return min(POLL_S, max(0.001, left))
 
 
 def _guarded(name: str, fn):
