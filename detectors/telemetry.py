@@ -67,6 +67,7 @@ from river.base import AnomalyDetector
 from detectors.crossmetric import CommonFactor
 
 DAY_MS = 86_400_000
+TWO_DAYS_MS = 2 * DAY_MS  # the daily profile is used once two days have been seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +158,7 @@ class TelemetryZ(AnomalyDetector):
             s[11], s[12] = [0] * self.season_bins, ts_ms
         here = (1.0 - w) * prof[b] + w * prof[(b + 1) % len(prof)]
         if not s[16]:
-            if ts_ms - s[12] < 2 * DAY_MS or min(s[11]) < 3:
+            if ts_ms - s[12] < TWO_DAYS_MS or min(s[11]) < 3:
                 return here, 0.0
             s[16] = True
             if 0.0 < s[17] < s[2]:
@@ -251,6 +252,8 @@ class TelemetryZ(AnomalyDetector):
                 if s[16]:  # the profile in use (as `_profile` says it)
                     here = (1.0 - w) * prof[b] + w * prof[(b + 1) % len(prof)]
                     offset = here - s[15] / len(prof)
+                elif prof is not None and ts_ms - s[12] < TWO_DAYS_MS:  # too early to use it (as `_profile` says)
+                    here, offset = (1.0 - w) * prof[b] + w * prof[(b + 1) % len(prof)], 0.0
                 else:
                     here, offset = self._profile(s, ts_ms, b, w)  # (may put it in use, and reset the spread)
                 mean, var = s[1], s[2]
