@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, and_, case, column, func, inspect, literal_column, or_, select, table
 
 from tickets.aggregates import cache_of
 from tickets.models import ACTIVE_STATES, TICKET_STATES, TicketRow
@@ -18,6 +18,10 @@ from tickets.ticket import Ticket
 from tickets.ticket_queries import TicketFilter
 
 T = TicketRow.__table__
+SEARCH = table("ticket_search", column("rowid"), column("body"))  # SQLite: FTS5 trigram index (t0009_queue_search)
+# PostgreSQL: the three texts as one, the expression of its trigram index (t0009_queue_search); a word (no
+# whitespace) matches it exactly where it matches one of the three
+SEARCH_TEXT = literal_column("(coalesce(title, '') || ' ' || coalesce(subject, '') || ' ' || coalesce(explanation, ''))")
 SEVERITIES = ("critical", "major", "minor", "info")
 PAGE_SIZE = 25
 MAX_SEARCH = 200
@@ -32,15 +36,41 @@ class QueueQuery:
     q: str = ""  # words that must all appear in the title, subject or explanation
     page: int = 1
 
-    def conditions(self) -> list:
+    def conditions(self, search: str = "columns") -> list:
+        """The WHERE terms. How a word is searched for (`search_mode`): ``columns``, in each text (a scan);
+        ``text``, in the three as one (PostgreSQL's trigram index); ``fts5``, words of three characters or
+        more in ``ticket_search`` (SQLite's trigram index). The same substring match, ignoring case, in each."""
         cond = self.flt.conditions()
         if self.source:
             cond.append(T.c.source == self.source)
         for word in self.q.split()[:8]:
+            if search == "fts5" and len(word) >= 3:
+                phrase = '"' + word.replace('"', '""') + '"'  # a quoted phrase: every character literal
+                cond.append(T.c.id.in_(select(SEARCH.c.rowid).where(SEARCH.c.body.op("MATCH")(phrase))))
+                continue
             pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            cond.append(or_(T.c.title.ilike(pattern, escape="\\"), T.c.subject.ilike(pattern, escape="\\"),
-                            T.c.explanation.ilike(pattern, escape="\\")))
+            if search == "text":
+                cond.append(SEARCH_TEXT.ilike(pattern, escape="\\"))
+            else:
+                cond.append(or_(T.c.title.ilike(pattern, escape="\\"), T.c.subject.ilike(pattern, escape="\\"),
+                                T.c.explanation.ilike(pattern, escape="\\")))
         return cond
+
+
+_MODES: dict[str, str] = {}
+
+
+def search_mode(engine: Engine) -> str:
+    """How this store searches the queue (`QueueQuery.conditions`): by its index where it has one."""
+    url = str(engine.url)
+    if url not in _MODES:
+        if engine.dialect.name == "postgresql":
+            _MODES[url] = "text"
+        elif engine.dialect.name == "sqlite" and inspect(engine).has_table("ticket_search"):
+            _MODES[url] = "fts5"
+        else:
+            _MODES[url] = "columns"
+    return _MODES[url]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +81,9 @@ class QueuePage:
     newest_id: int
 
 
-def _tally(query: QueueQuery):
+def _tally(query: QueueQuery, search: str = "columns"):
     """{(state, severity): count} under every filter but the state (one GROUP BY)."""
-    where = and_(True, *replace(query, flt=replace(query.flt, states=()), page=1).conditions())
+    where = and_(True, *replace(query, flt=replace(query.flt, states=()), page=1).conditions(search))
 
     def compute(conn):
         rows = conn.execute(select(T.c.state, T.c.severity, func.count()).where(where)
@@ -67,32 +97,49 @@ def _chosen_states(query: QueueQuery) -> set[str] | None:
     return {s for n in names for s in (ACTIVE_STATES if n == "active" else (n,))} or None
 
 
+def _walk(conn, where, per_severity: dict[str, int], skip: int) -> list:
+    """The page's rows, each severity walked on the (severity, opened_ms, id) index up to what the page needs."""
+    need, rows = PAGE_SIZE, []
+    for severity in (*SEVERITIES, "other"):
+        n = per_severity.get(severity, 0)
+        if skip >= n:
+            skip -= n
+            continue
+        same = T.c.severity == severity if severity != "other" else T.c.severity.not_in(SEVERITIES)
+        rows += conn.execute(select(T).where(where, same).order_by(T.c.opened_ms, T.c.id)
+                             .limit(need).offset(skip)).all()
+        skip, need = 0, PAGE_SIZE - len(rows)
+        if need <= 0:
+            break
+    return rows
+
+
+def _search_page(conn, where, skip: int) -> list:
+    """A search's page in the same order: its matches (found on the search index) sorted once, not searched
+    again per severity."""
+    rank = case({s: i for i, s in enumerate(SEVERITIES)}, value=T.c.severity, else_=len(SEVERITIES))
+    return conn.execute(select(T).where(where).order_by(rank, T.c.opened_ms, T.c.id).limit(PAGE_SIZE)
+                        .offset(skip)).all()
+
+
 def queue_page(engine: Engine, query: QueueQuery) -> QueuePage:
     """One page, critical first then oldest first: each severity is walked on the
-    (severity, opened_ms, id) index up to the page's rows; the counts come
-    from one cached GROUP BY (`tickets.aggregates`)."""
+    (severity, opened_ms, id) index up to the page's rows (a search sorts its
+    matches instead); the counts come from one cached GROUP BY
+    (`tickets.aggregates`)."""
     key = ("queue", replace(query, flt=replace(query.flt, states=()), page=1))
-    where = and_(True, *query.conditions())
+    search = search_mode(engine) if query.q else "columns"
+    where = and_(True, *query.conditions(search))
     chosen = _chosen_states(query)
     with engine.connect() as conn:
-        tally = cache_of(engine).get(conn, key, _tally(query))
+        tally = cache_of(engine).get(conn, key, _tally(query, search))
         per_severity: dict[str, int] = {}
         for (state, severity), n in tally.items():
             if chosen is None or state in chosen:
                 bucket = severity if severity in SEVERITIES else "other"
                 per_severity[bucket] = per_severity.get(bucket, 0) + n
-        skip, need, rows = (max(1, query.page) - 1) * PAGE_SIZE, PAGE_SIZE, []
-        for severity in (*SEVERITIES, "other"):
-            n = per_severity.get(severity, 0)
-            if skip >= n:
-                skip -= n
-                continue
-            same = T.c.severity == severity if severity != "other" else T.c.severity.not_in(SEVERITIES)
-            rows += conn.execute(select(T).where(where, same).order_by(T.c.opened_ms, T.c.id)
-                                 .limit(need).offset(skip)).all()
-            skip, need = 0, PAGE_SIZE - len(rows)
-            if need <= 0:
-                break
+        skip = (max(1, query.page) - 1) * PAGE_SIZE
+        rows = _search_page(conn, where, skip) if query.q else _walk(conn, where, per_severity, skip)
         newest = conn.execute(select(func.max(T.c.id))).scalar() or 0
     counts = {s: sum(n for (state, _), n in tally.items() if state == s) for s in TICKET_STATES}
     return QueuePage([Ticket.from_row(r) for r in rows], sum(per_severity.values()), counts, int(newest))
