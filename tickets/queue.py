@@ -8,6 +8,7 @@ aggregates over the same filter, recomputed only when a ticket changed
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine, and_, case, column, func, inspect, literal_column, or_, select, table
@@ -25,6 +26,7 @@ SEARCH_TEXT = literal_column("(coalesce(title, '') || ' ' || coalesce(subject, '
 SEVERITIES = ("critical", "major", "minor", "info")
 PAGE_SIZE = 25
 MAX_SEARCH = 200
+SEARCH_CAP = 1000  # a search's matches counted and paged in one pass; more are counted and paged in SQL
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,24 +124,50 @@ def _search_page(conn, where, skip: int) -> list:
                         .offset(skip)).all()
 
 
+def _search_matches(conn, query: QueueQuery, search: str) -> list[tuple[str, str, int]] | None:
+    """A search's matches under every filter but the state, in the queue's order (severity, then age):
+    (state, severity, id) each; None when there are more than `SEARCH_CAP` (then counted and paged in SQL).
+    One search serves the counts and the page."""
+    where = and_(True, *replace(query, flt=replace(query.flt, states=()), page=1).conditions(search))
+    found = conn.execute(select(T.c.id, T.c.state, T.c.severity, T.c.opened_ms).where(where)
+                         .limit(SEARCH_CAP + 1)).all()
+    if len(found) > SEARCH_CAP:
+        return None
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    found.sort(key=lambda r: (rank.get(r.severity, len(SEVERITIES)), r.opened_ms, r.id))
+    return [(r.state, r.severity, r.id) for r in found]
+
+
 def queue_page(engine: Engine, query: QueueQuery) -> QueuePage:
     """One page, critical first then oldest first: each severity is walked on the
-    (severity, opened_ms, id) index up to the page's rows (a search sorts its
-    matches instead); the counts come from one cached GROUP BY
-    (`tickets.aggregates`)."""
+    (severity, opened_ms, id) index up to the page's rows; the counts come
+    from one cached GROUP BY (`tickets.aggregates`). A search counts and pages
+    its matches in one pass (`_search_matches`), or, with very many, sorts
+    them once in SQL."""
     key = ("queue", replace(query, flt=replace(query.flt, states=()), page=1))
     search = search_mode(engine) if query.q else "columns"
     where = and_(True, *query.conditions(search))
     chosen = _chosen_states(query)
     with engine.connect() as conn:
-        tally = cache_of(engine).get(conn, key, _tally(query, search))
+        matches = _search_matches(conn, query, search) if query.q else None
+        if matches is not None:
+            tally = dict(Counter((state, severity) for state, severity, _ in matches))
+        else:
+            tally = cache_of(engine).get(conn, key, _tally(query, search))
         per_severity: dict[str, int] = {}
         for (state, severity), n in tally.items():
             if chosen is None or state in chosen:
                 bucket = severity if severity in SEVERITIES else "other"
                 per_severity[bucket] = per_severity.get(bucket, 0) + n
         skip = (max(1, query.page) - 1) * PAGE_SIZE
-        rows = _search_page(conn, where, skip) if query.q else _walk(conn, where, per_severity, skip)
+        if matches is not None:
+            ids = [i for state, _, i in matches if chosen is None or state in chosen][skip:skip + PAGE_SIZE]
+            found = {r.id: r for r in conn.execute(select(T).where(T.c.id.in_(ids)))} if ids else {}
+            rows = [found[i] for i in ids if i in found]
+        elif query.q:
+            rows = _search_page(conn, where, skip)
+        else:
+            rows = _walk(conn, where, per_severity, skip)
         newest = conn.execute(select(func.max(T.c.id))).scalar() or 0
     counts = {s: sum(n for (state, _), n in tally.items() if state == s) for s in TICKET_STATES}
     return QueuePage([Ticket.from_row(r) for r in rows], sum(per_severity.values()), counts, int(newest))

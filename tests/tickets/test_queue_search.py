@@ -101,7 +101,9 @@ def test_the_index_follows_edits_and_serves_the_search(engine):
             assert "ix_tickets_search_trgm" in plan, plan
 
 
-def test_a_search_pages_in_the_queue_order(engine):
+@pytest.mark.parametrize("cap", [1000, 10])  # matches paged in one pass; too many for it: paged in SQL
+def test_a_search_pages_in_the_queue_order(engine, monkeypatch, cap):
+    monkeypatch.setattr("tickets.queue.SEARCH_CAP", cap)
     rows = _rows(20)  # 120 tickets; "rate" is in 40 titles over three severities
     with engine.begin() as conn:
         conn.execute(T.insert(), rows)
