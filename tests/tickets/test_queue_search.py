@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import create_engine, select, text, update
 
 from tickets.models import TicketRow
 from tickets.queue import QueueQuery, queue_page, search_mode
@@ -115,3 +115,45 @@ def test_a_search_pages_in_the_queue_order(engine, monkeypatch, cap):
     assert [len(p.tickets) for p in pages] == [25, 15, 0] and pages[0].total == 40
     walked = queue_page(engine, QueueQuery(TicketFilter(code="E214")))  # no search: the severity walk, same order
     assert [t.severity for t in walked.tickets] == sorted((t.severity for t in walked.tickets), key=rank.get)
+
+
+def test_without_pg_trgm_the_migrations_pass_and_the_search_scans(caplog):
+    """A role that may not create extensions (a managed PostgreSQL): no index, a warning, the same search."""
+    import logging
+    import uuid
+
+    from database import make_engine, migrate
+    from support.postgres import postgres_database
+
+    role = f"fl_noext_{uuid.uuid4().hex[:8]}"
+    with postgres_database("faultline_test_noext") as url:
+        name = url.rsplit("/", 1)[1]
+        admin = make_engine(url)
+        with admin.connect() as conn:
+            conn.execute(text("COMMIT"))
+            if conn.execute(text("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")).scalar():
+                pytest.skip("pg_trgm is installed in every new database here")
+            conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+            conn.execute(text(f'GRANT CONNECT ON DATABASE "{name}" TO "{role}"'))
+            conn.execute(text(f'GRANT USAGE, CREATE ON SCHEMA public TO "{role}"'))
+            conn.execute(text("COMMIT"))
+        admin.dispose()
+        role_url = url.replace("//postgres@", f"//{role}@")
+        try:
+            with caplog.at_level(logging.WARNING, logger="faultline.migrations"):
+                migrate(role_url)
+            assert "the queue's text search stays a scan: pg_trgm is not available" in caplog.text
+            engine = make_engine(role_url)
+            rows = _rows()
+            with engine.begin() as conn:
+                assert not conn.execute(text("SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%trgm%'")).scalar()
+                conn.execute(T.insert(), rows)
+            for q in ("px200-0007", "100%", "sh-04 quiet"):
+                assert _found(engine, q) == _expected(rows, q), q
+            engine.dispose()
+        finally:
+            cleanup = create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+            with cleanup.connect() as conn:  # the database first: the role owns its tables
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+            cleanup.dispose()
