@@ -137,6 +137,23 @@ def test_sign_in_and_the_queue_lists_the_regression_ticket(world):
     page.context.close()
 
 
+def test_the_queue_search_finds_the_ticket_by_words_of_its_subject(world):
+    page = _page(world, "tech")
+    ticket = _cohort_ticket(world)
+    page.fill("input[name=q]", "FIRMWARE=2.1 px-200")  # any case, any part of a word
+    page.press("input[name=q]", "Enter")
+    page.wait_for_url(re.compile(r".*q=FIRMWARE"))
+    assert page.locator(f'#queue tr[data-id="{ticket.id}"]').count() == 1
+    assert page.locator("input[name=q]").input_value() == "FIRMWARE=2.1 px-200"
+    page.screenshot(path=str(world["shots"] / "queue-search.png"), full_page=True)
+    page.fill("input[name=q]", "firmware=2.1 no-such-device")  # every word must be found
+    page.press("input[name=q]", "Enter")
+    page.wait_for_url(re.compile(r".*no-such-device"))
+    assert page.locator("#queue tr[data-id]").count() == 0
+    assert "0 tickets" in page.locator("nav.pager").inner_text()
+    page.context.close()
+
+
 def test_the_ticket_page_shows_the_chart_the_cohort_table_and_the_root_cause_line(world):
     page = _page(world, "tech")
     ticket = _cohort_ticket(world)
