@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Engine, and_, case, column, func, inspect, literal_column, or_, select, table
+from sqlalchemy import Engine, and_, column, func, inspect, literal_column, or_, select, table
 
 from tickets.aggregates import cache_of
 from tickets.models import ACTIVE_STATES, TICKET_STATES, TicketRow
@@ -116,14 +116,6 @@ def _walk(conn, where, per_severity: dict[str, int], skip: int) -> list:
     return rows
 
 
-def _search_page(conn, where, skip: int) -> list:
-    """A search's page in the same order: its matches (found on the search index) sorted once, not searched
-    again per severity."""
-    rank = case({s: i for i, s in enumerate(SEVERITIES)}, value=T.c.severity, else_=len(SEVERITIES))
-    return conn.execute(select(T).where(where).order_by(rank, T.c.opened_ms, T.c.id).limit(PAGE_SIZE)
-                        .offset(skip)).all()
-
-
 def _search_matches(conn, query: QueueQuery, search: str) -> list[tuple[str, str, int]] | None:
     """A search's matches under every filter but the state, in the queue's order (severity, then age):
     (state, severity, id) each; None when there are more than `SEARCH_CAP` (then counted and paged in SQL).
@@ -142,8 +134,9 @@ def queue_page(engine: Engine, query: QueueQuery) -> QueuePage:
     """One page, critical first then oldest first: each severity is walked on the
     (severity, opened_ms, id) index up to the page's rows; the counts come
     from one cached GROUP BY (`tickets.aggregates`). A search counts and pages
-    its matches in one pass (`_search_matches`), or, with very many, sorts
-    them once in SQL."""
+    its matches in one pass (`_search_matches`); one with very many matches
+    is counted and walked like the unfiltered queue, where 25 matching rows
+    are soon found."""
     key = ("queue", replace(query, flt=replace(query.flt, states=()), page=1))
     search = search_mode(engine) if query.q else "columns"
     where = and_(True, *query.conditions(search))
@@ -164,9 +157,7 @@ def queue_page(engine: Engine, query: QueueQuery) -> QueuePage:
             ids = [i for state, _, i in matches if chosen is None or state in chosen][skip:skip + PAGE_SIZE]
             found = {r.id: r for r in conn.execute(select(T).where(T.c.id.in_(ids)))} if ids else {}
             rows = [found[i] for i in ids if i in found]
-        elif query.q:
-            rows = _search_page(conn, where, skip)
-        else:
+        else:  # no search, or one with very many matches: the first rows of each severity in its index order
             rows = _walk(conn, where, per_severity, skip)
         newest = conn.execute(select(func.max(T.c.id))).scalar() or 0
     counts = {s: sum(n for (state, _), n in tally.items() if state == s) for s in TICKET_STATES}
