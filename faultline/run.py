@@ -182,7 +182,6 @@ class Faultline:
         if pipeline.anomalies is not None:
             guard("anomaly flush", pipeline.anomalies.flush)
 
-
     def _wait_s(self) -> float:
         """How long to wait for records: `POLL_S`, or less when a window closes sooner on the event clock.
 

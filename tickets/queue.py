@@ -83,9 +83,14 @@ class QueuePage:
     newest_id: int
 
 
+def _every_state(query: QueueQuery) -> QueueQuery:
+    """The query under every filter but the state, page 1: what the counts per state are taken over."""
+    return replace(query, flt=replace(query.flt, states=()), page=1)
+
+
 def _tally(query: QueueQuery, search: str = "columns"):
     """{(state, severity): count} under every filter but the state (one GROUP BY)."""
-    where = and_(True, *replace(query, flt=replace(query.flt, states=()), page=1).conditions(search))
+    where = and_(True, *_every_state(query).conditions(search))
 
     def compute(conn):
         rows = conn.execute(select(T.c.state, T.c.severity, func.count()).where(where)
@@ -120,7 +125,7 @@ def _search_matches(conn, query: QueueQuery, search: str) -> list[tuple[str, str
     """A search's matches under every filter but the state, in the queue's order (severity, then age):
     (state, severity, id) each; None when there are more than `SEARCH_CAP` (then counted and paged in SQL).
     One search serves the counts and the page."""
-    where = and_(True, *replace(query, flt=replace(query.flt, states=()), page=1).conditions(search))
+    where = and_(True, *_every_state(query).conditions(search))
     found = conn.execute(select(T.c.id, T.c.state, T.c.severity, T.c.opened_ms).where(where)
                          .limit(SEARCH_CAP + 1)).all()
     if len(found) > SEARCH_CAP:
@@ -137,7 +142,7 @@ def queue_page(engine: Engine, query: QueueQuery) -> QueuePage:
     its matches in one pass (`_search_matches`); one with very many matches
     is counted and walked like the unfiltered queue, where 25 matching rows
     are soon found."""
-    key = ("queue", replace(query, flt=replace(query.flt, states=()), page=1))
+    key = ("queue", _every_state(query))
     search = search_mode(engine) if query.q else "columns"
     where = and_(True, *query.conditions(search))
     chosen = _chosen_states(query)
