@@ -39,6 +39,7 @@ class DrainRun:
     stored: int = 0
     raw_rate: float | None = None  # MQTT 5, receive maximum 1000, like Faultline's default
     raw_v311_rate: float | None = None  # MQTT 3.1.1 (the broker's max_inflight_messages 1000)
+    raw_fast_rate: float | None = None  # MQTT 5 on ingest's own receive path (ingest.mqtt_receive): its limit
     v311_rate: float | None = None  # `faultline ingest` over MQTT 3.1.1, same backlog
     v311_cpu_pct: float | None = None
     prefill_rate: float | None = None
@@ -109,6 +110,7 @@ def drain_once(services: Services, work: Path, n: int, devices: int = 1000, infl
     if raw:
         run_child(["rawsub", "--url", url, "--client-id", raw_id, "--register"])
         run_child(["rawsub", "--url", url, "--client-id", raw_id + "-311", "--register", "--v311"])
+        run_child(["rawsub", "--url", url, "--client-id", raw_id + "-fast", "--register", "--fast"])
     base_ms = int(time.time() * 1000) - n - 60_000
     pub = run_child(["publish", "--url", url, "--n", str(n), "--devices", str(devices), "--base-ms", str(base_ms),
                      "--inflight", "1000"])
@@ -118,6 +120,8 @@ def drain_once(services: Services, work: Path, n: int, devices: int = 1000, infl
         run.raw_rate = out["rate"] if out["received"] >= n else None
         out = run_child(["rawsub", "--url", url, "--client-id", raw_id + "-311", "--n", str(n), "--v311"])
         run.raw_v311_rate = out["rate"] if out["received"] >= n else None
+        out = run_child(["rawsub", "--url", url, "--client-id", raw_id + "-fast", "--n", str(n), "--fast"])
+        run.raw_fast_rate = out["rate"] if out["received"] >= n else None
     if v311 and v311_first:
         _drain_v311(run, services, work, f"fl-{tag}-311", inflight, batch_size, group, timeout)
     children = [_start_ingest(services, db, work, cid, inflight, batch_size, group, workers) for cid in cids]

@@ -44,6 +44,11 @@ def ingest(report: Report, services: Services, work: Path, plan: Plan) -> None:
                   "ingest")
     report.figure("ingest_ratio", "ingest / raw (paired per repetition)", paired_ratios(rates, raws), "", "", 3,
                   "ingest")
+    fast = [r.raw_fast_rate for r in runs]
+    report.figure("raw_drain_rate_fast", "bare subscriber on ingest's receive path, MQTT 5", Summary.of(fast),
+                  "msg/s", n, 0, "ingest")
+    report.figure("ingest_ratio_fast", "ingest / that subscriber (what storing costs)", paired_ratios(rates, fast),
+                  "", "", 3, "ingest")
     report.figure("ingest_rate_v311", "ingest drain, FAULTLINE_MQTT_PROTOCOL=3.1.1", Summary.of(rates311), "msg/s",
                   "same backlog, own copy", 0, "ingest")
     report.figure("ingest_ratio_v311", "ingest 3.1.1 / raw 3.1.1 (paired)", paired_ratios(rates311, raws311), "", "",

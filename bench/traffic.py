@@ -38,16 +38,20 @@ def message(i: int, devices: int, base_ms: int) -> tuple[str, bytes]:
     return f"devices/dev-{dev:05d}/telemetry", orjson.dumps({"ts": base_ms + i, "seq": seq, "metrics": metrics})
 
 
-def _client(url: str, client_id: str, clean: bool, receive_maximum: int = 0, v311: bool = False):
+def _client(url: str, client_id: str, clean: bool, receive_maximum: int = 0, v311: bool = False,
+            fast: bool = False):
     import paho.mqtt.client as paho
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 
+    from ingest.mqtt_receive import FastReceiveClient
+
+    cls = FastReceiveClient if fast else paho.Client
     parts = urlsplit(url)
     if v311:  # MQTT 3.1.1: the broker's max_inflight_messages is the window
-        return (paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean,
-                            protocol=paho.MQTTv311), parts.hostname, parts.port, None)
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+        return (cls(paho.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean,
+                    protocol=paho.MQTTv311, manual_ack=fast), parts.hostname, parts.port, None)
+    client = cls(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5, manual_ack=fast)
     props = Properties(PacketTypes.CONNECT)
     if not clean:
         props.SessionExpiryInterval = 0xFFFFFFFF
@@ -91,8 +95,9 @@ def publish(url: str, n: int, devices: int, base_ms: int, inflight: int, rate: f
 
 
 def rawsub(url: str, client_id: str, topic: str, n: int, register: bool, receive_maximum: int,
-           idle_s: float = 15.0, v311: bool = False) -> dict:
-    client, host, port, props = _client(url, client_id, clean=False, receive_maximum=receive_maximum, v311=v311)
+           idle_s: float = 15.0, v311: bool = False, fast: bool = False) -> dict:
+    client, host, port, props = _client(url, client_id, clean=False, receive_maximum=receive_maximum, v311=v311,
+                                        fast=fast)
     st = {"n": 0, "t_first": None, "t_last": None, "t_connack": None, "present": None}
     subscribed, done = threading.Event(), threading.Event()
 
@@ -112,6 +117,13 @@ def rawsub(url: str, client_id: str, topic: str, n: int, register: bool, receive
     client.on_connect = on_connect
     client.on_subscribe = lambda *a: subscribed.set()
     client.on_message = on_message
+    if fast:  # Faultline's receive path: acknowledged by the callback itself, like paho's own auto-ack
+        def on_received(topic, payload, mid, qos, dup, retain):
+            on_message(client, None, None)
+            if qos:
+                client.ack(mid, qos)
+
+        client.on_publish_received = on_received
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.time()
     if v311:
@@ -155,11 +167,12 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--register", action="store_true")
     r.add_argument("--receive-maximum", type=int, default=1000)
     r.add_argument("--v311", action="store_true", help="MQTT 3.1.1 instead of 5")
+    r.add_argument("--fast", action="store_true", help="ingest's receive path (ingest.mqtt_receive)")
     a = parser.parse_args(argv)
     if a.cmd == "publish":
         out = publish(a.url, a.n, a.devices, a.base_ms, a.inflight, a.rate)
     else:
-        out = rawsub(a.url, a.client_id, a.topic, a.n, a.register, a.receive_maximum, v311=a.v311)
+        out = rawsub(a.url, a.client_id, a.topic, a.n, a.register, a.receive_maximum, v311=a.v311, fast=a.fast)
     print(json.dumps(out), flush=True)
 
 

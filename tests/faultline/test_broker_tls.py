@@ -71,3 +71,33 @@ def test_plain_mqtt_is_not_spoken_on_the_tls_port(tls_broker):
     client = Client(broker.port, "pump-1", ids["pump-1"])  # a plain CONNECT: the TLS listener closes it
     assert client.closed.is_set() and client.connack is None
     client.close()
+
+
+def test_messages_of_every_size_arrive_intact_over_tls(tls_broker):
+    """TLS records (16 KiB) and the receive buffer (64 KiB) cut packets at other places: nothing is lost."""
+    broker, certs, ids, _ = tls_broker
+    seen = []
+
+    def on_message(m):
+        seen.append(m.payload)
+        ingest.ack(m.mid, m.qos, m.generation)
+
+    url = f"mqtts://faultline-ingest:{ids['faultline-ingest']}@127.0.0.1:{broker.port}"
+    ingest = Subscriber(url, "faultline-ingest-sizes", "devices/#", on_message, ca_file=str(certs.ca_file),
+                        clean_start=True)  # a session of its own: nothing left from the tests above
+    sizes = [0, 1, 127, 128, 16_383, 16_384, 16_385, 65_535, 65_536, 65_537, 200_000] + list(range(50, 5000, 37))
+    payloads = [bytes([i % 251]) * size for i, size in enumerate(sizes)]
+    ingest.start()
+    device = None
+    try:
+        assert ingest.wait_connected(DEADLINE_S)
+        device = Client(broker.port, "pump-1", ids["pump-1"], tls={"ca_certs": str(certs.ca_file)})
+        infos = [device.client.publish("devices/pump-1/telemetry", p, qos=1) for p in payloads]
+        for info in infos:
+            info.wait_for_publish(timeout=DEADLINE_S)
+        wait_for(lambda: len(seen) >= len(payloads), "every message")
+        assert seen == payloads
+    finally:
+        if device is not None:
+            device.close()
+        ingest.stop()
