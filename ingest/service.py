@@ -48,6 +48,7 @@ from ingest.writer import DurableWriter, Stopped
 log = logging.getLogger("faultline.ingest")
 MESSAGE_OVERHEAD = 200  # bytes of an `Incoming` beyond its payload and topic
 COMMIT_ATTEMPTS = 3
+TAKE_AT_ONCE = 500  # messages the pipeline takes from the inbox in one go (the linger and housekeeping are checked between)
 THREADS = ("ingest-pipeline", "ingest-writer", "ingest-drainer")
 
 
@@ -176,16 +177,19 @@ class IngestService:
         batch, next_housekeeping = Batch(), time.monotonic() + every
         while True:
             timeout = max(0.0, batch.opened_at + linger - time.monotonic()) if batch.messages else every
-            msg = self.inbox.get(timeout)
-            if msg is CLOSED:
+            msgs = self.inbox.get_many(timeout, TAKE_AT_ONCE)
+            if msgs is CLOSED:
                 self.housekeeping.run(batch, int(time.time() * 1000))  # counts since the last flush too
                 self.batches.put(batch)
                 self.batches.put(None)
                 return
-            if msg is not None:
+            for msg in msgs:
                 if not batch.messages:
                     batch.opened_at = time.monotonic()
                 self.pipeline.add(batch, msg)
+                if self._full(batch):
+                    self.batches.put(batch)
+                    batch = Batch()
             if time.monotonic() >= next_housekeeping:
                 self.housekeeping.run(batch, int(time.time() * 1000))
                 next_housekeeping = time.monotonic() + every
@@ -193,10 +197,12 @@ class IngestService:
                 self.batches.put(batch)
                 batch = Batch()
 
-    def _due(self, batch: Batch, linger: float) -> bool:
+    def _full(self, batch: Batch) -> bool:
         return (batch.messages >= self.flush_messages or len(batch.lines) >= self.config.batch_size
-                or batch.bytes >= self.flush_bytes
-                or (batch.messages > 0 and time.monotonic() - batch.opened_at >= linger)
+                or batch.bytes >= self.flush_bytes)
+
+    def _due(self, batch: Batch, linger: float) -> bool:
+        return (self._full(batch) or (batch.messages > 0 and time.monotonic() - batch.opened_at >= linger)
                 or (bool(batch.lines) and not batch.messages))  # housekeeping lines alone
 
     def _writer_loop(self) -> None:
