@@ -39,7 +39,7 @@ QUICK = Plan("quick", reps=3, drain_n=10_000, sweep_n=0, sweep=(), shared_n=10_0
              kill_n=12_000, kill_rate=4000, kill_reps=1)
 
 FULL = Plan("full", reps=3, drain_n=100_000, sweep_n=40_000,
-            sweep=((1000, 5000), (5000, 5000), (20000, 5000), (20000, 20000)), shared_n=40_000, shared_reps=3,
+            sweep=((1000, 5000), (5000, 5000), (20000, 5000), (20000, 20000)), shared_n=150_000, shared_reps=3,
             rss_n=40_000, rss_reps=3, live_n=40_000, live_reps=3,
             detector_sizes=((1000, 2), (1000, 48), (200, 500)), latency_incidents=6,
             api_tickets=100_000, api_seconds=4.0, api_reps=3, sim_messages=100_000, peer=True,
