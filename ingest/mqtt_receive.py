@@ -21,7 +21,8 @@ For a subscriber draining a backlog that is most of its Python time.
 
 These override private methods of paho (``_create_socket``,
 ``_handle_publish``, ``_in_packet``); `compatible()` checks that the
-installed paho has them, and the subscriber uses plain paho otherwise.
+installed paho is a 2.x release with them, and the subscriber uses plain
+paho otherwise (paho-mqtt 2.1.0 and 2.2.0 pass the tests below).
 Tested against the real broker in tests/ingest/test_mqtt_receive.py
 (packets split at every byte, TLS, properties, reconnects).
 """
@@ -32,6 +33,7 @@ import struct
 from typing import Callable
 
 import paho.mqtt.client as paho
+from paho.mqtt import __version__ as PAHO_VERSION
 
 READ_SIZE = 65536
 BURST = 1000  # packets handled per turn of paho's loop before it writes and checks keepalive
@@ -109,8 +111,10 @@ class FastReceiveClient(paho.Client):
 
 
 def compatible() -> bool:
-    """Whether the installed paho has what `FastReceiveClient` overrides, with the shapes it expects."""
+    """Whether the installed paho is one `FastReceiveClient` was written against (2.x: tested with 2.1 and 2.2)
+    and has what it overrides."""
     client = paho.Client
-    return all(callable(getattr(client, name, None)) for name in ("_create_socket", "_handle_publish", "loop_read",
-                                                                  "_packet_read", "_sock_recv")) \
+    return PAHO_VERSION.split(".")[0] == "2" \
+        and all(callable(getattr(client, name, None)) for name in ("_create_socket", "_handle_publish", "loop_read",
+                                                                   "_packet_read", "_sock_recv")) \
         and hasattr(paho.Client(paho.CallbackAPIVersion.VERSION2), "_in_packet")

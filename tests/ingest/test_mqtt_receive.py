@@ -159,3 +159,23 @@ def test_a_backlog_larger_than_the_receive_maximum_drains_while_each_burst_is_ac
     finally:
         sub.stop()
     assert seen == [str(i).encode() for i in range(5000)]
+
+
+def test_a_paho_without_the_fast_path_is_used_as_it_is(stack, monkeypatch):
+    """What `compatible()` falls back to: plain paho, the same messages delivered the same way."""
+    import ingest.mqtt
+
+    monkeypatch.setattr(ingest.mqtt, "_FAST_RECEIVE", False)
+    prefix = f"rx{uuid.uuid4().hex[:6]}"
+    seen: list = []
+    sub = _subscriber(stack.mqtt_url, prefix, "5", seen, f"rx-{uuid.uuid4().hex[:8]}")
+    assert type(sub.client) is paho.Client
+    messages = _messages(prefix, 200, seed=3)
+    sub.start()
+    try:
+        assert sub.wait_connected(30)
+        _publish(stack.mqtt_url, "5", messages)
+        wait_for(lambda: len(seen) >= len(messages), "every message")
+    finally:
+        sub.stop()
+    assert sorted((t, bytes(p), q) for t, p, q in seen) == sorted((t, p, q) for t, p, q, _ in messages)
