@@ -1,10 +1,10 @@
 """The broker seam: a paho-mqtt 2 subscriber with a persistent session and manual acks.
 
 With ingest.mqtt_receive (paho's receive path, shortened), the only module of
-ingest that imports paho. MQTT 5, ``clean_start=False``
-and a session that never expires: while Faultline is down or restarting, the
-broker keeps queuing for it. Or MQTT 3.1.1 (``protocol="3.1.1"``): ``clean_session=False``, no CONNECT
-properties; the session then lasts as long as the broker keeps persistent
+ingest that imports paho. MQTT 5, ``clean_start=False`` and a session that
+never expires: while Faultline is down or restarting, the broker keeps
+queuing for it. Or MQTT 3.1.1 (``protocol="3.1.1"``): ``clean_session=False``,
+no CONNECT properties; the session then lasts as long as the broker keeps persistent
 sessions (Mosquitto's ``persistent_client_expiration``). A graceful stop
 disconnects without unsubscribing. Messages are acknowledged only when the caller says they are
 durable (`ack`); an ack for a message received on an earlier connection is
