@@ -38,7 +38,7 @@ class DrainRun:
     rate: float | None = None  # msg/s, subscribed → all stored
     stored: int = 0
     raw_rate: float | None = None  # MQTT 5, receive maximum 1000, like Faultline's default
-    raw_v311_rate: float | None = None  # MQTT 3.1.1 (the broker's max_inflight_messages 1000)
+    raw_v311_rate: float | None = None  # MQTT 3.1.1 (the broker's max_inflight_messages 20000)
     raw_fast_rate: float | None = None  # MQTT 5 on ingest's own receive path (ingest.mqtt_receive): its limit
     v311_rate: float | None = None  # `faultline ingest` over MQTT 3.1.1, same backlog
     v311_cpu_pct: float | None = None

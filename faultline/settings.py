@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     mqtt_auth_dir: str = Field("", description="Folder of the broker's password and ACL files that `faultline devices` regenerates; empty: the local stack's (<data dir>/stack/auth)")
     registry_authoritative: bool = Field(False, description="Cohort attributes pinned in the registry (faultline devices provision --model/--firmware/--site) win over a device's meta; a contradicting meta is stored and flagged, not applied")
     mqtt_max_inflight: int = Field(20000, ge=1, le=65535, description="Unacknowledged QoS 1 messages the broker may send us at once (MQTT 5 receive maximum)")
-    mqtt_broker_max_inflight: int = Field(1000, ge=1, le=65535, description="The broker's max_inflight_messages (1000 in every broker config Faultline ships): over MQTT 3.1.1 it alone bounds the unacknowledged QoS 1 messages, and ingest flushes a batch at half of it; keep the two equal (unused over MQTT 5)")
+    mqtt_broker_max_inflight: int = Field(20000, ge=1, le=65535, description="The broker's max_inflight_messages (20000 in every broker config Faultline ships): over MQTT 3.1.1 it alone bounds the unacknowledged QoS 1 messages, and ingest flushes a batch at half of it; keep the two equal (unused over MQTT 5)")
     mqtt_protocol: str = Field("5", description="MQTT version of the sessions of faultline ingest, run and detect: 5 or 3.1.1 (what differs is in docs/operators.md)")
 
     # --- InfluxDB -------------------------------------------------------------

@@ -45,8 +45,9 @@ max_queued_messages {queue}
 max_queued_bytes 0
 queue_qos0_messages true
 # QoS 1 messages in flight to one client (MQTT 3.1.1; MQTT 5 clients set
-# their own receive maximum). 1000 keeps a draining subscriber busy.
-max_inflight_messages 1000
+# their own receive maximum). 20000, as Faultline's receive maximum over
+# MQTT 5: a subscriber drains while a batch is written, over either protocol.
+max_inflight_messages 20000
 max_packet_size 1048576
 log_dest file {log}
 log_type error

@@ -17,7 +17,7 @@ which a client cannot ask for: ``FAULTLINE_MQTT_BROKER_MAX_INFLIGHT`` says
 what it is.
 
 >>> IngestConfig().inflight_bound, IngestConfig(mqtt_protocol="3.1.1").inflight_bound
-(20000, 1000)
+(20000, 20000)
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class IngestConfig:
     mqtt_ca_file: str = ""
     mqtt_max_inflight: int = 20000
     mqtt_protocol: str = "5"  # or "3.1.1"
-    mqtt_broker_max_inflight: int = 1000  # the bound over MQTT 3.1.1
+    mqtt_broker_max_inflight: int = 20000  # the bound over MQTT 3.1.1
     mqtt_max_packet_bytes: int = 1_048_576
     registry_authoritative: bool = False
     # decode

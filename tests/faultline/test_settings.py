@@ -65,7 +65,7 @@ def test_the_mqtt_protocol_reaches_ingest_s_subscriber(tmp_path):
     settings = load_settings({"FAULTLINE_MQTT_PROTOCOL": "3.1.1", "FAULTLINE_DATA_DIR": str(tmp_path)})
     service = ingest_service(settings)
     assert (service.config.mqtt_protocol, service.subscriber.protocol) == ("3.1.1", "3.1.1")
-    assert service.flush_messages == 500  # half the broker's bound, not half the MQTT 5 receive maximum
+    assert service.flush_messages == 5000  # the batch size (half the broker's bound of 20,000 is more)
     told = load_settings({"FAULTLINE_MQTT_PROTOCOL": "3.1.1", "FAULTLINE_MQTT_BROKER_MAX_INFLIGHT": "100",
                           "FAULTLINE_DATA_DIR": str(tmp_path)})
     assert ingest_service(told).flush_messages == 50

@@ -78,12 +78,12 @@ class SmallWindowMosquitto(Mosquitto):
     def write_config(self) -> None:
         super().write_config()
         text = self.config_file.read_text()
-        self.config_file.write_text(text.replace("max_inflight_messages 1000\n",
+        self.config_file.write_text(text.replace("max_inflight_messages 20000\n",
                                                  f"max_inflight_messages {self.window}\n"))
 
 
 def test_a_broker_bound_below_the_batch_size_still_drains_at_the_linger_time(stack, env, tmp_path):
-    """FAULTLINE_MQTT_BROKER_MAX_INFLIGHT left at 1000 (ingest flushes at 500) while this broker sends 20
+    """FAULTLINE_MQTT_BROKER_MAX_INFLIGHT left at 20000 (ingest flushes at 5000) while this broker sends 20
     unacknowledged: the first batch waits only the linger time. (Mosquitto 2.0.11 then overshoots its bound once
     acknowledgements flow, see `test_durability`; a broker that keeps it drains 20 per linger time.)"""
     broker = SmallWindowMosquitto(tmp_path / "mqtt", free_port())
@@ -93,7 +93,7 @@ def test_a_broker_bound_below_the_batch_size_still_drains_at_the_linger_time(sta
         env = {**env, "FAULTLINE_MQTT_URL": broker.url, "FAULTLINE_MQTT_PROTOCOL": "3.1.1",
                "FAULTLINE_MQTT_TOPIC_PREFIX": "devices", "FAULTLINE_LINGER_MS": "50"}
         service = ingest_service(load_settings(env))
-        assert service.flush_messages == 500
+        assert service.flush_messages == 5000
         service.start()
         client = InfluxClient(stack.influx_url, env["FAULTLINE_INFLUX_DB"])
         n = 600
