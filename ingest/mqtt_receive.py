@@ -62,15 +62,21 @@ class BufferedSocket:
         self._pos = end
         return self._buf[pos:end]
 
+    def buffered(self) -> int:
+        """Bytes read from the socket and not handed out yet."""
+        return len(self._buf) - self._pos
+
     def pending(self) -> int:
         inner = getattr(self.sock, "pending", None)
-        return len(self._buf) - self._pos + (inner() if inner is not None else 0)
+        return self.buffered() + (inner() if inner is not None else 0)
 
     def __getattr__(self, name):  # send, fileno, close, setblocking, do_handshake, ...: the socket's own
         return getattr(self.sock, name)
 
 
 class FastReceiveClient(paho.Client):
+    """paho's client with the receive path above; ``on_publish_received`` set turns the PUBLISH shortcut on."""
+
     on_publish_received: Callable[[bytes, bytes, int, int, bool, bool], None] | None = None
 
     def _create_socket(self):
@@ -81,7 +87,7 @@ class FastReceiveClient(paho.Client):
         sock = self._sock
         burst = BURST
         while rc == paho.MQTTErrorCode.MQTT_ERR_SUCCESS and burst and isinstance(sock, BufferedSocket) \
-                and sock._pos < len(sock._buf) and sock is self._sock:
+                and sock.buffered() and sock is self._sock:
             rc = super().loop_read(1)
             burst -= 1
         return rc
