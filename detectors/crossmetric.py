@@ -10,9 +10,16 @@ residual. What differs between series is learned from the series itself:
 * **The factor**: for the first ``warm / 2`` readings, loadings are learned
   as each metric's covariance (standardized, clipped at ``clip``) with the
   others' factor, a power iteration on the off-diagonal correlations (the
-  common part, not one metric's own noise); then the weights are fixed,
-  loading over spread, so the factor is a fixed linear sum of the readings
-  and a regression on it stays valid while levels and spreads move.
+  common part, not one metric's own noise); then the weights are fixed, so
+  the factor is a fixed linear sum of the readings and a regression on it
+  stays valid while levels and spreads move. A metric's weight is its
+  correlation ``r`` with the others' factor over its unique variance,
+  ``r / (1 - r²)`` (factor-score weights; ``r`` capped at ``MAX_R``), over
+  its spread: a metric that follows the common driver closely counts for
+  more than a noisy one, so each metric's expectation is as tight as the
+  others allow. The weights are fixed once two metrics correlate at least
+  ``MIN_R`` with the others' factor, or at ``warm`` readings: a device
+  whose load sat still (clipped at night) does not fix them from noise.
   Metrics that repeat their value more often than ``max_repeat``
   (booleans, coarse counters) stay out.
 * **Regressions**: per metric, exponentially weighted (half-life
@@ -65,6 +72,9 @@ from river.base import AnomalyDetector
 #              residual (scratch), variance of the residuals as scored, how far the short-term residual
 #              wanders by chance]
 N, LEVEL, VAR, LAST, REPEAT, LOAD, FMEAN, FVAR, COV, LOCAL, AWAY, HALF, F, RES, PVAR, LIMIT = range(16)
+MAX_R = 0.975  # a correlation counted at most this close to 1 in the factor's weights
+MIN_R = 0.5  # the factor is fixed once two metrics correlate at least this much with the others' factor
+FIX_EVERY = 30  # readings between two looks at whether it can be
 
 
 class CommonFactor(AnomalyDetector):
@@ -127,11 +137,21 @@ class CommonFactor(AnomalyDetector):
         return total
 
     def _fix(self) -> None:
-        """Fix the factor's weights: the loadings (normalized) over each metric's spread."""
+        """Fix the factor's weights: each metric's correlation r with the others' factor over its unique
+        variance, r / (1 - r²), over its spread (factor-score weights: a metric that follows the
+        common driver closely counts for more than a noisy one)."""
         usable = [s for s in self._stats.values() if s[REPEAT] < self.max_repeat and s[VAR] > 0]
-        norm = math.sqrt(sum(s[LOAD] * s[LOAD] for s in usable)) or 1.0
+        weights = {}
+        for s in usable:
+            r = s[LOAD] / math.sqrt(s[FVAR]) if s[FVAR] > 0 else 0.0
+            r = max(-MAX_R, min(MAX_R, r))
+            weights[id(s)] = r / (1.0 - r * r)
+        if self._n < self.warm and sum(abs(w) >= MIN_R / (1.0 - MIN_R * MIN_R) for w in weights.values()) < 2:
+            return  # no common driver seen yet (a flat stretch, or unrelated metrics): learn on, up to `warm`
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
         for s in self._stats.values():
-            s[LOAD] = s[LOAD] / norm / math.sqrt(s[VAR]) if any(s is u for u in usable) else 0.0
+            w = weights.get(id(s))
+            s[LOAD] = w / norm / math.sqrt(s[VAR]) if w is not None else 0.0
             s[N] = 0.0  # the regression learns from here: level and spread too, over the same readings
         self._fixed = True
 
@@ -180,7 +200,7 @@ class CommonFactor(AnomalyDetector):
 
     def learn_one(self, x: dict) -> None:
         self._n += 1
-        if not self._fixed and self._n >= self.warm // 2:
+        if not self._fixed and self._n >= self.warm // 2 and self._n % FIX_EVERY == 0:
             self._fix()
         scored = self.assess(x)[0] * self.scale  # (as scored just before, when it was: residuals in scratch)
         self._assessed = None
@@ -239,6 +259,7 @@ class CommonFactor(AnomalyDetector):
                 z = diff / math.sqrt(var)
                 z = clip if z > clip else -clip if z < -clip else z
                 s[LOAD] += a * (z * f - s[LOAD])
+                s[FVAR] += a * (f * f - s[FVAR])  # (until the factor is fixed: the others' factor's spread)
         away = drifting
         if not away:
             for s in stats.values():
