@@ -11,7 +11,8 @@ never folded into a window (telemetry is still scored).
 Telemetry is scored per device against its own exponentially weighted
 statistics; until a device has seen ``telemetry_young`` readings, its
 deviations are floored by the pooled deviations of its model (see
-``_model_stats``), so a young device does not alarm on its first daily peak.
+``_model_stats``), so a young device does not alarm on its first daily peak,
+nor on its load's swings before its daily profile can be in use (two days).
 
 Sharding (``shard=(i, n)``): device and telemetry detectors run only for the
 devices whose stable hash falls in shard ``i``; the cohort scan and rules need
@@ -66,7 +67,7 @@ class EngineConfig:
     telemetry_threshold: float = 6.0
     telemetry_halflife: float = 720.0
     telemetry_grace: int = 60  # readings before a device's telemetry is scored at all
-    telemetry_young: int = 1440  # until then (a day at 1/min) its deviations are floored by its model's
+    telemetry_young: int = 2880  # until then (two days at 1/min) its deviations are floored by its model's
     telemetry_quiet: int = 60  # readings below half the threshold that close an episode (an hour at 1/min)
     shard: tuple[int, int] = (0, 1)
     cohort: bool = True
@@ -328,7 +329,7 @@ class DetectorEngine:
         Pooled over every device of the model (one reading in ``MODEL_SAMPLE``),
         its deviations include the daily cycle and the spread between devices:
         the floor under a young device's own deviations until it has seen
-        ``telemetry_young`` readings (a full daily cycle).
+        ``telemetry_young`` readings (two daily cycles: the profile that removes the cycle is in use from then).
         """
         stats = self.telemetry_protos.get(model)
         if stats is None:
