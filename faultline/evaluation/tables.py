@@ -6,8 +6,8 @@ seeds each (the scenario's own defaults included), SKAB and NAB with the
 shipped telemetry defaults when their data is present
 (``SKAB_DIR``;
 ``NAB_DIR``), and rewrites the part of docs/detection.md between
-its ``tables`` markers. One run at a time (the machine is shared); about a
-quarter of an hour on two cores.
+its ``tables`` markers. One run at a time (the machine is shared); about
+twenty minutes on two cores.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ RUNS = (
     Run("offline", (0, 1, 2)),
     Run("mixed-incidents", (0, 1, 2), 100, 1.0),
     Run("healthy", (0, 1, 2)),
+    Run("healthy", (5, 6, 7, 8), 300, 3.0),  # telemetry past a device's first day, when it is no longer young
     Run("healthy", (7, 11, 21), 1000, 30.0, telemetry=False),
 )
 
