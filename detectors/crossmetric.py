@@ -140,18 +140,15 @@ class CommonFactor(AnomalyDetector):
         """Fix the factor's weights: each metric's correlation r with the others' factor over its unique
         variance, r / (1 - r²), over its spread (factor-score weights: a metric that follows the
         common driver closely counts for more than a noisy one)."""
-        usable = [s for s in self._stats.values() if s[REPEAT] < self.max_repeat and s[VAR] > 0]
-        weights = {}
-        for s in usable:
-            r = s[LOAD] / math.sqrt(s[FVAR]) if s[FVAR] > 0 else 0.0
-            r = max(-MAX_R, min(MAX_R, r))
-            weights[id(s)] = r / (1.0 - r * r)
-        if self._n < self.warm and sum(abs(w) >= MIN_R / (1.0 - MIN_R * MIN_R) for w in weights.values()) < 2:
+        stats = self._stats.values()
+        r = [max(-MAX_R, min(MAX_R, s[LOAD] / math.sqrt(s[FVAR]))) if s[REPEAT] < self.max_repeat and s[VAR] > 0
+             and s[FVAR] > 0 else 0.0 for s in stats]
+        if self._n < self.warm and sum(abs(c) >= MIN_R for c in r) < 2:
             return  # no common driver seen yet (a flat stretch, or unrelated metrics): learn on, up to `warm`
-        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        for s in self._stats.values():
-            w = weights.get(id(s))
-            s[LOAD] = w / norm / math.sqrt(s[VAR]) if w is not None else 0.0
+        weights = [c / (1.0 - c * c) for c in r]
+        norm = math.sqrt(sum(w * w for w in weights)) or 1.0
+        for s, w in zip(stats, weights):
+            s[LOAD] = w / norm / math.sqrt(s[VAR]) if w else 0.0
             s[N] = 0.0  # the regression learns from here: level and spread too, over the same readings
         self._fixed = True
 
