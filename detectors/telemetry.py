@@ -23,10 +23,12 @@ series; what differs between series is learned online from the series:
 * **Daily cycle**: a profile of the offset from a slowly moving level
   (half-life two days) per time of day (``season_bins`` bins, interpolated
   between their centres), learned from non-outlying readings; once two
-  days have been seen with every bin visited, readings are scored without
-  their daily cycle (a series without one learns a flat profile), against
-  the spread around the profile learned alongside (the second day shows
-  how far one day's profile fits the next, so slow wander stays normal).
+  days have been seen with all but a tenth of the bins visited, readings
+  are scored without their daily cycle (a series without one learns a flat
+  profile), against the spread around the profile learned alongside (the
+  second day shows how far one day's profile fits the next, so slow wander
+  stays normal). A bin or two whose readings were all outlying (the load
+  away through that hour on both days) does not keep the profile out of use.
 * **Frozen sensors**: a run of identical readings scores its surprise,
   ``-log10(p_repeat ** run)`` times ``stuck_scale`` (a run as improbable as
   10⁻¹⁰ scores 6), where ``p_repeat`` is the metric's learned chance of
@@ -149,8 +151,8 @@ class TelemetryZ(AnomalyDetector):
         """(the daily profile at bin ``b`` + ``w``, its offset from the day's mean; 0 until it is in use).
 
         The profile is interpolated linearly between bin centres; it is used
-        once two days have been seen with every bin visited (a second day
-        shows how far one day's profile fits the next).
+        once two days have been seen with all but a tenth of the bins visited
+        three times (a second day shows how far one day's profile fits the next).
         """
         prof = s[10]
         if prof is None:
@@ -158,7 +160,7 @@ class TelemetryZ(AnomalyDetector):
             s[11], s[12] = [0] * self.season_bins, ts_ms
         here = (1.0 - w) * prof[b] + w * prof[(b + 1) % len(prof)]
         if not s[16]:
-            if ts_ms - s[12] < TWO_DAYS_MS or min(s[11]) < 3:
+            if ts_ms - s[12] < TWO_DAYS_MS or sum(c < 3 for c in s[11]) > len(prof) // 10:
                 return here, 0.0
             s[16] = True
             if 0.0 < s[17] < s[2]:

@@ -94,6 +94,18 @@ def test_the_daily_cycle_is_learned_so_a_small_deviation_shows():
     assert without.score_one({"v": values[3 * day + 310]}) < 3  # lost in the swing without the profile
 
 
+def test_the_daily_cycle_is_used_though_one_hour_of_the_day_is_never_seen():
+    day = 1440
+    rows = [i for i in range(4 * day) if not 600 <= i % day < 660]  # switched off 10:00-11:00 every day
+    values = [30.0 + 10.0 * math.sin(2 * math.pi * i / day) + e for i, e in zip(rows, noise(len(rows)))]
+    onset = rows.index(3 * day + 300)
+    for k in range(onset, onset + 120):
+        values[k] += 10.0
+    scores, opens, det, _ = run(values, [i * MINUTE for i in rows])
+    assert opens and opens[0] in range(onset, onset + 30)
+    assert not [o for o in opens if rows[o] >= day + 60 and o < onset]
+
+
 def test_the_threshold_rises_for_a_heavy_tailed_series_and_stays_at_its_floor_for_a_gaussian_one():
     rng = random.Random(3)
     heavy = [rng.gauss(0.0, 1.0) / math.sqrt(rng.gammavariate(1.5, 2.0) / 3.0) for _ in range(4000)]
