@@ -101,7 +101,7 @@ def test_the_daily_cycle_is_used_though_one_hour_of_the_day_is_never_seen():
     onset = rows.index(3 * day + 300)
     for k in range(onset, onset + 120):
         values[k] += 10.0
-    scores, opens, det, _ = run(values, [i * MINUTE for i in rows])
+    _, opens, _, _ = run(values, [i * MINUTE for i in rows])
     assert opens and opens[0] in range(onset, onset + 30)
     assert not [o for o in opens if rows[o] >= day + 60 and o < onset]
 
