@@ -38,6 +38,14 @@ residual. What differs between series is learned from the series itself:
   into the others' expectations). A residual that stays out for ``adopt``
   readings and has stopped moving (a step, not a ramp) moves the metric's
   level: the residual is normal again.
+* **Drifts**: a ramp holds the residual on one side, so its short-term
+  level stands out against what such a level does by chance before any
+  one reading's residual stands out against the residual's spread; it is
+  scored too (kind ``drift``), in units of the deviation such a level has
+  by chance: ``drift`` of them score as
+  ``threshold`` (15 chance deviations of a level with a ten-reading
+  half-life are 2.8 residual deviations held for a few half-lives; a
+  healthy device's slow misfit to the others stays below that).
 * **Its own threshold**: the score is divided by how far the series' own
   tail of residual scores reaches beyond ``threshold`` (peaks over
   ``base``, a Pareto tail exceeded with probability ``tail``, as
@@ -55,9 +63,9 @@ State is sixteen floats per metric.
 >>> load = math.sin(25.0)
 >>> cf.score_one({"a": 10 * load, "b": 3 * load}) < 3
 True
->>> score, metric, expected = cf.assess({"a": 10 * load, "b": 3 * load + 2.0})
->>> score > 6, round(expected, 1) == round(3 * load, 1)
-(True, True)
+>>> score, metric, expected, kind = cf.assess({"a": 10 * load, "b": 3 * load + 2.0})
+>>> score > 6, metric, kind, round(expected, 1) == round(3 * load, 1)
+(True, 'b', 'residual', True)
 """
 
 from __future__ import annotations
@@ -80,12 +88,13 @@ FIX_EVERY = 30  # readings between two looks at whether it can be
 class CommonFactor(AnomalyDetector):
     """Largest residual over metrics after one factor common to them, in residual deviations.
 
-    ``assess`` names the metric and the value the others expect of it.
+    ``assess`` names the metric, the value the others expect of it, and
+    whether one reading's residual or the short-term drift scored.
     """
 
     def __init__(self, halflife: float = 720.0, warm: int = 240, clip: float = 4.0, share: float = 0.5,
                  max_repeat: float = 0.2, local_halflife: float = 10.0, adopt: int = 60, threshold: float = 6.0,
-                 base: float = 3.0, tail: float = 3e-4):
+                 base: float = 3.0, tail: float = 3e-4, drift: float = 15.0):
         self.halflife = halflife
         self.warm = warm
         self.clip = clip
@@ -96,6 +105,7 @@ class CommonFactor(AnomalyDetector):
         self.threshold = threshold
         self.base = base
         self.tail = tail
+        self.drift = drift
         self._stats: dict[str, list] = {}
         self._n = 0
         self._fixed = False  # the factor's weights are fixed (half-way through the warm-up)
@@ -103,6 +113,8 @@ class CommonFactor(AnomalyDetector):
         self.scale = 1.0  # the residual's own threshold over ``threshold``
         self.away = False  # a metric's residual drifts, or is beyond ``clip`` for more than a reading
         self._assessed = None  # (reading, assessment) between scoring a reading and learning it
+
+    drift = 15.0  # a detector checkpointed before drifts were scored scores them on restore
 
     def _parts(self, x: dict) -> float:
         """Each metric's part of the factor (scratch slot) and their sum.
@@ -152,23 +164,29 @@ class CommonFactor(AnomalyDetector):
             s[N] = 0.0  # the regression learns from here: level and spread too, over the same readings
         self._fixed = True
 
-    def assess(self, x: dict) -> tuple[float, str, float]:
-        """(score, metric, the value the other metrics expect of it); (0, "", 0) when none is scored.
+    def assess(self, x: dict) -> tuple[float, str, float, str]:
+        """(score, metric, the value the other metrics expect of it, "residual" or "drift"); (0, "", 0, "")
+        when none is scored.
 
-        Leaves each metric's factor of the others and its residual against
-        its regression on it in the scratch slots, for `learn_one`. The
-        residual variance is the regression's in-sample one, or that of the
-        residuals as they were scored if more (here and in `learn_one`).
+        A metric scores the larger of its residual and its short-term
+        residual (this reading included) in chance deviations times
+        ``threshold / drift``. Leaves each metric's factor of the others and
+        its residual against its regression on it in the scratch slots, for
+        `learn_one`. The residual variance is the regression's in-sample one,
+        or that of the residuals as they were scored if more (here and in
+        `learn_one`).
         """
         stats = self._stats
         if len(stats) < 2 or not self._fixed:
-            return 0.0, "", 0.0
+            return 0.0, "", 0.0, ""
         assessed = self._assessed
         if assessed is not None and assessed[0] is x:
             return assessed[1]
         total = self._parts(x)
-        best, best_name, expected = 0.0, "", 0.0
+        best, best_name, expected, kind = 0.0, "", 0.0, ""
         half, max_repeat, explained = self.warm // 2, self.max_repeat, 1.0 - self.share
+        local = 1.0 - 0.5 ** (1.0 / self.local_halflife)
+        weight = self.threshold / self.drift / math.sqrt(local / (2.0 - local))  # (a level's chance deviation)
         for name, s in stats.items():
             f = s[F] = total - s[F]
             v = x.get(name)
@@ -186,10 +204,14 @@ class CommonFactor(AnomalyDetector):
                 rvar = s[PVAR]
             if not 0.0 < rvar < explained * var:
                 continue
-            z = abs(res) / math.sqrt(rvar)
+            sd = math.sqrt(rvar)
+            z = abs(res) / sd
             if z > best:
-                best, best_name, expected = z, name, v - res
-        self._assessed = (x, (best / self.scale, best_name, expected))
+                best, best_name, expected, kind = z, name, v - res, "residual"
+            z = abs(s[LOCAL] + local * (res - s[LOCAL])) * weight / sd
+            if z > best:
+                best, best_name, expected, kind = z, name, v - res, "drift"
+        self._assessed = (x, (best / self.scale, best_name, expected, kind))
         return self._assessed[1]
 
     def score_one(self, x: dict) -> float:

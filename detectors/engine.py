@@ -308,6 +308,9 @@ class DetectorEngine:
         elif a.kind == "residual":
             text = (f"{a.metric} reads {a.observed:g}, expected about {a.expected:.4g} from the device's other "
                     f"metrics ({a.score:.1f} residual deviations)")
+        elif a.kind == "drift":
+            text = (f"{a.metric} drifts from what the device's other metrics expect: reads {a.observed:g}, "
+                    f"expected about {a.expected:.4g} (a sustained residual, score {a.score:.1f})")
         else:
             text = f"{a.metric} reads {a.observed:g}, expected about {a.expected:.4g} ({a.score:.1f} standard deviations)"
         return Anomaly("telemetry", "device", rec.device, "", rec.ts_ms, rec.ts_ms, a.score, a.observed,

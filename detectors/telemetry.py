@@ -42,7 +42,8 @@ series; what differs between series is learned online from the series:
   the others (kind ``residual``), learned online with its own tail-learned
   threshold. The shared swing is explained away, so a change one metric
   makes alone shows while its own deviation is still floored by its
-  model's pooled one (a young device) or hidden in its daily swing.
+  model's pooled one (a young device) or hidden in its daily swing; a slow
+  ramp shows in the residual's short-term level first (kind ``drift``).
 
 `EpisodeGate` turns scores into episodes (one anomaly per episode) and
 learns the threshold from the tail of the series' own scores (peaks over a
@@ -76,7 +77,7 @@ TWO_DAYS_MS = 2 * DAY_MS  # the daily profile is used once two days have been se
 class TelemetryAssessment:
     score: float
     metric: str
-    kind: str  # "deviation" | "residual" (against the other metrics) | "stuck" | ""
+    kind: str  # "deviation" | "residual", "drift" (against the other metrics) | "stuck" | ""
     observed: float
     expected: float
 
@@ -199,9 +200,9 @@ class TelemetryZ(AnomalyDetector):
                 if stuck > best:
                     best, best_name, best_kind, best_mean = stuck, name, "stuck", mean
         if self._cross is not None:
-            score, name, expected = self._cross.assess(x)
+            score, name, expected, kind = self._cross.assess(x)
             if score > best:
-                best, best_name, best_kind, best_mean = score, name, "residual", expected
+                best, best_name, best_kind, best_mean = score, name, kind, expected
         if not best_name:
             return TelemetryAssessment(0.0, "", "", 0.0, 0.0)
         return TelemetryAssessment(best, best_name, best_kind, float(x[best_name]), best_mean)

@@ -46,8 +46,34 @@ FLOOR = {name: 0.3 * gain for name, (_, gain, _) in GAINS.items()}
 def test_a_small_ramp_on_one_metric_is_reported_early_in_a_young_device():
     rows = device(900, ramp_at=420, ramp_per_reading=0.001)  # vib: + one noise deviation in 6 readings
     found = opens(rows, FLOOR)
-    assert found and found[0][2] == "vib" and found[0][1] == "residual"
+    assert found and found[0][2] == "vib" and found[0][1] in ("residual", "drift")
     assert 420 <= found[0][0] <= 420 + 45  # the floored z-score alone needs about 90 readings
+
+
+def test_a_slow_ramp_is_scored_by_its_drift_before_any_one_reading_stands_out():
+    rows = device(600, seed=2, ramp_at=420, ramp_per_reading=0.001)  # vib: + one noise deviation in 6 readings
+
+    def first_alarm(cf):
+        for i, x in enumerate(rows):
+            score, metric, _, kind = cf.assess(x)
+            if i >= 420 and score >= 6:
+                return i, metric, kind
+            cf.learn_one(x)
+        return None
+
+    found, without = first_alarm(CommonFactor()), first_alarm(CommonFactor(drift=math.inf))
+    assert found is not None and found[1:] == ("vib", "drift")
+    assert without is not None and without[1:] == ("vib", "residual")
+    assert found[0] < without[0]
+
+
+def test_a_checkpoint_from_before_drifts_were_scored_scores_them():
+    cf = CommonFactor()
+    for x in device(400):
+        cf.learn_one(x)
+    del cf.__dict__["drift"]  # as pickled before drifts were scored
+    old = pickle.loads(pickle.dumps(cf))
+    assert old.drift == 15.0 and len(old.assess(device(401)[-1])) == 4
 
 
 def test_the_shared_swing_alone_raises_nothing():
