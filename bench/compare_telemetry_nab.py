@@ -23,8 +23,8 @@ from pathlib import Path
 from river import anomaly
 
 from bench.synthetic_nab import write_corpus
-from detectors.eval_nab import _ts, evaluate_nab
-from detectors.eval_skab import TelemetryParams, alarms, read_series
+from detectors.eval_nab import evaluate_nab
+from detectors.eval_skab import TelemetryParams, alarms, read_series, time_ms
 from detectors.telemetry import EpisodeGate
 
 
@@ -56,11 +56,11 @@ def kinds_caught(root: Path) -> dict[str, str]:
     caught: dict[str, list[int]] = {}
     for name, wins in labels.items():
         rows = list(read_series(root / "data" / name, "timestamp", ["value"]))
-        times = [_ts(r[0]) for r in rows]
-        _, alarm = alarms([r[1] for r in rows], TelemetryParams(), train=0, times_ms=[int(t * 1000) for t in times])
+        times = [time_ms(r[0]) for r in rows]
+        _, alarm = alarms([r[1] for r in rows], TelemetryParams(), train=0, times_ms=times)
         onsets = [i for i in range(1, len(alarm)) if alarm[i] and not alarm[i - 1]]
         for (a, b), kind in zip(wins, kinds[name]):
-            s, e = bisect.bisect_left(times, _ts(a)), bisect.bisect_right(times, _ts(b))
+            s, e = bisect.bisect_left(times, time_ms(a)), bisect.bisect_right(times, time_ms(b))
             c = caught.setdefault(kind, [0, 0])
             c[0] += any(s <= p < e for p in onsets)
             c[1] += 1

@@ -22,10 +22,9 @@ from __future__ import annotations
 import bisect
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
-from detectors.eval_skab import TelemetryParams, alarms, read_series
+from detectors.eval_skab import TelemetryParams, alarms, read_series, time_ms
 from detectors.scoring import A_FN, A_TP, windows_raw
 
 PROBATION = 0.15
@@ -44,10 +43,6 @@ class NabResult:
     false_onsets: int
 
 
-def _ts(text: str) -> float:
-    return datetime.fromisoformat(text.strip().replace(" ", "T").split(".")[0]).timestamp()
-
-
 def score_file(path: Path, windows: list[list[str]], params: TelemetryParams,
                detector=None) -> tuple[float, int, int, int, int]:
     """(raw score, windows, windows hit, onsets, onsets outside windows) of one file.
@@ -56,15 +51,14 @@ def score_file(path: Path, windows: list[list[str]], params: TelemetryParams,
     detector (to compare others under the same scoring).
     """
     rows = list(read_series(path, "timestamp", ["value"]))
-    times = [_ts(r[0]) for r in rows]
-    times_ms = [int(t * 1000) for t in times]
+    times_ms = [time_ms(r[0]) for r in rows]
     if detector is None:
         _, alarm = alarms([r[1] for r in rows], params, train=0, times_ms=times_ms)
     else:
         alarm = detector([r[1] for r in rows], times_ms)
     probation = min(int(PROBATION * len(rows)), 750)
     onsets = [i for i in range(max(1, probation), len(alarm)) if alarm[i] and not alarm[i - 1]]
-    wins = [(bisect.bisect_left(times, _ts(a)), bisect.bisect_right(times, _ts(b))) for a, b in windows]
+    wins = [(bisect.bisect_left(times_ms, time_ms(a)), bisect.bisect_right(times_ms, time_ms(b))) for a, b in windows]
     raw, n = windows_raw(wins, onsets)
     inside = [any(s <= p < e for s, e in wins) for p in onsets]
     hit = sum(any(s <= p < e for p in onsets) for s, e in wins)

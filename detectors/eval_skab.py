@@ -7,21 +7,30 @@ closes after it gives two predicted changepoints. Point metrics use the
 ``anomaly`` column over the scored rows of the faulty files (``valve1``,
 ``valve2``, ``other``); the NAB score uses the ``changepoint`` column (see
 `detectors.scoring`); the ``anomaly-free`` file gives its own FAR.
+
+Any CSV (`score_csv`) is scored at the times of its time column when they
+are date-times (ISO 8601, UTC unless they say otherwise) or epoch seconds
+or milliseconds, so the daily profile sees the series' own clock; otherwise
+(row numbers, or times going back) one row a second, as SKAB's rows are.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from detectors.engine import EngineConfig
 from detectors.scoring import PointMetrics, edges, nab_score, point_metrics
 from detectors.telemetry import EpisodeGate, TelemetryZ
+from ingest.timestamps import parse_ts
 
 TRAIN_ROWS = 400
 FAULT_DIRS = ("valve1", "valve2", "other")
+MIN_EPOCH_S = 1e8  # a smaller number in a time column is a row number, not epoch seconds (1973)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +59,10 @@ class SkabResult:
 
 def read_series(path: Path, time_column: str, value_columns: list[str] | None,
                 delimiter: str | None = None) -> Iterator[tuple[str, dict[str, float], dict[str, str]]]:
-    """Rows as (time text, values, the other columns); the delimiter (``,``, ``;`` or tab) is sniffed if not given."""
+    """Rows as (time text, values, the other columns); the delimiter (``,``, ``;`` or tab) is sniffed if not given.
+
+    A cell that is not a number (empty, a label) is a missing value of that row.
+    """
     with open(path, newline="") as fh:
         if delimiter is None:
             header = fh.readline()
@@ -59,8 +71,45 @@ def read_series(path: Path, time_column: str, value_columns: list[str] | None,
         reader = csv.DictReader(fh, delimiter=delimiter)
         cols = value_columns or [c for c in reader.fieldnames or [] if c != time_column]
         for row in reader:
-            values = {c: float(row[c]) for c in cols if row.get(c) not in (None, "")}
+            values = {}
+            for c in cols:
+                try:
+                    values[c] = float(row[c])
+                except (KeyError, TypeError, ValueError):
+                    pass
             yield row.get(time_column, ""), values, row
+
+
+def time_ms(text: str) -> int | None:
+    """Milliseconds since the epoch of an ISO 8601 date-time (UTC unless it gives an offset) or of epoch
+    seconds or milliseconds (as devices send them, `ingest.timestamps`); None for anything else (a row number).
+
+    >>> time_ms("2014-02-14 14:30:00"), time_ms("2014-02-14T14:30:00.000000Z"), time_ms("1392388200")
+    (1392388200000, 1392388200000, 1392388200000)
+    >>> time_ms("17") is None
+    True
+    """
+    text = text.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return round((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp() * 1000)
+    return parse_ts(number) if MIN_EPOCH_S <= number < math.inf else None
+
+
+def row_times(texts: Iterable[str]) -> list[int] | None:
+    """The rows' times in milliseconds, or None unless every one is a time and none goes back."""
+    out: list[int] = []
+    for text in texts:
+        ms = time_ms(text)
+        if ms is None or out and ms < out[-1]:
+            return None
+        out.append(ms)
+    return out
 
 
 def alarms(rows: Iterable[dict[str, float]], params: TelemetryParams, train: int = TRAIN_ROWS,
@@ -106,13 +155,17 @@ def evaluate_skab(root: Path, params: TelemetryParams = TelemetryParams(), windo
 
 
 def score_csv(path: Path, out: Path, time_column: str, value_columns: list[str] | None,
-              params: TelemetryParams = TelemetryParams(), train: int = 0) -> int:
-    """Score every row of a CSV with the telemetry detector; write time, score, alarm."""
+              params: TelemetryParams = TelemetryParams(), train: int = 0) -> tuple[int, bool]:
+    """Score every row of a CSV with the telemetry detector; write time, score, alarm.
+
+    Returns (rows scored, whether the time column gave the rows' times).
+    """
     rows = list(read_series(path, time_column, value_columns))
-    scores, alarm = alarms([r[1] for r in rows], params, train=train)
+    times = row_times(r[0] for r in rows)
+    scores, alarm = alarms([r[1] for r in rows], params, train=train, times_ms=times)
     with open(out, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow([time_column, "score", "alarm"])
         for (ts, _, _), s, a in zip(rows[train:], scores, alarm):
             writer.writerow([ts, f"{s:.6g}", a])
-    return len(scores)
+    return len(scores), times is not None

@@ -96,6 +96,7 @@ def test_eval_csv_scores_every_row(tmp_path):
     out = tmp_path / "scores.csv"
     res = CliRunner().invoke(evaluate, ["--csv", str(src), "--value-columns", "a,b", "--out", str(out)])
     assert res.exit_code == 0, res.output
+    assert "one row a second (column 'timestamp' does not hold date-times" in res.output
     lines = out.read_text().splitlines()
     assert lines[0] == "timestamp,score,alarm" and len(lines) == 301
     alarms = [int(line.split(",")[2]) for line in lines[1:]]
