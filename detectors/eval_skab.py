@@ -155,17 +155,20 @@ def evaluate_skab(root: Path, params: TelemetryParams = TelemetryParams(), windo
 
 
 def score_csv(path: Path, out: Path, time_column: str, value_columns: list[str] | None,
-              params: TelemetryParams = TelemetryParams(), train: int = 0) -> tuple[int, bool]:
+              params: TelemetryParams = TelemetryParams(), train: int = 0) -> tuple[int, str]:
     """Score every row of a CSV with the telemetry detector; write time, score, alarm.
 
-    Returns (rows scored, whether the time column gave the rows' times).
+    Returns (rows scored, the clock): "times" (the time column's), "rows"
+    (one a second: the column holds no times in order) or "missing" (one a
+    second: there is no such column).
     """
     rows = list(read_series(path, time_column, value_columns))
     times = row_times(r[0] for r in rows)
+    clock = "times" if times is not None else "rows" if rows and time_column in rows[0][2] else "missing"
     scores, alarm = alarms([r[1] for r in rows], params, train=train, times_ms=times)
     with open(out, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow([time_column, "score", "alarm"])
         for (ts, _, _), s, a in zip(rows[train:], scores, alarm):
             writer.writerow([ts, f"{s:.6g}", a])
-    return len(scores), times is not None
+    return len(scores), clock

@@ -134,10 +134,11 @@ def evaluate(scenario, devices, duration, seed, no_telemetry, tickets, loop, wro
             raise click.UsageError("--csv needs --out")
         from detectors.eval_skab import score_csv
         cols = [c for c in value_columns.split(",") if c] or None
-        n, timed = score_csv(csv_file, out, time_column, cols)
-        clock = (f"at the times of column {time_column!r}" if timed else
-                 f"one row a second (column {time_column!r} does not hold date-times or epoch times in order)")
-        click.echo(f"scored {n} rows into {out}, {clock}")
+        n, clock = score_csv(csv_file, out, time_column, cols)
+        click.echo(f"scored {n} rows into {out}, " + {
+            "times": f"at the times of column {time_column!r}",
+            "rows": f"one row a second (column {time_column!r} does not hold date-times or epoch times in order)",
+            "missing": f"one row a second (no column {time_column!r}: --time-column names the time column)"}[clock])
 
 
 def _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt, people=None) -> None:

@@ -97,6 +97,8 @@ def test_eval_csv_scores_every_row(tmp_path):
     res = CliRunner().invoke(evaluate, ["--csv", str(src), "--value-columns", "a,b", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "one row a second (column 'timestamp' does not hold date-times" in res.output
+    res = CliRunner().invoke(evaluate, ["--csv", str(src), "--time-column", "time", "--out", str(tmp_path / "o.csv")])
+    assert res.exit_code == 0 and "no column 'time': --time-column names the time column" in res.output, res.output
     lines = out.read_text().splitlines()
     assert lines[0] == "timestamp,score,alarm" and len(lines) == 301
     alarms = [int(line.split(",")[2]) for line in lines[1:]]

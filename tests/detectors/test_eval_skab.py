@@ -26,7 +26,7 @@ def test_csv_scoring_flags_a_level_shift_once(tmp_path):
     path = tmp_path / "series.csv"
     path.write_text("\n".join(rows) + "\n")
     out = tmp_path / "scores.csv"
-    assert score_csv(path, out, "timestamp", None) == (900, False)  # row numbers: one row a second
+    assert score_csv(path, out, "timestamp", None) == (900, "rows")  # row numbers: one row a second
     alarms = [int(line.rsplit(",", 1)[1]) for line in out.read_text().splitlines()[1:]]
     assert sum(alarms[:600]) == 0
     rises = [i for i in range(1, len(alarms)) if alarms[i] and not alarms[i - 1]]
@@ -45,7 +45,7 @@ def test_csv_delimiter_is_sniffed(tmp_path):
     rows = ["time;a;b"] + [f"{i};{1.0 + (i % 3) * 0.01};{2.0 + (i % 4) * 0.01}" for i in range(200)]
     path = tmp_path / "semicolon.csv"
     path.write_text("\n".join(rows) + "\n")
-    assert score_csv(path, tmp_path / "out.csv", "time", None) == (200, False)
+    assert score_csv(path, tmp_path / "out.csv", "time", None) == (200, "rows")
 
 
 def _daily_series(path, style):
@@ -70,14 +70,14 @@ def _onsets(out):
 def test_a_csv_is_scored_at_the_times_of_its_time_column(tmp_path, style):
     path, out = tmp_path / "daily.csv", tmp_path / "scores.csv"
     _daily_series(path, style)
-    assert score_csv(path, out, "timestamp", None) == (2880, True)
+    assert score_csv(path, out, "timestamp", None) == (2880, "times")
     assert _onsets(out) == [2404]  # the daily cycle removed: the step, at once, and nothing else
 
 
 def test_row_numbers_for_times_score_one_row_a_second_where_a_daily_cycle_hides_the_step(tmp_path):
     path, out = tmp_path / "daily.csv", tmp_path / "scores.csv"
     _daily_series(path, "row")
-    assert score_csv(path, out, "timestamp", None) == (2880, False)
+    assert score_csv(path, out, "timestamp", None) == (2880, "rows")
     assert _onsets(out) == []
 
 
@@ -85,4 +85,5 @@ def test_cells_that_are_not_numbers_are_missing_values(tmp_path):
     rows = ["timestamp,a,label"] + [f"{i},{1.0 + (i % 3) * 0.01},{'ok' if i % 2 else ''}" for i in range(100)]
     path = tmp_path / "labelled.csv"
     path.write_text("\n".join(rows) + "\n")
-    assert score_csv(path, tmp_path / "out.csv", "timestamp", None) == (100, False)
+    assert score_csv(path, tmp_path / "out.csv", "timestamp", None) == (100, "rows")
+    assert score_csv(path, tmp_path / "out.csv", "datetime", ["a"]) == (100, "missing")
