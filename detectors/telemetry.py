@@ -29,6 +29,9 @@ series; what differs between series is learned online from the series:
   second day shows how far one day's profile fits the next, so slow wander
   stays normal). A bin or two whose readings were all outlying (the load
   away through that hour on both days) does not keep the profile out of use.
+  From then on the level and spread are averaged afresh (the estimate at
+  the switch counting as ``grace`` readings): what the first days taught
+  them, cycle and all, is not left to decay at the half-life.
 * **Frozen sensors**: a run of identical readings scores its surprise,
   ``-log10(p_repeat ** run)`` times ``stuck_scale`` (a run as improbable as
   10⁻¹⁰ scores 6), where ``p_repeat`` is the metric's learned chance of
@@ -167,6 +170,9 @@ class TelemetryZ(AnomalyDetector):
             s[16] = True
             if 0.0 < s[17] < s[2]:
                 s[2] = s[17]  # the spread without the daily cycle, learned alongside
+            # the series without its cycle is a new series: its level and spread are averaged afresh (the first
+            # estimate counting as `grace` readings), not decayed from the first days' at the half-life
+            s[0] = min(s[0], float(self.grace))
         return here, here - s[15] / len(prof)
 
     def assess(self, x: dict, floor: dict[str, float] | None = None, ts_ms: int | None = None) -> TelemetryAssessment:
