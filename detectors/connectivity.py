@@ -29,6 +29,8 @@ from typing import Mapping
 
 from detectors.anomaly import Anomaly
 
+INF = float("inf")
+
 DETECTOR, CODE = "connectivity", "offline"
 
 
@@ -55,9 +57,12 @@ class Connectivity:
         self.site_min = site_min
         self.site_window_s = site_window_s
         self.halflife = halflife
+        self._rate = 1.0 - 0.5 ** (1.0 / halflife)  # the learning rate once the half-life is reached
         self.links: dict[str, Link] = {}
         self._offline: set[str] = set()
         self._bound = float("inf")  # no online device is due before this (a lower bound)
+
+    _rate = 1.0 - 0.5 ** (1.0 / 50.0)  # checkpoints from before it was kept: the default half-life's
 
     def seen(self, device: str, ts_ms: int) -> None:
         """A reading from ``device``: learn its spacing; it is online again."""
@@ -68,17 +73,23 @@ class Connectivity:
         if ts_ms > link.last_ms:
             gap = ts_ms - link.last_ms
             if link.offline_since is None:  # a gap that spans an outage is not the device's rhythm
-                a = max(1.0 / (link.gaps + 1), 1.0 - 0.5 ** (1.0 / self.halflife))
+                a = 1.0 / (link.gaps + 1)
+                if a < self._rate:
+                    a = self._rate
                 diff = gap - link.gap_ms
                 link.gap_ms += a * diff
                 link.gap_var = (1.0 - a) * (link.gap_var + a * diff * diff)
                 link.gaps += 1
             link.last_ms = ts_ms
             limit = self.overdue_ms(link)
-            link.due_ms = float("inf") if limit is None else ts_ms + limit
-        link.offline_since, link.how = None, ""
-        self._offline.discard(device)
-        self._bound = min(self._bound, link.due_ms)
+            link.due_ms = INF if limit is None else ts_ms + limit
+        elif link.offline_since is None:
+            return  # (this runs per reading: an online device's second reading of the same instant changes nothing)
+        if link.offline_since is not None:
+            link.offline_since, link.how = None, ""
+            self._offline.discard(device)
+        if link.due_ms < self._bound:
+            self._bound = link.due_ms
 
     def forget(self, device: str) -> None:
         """Drop what is known of ``device`` (its state left memory; if it speaks again it starts afresh)."""

@@ -82,3 +82,20 @@ def test_eval_scores_offline_incidents_with_site_attribution():
         assert inc.detected and inc.attribution_correct and inc.delay_s <= 600, inc
     assert by_id["site-power-loss"].attribution_found.startswith("site=")
     assert result.false_alarms == 0
+
+
+def test_a_tracker_checkpointed_before_its_learning_rate_was_kept_restores_and_learns():
+    import pickle
+
+    det = Connectivity()
+    feed(det, ["d0", "d5"], 0, 30)
+    state = pickle.loads(pickle.dumps(det)).__dict__
+    del state["_rate"]
+    old = Connectivity.__new__(Connectivity)
+    old.__dict__.update(state)
+    feed(old, ["d0", "d5"], 30, 60)
+    feed(old, ["d5"], 60, 70)
+    assert [a.subject for a in old.check(T0 + 70 * MIN, CELLS, 300)] == ["d0"]
+    old.seen("d0", T0 + 70 * MIN)
+    old.seen("d0", T0 + 70 * MIN)  # the same instant twice: still online, the rhythm unchanged
+    assert old.check(T0 + 71 * MIN, CELLS, 300) == [] and round(old.links["d0"].gap_ms) == MIN
