@@ -289,7 +289,8 @@ class DetectorEngine:
     def _telemetry(self, st: DeviceState, rec: Telemetry) -> Anomaly | None:
         model = self._model_stats(st.cell[0])
         if st.telemetry is None:
-            st.telemetry = TelemetryZ(halflife=self.config.telemetry_halflife, grace=self.config.telemetry_grace)
+            st.telemetry = TelemetryZ(halflife=self.config.telemetry_halflife, grace=self.config.telemetry_grace,
+                                      threshold=self.config.telemetry_threshold)
             st.gate = EpisodeGate(self.config.telemetry_threshold, self.config.telemetry_quiet)
         x = bounds.tracked(st, rec.metrics, self.config.max_metrics, self._name_sets)
         young = st.telemetry.n_learned < self.config.telemetry_young
@@ -311,6 +312,9 @@ class DetectorEngine:
         elif a.kind == "drift":
             text = (f"{a.metric} drifts from what the device's other metrics expect: reads {a.observed:g}, "
                     f"expected about {a.expected:.4g} (a sustained residual, score {a.score:.1f})")
+        elif a.kind == "level":
+            text = (f"{a.metric} has left its usual level: reads {a.observed:g}, expected about {a.expected:.4g} "
+                    f"(its recent readings together, score {a.score:.1f})")
         else:
             text = f"{a.metric} reads {a.observed:g}, expected about {a.expected:.4g} ({a.score:.1f} standard deviations)"
         return Anomaly("telemetry", "device", rec.device, "", rec.ts_ms, rec.ts_ms, a.score, a.observed,

@@ -115,7 +115,7 @@ def row_times(texts: Iterable[str]) -> list[int] | None:
 def alarms(rows: Iterable[dict[str, float]], params: TelemetryParams, train: int = TRAIN_ROWS,
            step_ms: int = 1000, times_ms: list[int] | None = None) -> tuple[list[float], list[int]]:
     """Scores and 0/1 alarms per row after ``train`` learn-only rows (times ``times_ms``, else one row per ``step_ms``)."""
-    det = TelemetryZ(halflife=params.halflife, grace=params.grace)
+    det = TelemetryZ(halflife=params.halflife, grace=params.grace, threshold=params.threshold)
     gate = EpisodeGate(params.threshold, params.quiet)
     scores, alarm = [], []
     for i, x in enumerate(rows):

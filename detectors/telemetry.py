@@ -19,7 +19,12 @@ series; what differs between series is learned online from the series:
   moving (a step, not a ramp), it is adopted as the new normal: the alarm
   ends and the next change is alarmed again. While away, the metric is not
   learned, so a ramp does not widen the spread it is measured by and keeps
-  being reported.
+  being reported. The short-term level is scored too (kind ``level``):
+  its distance from the level in the deviations such a level has had on
+  this series (learned robustly, so a series that wanders teaches how far
+  its level goes) or would have by chance from the spread, whichever is
+  more, ``drift`` of them scoring as ``threshold``: a small lasting step
+  that no single reading shows stands out within a few half-lives.
 * **Daily cycle**: a profile of the offset from a slowly moving level
   (half-life two days) per time of day (``season_bins`` bins, interpolated
   between their centres), learned from non-outlying readings; once two
@@ -80,7 +85,7 @@ TWO_DAYS_MS = 2 * DAY_MS  # the daily profile is used once two days have been se
 class TelemetryAssessment:
     score: float
     metric: str
-    kind: str  # "deviation" | "residual", "drift" (against the other metrics) | "stuck" | ""
+    kind: str  # "deviation" | "level" | "residual", "drift" (against the other metrics) | "stuck" | ""
     observed: float
     expected: float
 
@@ -101,7 +106,7 @@ class TelemetryZ(AnomalyDetector):
                  min_std: float = 1e-6, stuck_min_run: int = 5, max_repeat: float = 0.2,
                  outlier_variance: bool = False, local_halflife: float = 10.0, adopt: int = 60,
                  shift: float = 3.0, spread: float = 4.0, season_bins: int = 24, stuck_scale: float = 0.6,
-                 factor: bool = True):
+                 factor: bool = True, drift: float = 10.0, threshold: float = 6.0):
         self.halflife = halflife
         self.grace = grace
         self.clip = clip
@@ -116,10 +121,13 @@ class TelemetryZ(AnomalyDetector):
         self.season_bins = season_bins
         self.stuck_scale = stuck_scale
         self.factor = factor
+        self.drift = drift
+        self.threshold = threshold
         # metric -> [n, mean, var, last, run, p_repeat, local mean, local var, readings away, warm-up values,
         #            daily profile (offset per time-of-day bin), readings per bin, first time seen,
         #            local mean half-way through the time away, the level the profile is measured from,
-        #            sum of the profile, whether the profile is in use, variance around the profile]
+        #            sum of the profile, whether the profile is in use, variance around the profile,
+        #            variance of the short-term level about the level]
         self._stats: dict[str, list] = {}
         self._n = 0
         self.away = False  # some metric's local level or spread is away from its learned one
@@ -129,6 +137,8 @@ class TelemetryZ(AnomalyDetector):
 
     factor = True  # a detector checkpointed before the cross-metric residual starts learning it on restore
     _cross = None
+    drift = 10.0  # checkpoints from before the short-term level was scored score it on restore
+    threshold = 6.0
 
     def _common_factor(self) -> CommonFactor:
         return CommonFactor(self.halflife, clip=self.clip, local_halflife=self.local_halflife, adopt=self.adopt)
@@ -176,11 +186,17 @@ class TelemetryZ(AnomalyDetector):
         return here, here - s[15] / len(prof)
 
     def assess(self, x: dict, floor: dict[str, float] | None = None, ts_ms: int | None = None) -> TelemetryAssessment:
-        """Score ``x`` and name the metric; ``floor`` is a lower bound per metric on the deviation used."""
+        """Score ``x`` and name the metric; ``floor`` is a lower bound per metric on the deviation used (given
+        for a young series, whose short-term level is then not scored)."""
         best, best_name, best_kind, best_mean, stats, grace = 0.0, "", "", 0.0, self._stats, self.grace
+        # the short-term level is the series' own yardstick: not scored while a floor says it is not yet trusted
+        weight = self.threshold / self.drift if self.drift > 0 and floor is None else 0.0
         floor = floor or {}
         min_std, stuck_min_run, max_repeat = self.min_std, self.stuck_min_run, self.max_repeat
         b, w = self._position(ts_ms)
+        local = 1.0 - 0.5 ** (1.0 / self.local_halflife)
+        settle, chance = 1.0 - local, local / (2.0 - local)  # (a level's variance by chance, per unit of the readings')
+        weight2 = weight * weight
         for name, value in x.items():
             s = stats.get(name)
             if s is None or s[0] < grace:
@@ -198,9 +214,20 @@ class TelemetryZ(AnomalyDetector):
                 std = min_std
             if 1e-9 * abs(mean) > std:
                 std = 1e-9 * abs(mean)
-            z = abs(value - mean) / std
+            dev = value - mean
+            z = abs(dev) / std
             if z > best:
                 best, best_name, best_kind, best_mean = z, name, "deviation", mean
+            if weight2:
+                # the short-term level (this reading included) against the level, in the deviations such a
+                # level has had here (learned) or would have by chance, whichever is more (compared squared)
+                gap = settle * (s[6] - s[1]) + local * dev
+                var = chance * std * std
+                if s[18] > var:
+                    var = s[18]
+                z = gap * gap * weight2
+                if z > best * best * var:
+                    best, best_name, best_kind, best_mean = math.sqrt(z / var), name, "level", mean
             if value == s[3] and s[4] + 1 >= stuck_min_run and s[5] < max_repeat:
                 stuck = -(s[4] + 1) * math.log10(min(max(s[5], 1e-6), 0.999)) * self.stuck_scale
                 if stuck > best:
@@ -225,6 +252,7 @@ class TelemetryZ(AnomalyDetector):
         away = False
         keep = 0.5 ** (1.0 / self.halflife)
         local = 1.0 - 0.5 ** (1.0 / self.local_halflife)
+        chance = local / (2.0 - local)
         stats, grace, clip, clip2 = self._stats, self.grace, self.clip, self.clip * self.clip
         shift2, spread, adopt = self.shift * self.shift, self.spread, self.adopt
         b, w = self._position(ts_ms)
@@ -240,7 +268,7 @@ class TelemetryZ(AnomalyDetector):
             s = stats.get(name)
             if s is None:
                 s = stats[name] = [1.0, float(value), 0.0, value, 1.0, 0.5, float(value), 0.0, 0, [float(value)],
-                                   None, None, None, 0.0, float(value), 0.0, False, 0.0]
+                                   None, None, None, 0.0, float(value), 0.0, False, 0.0, 0.0]
                 if b >= 0:
                     self._profile(s, ts_ms, b, w)
                 continue
@@ -303,7 +331,13 @@ class TelemetryZ(AnomalyDetector):
                 if f * f > wide:
                     wide = f * f
             gap = s[6] - mean
-            if var > 0 and (gap * gap > shift2 * wide or s[7] > spread * wide):
+            g2, cap = gap * gap, chance * wide  # the level's deviations as `assess` measures them, `clip` of them
+            if s[18] > cap:
+                cap = s[18]
+            cap *= clip2
+            if g2 > cap and floor is None:
+                away = True  # the short-term level beyond `clip` of its deviations: no tail is learned from it
+            if var > 0 and (g2 > shift2 * wide or s[7] > spread * wide):
                 away = True
                 s[8] += 1
                 if s[8] == adopt // 2:
@@ -328,8 +362,19 @@ class TelemetryZ(AnomalyDetector):
                 diff = step
             s[1] = mean + a * diff
             s[2] = (1.0 - a) * (var + a * diff * diff)
+            # the short-term level's variance about the level, learned robustly (a level beyond `clip` of its
+            # deviations counts as at `clip`, so a change under way hardly widens the yardstick it is measured by)
+            s[18] += a * ((g2 if g2 < cap else cap) - s[18])
             s[0] += 1.0
         self.away = away or (self._cross is not None and self._cross.away)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        for s in self._stats.values():
+            if len(s) < 19:
+                # checkpoints from before the short-term level was scored: its variance starts at the readings'
+                # (no level is scored at first) and is learned down over the next days, as the level goes
+                s.append(s[2])
 
     @staticmethod
     def _warmed(s: list) -> None:

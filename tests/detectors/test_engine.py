@@ -109,3 +109,18 @@ def test_shard_runs_device_detectors_only_for_its_devices():
         found, _ = run(records, DetectorEngine(EngineConfig(shard=(i, 3), cohort=i == 0, telemetry_grace=100)))
         hits.append([a.subject for a in found if a.detector == "device_fault_rate"])
     assert sorted(h for hs in hits for h in set(hs)) == ["d007"]
+
+
+def test_a_small_lasting_shift_of_a_grown_device_is_reported_by_its_short_term_level():
+    # pressure steps up by 3 of its noise deviations on day 7 on one device; no single reading reaches 6
+    config = EngineConfig(telemetry_grace=100, telemetry_young=800)  # young for 800 readings (5.5 days at 10 min)
+    records, step = [], T0 + 168 * HOUR
+    for r in stream(6, hours=192, devices=10):
+        if isinstance(r, Telemetry) and r.device == "d004" and r.ts_ms >= step:
+            r = Telemetry(r.device, r.ts_ms, r.seq, {**r.metrics, "pressure_bar": r.metrics["pressure_bar"] + 0.15})
+        records.append(r)
+    found, _ = run(records, DetectorEngine(config))
+    tele = [a for a in found if a.detector == "telemetry"]
+    assert [a.subject for a in tele] == ["d004"], [(a.subject, a.explanation) for a in tele]
+    assert "pressure_bar has left its usual level" in tele[0].explanation
+    assert step <= tele[0].ts_ms <= step + 8 * HOUR

@@ -143,3 +143,58 @@ def test_a_gate_checkpointed_before_the_learned_threshold_restores():
 
 def test_the_setting_and_the_engine_ship_the_same_threshold():
     assert Settings().detector_telemetry_threshold == EngineConfig().telemetry_threshold
+
+
+def test_a_small_lasting_shift_shows_in_the_short_term_level_before_it_is_adopted():
+    # a step of 3 noise deviations: no single reading reaches the threshold of 6, their level does
+    for seed in (1, 2, 3):
+        values = [20.0 + e for e in noise(2000, seed=seed)]
+        for i in range(1200, 2000):
+            values[i] += 3.0
+        det, gate, opens, kinds = TelemetryZ(), EpisodeGate(6.0, 60), [], []
+        for i, v in enumerate(values):
+            a = det.assess({"v": v}, ts_ms=i * MINUTE)
+            if gate.step(i * MINUTE, a.score, not det.away):
+                opens.append(i)
+                kinds.append(a.kind)
+            det.learn_one({"v": v}, i * MINUTE)
+        assert opens and 1200 <= opens[0] <= 1240 and kinds[0] == "level", (seed, opens, kinds)
+        without = TelemetryZ(drift=0.0)  # the same detector scoring single readings only
+        gate = EpisodeGate(6.0, 60)
+        late = []
+        for i, v in enumerate(values):
+            if gate.step(i * MINUTE, without.assess({"v": v}, ts_ms=i * MINUTE).score, not without.away):
+                late.append(i)
+            without.learn_one({"v": v}, i * MINUTE)
+        assert not [i for i in late if 1200 <= i <= 1240], (seed, late)
+
+
+def test_a_wandering_series_teaches_the_short_term_level_how_far_it_wanders():
+    # an autocorrelated series (AR(1), coefficient 0.98) wanders far more than its noise allows by chance
+    rng = random.Random(7)
+    values, y = [], 0.0
+    for _ in range(6000):
+        y = 0.98 * y + rng.gauss(0.0, 1.0)
+        values.append(50.0 + y)
+    _, opens, det, _ = run(values)
+    s = det._stats["v"]
+    local = 1.0 - 0.5 ** (1.0 / det.local_halflife)
+    assert s[18] > 3.0 * local / (2.0 - local) * s[2]  # its level's learned variance, against chance
+    assert len(opens) <= 1, opens
+
+
+def test_a_detector_checkpointed_before_the_short_term_level_was_scored_restores():
+    det = TelemetryZ()
+    for i, e in enumerate(noise(200)):
+        det.learn_one({"v": 10.0 + e}, i * MINUTE)
+    state = det.__dict__.copy()
+    state["_stats"] = {k: v[:18] for k, v in det._stats.items()}
+    del state["drift"], state["threshold"]
+    old = TelemetryZ.__new__(TelemetryZ)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert old.drift == 10.0 and old._stats["v"][18] == old._stats["v"][2]  # a level's variance unknown: wide
+    assert old.assess({"v": 10.0}, ts_ms=200 * MINUTE).score < 6
+    for i, e in enumerate(noise(4000, seed=2)):
+        old.learn_one({"v": 10.0 + e}, (201 + i) * MINUTE)
+    s = old._stats["v"]
+    assert s[18] < 0.1 * s[2]  # learned down towards what a level of plain noise has (about 0.035 of it)
