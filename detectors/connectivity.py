@@ -44,7 +44,7 @@ class Link:
     gaps: int = 0
     offline_since: int | None = None
     how: str = ""  # "status" | "silence"
-    due_ms: float = float("inf")  # silent past this, the device counts as offline
+    due_ms: float = INF  # silent past this, the device counts as offline
 
 
 class Connectivity:
@@ -60,9 +60,11 @@ class Connectivity:
         self._rate = 1.0 - 0.5 ** (1.0 / halflife)  # the learning rate once the half-life is reached
         self.links: dict[str, Link] = {}
         self._offline: set[str] = set()
-        self._bound = float("inf")  # no online device is due before this (a lower bound)
+        self._bound = INF  # no online device is due before this (a lower bound)
 
-    _rate = 1.0 - 0.5 ** (1.0 / 50.0)  # checkpoints from before it was kept: the default half-life's
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._rate = 1.0 - 0.5 ** (1.0 / self.halflife)  # (derived: checkpoints from before it was kept lack it)
 
     def seen(self, device: str, ts_ms: int) -> None:
         """A reading from ``device``: learn its spacing; it is online again."""
@@ -103,7 +105,7 @@ class Connectivity:
             link.offline_since, link.how = None, ""
             link.last_ms = max(link.last_ms, ts_ms)
             limit = self.overdue_ms(link)
-            link.due_ms = float("inf") if limit is None else link.last_ms + limit
+            link.due_ms = INF if limit is None else link.last_ms + limit
             self._offline.discard(device)
             self._bound = min(self._bound, link.due_ms)
         elif link.offline_since is None:
@@ -125,7 +127,7 @@ class Connectivity:
         """
         at = now_ms if at is None else at
         if now_ms > self._bound:  # someone may be overdue: look at every online device once
-            bound = float("inf")
+            bound = INF
             for device, link in self.links.items():
                 if link.offline_since is not None:
                     continue

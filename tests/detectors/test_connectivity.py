@@ -92,7 +92,7 @@ def test_a_tracker_checkpointed_before_its_learning_rate_was_kept_restores_and_l
     state = pickle.loads(pickle.dumps(det)).__dict__
     del state["_rate"]
     old = Connectivity.__new__(Connectivity)
-    old.__dict__.update(state)
+    old.__setstate__(state)
     feed(old, ["d0", "d5"], 30, 60)
     feed(old, ["d5"], 60, 70)
     assert [a.subject for a in old.check(T0 + 70 * MIN, CELLS, 300)] == ["d0"]
