@@ -295,8 +295,7 @@ class DetectorEngine:
         x = bounds.tracked(st, rec.metrics, self.config.max_metrics, self._name_sets)
         young = st.telemetry.n_learned < self.config.telemetry_young
         floor = model[1] if young else None
-        a = st.telemetry.assess(x, floor, rec.ts_ms)
-        st.telemetry.learn_one(x, rec.ts_ms, floor)
+        a = st.telemetry.assess_learn(x, rec.ts_ms, floor)
         model[2] += 1
         if model[2] % MODEL_SAMPLE == 0:
             model[0].learn_one(x)

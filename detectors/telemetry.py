@@ -188,84 +188,91 @@ class TelemetryZ(AnomalyDetector):
     def assess(self, x: dict, floor: dict[str, float] | None = None, ts_ms: int | None = None) -> TelemetryAssessment:
         """Score ``x`` and name the metric; ``floor`` is a lower bound per metric on the deviation used (given
         for a young series, whose short-term level is then not scored)."""
-        best, best_name, best_kind, best_mean, stats, grace = 0.0, "", "", 0.0, self._stats, self.grace
-        # the short-term level is the series' own yardstick: not scored while a floor says it is not yet trusted
-        weight = self.threshold / self.drift if self.drift > 0 and floor is None else 0.0
-        floor = floor or {}
-        min_std, stuck_min_run, max_repeat = self.min_std, self.stuck_min_run, self.max_repeat
-        b, w = self._position(ts_ms)
-        local = 1.0 - 0.5 ** (1.0 / self.local_halflife)
-        settle, chance = 1.0 - local, local / (2.0 - local)  # (a level's variance by chance, per unit of the readings')
-        weight2 = weight * weight
-        for name, value in x.items():
-            s = stats.get(name)
-            if s is None or s[0] < grace:
-                continue
-            mean = s[1]
-            if b >= 0 and s[16]:  # the daily profile in use: its offset at this time of day
-                prof = s[10]
-                mean += (1.0 - w) * prof[b] + w * prof[(b + 1) % len(prof)] - s[15] / len(prof)
-            std = math.sqrt(s[2]) if s[2] > 0 else 0.0  # never below the floor, min_std, or 1e-9 of the level
-            if floor:
-                f = floor.get(name, 0.0)
-                if f > std:
-                    std = f
-            if min_std > std:
-                std = min_std
-            if 1e-9 * abs(mean) > std:
-                std = 1e-9 * abs(mean)
-            dev = value - mean
-            z = abs(dev) / std
-            if z > best:
-                best, best_name, best_kind, best_mean = z, name, "deviation", mean
-            if weight2:
-                # the short-term level (this reading included) against the level, in the deviations such a
-                # level has had here (learned) or would have by chance, whichever is more (compared squared)
-                gap = settle * (s[6] - s[1]) + local * dev
-                var = chance * std * std
-                if s[18] > var:
-                    var = s[18]
-                z = gap * gap * weight2
-                if z > best * best * var:
-                    best, best_name, best_kind, best_mean = math.sqrt(z / var), name, "level", mean
-            if value == s[3] and s[4] + 1 >= stuck_min_run and s[5] < max_repeat:
-                stuck = -(s[4] + 1) * math.log10(min(max(s[5], 1e-6), 0.999)) * self.stuck_scale
-                if stuck > best:
-                    best, best_name, best_kind, best_mean = stuck, name, "stuck", mean
-        if self._cross is not None:
-            score, name, expected, kind = self._cross.assess(x)
-            if score > best:
-                best, best_name, best_kind, best_mean = score, name, kind, expected
-        if not best_name:
-            return TelemetryAssessment(0.0, "", "", 0.0, 0.0)
-        return TelemetryAssessment(best, best_name, best_kind, float(x[best_name]), best_mean)
+        return self._pass(x, ts_ms, floor, score=True, learn=False)
 
     def score_one(self, x: dict) -> float:
         return self.assess(x).score
 
     def learn_one(self, x: dict, ts_ms: int | None = None, floor: dict[str, float] | None = None) -> None:
-        self._n += 1
-        if self.factor:
-            if self._cross is None:
-                self._cross = self._common_factor()
-            self._cross.learn_one(x)
-        away = False
-        keep = 0.5 ** (1.0 / self.halflife)
-        local = 1.0 - 0.5 ** (1.0 / self.local_halflife)
-        chance = local / (2.0 - local)
+        self._pass(x, ts_ms, floor, score=False, learn=True)
+
+    def assess_learn(self, x: dict, ts_ms: int | None = None,
+                     floor: dict[str, float] | None = None) -> TelemetryAssessment:
+        """`assess` then `learn_one` in one pass over the metrics (what the engine does with every reading)."""
+        return self._pass(x, ts_ms, floor, score=True, learn=True)
+
+    def _pass(self, x: dict, ts_ms: int | None, floor: dict[str, float] | None, score: bool,
+              learn: bool) -> TelemetryAssessment | None:
+        """Score each metric as the detector stood before this reading (``score``), then learn it (``learn``)."""
+        best, best_name, best_kind, best_mean = 0.0, "", "", 0.0
         stats, grace, clip, clip2 = self._stats, self.grace, self.clip, self.clip * self.clip
+        # the short-term level is the series' own yardstick: not scored while a floor says it is not yet trusted
+        weight = self.threshold / self.drift if self.drift > 0 and floor is None else 0.0
+        weight2 = weight * weight
+        sfloor = floor or {}
+        min_std, stuck_min_run, max_repeat = self.min_std, self.stuck_min_run, self.max_repeat
+        local = 1.0 - 0.5 ** (1.0 / self.local_halflife)
+        settle, chance = 1.0 - local, local / (2.0 - local)  # (a level's variance by chance, per unit of the readings')
+        fast = 1.0 - 0.5 ** (1.0 / self.halflife)  # (the learning rate once the half-life is reached)
         shift2, spread, adopt = self.shift * self.shift, self.spread, self.adopt
         b, w = self._position(ts_ms)
+        nb, w0, bins = (b + 1) % self.season_bins if b >= 0 else 0, 1.0 - w, self.season_bins
+        cross = self._cross
+        if learn:
+            self._n += 1
+            if self.factor and cross is None:
+                cross = self._cross = self._common_factor()
+                score_cross = False
+            else:
+                score_cross = cross is not None
+        else:
+            score_cross = cross is not None
         k = 0.0  # the step of the slow level the daily profile is measured from (half-life two days of time)
-        if b >= 0:
+        if learn and b >= 0:
             if self._first_ms is None:
                 self._first_ms = ts_ms
             elif ts_ms > self._last_ms:
                 dt = ts_ms - self._last_ms
                 k = max(dt / max(ts_ms - self._first_ms, 1), 1.0 - 0.5 ** (dt / (2 * DAY_MS)))
             self._last_ms = ts_ms
+        away = False
         for name, value in x.items():
             s = stats.get(name)
+            if score and s is not None and s[0] >= grace:
+                mean = s[1]
+                if b >= 0 and s[16]:  # the daily profile in use: its offset at this time of day
+                    prof = s[10]
+                    mean += w0 * prof[b] + w * prof[nb] - s[15] / bins
+                var = s[2]
+                std = math.sqrt(var) if var > 0 else 0.0  # never below the floor, min_std, or 1e-9 of the level
+                if sfloor:
+                    f = sfloor.get(name, 0.0)
+                    if f > std:
+                        std = f
+                if min_std > std:
+                    std = min_std
+                if 1e-9 * abs(mean) > std:
+                    std = 1e-9 * abs(mean)
+                dev = value - mean
+                z = abs(dev) / std
+                if z > best:
+                    best, best_name, best_kind, best_mean = z, name, "deviation", mean
+                if weight2:
+                    # the short-term level (this reading included) against the level, in the deviations such a
+                    # level has had here (learned) or would have by chance, whichever is more (compared squared)
+                    gap = settle * (s[6] - s[1]) + local * dev
+                    lvar = chance * std * std
+                    if s[18] > lvar:
+                        lvar = s[18]
+                    z = gap * gap * weight2
+                    if z > best * best * lvar:
+                        best, best_name, best_kind, best_mean = math.sqrt(z / lvar), name, "level", mean
+                if value == s[3] and s[4] + 1 >= stuck_min_run and s[5] < max_repeat:
+                    stuck = -(s[4] + 1) * math.log10(min(max(s[5], 1e-6), 0.999)) * self.stuck_scale
+                    if stuck > best:
+                        best, best_name, best_kind, best_mean = stuck, name, "stuck", mean
+            if not learn:
+                continue
             if s is None:
                 s = stats[name] = [1.0, float(value), 0.0, value, 1.0, 0.5, float(value), 0.0, 0, [float(value)],
                                    None, None, None, 0.0, float(value), 0.0, False, 0.0, 0.0]
@@ -273,8 +280,8 @@ class TelemetryZ(AnomalyDetector):
                     self._profile(s, ts_ms, b, w)
                 continue
             a = 1.0 / (s[0] + 1.0)  # a plain average until the half-life is reached
-            if a < 1.0 - keep:
-                a = 1.0 - keep
+            if a < fast:
+                a = fast
             if value == s[3]:
                 s[5] += a * (1.0 - s[5])
                 s[4] += 1
@@ -285,33 +292,31 @@ class TelemetryZ(AnomalyDetector):
                 s[4] = 1.0
                 s[3] = value
             raw = value
+            mean, var = s[1], s[2]
             if b >= 0:
                 prof = s[10]
                 if s[16]:  # the profile in use (as `_profile` says it)
-                    here = (1.0 - w) * prof[b] + w * prof[(b + 1) % len(prof)]
-                    offset = here - s[15] / len(prof)
+                    here = w0 * prof[b] + w * prof[nb]
+                    offset = here - s[15] / bins
                 elif prof is not None and ts_ms - s[12] < TWO_DAYS_MS:  # too early to use it (as `_profile` says)
-                    here, offset = (1.0 - w) * prof[b] + w * prof[(b + 1) % len(prof)], 0.0
+                    here, offset = w0 * prof[b] + w * prof[nb], 0.0
                 else:
                     here, offset = self._profile(s, ts_ms, b, w)  # (may put it in use, and reset the spread)
-                mean, var = s[1], s[2]
+                    mean, var = s[1], s[2]
                 value -= offset  # the reading without its daily cycle
                 diff = value - mean
                 if var <= 0 or diff * diff <= clip2 * var:
                     prof, seen = s[10], s[11]
-                    nb = (b + 1) % len(prof)
                     seen[b if w < 0.5 else nb] += 1
                     s[14] += k * (raw - s[14]) if k < 1.0 else raw - s[14]
                     err = raw - s[14] - here
                     r0, r1 = 1.0 / (seen[b] or 1), 1.0 / (seen[nb] or 1)
-                    d0 = (r0 if r0 > 0.05 else 0.05) * (1.0 - w) * err
+                    d0 = (r0 if r0 > 0.05 else 0.05) * w0 * err
                     d1 = (r1 if r1 > 0.05 else 0.05) * w * err
                     prof[b] += d0
                     prof[nb] += d1
                     s[15] += d0 + d1
                     s[17] += a * (err * err - s[17])
-            else:
-                mean, var = s[1], s[2]
             diff = value - mean
             if s[0] < grace:
                 s[1] = mean + a * diff
@@ -324,7 +329,7 @@ class TelemetryZ(AnomalyDetector):
             # the local level and spread (half-life `local_halflife`): a lasting change is adopted
             ldiff = value - s[6]
             s[6] += local * ldiff
-            s[7] = (1.0 - local) * (s[7] + local * ldiff * ldiff)
+            s[7] = settle * (s[7] + local * ldiff * ldiff)
             wide = var
             if floor:
                 f = floor.get(name, 0.0)
@@ -366,7 +371,19 @@ class TelemetryZ(AnomalyDetector):
             # deviations counts as at `clip`, so a change under way hardly widens the yardstick it is measured by)
             s[18] += a * ((g2 if g2 < cap else cap) - s[18])
             s[0] += 1.0
-        self.away = away or (self._cross is not None and self._cross.away)
+        if score_cross:
+            c_score, c_name, expected, kind = cross.assess(x)
+            if c_score > best:
+                best, best_name, best_kind, best_mean = c_score, c_name, kind, expected
+        if learn:
+            if cross is not None and self.factor:
+                cross.learn_one(x)
+            self.away = away or (cross is not None and cross.away)
+        if not score:
+            return None
+        if not best_name:
+            return TelemetryAssessment(0.0, "", "", 0.0, 0.0)
+        return TelemetryAssessment(best, best_name, best_kind, float(x[best_name]), best_mean)
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)

@@ -198,3 +198,25 @@ def test_a_detector_checkpointed_before_the_short_term_level_was_scored_restores
         old.learn_one({"v": 10.0 + e}, (201 + i) * MINUTE)
     s = old._stats["v"]
     assert s[18] < 0.1 * s[2]  # learned down towards what a level of plain noise has (about 0.035 of it)
+
+
+def test_scoring_and_learning_in_one_pass_equals_scoring_then_learning():
+    """`assess_learn` (the engine's path) gives the scores and the state of `assess` followed by `learn_one`:
+    several metrics sharing a driver, a daily cycle, a repeated value, a step and a young-device floor."""
+    rng = random.Random(7)
+    apart, together = TelemetryZ(grace=30), TelemetryZ(grace=30)
+    scores_apart, scores_together = [], []
+    for i in range(4 * 1440):
+        ts = i * MINUTE
+        load = math.sin(2 * math.pi * i / 1440) + rng.gauss(0, 0.2)
+        x = {"a": 10 * load + rng.gauss(0, 1) + (4.0 if i > 3 * 1440 else 0.0),
+             "b": 3 * load + rng.gauss(0, 0.3), "c": 5.0 if 2000 < i < 2040 else rng.gauss(5, 1)}
+        floor = {"a": 2.0} if i < 1440 else None
+        a = apart.assess(x, floor, ts)
+        apart.learn_one(x, ts, floor)
+        scores_apart.append((a.score, a.metric, a.kind, a.expected, apart.away))
+        b = together.assess_learn(x, ts, floor)
+        scores_together.append((b.score, b.metric, b.kind, b.expected, together.away))
+    assert scores_together == scores_apart
+    assert {k for _, _, k, _, _ in scores_apart} >= {"deviation", "level", "stuck"}
+    assert pickle.dumps(together) == pickle.dumps(apart)
