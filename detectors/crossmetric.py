@@ -127,12 +127,12 @@ class CommonFactor(AnomalyDetector):
         ramp does not leak into the others' factor. A metric's factor of the
         others is the sum less its own part.
         """
-        total, fixed, clip, max_repeat = 0.0, self._fixed, self.clip, self.max_repeat
-        for name, s in self._stats.items():
-            v = x.get(name)
-            part = 0.0
-            if v is not None and s[REPEAT] < max_repeat:
-                if fixed:
+        total, clip, max_repeat = 0.0, self.clip, self.max_repeat
+        if self._fixed:
+            for name, s in self._stats.items():
+                v = x.get(name)
+                part = 0.0
+                if v is not None and s[REPEAT] < max_repeat:
                     drift, lim = s[LOCAL], s[LIMIT]
                     if s[AWAY]:
                         v -= drift
@@ -141,9 +141,15 @@ class CommonFactor(AnomalyDetector):
                     elif drift < -lim:
                         v -= drift + lim
                     part = s[LOAD] * v
-                elif s[VAR] > 0:
-                    z = (v - s[LEVEL]) / math.sqrt(s[VAR])
-                    part = s[LOAD] * (clip if z > clip else -clip if z < -clip else z)
+                s[F] = part
+                total += part
+            return total
+        for name, s in self._stats.items():
+            v = x.get(name)
+            part = 0.0
+            if v is not None and s[REPEAT] < max_repeat and s[VAR] > 0:
+                z = (v - s[LEVEL]) / math.sqrt(s[VAR])
+                part = s[LOAD] * (clip if z > clip else -clip if z < -clip else z)
             s[F] = part
             total += part
         return total
@@ -193,13 +199,13 @@ class CommonFactor(AnomalyDetector):
             if v is None:
                 s[RES] = 0.0
                 continue
-            fvar = s[FVAR]
-            slope = s[COV] / fvar if fvar > 0 else 0.0
+            fvar, cov = s[FVAR], s[COV]
+            slope = cov / fvar if fvar > 0 else 0.0
             res = s[RES] = v - s[LEVEL] - slope * (f - s[FMEAN])
             if s[N] < half or s[REPEAT] >= max_repeat:
                 continue
             var = s[VAR]
-            rvar = var - s[COV] * s[COV] / fvar if fvar > 0 else var
+            rvar = var - cov * cov / fvar if fvar > 0 else var
             if s[PVAR] >= rvar:
                 rvar = s[PVAR]
             if not 0.0 < rvar < explained * var:
@@ -230,7 +236,7 @@ class CommonFactor(AnomalyDetector):
                 s[F] = total - s[F]
         fast = 1.0 - 0.5 ** (1.0 / self.halflife)
         local = 1.0 - 0.5 ** (1.0 / self.local_halflife)
-        clip, clip2, drifting, half = self.clip, self.clip * self.clip, False, self.warm // 2
+        clip, clip2, drifting, held, half = self.clip, self.clip * self.clip, False, False, self.warm // 2
         for name, value in x.items():
             s = stats.get(name)
             if s is None:
@@ -256,6 +262,8 @@ class CommonFactor(AnomalyDetector):
                     if level > limit or level < -limit:
                         drifting = True
                     self._away(s, rvar)
+                    if s[AWAY] > 1:
+                        held = True
                     continue
                 s[AWAY] = 0
                 if level > limit or level < -limit:
@@ -279,12 +287,9 @@ class CommonFactor(AnomalyDetector):
                 z = clip if z > clip else -clip if z < -clip else z
                 s[LOAD] += a * (z * f - s[LOAD])
                 s[FVAR] += a * (f * f - s[FVAR])  # (until the factor is fixed: the others' factor's spread)
-        away = drifting
-        if not away:
-            for s in stats.values():
-                if s[AWAY] > 1:
-                    away = True
-                    break
+        away = drifting or held
+        if not away and len(stats) != len(x):  # (metrics this reading lacks keep their count of readings away)
+            away = any(s[AWAY] > 1 for s in stats.values())
         self.away = away
         if scored and not away:
             self._learn_tail(scored)  # an outlying score too, once: a tail learned only below it is too light

@@ -118,3 +118,20 @@ def test_a_detector_checkpointed_before_the_cross_metric_residual_restores_and_l
         old.assess(x, ts_ms=i * MINUTE)
         old.learn_one(x, i * MINUTE)
     assert old._cross is not None and old._cross.score_one(rows[-1]) < 6
+
+
+def test_a_metric_held_away_keeps_the_detector_away_through_readings_that_lack_it():
+    rng = random.Random(5)
+    rows = device(900, seed=4)
+    for i, x in enumerate(rows):
+        x["bar"] = 2.8 + rng.gauss(0.0, 0.05) + (0.5 if i >= 500 else 0.0)  # no part in the load; a step at 500
+    cf = CommonFactor()
+    for x in rows[:510]:
+        cf.score_one(x)
+        cf.learn_one(x)
+    assert cf.away
+    for x in rows[510:515]:  # without bar: the others are learned as usual, bar is still away
+        x = {k: v for k, v in x.items() if k != "bar"}
+        cf.score_one(x)
+        cf.learn_one(x)
+        assert cf.away
