@@ -131,8 +131,10 @@ class DetectorEngine:
             return []
         if kind is DeviceStatus and self.owns(record.device):
             self.connectivity.status(record.device, record.ts_ms, record.online)
-        elif kind is Telemetry and self.owns(record.device):
-            self.connectivity.seen(record.device, record.ts_ms)  # before a look: the device is not silent
+        elif kind is Telemetry:
+            owned = self.owns(record.device)
+            if owned:
+                self.connectivity.seen(record.device, record.ts_ms)  # before a look: the device is not silent
         if kind is DeviceStatus and not record.online:
             return []
         ts = record.ts_ms
@@ -163,7 +165,7 @@ class DetectorEngine:
             if record.level in FAULT_LEVELS:
                 st.count(w, False, record.code, ts)
                 self.faulting.add(record.device)
-        elif kind is Telemetry and self.owns(record.device):
+        elif kind is Telemetry and owned:
             anomaly = self._telemetry(st, record)
             if anomaly:
                 out.append(anomaly)

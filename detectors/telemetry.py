@@ -71,7 +71,7 @@ floor for young devices (`detectors.engine`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from river.base import AnomalyDetector
 
@@ -81,8 +81,7 @@ DAY_MS = 86_400_000
 TWO_DAYS_MS = 2 * DAY_MS  # the daily profile is used once two days have been seen
 
 
-@dataclass(frozen=True, slots=True)
-class TelemetryAssessment:
+class TelemetryAssessment(NamedTuple):  # (a tuple: one is built per reading)
     score: float
     metric: str
     kind: str  # "deviation" | "level" | "residual", "drift" (against the other metrics) | "stuck" | ""
