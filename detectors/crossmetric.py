@@ -223,20 +223,28 @@ class CommonFactor(AnomalyDetector):
     def score_one(self, x: dict) -> float:
         return self.assess(x)[0]
 
+    def assess_learn(self, x: dict) -> tuple[float, str, float, str]:
+        """`assess` then `learn_one` (what the telemetry detector does with every reading)."""
+        if self._fixed:
+            return self._fixed_pass(x, len(self._stats) >= 2)
+        out = self.assess(x)
+        self.learn_one(x)
+        return out
+
     def learn_one(self, x: dict) -> None:
+        if self._fixed:
+            self._fixed_pass(x, len(self._stats) >= 2)  # (scored too: the residual's tail is learned from it)
+            return
         self._n += 1
-        if not self._fixed and self._n >= self.warm // 2 and self._n % FIX_EVERY == 0:
+        if self._n >= self.warm // 2 and self._n % FIX_EVERY == 0:
             self._fix()
-        scored = self.assess(x)[0] * self.scale  # (as scored just before, when it was: residuals in scratch)
         self._assessed = None
-        stats, fixed = self._stats, self._fixed
-        if not fixed:
-            total = self._parts(x)
-            for s in stats.values():
-                s[F] = total - s[F]
+        stats, fixed = self._stats, self._fixed  # (fixed at this reading: its regressions learn from here)
+        total = self._parts(x)
+        for s in stats.values():
+            s[F] = total - s[F]
         fast = 1.0 - 0.5 ** (1.0 / self.halflife)
-        local = 1.0 - 0.5 ** (1.0 / self.local_halflife)
-        clip, clip2, drifting, held, half = self.clip, self.clip * self.clip, False, False, self.warm // 2
+        clip = self.clip
         for name, value in x.items():
             s = stats.get(name)
             if s is None:
@@ -247,16 +255,70 @@ class CommonFactor(AnomalyDetector):
             a = 1.0 / (n + 1.0)
             if a < fast:
                 a = fast
-            n = s[N] = n + 1.0
+            s[N] = n + 1.0
             s[REPEAT] += a * ((value == s[LAST]) - s[REPEAT])
             s[LAST] = value
-            if fixed and n > half:  # scored: the residual's short-term level, spread and threshold
-                e = s[RES]
-                level = s[LOCAL] = s[LOCAL] + local * (e - s[LOCAL])
-                fvar = s[FVAR]
-                rvar = s[VAR] - s[COV] * s[COV] / fvar if fvar > 0 else s[VAR]
+            s[AWAY] = 0
+            # the reading learned: the loadings until the factor is fixed, then the regression on it
+            diff, f = value - s[LEVEL], s[F]
+            s[LEVEL] += a * diff
+            var = s[VAR] = (1.0 - a) * (s[VAR] + a * diff * diff)
+            if fixed:
+                fdiff = f - s[FMEAN]
+                s[FMEAN] += a * fdiff
+                s[FVAR] = (1.0 - a) * (s[FVAR] + a * fdiff * fdiff)
+                s[COV] = (1.0 - a) * (s[COV] + a * diff * fdiff)
+            elif var > 0:
+                z = diff / math.sqrt(var)
+                z = clip if z > clip else -clip if z < -clip else z
+                s[LOAD] += a * (z * f - s[LOAD])
+                s[FVAR] += a * (f * f - s[FVAR])  # (until the factor is fixed: the others' factor's spread)
+        self.away = False  # (no residual is learned, so none is away, before the factor is fixed)
+
+    def _fixed_pass(self, x: dict, scoring: bool) -> tuple[float, str, float, str]:
+        """Score and learn a reading once the factor is fixed, in one pass over the metrics: each metric
+        is scored as the detector stood before the reading (as `assess` does), then learned."""
+        self._n += 1
+        self._assessed = None
+        stats = self._stats
+        total = self._parts(x)
+        best, best_name, expected, kind = 0.0, "", 0.0, ""
+        half, max_repeat, explained = self.warm // 2, self.max_repeat, 1.0 - self.share
+        fast = 1.0 - 0.5 ** (1.0 / self.halflife)
+        local = 1.0 - 0.5 ** (1.0 / self.local_halflife)
+        weight = self.threshold / self.drift / math.sqrt(local / (2.0 - local))  # (a level's chance deviation)
+        clip, clip2, drifting, held = self.clip, self.clip * self.clip, False, False
+        for name, s in stats.items():
+            f = s[F] = total - s[F]
+            v = x.get(name)
+            if v is None:
+                s[RES] = 0.0
+                continue
+            fvar, cov, n = s[FVAR], s[COV], s[N]
+            slope = cov / fvar if fvar > 0 else 0.0
+            e = s[RES] = v - s[LEVEL] - slope * (f - s[FMEAN])
+            if n >= half:
+                var = s[VAR]
+                rvar = var - cov * cov / fvar if fvar > 0 else var
                 if s[PVAR] >= rvar:
                     rvar = s[PVAR]
+                level = s[LOCAL] + local * (e - s[LOCAL])  # the short-term residual, this reading included
+                if scoring and s[REPEAT] < max_repeat and 0.0 < rvar < explained * var:
+                    sd = math.sqrt(rvar)
+                    z = abs(e) / sd
+                    if z > best:
+                        best, best_name, expected, kind = z, name, v - e, "residual"
+                    z = abs(level) * weight / sd
+                    if z > best:
+                        best, best_name, expected, kind = z, name, v - e, "drift"
+            a = 1.0 / (n + 1.0)
+            if a < fast:
+                a = fast
+            n = s[N] = n + 1.0
+            s[REPEAT] += a * ((v == s[LAST]) - s[REPEAT])
+            s[LAST] = v
+            if n > half:  # scored: the residual's short-term level, spread and threshold
+                s[LOCAL] = level
                 limit = s[LIMIT] = clip * math.sqrt(rvar * local / (2.0 - local))
                 if e * e > clip2 * rvar:
                     if level > limit or level < -limit:
@@ -273,26 +335,28 @@ class CommonFactor(AnomalyDetector):
                     s[PVAR] += (r if r > fast else fast) * (e * e - s[PVAR])
             else:
                 s[AWAY] = 0
-            # the reading learned: the loadings until the factor is fixed, then the regression on it
-            diff, f = value - s[LEVEL], s[F]
+            # the reading learned: the regression on the factor
+            diff = v - s[LEVEL]
             s[LEVEL] += a * diff
-            var = s[VAR] = (1.0 - a) * (s[VAR] + a * diff * diff)
-            if fixed:
-                fdiff = f - s[FMEAN]
-                s[FMEAN] += a * fdiff
-                s[FVAR] = (1.0 - a) * (s[FVAR] + a * fdiff * fdiff)
-                s[COV] = (1.0 - a) * (s[COV] + a * diff * fdiff)
-            elif var > 0:
-                z = diff / math.sqrt(var)
-                z = clip if z > clip else -clip if z < -clip else z
-                s[LOAD] += a * (z * f - s[LOAD])
-                s[FVAR] += a * (f * f - s[FVAR])  # (until the factor is fixed: the others' factor's spread)
+            s[VAR] = (1.0 - a) * (s[VAR] + a * diff * diff)
+            fdiff = f - s[FMEAN]
+            s[FMEAN] += a * fdiff
+            s[FVAR] = (1.0 - a) * (s[FVAR] + a * fdiff * fdiff)
+            s[COV] = (1.0 - a) * (s[COV] + a * diff * fdiff)
+        if len(stats) != len(x):
+            for name, value in x.items():
+                if name not in stats:  # a metric first seen: learned from its next reading on
+                    stats[name] = [1.0, float(value), 0.0, value, 0.5, 1.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0.0,
+                                   0.0, math.inf]
         away = drifting or held
         if not away and len(stats) != len(x):  # (metrics this reading lacks keep their count of readings away)
             away = any(s[AWAY] > 1 for s in stats.values())
         self.away = away
+        out = (best / self.scale, best_name, expected, kind)
+        scored = out[0] * self.scale
         if scored and not away:
             self._learn_tail(scored)  # an outlying score too, once: a tail learned only below it is too light
+        return out
 
     def _away(self, s: list, rvar: float) -> None:
         """A residual beyond ``clip`` deviations: not learned; one that has settled (a step, not a ramp)

@@ -217,15 +217,11 @@ class TelemetryZ(AnomalyDetector):
         b, w = self._position(ts_ms)
         nb, w0, bins = (b + 1) % self.season_bins if b >= 0 else 0, 1.0 - w, self.season_bins
         cross = self._cross
+        score_cross = score and cross is not None  # (a factor created by this reading scores from the next)
         if learn:
             self._n += 1
             if self.factor and cross is None:
                 cross = self._cross = self._common_factor()
-                score_cross = False
-            else:
-                score_cross = cross is not None
-        else:
-            score_cross = cross is not None
         k = 0.0  # the step of the slow level the daily profile is measured from (half-life two days of time)
         if learn and b >= 0:
             if self._first_ms is None:
@@ -370,13 +366,14 @@ class TelemetryZ(AnomalyDetector):
             # deviations counts as at `clip`, so a change under way hardly widens the yardstick it is measured by)
             s[18] += a * ((g2 if g2 < cap else cap) - s[18])
             s[0] += 1.0
+        learn_cross = learn and cross is not None and self.factor
         if score_cross:
-            c_score, c_name, expected, kind = cross.assess(x)
+            c_score, c_name, expected, kind = cross.assess_learn(x) if learn_cross else cross.assess(x)
             if c_score > best:
                 best, best_name, best_kind, best_mean = c_score, c_name, kind, expected
+        elif learn_cross:
+            cross.learn_one(x)
         if learn:
-            if cross is not None and self.factor:
-                cross.learn_one(x)
             self.away = away or (cross is not None and cross.away)
         if not score:
             return None

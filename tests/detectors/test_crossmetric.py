@@ -135,3 +135,20 @@ def test_a_metric_held_away_keeps_the_detector_away_through_readings_that_lack_i
         cf.score_one(x)
         cf.learn_one(x)
         assert cf.away
+
+
+def test_scoring_and_learning_in_one_pass_equals_scoring_then_learning():
+    rows = device(1400, seed=6, ramp_at=900, ramp_per_reading=0.0005)
+    for x in rows[600:620]:
+        x["bar"] += 0.5  # a short step: residuals away, then back
+    apart, together = CommonFactor(), CommonFactor()
+    kinds = set()
+    for x in rows:
+        a = apart.assess(x)
+        apart.learn_one(x)
+        assert together.assess_learn(x) == a
+        assert together.away == apart.away
+        kinds.add(a[3])
+    assert kinds >= {"residual", "drift"}
+    apart._assessed = together._assessed = None
+    assert pickle.dumps(together) == pickle.dumps(apart)
