@@ -112,7 +112,6 @@ class CommonFactor(AnomalyDetector):
         self._tail = [0.003, 0.1, 0.0, 0.0]  # share of scores above base, mean log excess, scores seen, above
         self.scale = 1.0  # the residual's own threshold over ``threshold``
         self.away = False  # a metric's residual drifts, or is beyond ``clip`` for more than a reading
-        self._assessed = None  # (reading, assessment) between scoring a reading and learning it
 
     drift = 15.0  # a detector checkpointed before drifts were scored scores them on restore
 
@@ -176,49 +175,12 @@ class CommonFactor(AnomalyDetector):
 
         A metric scores the larger of its residual and its short-term
         residual (this reading included) in chance deviations times
-        ``threshold / drift``. Leaves each metric's factor of the others and
-        its residual against its regression on it in the scratch slots, for
-        `learn_one`. The residual variance is the regression's in-sample one,
-        or that of the residuals as they were scored if more (here and in
-        `learn_one`).
+        ``threshold / drift``. The residual variance is the regression's
+        in-sample one, or that of the residuals as they were scored if more.
         """
-        stats = self._stats
-        if len(stats) < 2 or not self._fixed:
+        if len(self._stats) < 2 or not self._fixed:
             return 0.0, "", 0.0, ""
-        assessed = self._assessed
-        if assessed is not None and assessed[0] is x:
-            return assessed[1]
-        total = self._parts(x)
-        best, best_name, expected, kind = 0.0, "", 0.0, ""
-        half, max_repeat, explained = self.warm // 2, self.max_repeat, 1.0 - self.share
-        local = 1.0 - 0.5 ** (1.0 / self.local_halflife)
-        weight = self.threshold / self.drift / math.sqrt(local / (2.0 - local))  # (a level's chance deviation)
-        for name, s in stats.items():
-            f = s[F] = total - s[F]
-            v = x.get(name)
-            if v is None:
-                s[RES] = 0.0
-                continue
-            fvar, cov = s[FVAR], s[COV]
-            slope = cov / fvar if fvar > 0 else 0.0
-            res = s[RES] = v - s[LEVEL] - slope * (f - s[FMEAN])
-            if s[N] < half or s[REPEAT] >= max_repeat:
-                continue
-            var = s[VAR]
-            rvar = var - cov * cov / fvar if fvar > 0 else var
-            if s[PVAR] >= rvar:
-                rvar = s[PVAR]
-            if not 0.0 < rvar < explained * var:
-                continue
-            sd = math.sqrt(rvar)
-            z = abs(res) / sd
-            if z > best:
-                best, best_name, expected, kind = z, name, v - res, "residual"
-            z = abs(s[LOCAL] + local * (res - s[LOCAL])) * weight / sd
-            if z > best:
-                best, best_name, expected, kind = z, name, v - res, "drift"
-        self._assessed = (x, (best / self.scale, best_name, expected, kind))
-        return self._assessed[1]
+        return self._fixed_pass(x, True, learn=False)
 
     def score_one(self, x: dict) -> float:
         return self.assess(x)[0]
@@ -238,7 +200,6 @@ class CommonFactor(AnomalyDetector):
         self._n += 1
         if self._n >= self.warm // 2 and self._n % FIX_EVERY == 0:
             self._fix()
-        self._assessed = None
         stats, fixed = self._stats, self._fixed  # (fixed at this reading: its regressions learn from here)
         total = self._parts(x)
         for s in stats.values():
@@ -275,11 +236,10 @@ class CommonFactor(AnomalyDetector):
                 s[FVAR] += a * (f * f - s[FVAR])  # (until the factor is fixed: the others' factor's spread)
         self.away = False  # (no residual is learned, so none is away, before the factor is fixed)
 
-    def _fixed_pass(self, x: dict, scoring: bool) -> tuple[float, str, float, str]:
-        """Score and learn a reading once the factor is fixed, in one pass over the metrics: each metric
-        is scored as the detector stood before the reading (as `assess` does), then learned."""
-        self._n += 1
-        self._assessed = None
+    def _fixed_pass(self, x: dict, scoring: bool, learn: bool = True) -> tuple[float, str, float, str]:
+        """Score (``scoring``) and learn (``learn``) a reading once the factor is fixed, in one pass over the
+        metrics: each metric is scored as the detector stood before the reading, then learned. Each
+        metric's factor of the others and its residual are left in the scratch slots."""
         stats = self._stats
         total = self._parts(x)
         best, best_name, expected, kind = 0.0, "", 0.0, ""
@@ -311,6 +271,8 @@ class CommonFactor(AnomalyDetector):
                     z = abs(level) * weight / sd
                     if z > best:
                         best, best_name, expected, kind = z, name, v - e, "drift"
+            if not learn:
+                continue
             a = 1.0 / (n + 1.0)
             if a < fast:
                 a = fast
@@ -343,6 +305,10 @@ class CommonFactor(AnomalyDetector):
             s[FMEAN] += a * fdiff
             s[FVAR] = (1.0 - a) * (s[FVAR] + a * fdiff * fdiff)
             s[COV] = (1.0 - a) * (s[COV] + a * diff * fdiff)
+        out = (best / self.scale, best_name, expected, kind)
+        if not learn:
+            return out
+        self._n += 1
         if len(stats) != len(x):
             for name, value in x.items():
                 if name not in stats:  # a metric first seen: learned from its next reading on
@@ -352,7 +318,6 @@ class CommonFactor(AnomalyDetector):
         if not away and len(stats) != len(x):  # (metrics this reading lacks keep their count of readings away)
             away = any(s[AWAY] > 1 for s in stats.values())
         self.away = away
-        out = (best / self.scale, best_name, expected, kind)
         scored = out[0] * self.scale
         if scored and not away:
             self._learn_tail(scored)  # an outlying score too, once: a tail learned only below it is too light
