@@ -256,7 +256,8 @@ class CommonFactor(AnomalyDetector):
                 continue
             fvar, cov, n = s[FVAR], s[COV], s[N]
             slope = cov / fvar if fvar > 0 else 0.0
-            e = s[RES] = v - s[LEVEL] - slope * (f - s[FMEAN])
+            # (a metric alone has no others to expect anything of it: no residual, so it is never away)
+            e = s[RES] = v - s[LEVEL] - slope * (f - s[FMEAN]) if scoring else 0.0
             if n >= half:
                 var = s[VAR]
                 rvar = var - cov * cov / fvar if fvar > 0 else var

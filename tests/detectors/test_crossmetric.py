@@ -151,3 +151,12 @@ def test_scoring_and_learning_in_one_pass_equals_scoring_then_learning():
         kinds.add(a[3])
     assert kinds >= {"residual", "drift"}
     assert pickle.dumps(together) == pickle.dumps(apart)
+
+
+def test_a_metric_alone_has_no_residual_so_it_never_holds_the_detector_away():
+    rng = random.Random(2)
+    cf = CommonFactor()
+    for i in range(1200):
+        x = {"v": rng.gauss(0.0, 1.0) + (6.0 if i >= 600 else 0.0)}  # a step the metric's own scores report
+        assert cf.assess_learn(x) == (0.0, "", 0.0, "")
+        assert not cf.away
