@@ -180,7 +180,7 @@ class CommonFactor(AnomalyDetector):
         """
         if len(self._stats) < 2 or not self._fixed:
             return 0.0, "", 0.0, ""
-        return self._fixed_pass(x, True, learn=False)
+        return self._fixed_pass(x, learn=False)
 
     def score_one(self, x: dict) -> float:
         return self.assess(x)[0]
@@ -188,14 +188,14 @@ class CommonFactor(AnomalyDetector):
     def assess_learn(self, x: dict) -> tuple[float, str, float, str]:
         """`assess` then `learn_one` (what the telemetry detector does with every reading)."""
         if self._fixed:
-            return self._fixed_pass(x, len(self._stats) >= 2)
+            return self._fixed_pass(x)
         out = self.assess(x)
         self.learn_one(x)
         return out
 
     def learn_one(self, x: dict) -> None:
         if self._fixed:
-            self._fixed_pass(x, len(self._stats) >= 2)  # (scored too: the residual's tail is learned from it)
+            self._fixed_pass(x)  # (scored too: the residual's tail is learned from it)
             return
         self._n += 1
         if self._n >= self.warm // 2 and self._n % FIX_EVERY == 0:
@@ -209,8 +209,7 @@ class CommonFactor(AnomalyDetector):
         for name, value in x.items():
             s = stats.get(name)
             if s is None:
-                stats[name] = [1.0, float(value), 0.0, value, 0.5, 1.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0,
-                               math.inf]
+                stats[name] = _first(value)
                 continue
             n = s[N]
             a = 1.0 / (n + 1.0)
@@ -236,11 +235,12 @@ class CommonFactor(AnomalyDetector):
                 s[FVAR] += a * (f * f - s[FVAR])  # (until the factor is fixed: the others' factor's spread)
         self.away = False  # (no residual is learned, so none is away, before the factor is fixed)
 
-    def _fixed_pass(self, x: dict, scoring: bool, learn: bool = True) -> tuple[float, str, float, str]:
-        """Score (``scoring``) and learn (``learn``) a reading once the factor is fixed, in one pass over the
-        metrics: each metric is scored as the detector stood before the reading, then learned. Each
-        metric's factor of the others and its residual are left in the scratch slots."""
+    def _fixed_pass(self, x: dict, learn: bool = True) -> tuple[float, str, float, str]:
+        """Score a reading once the factor is fixed and, with ``learn``, learn it, in one pass over the metrics:
+        each metric is scored as the detector stood before the reading, then learned. Each metric's factor of
+        the others and its residual are left in the scratch slots."""
         stats = self._stats
+        scoring = len(stats) >= 2  # a metric alone has no others to expect anything of it
         total = self._parts(x)
         best, best_name, expected, kind = 0.0, "", 0.0, ""
         half, max_repeat, explained = self.warm // 2, self.max_repeat, 1.0 - self.share
@@ -256,7 +256,7 @@ class CommonFactor(AnomalyDetector):
                 continue
             fvar, cov, n = s[FVAR], s[COV], s[N]
             slope = cov / fvar if fvar > 0 else 0.0
-            # (a metric alone has no others to expect anything of it: no residual, so it is never away)
+            # (a metric alone has no residual, so it is never away)
             e = s[RES] = v - s[LEVEL] - slope * (f - s[FMEAN]) if scoring else 0.0
             if n >= half:
                 var = s[VAR]
@@ -313,8 +313,7 @@ class CommonFactor(AnomalyDetector):
         if len(stats) != len(x):
             for name, value in x.items():
                 if name not in stats:  # a metric first seen: learned from its next reading on
-                    stats[name] = [1.0, float(value), 0.0, value, 0.5, 1.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0.0,
-                                   0.0, math.inf]
+                    stats[name] = _first(value)
         away = drifting or held
         if not away and len(stats) != len(x):  # (metrics this reading lacks keep their count of readings away)
             away = any(s[AWAY] > 1 for s in stats.values())
@@ -350,3 +349,8 @@ class CommonFactor(AnomalyDetector):
             t[1] += b * (math.log(min(score, 10.0 * self.threshold) / self.base) - t[1])
         current = self.base * (t[0] / self.tail) ** t[1] if t[0] > self.tail else 0.0
         self.scale = max(1.0, current / self.threshold)
+
+
+def _first(value: float) -> list:
+    """A metric's statistics at its first reading (learned from its next one on)."""
+    return [1.0, float(value), 0.0, value, 0.5, 1.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0, math.inf]
