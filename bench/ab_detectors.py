@@ -45,7 +45,7 @@ def run(sides, devices: int, readings: int, grown: bool, chunk: int = 2000) -> l
     rows, engines = [], []
     for bench, engine in sides:
         rows.append(bench.telemetry_records(devices, readings))  # each side's own record classes
-        config = engine.EngineConfig(telemetry_grace=60, telemetry_young=60 if grown else 2880)
+        config = engine.EngineConfig(telemetry_grace=60, **({"telemetry_young": 60} if grown else {}))
         engines.append(engine.DetectorEngine(config))
     spent = [0.0] * len(sides)
     for start in range(0, len(rows[0]), chunk):
@@ -97,6 +97,7 @@ def main() -> None:
               f"base {base:,.0f} rows/s, this checkout {this:,.0f} rows/s, ratio {this / base:.3f}")
     print(f"median ratio (this checkout / base): {statistics.median(ratios):.3f}; "
           f"geometric mean: {statistics.geometric_mean(ratios):.3f}")
+
 
 if __name__ == "__main__":
     main()

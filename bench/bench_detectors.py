@@ -32,6 +32,8 @@ from detectors.engine import DetectorEngine, EngineConfig
 from ingest.records import Cohort, DeviceEvent, DeviceMeta, DeviceStatus, LogLine, Telemetry
 
 T0 = 1_767_225_600_000
+CONFIG = EngineConfig(telemetry_grace=60)
+GROWN = EngineConfig(telemetry_grace=60, telemetry_young=60)  # devices grown after 60 readings: level scored
 METRICS = ("temp_c", "vibration_rms", "current_a", "pressure_bar", "flow_lpm", "rpm", "voltage_v", "humidity")
 
 
@@ -86,19 +88,17 @@ def timed(records: list, config: EngineConfig) -> tuple[float, DetectorEngine]:
 
 
 def main() -> None:
-    config = EngineConfig(telemetry_grace=60)
     simulated = simulated_records(1000, 2)
     faults = fault_records(1000, 24 * 7)
     rows = telemetry_records(200, 1500)
-    grown = EngineConfig(telemetry_grace=60, telemetry_young=60)
     fault_eps, heavy_eps, tele_rps, grown_rps, state = [], [], [], [], []
     for _ in range(3):
-        fault_eps.append(timed(simulated, config)[0])
-        eps, engine = timed(faults, config)
+        fault_eps.append(timed(simulated, CONFIG)[0])
+        eps, engine = timed(faults, CONFIG)
         heavy_eps.append(eps)
-        rps, tele_engine = timed(rows, config)
+        rps, tele_engine = timed(rows, CONFIG)
         tele_rps.append(rps)
-        grown_rps.append(timed(rows, grown)[0])
+        grown_rps.append(timed(rows, GROWN)[0])
         # a device carrying both: telemetry state (8 metrics) plus a full week of fault-rate state
         state.append(len(pickle.dumps(tele_engine.devices)) / len(tele_engine.devices)
                      + len(pickle.dumps(engine.devices)) / len(engine.devices))

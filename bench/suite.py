@@ -181,21 +181,18 @@ def live(report: Report, services: Services, work: Path, plan: Plan) -> None:
 def detectors(report: Report, plan: Plan) -> None:
     import pickle
 
-    from bench.bench_detectors import fault_records, simulated_records, telemetry_records, timed
-    from detectors.engine import EngineConfig
+    from bench.bench_detectors import CONFIG, GROWN, fault_records, simulated_records, telemetry_records, timed
 
     (sd, sdays), (fd, fh), (td, tr) = plan.detector_sizes
-    config = EngineConfig(telemetry_grace=60)
     simulated, faults, rows = simulated_records(sd, sdays), fault_records(fd, fh), telemetry_records(td, tr)
-    grown = EngineConfig(telemetry_grace=60, telemetry_young=60)  # the same rows, each metric's level scored
     eps, heavy, rps, grown_rps, state = [], [], [], [], []
     for _ in range(plan.reps):
-        eps.append(timed(simulated, config)[0])
-        rate, engine = timed(faults, config)
+        eps.append(timed(simulated, CONFIG)[0])
+        rate, engine = timed(faults, CONFIG)
         heavy.append(rate)
-        rate, tele = timed(rows, config)
+        rate, tele = timed(rows, CONFIG)
         rps.append(rate)
-        grown_rps.append(timed(rows, grown)[0])
+        grown_rps.append(timed(rows, GROWN)[0])
         state.append(len(pickle.dumps(tele.devices)) / len(tele.devices)
                      + len(pickle.dumps(engine.devices)) / len(engine.devices))
     src = "bench/bench_detectors.py"
