@@ -18,6 +18,10 @@ lock, without a notification the other thread does not need.
 ('a', 10)
 >>> box.put("c", 5), box.get_many(0.1, 10), box.get_many(0, 10)
 (True, ['b', 'c'], [])
+>>> box.put("x", 300), box.put("y", 300), box.put("z", 300), box.get_many(0, 10, most_bytes=700), box.bytes
+(True, True, True, ['x', 'y'], 300)
+>>> box.get_many(0, 10, most_bytes=100)  # the first item whatever its size
+['z']
 >>> box.put("d", 1); box.close(); box.get(0.1), box.get(0.1) is CLOSED, box.put("e", 1)
 True
 ('d', True, False)
@@ -63,9 +67,10 @@ class Inbox:
                 self._cond.notify_all()
             return True
 
-    def get_many(self, timeout: float, most: int):
-        """Up to `most` of the oldest items, in order; [] after `timeout` seconds without one; `CLOSED` when
-        closed and empty."""
+    def get_many(self, timeout: float, most: int, most_bytes: int | None = None):
+        """Up to `most` of the oldest items, in order, and no more than `most_bytes` of them but for the first
+        (what the caller holds outside the bound stays small); [] after `timeout` seconds without one;
+        `CLOSED` when closed and empty."""
         with self._lock:
             if not self._items:
                 deadline = time.monotonic() + timeout
@@ -81,8 +86,16 @@ class Inbox:
                     finally:
                         self._getters -= 1
             items = self._items
-            taken = [items.popleft() for _ in range(min(most, len(items)))]
-            self.bytes -= sum(size for _, size in taken)
+            if most_bytes is None:
+                taken = [items.popleft() for _ in range(min(most, len(items)))]
+                self.bytes -= sum(size for _, size in taken)
+            else:
+                taken = [items.popleft()]
+                held = taken[0][1]
+                while items and len(taken) < most and held + items[0][1] <= most_bytes:
+                    taken.append(items.popleft())
+                    held += taken[-1][1]
+                self.bytes -= held
             if self._putters:
                 self._cond.notify_all()
             return [item for item, _ in taken]

@@ -49,6 +49,7 @@ log = logging.getLogger("faultline.ingest")
 MESSAGE_OVERHEAD = 200  # bytes of an `Incoming` beyond its payload and topic
 COMMIT_ATTEMPTS = 3
 TAKE_AT_ONCE = 500  # messages the pipeline takes from the inbox in one go (the linger and housekeeping are checked between)
+TAKE_AT_ONCE_BYTES = MB  # and at most this much of them: what it holds there is outside the inbox's bound
 THREADS = ("ingest-pipeline", "ingest-writer", "ingest-drainer")
 
 
@@ -177,7 +178,7 @@ class IngestService:
         batch, next_housekeeping = Batch(), time.monotonic() + every
         while True:
             timeout = max(0.0, batch.opened_at + linger - time.monotonic()) if batch.messages else every
-            msgs = self.inbox.get_many(timeout, TAKE_AT_ONCE)
+            msgs = self.inbox.get_many(timeout, TAKE_AT_ONCE, TAKE_AT_ONCE_BYTES)
             if msgs is CLOSED:
                 self.housekeeping.run(batch, int(time.time() * 1000))  # counts since the last flush too
                 self.batches.put(batch)
