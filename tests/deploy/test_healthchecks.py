@@ -229,7 +229,11 @@ def test_faultline_service_command_starts_and_passes_its_healthcheck(settings_en
         assert argv[:2] == ["CMD", "python"]
         code = argv[3].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
         assert code != argv[3]
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+        # The port opens before the API answers (the detectors and ingest start in between); compose probes
+        # again until the service is healthy, so the probe is repeated here too.
+        probe = lambda: subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+        wait_until(lambda: probe().returncode == 0 or proc.poll() is not None, 60, what="the healthcheck passing")
+        result = probe()
         assert result.returncode == 0, result.stderr
         dockerfile = (ROOT / "Dockerfile").read_text()
         assert argv[3].split("'")[1] in dockerfile  # the image's HEALTHCHECK probes the same URL

@@ -148,6 +148,8 @@ def test_mixed_hostile_stream_loses_no_good_message_and_stays_bounded(private_st
             print("sent", sent, "stored", stored_per_device(client))
             raise
         _, peak = peak_rss_mb(service.proc.pid)
+        # /ready asks InfluxDB, which may still be busy with the backlog of the freeze: asked until it answers
+        wait_until(lambda: ready(port)[0] != 0, 30, what="/ready answering")
         status, body = ready(port)
         keys = client.rows('SHOW FIELD KEYS FROM "telemetry"')
         assert service.terminate() == 0

@@ -118,7 +118,8 @@ def test_stop_finishes_within_its_timeout_with_influxdb_frozen_and_loses_nothing
         os.kill(influxd, signal.SIGSTOP)
         publish_all(private_stack.mqtt_url, telemetry_stream(200, 4, int(time.time() * 1000)))
         ingest.proc.send_signal(signal.SIGTERM)
-        assert ingest.proc.wait(timeout=6 + 4) == 0  # within the stop timeout (plus interpreter exit)
+        # within the stop timeout plus interpreter exit on a busy machine, far below the 60 s write it abandons
+        assert ingest.proc.wait(timeout=6 + 14) == 0
         os.kill(influxd, signal.SIGCONT)
         ingest.start()
         wait_until(lambda: stored(client) == 200, 60, what="every message stored after the restart")
