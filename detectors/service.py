@@ -41,14 +41,16 @@ stops, on ``now`` (see `DetectService.housekeeping`).
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from pathlib import Path
 from typing import Callable
 
 from runtime.supervisor import Supervisor
+from ingest.config import MB
 from ingest.decode import DecodeError, DecodeLimits, decode_message
+from ingest.inbox import CLOSED, Inbox
+from ingest.mqtt import MESSAGE_OVERHEAD
 from ingest.handoff import HandoffError, filter_of
 from ingest.handoff import decode as decode_handoff
 
@@ -69,7 +71,8 @@ class DetectService:
         self.config = self.engine.config
         self.now = now
         self.history = history  # an InfluxClient for warm-up, or None
-        self.inbox: queue.Queue = queue.Queue(maxsize=10_000)
+        # bounded in bytes, as ingest's: a stream of large payloads waits at the broker, not in memory
+        self.inbox = Inbox(settings.inbox_max_mb * MB)
         i, n = self.config.shard
         suffix = f"-{i}-of-{n}" if n > 1 else ""
         self.client_id = settings.detector_mqtt_client_id + suffix
@@ -81,7 +84,7 @@ class DetectService:
                              f"ingest and every shard")
         topic_filter = filter_of(settings.mqtt_topic_prefix, n, i, everything=self.config.cohort) if self.handoff \
             else f"{settings.mqtt_topic_prefix}/+/+"
-        self.subscriber = subscriber_factory(settings.mqtt_url, self.client_id, topic_filter, self.inbox.put)
+        self.subscriber = subscriber_factory(settings.mqtt_url, self.client_id, topic_filter, self._receive)
         self.topic_filter = topic_filter
         self.limits = limits
         self.others = OtherShards(settings.mqtt_topic_prefix, self.engine.owns) \
@@ -94,6 +97,10 @@ class DetectService:
         self.supervisor = supervisor
         self._last_checkpoint = now()
         self._last_message = now()
+
+    def _receive(self, msg) -> None:
+        """paho's network thread: queue `msg`, waiting while the inbox is full (the socket waits too)."""
+        self.inbox.put(msg, len(msg.payload) + len(msg.topic) + MESSAGE_OVERHEAD)  # closed: stays with the broker
 
     def start(self) -> None:
         if self.engine.restore(self.state_path):
@@ -159,10 +166,7 @@ class DetectService:
         self.start()
         try:
             while not stop.is_set():
-                try:
-                    msg = self.inbox.get(timeout=poll_s)
-                except queue.Empty:
-                    msg = None
+                msg = self.inbox.get(poll_s)
                 if msg is not None and self.supervisor.guard("message", self.handle, msg, default=False) is False:
                     self.subscriber.ack(msg.mid, msg.qos, msg.generation)  # stored by ingest; not a poison pill here
                 self.supervisor.guard("housekeeping", self.housekeeping)
@@ -170,9 +174,10 @@ class DetectService:
             self.shutdown()
 
     def shutdown(self) -> None:
+        self.inbox.close()  # what arrives from now on stays unacknowledged with the broker
         self.subscriber.stop()
-        while not self.inbox.empty():
-            self.handle(self.inbox.get_nowait())
+        while (msg := self.inbox.get(0)) is not None and msg is not CLOSED:
+            self.handle(msg)
         self.engine.checkpoint(self.state_path)
         sink = self.pipeline.anomalies
         if sink is not None:

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
 
     # --- Limits (what a device can make Faultline hold) -------------------------
     mqtt_max_packet_bytes: int = Field(1_048_576, ge=1024, le=268_435_455, description="Maximum Packet Size announced to the broker; keep it equal to the broker's max_packet_size, so a larger message is refused to its publisher instead of dropped")
-    inbox_max_mb: int = Field(32, ge=1, description="Bytes of received messages waiting for the pipeline; beyond, reading the socket pauses (backpressure for QoS 0 and 1)")
+    inbox_max_mb: int = Field(32, ge=1, description="Bytes of received messages waiting for the pipeline (ingest) or the detectors (faultline detect); beyond, reading the socket pauses (backpressure for QoS 0 and 1)")
     batch_max_mb: int = Field(8, ge=1, description="Payload bytes per batch; a batch is flushed when it holds this much")
     max_metrics_per_device: int = Field(100, ge=1, le=100_000, description="Distinct metric names a device may write; a reading with names past it is dead-lettered")
     metric_allowlist_file: str = Field("", description="YAML of model -> allowed metric names or glob patterns; readings with other names are dead-lettered; empty: only the per-device limit")

@@ -37,7 +37,7 @@ from ingest.housekeeping import Housekeeping
 from ingest.inbox import CLOSED, Inbox
 from ingest.ledger import Ledger
 from ingest.liveness import Progress, readiness
-from ingest.mqtt import NEVER_EXPIRES, Incoming, Subscriber
+from ingest.mqtt import MESSAGE_OVERHEAD, NEVER_EXPIRES, Incoming, Subscriber
 from ingest.pipeline import Pipeline
 from ingest.records import Record
 from ingest.registry import DeviceRegistry
@@ -46,7 +46,6 @@ from ingest.stats import IngestStats
 from ingest.writer import DurableWriter, Stopped
 
 log = logging.getLogger("faultline.ingest")
-MESSAGE_OVERHEAD = 200  # bytes of an `Incoming` beyond its payload and topic
 COMMIT_ATTEMPTS = 3
 TAKE_AT_ONCE = 500  # messages the pipeline takes from the inbox in one go (the linger and housekeeping are checked between)
 TAKE_AT_ONCE_BYTES = MB  # and at most this much of them: what it holds there is outside the inbox's bound

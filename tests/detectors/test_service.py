@@ -207,3 +207,31 @@ def test_detect_over_mqtt_311_detects_and_leaves_retained_replays_unread(stack, 
     assert rows and rows[0]["detector"] == "device_fault_rate"
     two = run_once(lambda service: wait_for(lambda: service.replayed == retained))
     assert two.processed == 0  # the session had every retained meta: nothing fed twice
+
+
+def test_large_payloads_wait_at_the_broker_beyond_the_inbox_bound(stack, settings_env):
+    """The inbox counts bytes (FAULTLINE_INBOX_MAX_MB): while the detectors are busy, paho stops reading the
+    socket once it holds that much, and the rest waits at the broker (QoS 1); then every message is handled."""
+    prefix = f"{PREFIX}-bound"
+    settings = load_settings({**settings_env, "FAULTLINE_MQTT_TOPIC_PREFIX": prefix, "FAULTLINE_INBOX_MAX_MB": "1",
+                              "FAULTLINE_DETECTOR_MQTT_CLIENT_ID": f"{settings_env['FAULTLINE_MQTT_CLIENT_ID']}-bound"})
+    service = detect_service(settings, EngineConfig(lateness_s=0), None, lambda *a: Subscriber(*a))
+    service.start()  # receiving, but nothing takes from the inbox yet (the detectors busy)
+    assert service.subscriber.wait_connected(15)
+    n, lines, size = 40, 10, 100_000  # 4 MB of logs (ten 10 KB lines a message) against a 1 MB bound
+    ts = int(time.time() * 1000)
+    logs = [{"topic": f"{prefix}/big-{k % 4}/logs", "qos": 1,
+             "payload": json.dumps([{"ts": ts + k, "seq": k * lines + j + 1, "level": "INFO", "msg": "x" * (size // lines)}
+                                    for j in range(lines)])} for k in range(n)]
+    publish.multiple(logs, hostname="127.0.0.1", port=stack.mqtt_port)
+    wait_for(lambda: service.inbox.bytes >= 900_000)
+    time.sleep(0.5)  # what more paho would take, if the bound did not hold it
+    held = len(service.inbox)
+    assert 8 <= held < n and service.inbox.bytes <= 1_048_576 + size + 400  # the bound, or one message over it
+    deadline = time.monotonic() + 60
+    while service.processed < n and time.monotonic() < deadline:  # the run loop's step, the detectors free again
+        msg = service.inbox.get(0.1)
+        if msg is not None:
+            service.handle(msg)
+    service.shutdown()
+    assert (service.processed, service.rejected, service.fed) == (n, 0, n * lines)
