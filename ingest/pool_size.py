@@ -15,14 +15,14 @@ it never does:
   smaller machine, a tighter CPU limit) leaves a share of the stream in
   sessions nobody reads. So the pool writes its size to
   ``<data dir>/ingest-workers``, and the automatic count is never below it.
-- Over MQTT 3.1.1 the automatic count is 1 (said so at start), unless a
-  pool already ran with the data dir: Mosquitto takes ``$share/...`` from
-  3.1.1 clients and one worker killed under load loses nothing
-  (tests/ingest/test_workers.py), but with the whole pool killed with -9
-  and started again over 3.1.1, Mosquitto 2.0.11 kept half of a 50,000
-  message stream queued in the workers' sessions and sent it to none of
-  them (observed once, not explained yet); over MQTT 5 the same kill loses
-  nothing. ``--workers N`` still runs N over 3.1.1.
+- The group is the pool's alone: a pool of another deployment on the same
+  broker, group and topics (another client id, the same default group
+  ``ingest``) takes its turn of every message into its own sessions, read
+  or not. Two pools on one broker need two groups
+  (``FAULTLINE_MQTT_SHARED_GROUP``). A kill -9 of the whole pool over MQTT
+  3.1.1 once kept half of a 50,000-message stream away from the restarted
+  workers for that reason: another pool's sessions in the group ``ingest``
+  on the same test broker (on a broker of its own: 0 lost in 6 of 6 runs).
 - One process on a plain subscription (``--workers 1``, or `faultline run`)
   has a session of its own that holds what was published while it was
   stopped. A pool started in its place subscribes anew and never reads
@@ -40,11 +40,7 @@ PoolSize(count=2, note='')
 4
 >>> PoolSize.choose(0, cores=2, last=None, single_before=True).count
 1
->>> PoolSize.choose(0, cores=2, last=None, single_before=False, protocol="3.1.1").count
-1
->>> PoolSize.choose(0, cores=2, last=2, single_before=False, protocol="3.1.1").count
-2
->>> PoolSize.choose(3, cores=2, last=None, single_before=True, protocol="3.1.1")
+>>> PoolSize.choose(3, cores=2, last=None, single_before=True)
 PoolSize(count=3, note='')
 """
 
@@ -64,10 +60,9 @@ class PoolSize:
     note: str = ""  # why the count is not the one asked for or the cores, or the risk of the one asked for
 
     @classmethod
-    def choose(cls, requested: int, cores: int, last: int | None, single_before: bool,
-               protocol: str = "5") -> "PoolSize":
+    def choose(cls, requested: int, cores: int, last: int | None, single_before: bool) -> "PoolSize":
         """`requested` 0: automatic; `last`: the pool size recorded in the data dir; `single_before`: one
-        process has run in the data dir; `protocol`: FAULTLINE_MQTT_PROTOCOL."""
+        process has run in the data dir."""
         if requested > 0:
             if last and requested < last:
                 return cls(requested, f"{requested} workers, fewer than the {last} last run with this data dir: "
@@ -79,9 +74,6 @@ class PoolSize:
                 return cls(last, f"{last} workers as last run with this data dir, though {cores} cores: "
                                  "fewer would leave a share of the stream in sessions nobody reads")
             return cls(cores)
-        if protocol == "3.1.1" and cores > 1:
-            return cls(1, "one process over MQTT 3.1.1 (FAULTLINE_MQTT_PROTOCOL): workers by default only over "
-                          "MQTT 5; --workers N runs N (docs/operators.md, \"MQTT 5 or MQTT 3.1.1\")")
         if single_before:
             return cls(1, "one process, as before with this data dir: a pool would not read what the single "
                           "process's session holds; to move to workers see docs/operators.md (\"Going from one "
@@ -89,9 +81,8 @@ class PoolSize:
         return cls(cores)
 
     @classmethod
-    def for_data_dir(cls, requested: int, data_dir: Path, cores: int, protocol: str = "5") -> "PoolSize":
-        return cls.choose(requested, cores, last_pool_size(data_dir), (Path(data_dir) / SINGLE_SPOOL).is_dir(),
-                          protocol)
+    def for_data_dir(cls, requested: int, data_dir: Path, cores: int) -> "PoolSize":
+        return cls.choose(requested, cores, last_pool_size(data_dir), (Path(data_dir) / SINGLE_SPOOL).is_dir())
 
 
 def last_pool_size(data_dir: Path) -> int | None:

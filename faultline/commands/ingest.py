@@ -41,7 +41,7 @@ def ingest(workers, worker, ledger_fd):
     configure_logging(settings.log_level)
     if worker is None:
         size = PoolSize.for_data_dir(settings.ingest_workers if workers is None else workers, settings.data_dir,
-                                     auto_workers(), settings.mqtt_protocol)
+                                     auto_workers())
         if size.note:
             click.echo(f"faultline ingest: {size.note}", err=True)
         if size.count > 1:

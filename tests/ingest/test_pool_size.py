@@ -32,13 +32,6 @@ def test_where_one_process_ran_the_automatic_count_stays_one(tmp_path):
     assert PoolSize.for_data_dir(0, tmp_path, cores=2) == PoolSize(2)
 
 
-def test_mqtt_311_runs_one_process_unless_a_pool_already_ran(tmp_path):
-    size = PoolSize.for_data_dir(0, tmp_path, cores=2, protocol="3.1.1")
-    assert size.count == 1 and "MQTT 3.1.1" in size.note
-    remember_pool_size(tmp_path, 2)
-    assert PoolSize.for_data_dir(0, tmp_path, cores=2, protocol="3.1.1") == PoolSize(2)
-
-
 def test_an_unreadable_record_counts_as_none(tmp_path):
     (tmp_path / "ingest-workers").write_text("two\n")
     assert last_pool_size(tmp_path) is None
