@@ -21,8 +21,12 @@ from ingest.records import Cohort, DeviceEvent, DeviceStatus, LogLine, Record, T
 SUB_MS = 1_000_000
 # What does not change from one reading of a device to the next, built once: the series key
 # (measurement and escaped tags) per device and cohort, and the sorted, escaped field keys per
-# set of metric names. Emptied when they grow past the bound.
+# set of metric names. Emptied when they grow past the bound. A reading's line is built before
+# the field catalogue refuses names past a device's limit, so a device inventing names would fill
+# the plans: only small name sets get a plan kept, and few of them (a fleet has few name sets).
 _CACHE_LIMIT = 65_536
+_PLAN_LIMIT = 1_024  # name sets with a plan kept (at most 64 names each: a few MB at worst)
+_PLAN_NAMES = 64
 _series: dict[tuple[str, Cohort], str] = {}
 _field_plans: dict[tuple[tuple[str, ...], bool], tuple[tuple[str | None, str], ...]] = {}
 
@@ -61,11 +65,12 @@ def _field_plan(names: tuple[str, ...], with_seq: bool) -> tuple[tuple[str | Non
     """(metric name or None for seq, escaped key and '=') in the order `encode_line` writes fields."""
     if not names and not with_seq:
         raise ValueError("a point needs at least one field")
-    if len(_field_plans) >= _CACHE_LIMIT:
-        _field_plans.clear()
     keyed = [(name, name) for name in names if not (with_seq and name == "seq")] + ([("seq", None)] if with_seq else [])
     plan = tuple((name, escape_field_key(raw) + "=") for raw, name in sorted(keyed, key=lambda k: k[0]))
-    _field_plans[(names, with_seq)] = plan
+    if len(names) <= _PLAN_NAMES:
+        if len(_field_plans) >= _PLAN_LIMIT:
+            _field_plans.clear()
+        _field_plans[(names, with_seq)] = plan
     return plan
 
 

@@ -43,3 +43,18 @@ def test_a_value_influxdb_cannot_store_still_raises():
         line_for(Telemetry("d1", 1, 1, {"t": float("nan")}))
     with pytest.raises(ValueError, match="signed 64-bit"):
         line_for(Telemetry("d1", 1, 1, {"t": 1 << 64}))
+
+
+def test_a_device_inventing_metric_names_keeps_few_plans():
+    """Names past a device's limit are refused after the line is built: new name sets must not pile up plans."""
+    points._field_plans.clear()
+    for i in range(3 * points._PLAN_LIMIT):  # small new sets: kept up to the bound, then started afresh
+        r = Telemetry("bomb", i, i, {f"k{i}_{n}": 1.0 for n in range(3)})
+        assert line_for(r) == reference(r)
+        assert len(points._field_plans) <= points._PLAN_LIMIT
+    points._field_plans.clear()
+    big = Telemetry("bomb", 1, 1, {f"k{n}": 1.0 for n in range(points._PLAN_NAMES + 1)})
+    assert line_for(big) == reference(big) and line_for(big) == reference(big)
+    assert not points._field_plans  # built each time, never kept
+    usual = Telemetry("pump", 1, 1, {"temp_c": 20.5, "current_a": 3})
+    assert line_for(usual) == reference(usual) and len(points._field_plans) == 1
