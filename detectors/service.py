@@ -50,7 +50,7 @@ from runtime.supervisor import Supervisor
 from ingest.config import MB
 from ingest.decode import DecodeError, DecodeLimits, decode_message
 from ingest.inbox import CLOSED, Inbox
-from ingest.mqtt import MESSAGE_OVERHEAD
+from ingest.mqtt import held_size
 from ingest.handoff import HandoffError, filter_of
 from ingest.handoff import decode as decode_handoff
 
@@ -100,7 +100,7 @@ class DetectService:
 
     def _receive(self, msg) -> None:
         """paho's network thread: queue `msg`, waiting while the inbox is full (the socket waits too)."""
-        self.inbox.put(msg, len(msg.payload) + len(msg.topic) + MESSAGE_OVERHEAD)  # closed: stays with the broker
+        self.inbox.put(msg, held_size(msg))  # closed: it stays with the broker
 
     def start(self) -> None:
         if self.engine.restore(self.state_path):
@@ -176,7 +176,7 @@ class DetectService:
     def shutdown(self) -> None:
         self.inbox.close()  # what arrives from now on stays unacknowledged with the broker
         self.subscriber.stop()
-        while (msg := self.inbox.get(0)) is not None and msg is not CLOSED:
+        while (msg := self.inbox.get(0)) is not CLOSED:  # closed: empty means CLOSED, never None
             self.handle(msg)
         self.engine.checkpoint(self.state_path)
         sink = self.pipeline.anomalies

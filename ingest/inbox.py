@@ -86,16 +86,13 @@ class Inbox:
                     finally:
                         self._getters -= 1
             items = self._items
-            if most_bytes is None:
-                taken = [items.popleft() for _ in range(min(most, len(items)))]
-                self.bytes -= sum(size for _, size in taken)
-            else:
-                taken = [items.popleft()]
-                held = taken[0][1]
-                while items and len(taken) < most and held + items[0][1] <= most_bytes:
-                    taken.append(items.popleft())
-                    held += taken[-1][1]
-                self.bytes -= held
+            limit = self.max_bytes if most_bytes is None else most_bytes  # the inbox never holds more
+            taken = [items.popleft()]
+            held = taken[0][1]
+            while items and len(taken) < most and held + items[0][1] <= limit:
+                taken.append(items.popleft())
+                held += taken[-1][1]
+            self.bytes -= held
             if self._putters:
                 self._cond.notify_all()
             return [item for item, _ in taken]

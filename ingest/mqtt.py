@@ -70,7 +70,7 @@ SHORT_LIVED_S = 10.0  # a connection the broker closes sooner than this after ac
 _PUBACK = struct.Struct("!BBH")  # a PUBACK packet: type, remaining length 2, packet id (success, MQTT 3.1.1 and 5)
 TAKEOVER_AFTER = 3  # short-lived connections in a row that point at another client with our id
 _FAST_RECEIVE = compatible()  # paho's receive path with the shortcuts of ingest.mqtt_receive
-MESSAGE_OVERHEAD = 200  # bytes of an `Incoming` beyond its payload and topic (what an inbox counts it as)
+MESSAGE_OVERHEAD = 200  # bytes of an `Incoming` beyond its payload and topic
 
 
 @dataclass(slots=True)
@@ -86,6 +86,11 @@ class Incoming:
     generation: int
     dup: bool = False  # the broker sent it before (a redelivery after a lost connection or a restart)
     replayed: bool = False  # MQTT 3.1.1: a retained message sent again because the subscription was renewed
+
+
+def held_size(msg: Incoming) -> int:
+    """The bytes an inbox counts `msg` as."""
+    return len(msg.payload) + len(msg.topic) + MESSAGE_OVERHEAD
 
 
 @dataclass(slots=True)

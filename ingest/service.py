@@ -37,7 +37,7 @@ from ingest.housekeeping import Housekeeping
 from ingest.inbox import CLOSED, Inbox
 from ingest.ledger import Ledger
 from ingest.liveness import Progress, readiness
-from ingest.mqtt import MESSAGE_OVERHEAD, NEVER_EXPIRES, Incoming, Subscriber
+from ingest.mqtt import NEVER_EXPIRES, Incoming, Subscriber, held_size
 from ingest.pipeline import Pipeline
 from ingest.records import Record
 from ingest.registry import DeviceRegistry
@@ -167,8 +167,7 @@ class IngestService:
     # --- threads ----------------------------------------------------------------
 
     def _receive(self, msg: Incoming) -> None:
-        size = len(msg.payload) + len(msg.topic) + MESSAGE_OVERHEAD
-        if self._accepting and self.inbox.put(msg, size):  # blocks while full: the socket waits
+        if self._accepting and self.inbox.put(msg, held_size(msg)):  # blocks while full: the socket waits
             self.progress.arrived()  # (unaccepted ones stay with the broker)
 
     def _pipeline_loop(self) -> None:
