@@ -65,6 +65,17 @@ def ingest_service(settings: Settings, *, engine: Engine | None = None, **option
                          sql_engine(settings, durable=True), **options)
 
 
+def relay_subscriber(settings: Settings, on_message, workers: int):
+    """The MQTT session of `faultline ingest --workers N` (`ingest.relay`): one process's own, with the window
+    of N workers."""
+    from ingest.config import IngestConfig
+    from ingest.relay import window
+    from ingest.service import session
+
+    config = IngestConfig.from_settings(settings)
+    return session(IngestConfig.from_settings(settings, mqtt_max_inflight=window(config, workers)[0]), on_message)
+
+
 def ledger_keeper(settings: Settings) -> LedgerKeeper:
     """The one completeness ledger of `faultline ingest --workers N`, fed by its workers (ingest's settings)."""
     from ingest.config import IngestConfig

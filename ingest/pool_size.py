@@ -35,13 +35,17 @@ An explicit count is obeyed; fewer workers than the pool last ran is
 logged as the risk it is.
 
 >>> PoolSize.choose(0, cores=2, last=None, single_before=False)
-PoolSize(count=2, note='')
+PoolSize(count=2, note='', relay=False)
 >>> PoolSize.choose(0, cores=2, last=4, single_before=False).count
 4
 >>> PoolSize.choose(0, cores=2, last=None, single_before=True).count
 1
 >>> PoolSize.choose(3, cores=2, last=None, single_before=True)
-PoolSize(count=3, note='')
+PoolSize(count=3, note='', relay=False)
+>>> PoolSize.choose(0, cores=2, last=None, single_before=True, relay=True)
+PoolSize(count=2, note='', relay=True)
+>>> PoolSize.choose(0, cores=2, last=3, single_before=False, relay=True).relay  # a shared pool ran here
+False
 """
 
 from __future__ import annotations
@@ -58,11 +62,17 @@ SINGLE_SPOOL = "spool"  # in the data dir: the spool of one ingest process (`ing
 class PoolSize:
     count: int
     note: str = ""  # why the count is not the one asked for or the cores, or the risk of the one asked for
+    relay: bool = False  # the workers are fed by one session (`ingest.relay`), not a shared subscription
 
     @classmethod
-    def choose(cls, requested: int, cores: int, last: int | None, single_before: bool) -> "PoolSize":
+    def choose(cls, requested: int, cores: int, last: int | None, single_before: bool,
+               relay: bool = False) -> "PoolSize":
         """`requested` 0: automatic; `last`: the pool size recorded in the data dir; `single_before`: one
-        process has run in the data dir."""
+        process has run in the data dir; `relay`: workers may be fed by one session (`ingest.relay`: the
+        session of one process, so none of the rules below applies) unless a shared pool ran here."""
+        if relay and not last and requested != 1:
+            count = requested or cores
+            return cls(count, relay=count > 1)
         if requested > 0:
             if last and requested < last:
                 return cls(requested, f"{requested} workers, fewer than the {last} last run with this data dir: "
@@ -81,8 +91,9 @@ class PoolSize:
         return cls(cores)
 
     @classmethod
-    def for_data_dir(cls, requested: int, data_dir: Path, cores: int) -> "PoolSize":
-        return cls.choose(requested, cores, last_pool_size(data_dir), (Path(data_dir) / SINGLE_SPOOL).is_dir())
+    def for_data_dir(cls, requested: int, data_dir: Path, cores: int, relay: bool = False) -> "PoolSize":
+        return cls.choose(requested, cores, last_pool_size(data_dir), (Path(data_dir) / SINGLE_SPOOL).is_dir(),
+                          relay)
 
 
 def last_pool_size(data_dir: Path) -> int | None:

@@ -52,6 +52,15 @@ TAKE_AT_ONCE_BYTES = MB  # and at most this much of them: what it holds there is
 THREADS = ("ingest-pipeline", "ingest-writer", "ingest-drainer")
 
 
+def session(config: IngestConfig, on_message: Callable[[Incoming], None], persistent: bool = True) -> Subscriber:
+    """Ingest's MQTT session: the device topics, acknowledged by hand. A session that is not `persistent`
+    ends with the connection (the demo) and queues nothing while away."""
+    return Subscriber(config.mqtt_url, config.mqtt_client_id, config.topic_filter, on_message,
+                      config.mqtt_keepalive_s, config.mqtt_max_inflight, clean_start=not persistent,
+                      session_expiry=NEVER_EXPIRES if persistent else 0, max_packet_size=config.mqtt_max_packet_bytes,
+                      ca_file=config.mqtt_ca_file, protocol=config.mqtt_protocol)
+
+
 def field_catalogue(config: IngestConfig, engine) -> FieldCatalogue:
     allow = load_allowlist(config.metric_allowlist_file) if config.metric_allowlist_file else None
     return FieldCatalogue(engine, config.max_metrics_per_device, allow)
@@ -73,7 +82,7 @@ class IngestService:
                  sinks: list[Callable[[list[Record]], None]] = (), persistent_session: bool = True,
                  supervisor: Supervisor | None = None, spool=None,
                  ledger_feed: Callable[[list[tuple[int, int, str, str]]], None] | None = None,
-                 handoff: Callable[[list[Record], list], None] | None = None):
+                 handoff: Callable[[list[Record], list], None] | None = None, feed=None):
         self.config = config
         self.sinks = list(sinks)
         self.handoff = handoff  # records to the detector shards before a batch is acknowledged (`ingest.handoff`)
@@ -101,13 +110,10 @@ class IngestService:
         self.inbox = Inbox(config.inbox_max_mb * MB)
         self.batches: queue.Queue[Batch | None] = queue.Queue(maxsize=2)
         self.progress = Progress()
-        # A session of its own that ends with the connection (the demo) queues nothing while away.
-        self.subscriber = Subscriber(config.mqtt_url, config.mqtt_client_id, config.topic_filter,
-                                     self._receive, config.mqtt_keepalive_s, config.mqtt_max_inflight,
-                                     clean_start=not persistent_session,
-                                     session_expiry=NEVER_EXPIRES if persistent_session else 0,
-                                     max_packet_size=config.mqtt_max_packet_bytes, ca_file=config.mqtt_ca_file,
-                                     protocol=config.mqtt_protocol)
+        # A worker of a relay (`ingest.relay`) has no session: `feed` hands it the relay's messages and takes its acks.
+        if feed is not None:
+            feed.on_message = self._receive
+        self.subscriber = feed or session(config, self._receive, persistent_session)
         # Half the broker's bound: one half is written while the other arrives. A batch waiting for more than the
         # broker sends unacknowledged would only ever go at the linger time.
         self.flush_messages = max(1, min(config.batch_size, config.inflight_bound // 2))

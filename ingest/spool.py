@@ -4,16 +4,27 @@ One file per batch under ``<data dir>/spool``, written to a temporary name,
 fsynced, renamed, and the directory fsynced; so a batch is either wholly in
 the spool or not at all. Bounded by bytes: `append` raises `SpoolFull` and the
 caller applies backpressure (stops acknowledging) instead of dropping.
+
+One process at a time: a spool takes an exclusive lock on ``<dir>/.lock``
+(released when its process ends, however it ends) and waits for it, so a
+worker started again while the one before it still finishes (a worker
+orphaned by a pool killed with -9 writes what it holds first) never numbers
+a batch over one of the other's.
 """
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import os
 import pickle
 import threading
 from pathlib import Path
 
 from ingest.batch import SpooledBatch
+
+
+log = logging.getLogger("faultline.ingest")
 
 
 class SpoolFull(RuntimeError):
@@ -25,6 +36,7 @@ class Spool:
         self.directory = Path(directory)
         self.max_bytes = max_bytes
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._owner = _take(self.directory)
         self._lock = threading.Lock()
         for tmp in self.directory.glob("*.tmp"):
             tmp.unlink()  # a write interrupted before its rename never counted
@@ -74,9 +86,38 @@ class Spool:
             self._files.remove(path)
             self._bytes -= size
 
+    def close(self) -> None:
+        """Let another process use the spool (a spool opened again in this process shares the lock too)."""
+        with _HELD_LOCK:
+            owner = _HELD.pop(str(self.directory.resolve()), None)
+        if owner is not None:
+            owner.close()
+
     def _fsync_dir(self) -> None:
         fd = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+_HELD: dict[str, object] = {}  # spool directory -> its lock file, held by this process for as long as it runs
+_HELD_LOCK = threading.Lock()
+
+
+def _take(directory: Path):
+    """The spool's lock file, locked by this process (waiting while another process holds it; a spool opened
+    again in the same process shares the lock it already holds)."""
+    key = str(directory.resolve())
+    with _HELD_LOCK:
+        owner = _HELD.get(key)
+        if owner is not None:
+            return owner
+        owner = open(directory / ".lock", "a+b")
+        try:
+            fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("the spool %s is in use by another process; waiting for it to end", directory)
+            fcntl.flock(owner, fcntl.LOCK_EX)
+        _HELD[key] = owner
+        return owner

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ingest.ledger_keeper import LedgerKeeper
+    from ingest.relay import Relay
 
 log = logging.getLogger("faultline.ingest")
 MAX_AUTO_WORKERS = 8  # ``--workers 0``: the cores, up to this many
@@ -81,9 +82,11 @@ class WorkerPool:
     """Starts, watches and restarts the workers; `run` blocks until `stop` is set, then stops them."""
 
     def __init__(self, count: int, client_id: str, group: str, command: list[str], keeper: LedgerKeeper,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, relay: Relay | None = None):
         """`command` starts one worker with its index and the end of a pipe to `keeper` appended
-        (``faultline ingest --worker <i> --ledger-fd <fd>``)."""
+        (``faultline ingest --worker <i> --ledger-fd <fd>``); with `relay`, each worker is fed by it
+        (``--relay <messages fd>,<acks fd>,<count>``) instead of a session of its own."""
+        self.relay = relay
         self.count = count
         self.client_id = client_id
         self.group = group
@@ -99,15 +102,25 @@ class WorkerPool:
     def _spawn(self, worker: Worker) -> None:
         env = worker_env(self.env, worker.index, self.client_id, self.group)
         read_fd, write_fd = os.pipe()  # neither inherited by other workers: each pipe ends with its worker
+        args, theirs, ours = [str(worker.index), "--ledger-fd", str(write_fd)], [write_fd], [read_fd]
+        if self.relay is not None:
+            messages_in, messages_out = os.pipe()
+            acks_in, acks_out = os.pipe()
+            args += ["--relay", f"{messages_in},{acks_out},{self.count}"]
+            theirs += [messages_in, acks_out]
+            ours += [messages_out, acks_in]
         try:
-            worker.proc = subprocess.Popen(self.command + [str(worker.index), "--ledger-fd", str(write_fd)],
-                                           env=env, pass_fds=(write_fd,))
+            worker.proc = subprocess.Popen(self.command + args, env=env, pass_fds=theirs)
         except BaseException:
-            os.close(read_fd)
+            for fd in ours:
+                os.close(fd)
             raise
         finally:
-            os.close(write_fd)
+            for fd in theirs:  # the worker's ends: a pipe reads as ended once its worker is gone
+                os.close(fd)
         self.keeper.follow(str(worker.index), read_fd)
+        if self.relay is not None:
+            self.relay.attach(worker.index, ours[1], ours[2])
         worker.started = time.monotonic()
         log.info("ingest worker %d started (pid %d, client id %s)", worker.index, worker.proc.pid,
                  env["FAULTLINE_MQTT_CLIENT_ID"])

@@ -27,7 +27,8 @@ WORKER_COMMAND = [sys.executable, "-c", "from faultline.cli import main; main(pr
                    "Default: FAULTLINE_INGEST_WORKERS (1)")
 @click.option("--worker", type=int, default=None, hidden=True)  # set by the pool on each of its processes
 @click.option("--ledger-fd", type=int, default=None, hidden=True)  # a worker's pipe to the pool's ledger
-def ingest(workers, worker, ledger_fd):
+@click.option("--relay", "relay_fds", default=None, hidden=True)  # a relay worker's pipes: messages,acks,workers
+def ingest(workers, worker, ledger_fd, relay_fds):
     """Subscribe to the device topics and store every message (or dead-letter it)."""
     from faultline.summary import SummaryLog, ingest_counters
     from faultline.wiring import ingest_service
@@ -41,17 +42,27 @@ def ingest(workers, worker, ledger_fd):
     configure_logging(settings.log_level)
     if worker is None:
         size = PoolSize.for_data_dir(settings.ingest_workers if workers is None else workers, settings.data_dir,
-                                     auto_workers())
+                                     auto_workers(), relay=relayed(settings))
         if size.note:
             click.echo(f"faultline ingest: {size.note}", err=True)
+        if size.relay:
+            return _run_relay(settings, size.count, stop)
         if size.count > 1:
             return _run_pool(settings, size.count, stop)
     if worker is not None:
         stop_when_orphaned(stop)
     if worker is not None and ledger_fd is None:
         raise click.UsageError("--worker is for the processes of `faultline ingest --workers N`, with --ledger-fd")
+    feed, share = None, 1
+    if relay_fds is not None:
+        from ingest.relay import PipeFeed
+        messages_fd, acks_fd, share = (int(fd) for fd in relay_fds.split(","))
+        feed = PipeFeed(messages_fd, acks_fd, on_end=stop.set)
     service = ingest_service(settings, spool=spool_dir(settings.data_dir, worker),
-                             ledger_feed=LedgerFeed(ledger_fd) if ledger_fd is not None else None)
+                             ledger_feed=LedgerFeed(ledger_fd) if ledger_fd is not None else None, feed=feed)
+    if feed is not None:  # the relay's window is shared by its workers (`ingest.relay.window`)
+        from ingest.relay import window
+        service.flush_messages = window(service.config, share)[1]
     if settings.detector_handoff:
         from ingest.handoff import Handoff, topic_of
         n = settings.detector_handoff
@@ -62,14 +73,73 @@ def ingest(workers, worker, ledger_fd):
     DatabaseKeeper(service.client, service.stop_event).start()
     service.start()
     SummaryLog(lambda: ingest_counters(service), settings.log_summary_s, service.stop_event).start()
-    dead = serve_until_stopped(service.subscriber, stop, f"faultline ingest: subscribed to "
-                               f"{service.config.topic_filter} as {settings.mqtt_client_id}", service.supervisor.dead)
+    ready = (f"faultline ingest: worker {worker} fed by the relay" if feed is not None else
+             f"faultline ingest: subscribed to {service.config.topic_filter} as {settings.mqtt_client_id}")
+    dead = serve_until_stopped(service.subscriber, stop, ready, service.supervisor.dead)
     click.echo("faultline ingest: stopping (flushing and acknowledging what is stored)", err=True)
     service.stop()
     if service.subscriber.taken_over.is_set():
         raise session_taken_over(settings.mqtt_client_id)
     if dead:
         sys.exit(EXIT_DEAD)
+
+
+def relayed(settings) -> bool:
+    """Whether the workers of `faultline ingest --workers N` are fed by one session (`ingest.relay`): unless a
+    shared subscription is asked for (``FAULTLINE_MQTT_SHARED_GROUP``, e.g. pools on several machines) or the
+    detector handoff publishes from each worker's own session (``FAULTLINE_DETECTOR_HANDOFF``)."""
+    return not settings.mqtt_shared_group and not settings.detector_handoff
+
+
+def _run_relay(settings, count: int, stop: threading.Event) -> None:
+    """One session (the client id of one process), `count` writer processes fed by it (`ingest.relay`)."""
+    from faultline.wiring import ledger_keeper, relay_subscriber
+    from ingest.relay import Relay
+    from ingest.workers import DEFAULT_GROUP, WorkerPool
+
+    keeper = ledger_keeper(settings)  # migrates the database once, before the workers share it
+    relay = Relay(None, settings.inbox_max_mb * 1_048_576)
+    relay.subscriber = relay_subscriber(settings, relay.receive, count)
+    done = threading.Event()
+    keeping = threading.Thread(target=keeper.run, args=(done,), name="ledger", daemon=True)
+    keeping.start()
+    leftovers = threading.Thread(target=_drain_leftovers, args=(settings, count, done), name="leftover-spools",
+                                 daemon=True)
+    leftovers.start()
+    pool = WorkerPool(count, settings.mqtt_client_id, settings.mqtt_shared_group or DEFAULT_GROUP, WORKER_COMMAND,
+                      keeper=keeper, relay=relay)
+    pool.start()
+    relay.start()
+    dead = serve_until_stopped(relay.subscriber, stop, f"faultline ingest: subscribed to {relay.subscriber.topic_filter}"
+                               f" as {settings.mqtt_client_id}, {count} workers behind it, one completeness ledger",
+                               lambda: pool.watch() or relay.dead())  # (once a second: restarts a worker gone)
+    click.echo("faultline ingest: stopping (the workers flush and acknowledge what is stored)", err=True)
+    relay.stop(time.monotonic() + settings.stop_timeout_s + 10)
+    pool.stop()
+    done.set()
+    keeping.join(30)  # what the workers made durable last, observed and saved
+    leftovers.join(5)
+    click.echo(f"faultline ingest: stopped ({relay.acked} acknowledged, {relay.handed_on} handed on from workers "
+               f"that ended, {relay.out_of_order} out of order, {relay.ack_calls} ack calls)", err=True)
+    if relay.subscriber.taken_over.is_set():
+        raise session_taken_over(settings.mqtt_client_id)
+    if dead or relay.dead():
+        sys.exit(EXIT_DEAD)
+
+
+def _drain_leftovers(settings, count: int, stop: threading.Event) -> None:
+    """The spools of one process or of workers past `count` that an earlier run left (`ingest.relay`)."""
+    from faultline.wiring import influx_client, sql_engine
+    from ingest.config import MB, IngestConfig
+    from ingest.relay import drain_spools, leftover_spools
+    from ingest.service import dead_letter_store
+    from ingest.spool import Spool
+
+    config = IngestConfig.from_settings(settings)
+    spools = [s for s in (Spool(p, config.spool_max_mb * MB) for p in leftover_spools(config.data_dir, count)) if len(s)]
+    if spools:
+        drain_spools(spools, influx_client(settings), dead_letter_store(config, sql_engine(settings, durable=True)).add,
+                     stop)
 
 
 def _run_pool(settings, count: int, stop: threading.Event) -> None:

@@ -22,7 +22,9 @@ def test_two_processes_with_one_client_id_are_told_which_setting_to_change(env, 
     first = IngestProcess(env, logs[0], args=("--workers", "1")).start()
     second = None
     try:
-        second = IngestProcess(env, logs[1], args=("--workers", "1")).start()
+        # (a data dir of its own: a spool is one process's at a time, `ingest.spool`)
+        second = IngestProcess({**env, "FAULTLINE_DATA_DIR": str(tmp_path / "second")}, logs[1],
+                               args=("--workers", "1")).start()
         said = "probably uses the same client id"
         # the one whose connections keep being taken says why and backs off to minutes; the other holds
         text = wait_until(lambda: next((p.read_text() for p in logs if said in p.read_text()), None), 60,

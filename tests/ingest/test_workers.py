@@ -1,4 +1,5 @@
-"""`faultline ingest --workers 2`: one shared subscription, a worker killed with -9 under load loses nothing.
+"""`faultline ingest --workers 2` on a shared subscription (``FAULTLINE_MQTT_SHARED_GROUP``): a worker killed
+with -9 under load loses nothing. (Without a group the workers are fed by one session: `test_relay`.)
 
 Over MQTT 5 and, on SQLite, over MQTT 3.1.1.
 
@@ -26,54 +27,13 @@ import pytest
 
 from database import make_engine
 from influx.client import InfluxClient
-from ingest import deadletters
 from ingest.ledger import load_entries
-from support.postgres import postgres_database
+from support.ingest_checks import BAD_EVERY, bad_payloads, children, per_device, stored, stream_with_bad
 from support.processes import IngestProcess
-from support.publishing import publish_all, telemetry_stream
+from support.publishing import publish_all
 from support.waiting import wait_until
 
-N, DEVICES, BAD_EVERY = 24_000, 100, 200
-
-
-@pytest.fixture
-def database_url(database):
-    """"" for the default SQLite file in the data dir, or a throwaway PostgreSQL database."""
-    if database == "sqlite":
-        yield ""
-        return
-    with postgres_database("faultline_workers") as url:
-        yield url
-
-
-def stored(client: InfluxClient) -> int:
-    rows = client.rows('SELECT count("seq") FROM "telemetry"')
-    return rows[0]["count"] if rows else 0
-
-
-def per_device(client: InfluxClient) -> dict[str, int]:
-    rows = client.rows('SELECT count("seq") FROM "telemetry" GROUP BY "device"')
-    return {r["device"]: r["count"] for r in rows}
-
-
-def children(pid: int) -> list[int]:
-    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    return [int(p) for p in text.split()]
-
-
-def stream_with_bad(n: int, devices: int, base_ms: int):
-    """The telemetry stream with a message that is not JSON after every `BAD_EVERY` good ones."""
-    for i, message in enumerate(telemetry_stream(n, devices, base_ms)):
-        yield message
-        if i % BAD_EVERY == 0:
-            yield f"devices/bad-{i // BAD_EVERY % 7}/telemetry", b"{not json " + str(i).encode()
-
-
-def bad_payloads(engine) -> set[int]:
-    """The distinct bad messages in the dead-letter store (one redelivered after the kill may be kept twice)."""
-    rows = deadletters.query(engine, limit=100_000)
-    assert {r.reason_kind for r in rows} <= {"json"}
-    return {int(r.payload.split()[-1]) for r in rows}
+N, DEVICES = 24_000, 100
 
 
 @pytest.mark.parametrize("database, protocol", [

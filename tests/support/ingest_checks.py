@@ -1,0 +1,80 @@
+"""What the ingest tests count: points in InfluxDB, dead letters, the workers of a pool, a session's queue."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from influx.client import InfluxClient
+from ingest import deadletters
+from support.publishing import telemetry_stream
+
+BAD_EVERY = 200
+
+
+def stored(client: InfluxClient) -> int:
+    try:
+        rows = client.rows('SELECT count("seq") FROM "telemetry"')
+    except Exception:  # noqa: BLE001 - InfluxDB may be down in the outage test
+        return -1
+    return rows[0]["count"] if rows else 0
+
+
+def per_device(client: InfluxClient) -> dict[str, int]:
+    rows = client.rows('SELECT count("seq") FROM "telemetry" GROUP BY "device"')
+    return {r["device"]: r["count"] for r in rows}
+
+
+def children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(p) for p in text.split()]
+
+
+def stream_with_bad(n: int, devices: int, base_ms: int):
+    """The telemetry stream with a message that is not JSON after every `BAD_EVERY` good ones."""
+    for i, message in enumerate(telemetry_stream(n, devices, base_ms)):
+        yield message
+        if i % BAD_EVERY == 0:
+            yield f"devices/bad-{i // BAD_EVERY % 7}/telemetry", b"{not json " + str(i).encode()
+
+
+def bad_payloads(engine) -> set[int]:
+    """The distinct bad messages in the dead-letter store (one redelivered after the kill may be kept twice)."""
+    rows = deadletters.query(engine, limit=100_000)
+    assert {r.reason_kind for r in rows} <= {"json"}
+    return {int(r.payload.split()[-1]) for r in rows}
+
+
+def queued_for(url: str, client_id: str, topic: str | None, idle_s: float = 3.0) -> int:
+    """Connect a persistent MQTT 5 session (subscribing to `topic`, or, with None, only resuming it), count what
+    the broker sends until it is idle for `idle_s`, acknowledge it, disconnect."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    host, port = url.removeprefix("mqtt://").split(":")
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 0xFFFFFFFE
+    got = {"n": 0, "last": time.monotonic()}
+    subscribed = threading.Event()
+
+    def on_message(*_):
+        got["n"] += 1
+        got["last"] = time.monotonic()
+
+    client.on_message = on_message
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.connect(host, int(port), clean_start=False, properties=props)
+    client.loop_start()
+    if topic is not None:
+        client.subscribe(topic, qos=1)
+        assert subscribed.wait(20)
+    while time.monotonic() - got["last"] < idle_s:
+        time.sleep(0.1)
+    client.disconnect()
+    client.loop_stop()
+    return got["n"]
+
+
