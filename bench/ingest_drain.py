@@ -72,9 +72,18 @@ def _tree(pid: int) -> list[int]:
         return [pid]
 
 
-def _drain(services: Services, db: str, n: int, children: list[Child], timeout: float) -> dict:
+def _ready(child: Child, workers: int, relay: bool) -> float:
+    """When `child` is subscribed and, fed by one session (`ingest.relay`), its `workers` have started."""
+    t = child.wait_for(READY)
+    for i in range(1, workers + 1 if relay else 1):
+        t = max(t, child.wait_for(f"worker {i} fed by the relay"))
+    return t
+
+
+def _drain(services: Services, db: str, n: int, children: list[Child], timeout: float, workers: int = 1,
+           relay: bool = False) -> dict:
     """Wait until the children have stored all `n` points: rate, stored, CPU (% of a core), largest RSS."""
-    t_ready = min(c.wait_for(READY) for c in children)
+    t_ready = min(_ready(c, workers, relay) for c in children)
     pids = [p for c in children for p in _tree(c.pid)]
     cpu0 = sum(cpu_s(p) or 0 for p in pids)
     t_done, stored = wait_count(services, db, n, timeout)
@@ -88,8 +97,10 @@ def _drain(services: Services, db: str, n: int, children: list[Child], timeout: 
 
 def drain_once(services: Services, work: Path, n: int, devices: int = 1000, inflight: int | None = None,
                batch_size: int | None = None, processes: int = 1, shared: bool = False, raw: bool = False,
-               timeout: float = 300.0, workers: int = 1, v311: bool = False, v311_first: bool = False) -> DrainRun:
-    """One drain; ``workers`` > 1: one `faultline ingest --workers N` (its sessions ``<cid>-1..N``);
+               timeout: float = 300.0, workers: int = 1, v311: bool = False, v311_first: bool = False,
+               shared_pool: bool = False) -> DrainRun:
+    """One drain; ``workers`` > 1: one `faultline ingest --workers N`, its workers fed by its one session
+    (`ingest.relay`), or with ``shared_pool`` N sessions ``<cid>-1..N`` on a shared subscription;
     ``v311``: also one `faultline ingest` over MQTT 3.1.1, first with ``v311_first``."""
     run = DrainRun(n, devices, inflight, batch_size, processes)
     services.fresh_broker()
@@ -98,10 +109,11 @@ def drain_once(services: Services, work: Path, n: int, devices: int = 1000, infl
     tag = uuid.uuid4().hex[:6]
     group = f"g{tag}" if shared else ""
     cids = [f"fl-{tag}-{i}" for i in range(processes)]
-    if workers > 1:
+    pool = workers > 1 and (shared_pool or shared)
+    if pool:
         group = group or "ingest"
     topic = f"$share/{group}/devices/#" if group else "devices/#"
-    sessions = [f"{cid}-{i}" for cid in cids for i in range(1, workers + 1)] if workers > 1 else cids
+    sessions = [f"{cid}-{i}" for cid in cids for i in range(1, workers + 1)] if pool else cids
     for cid in sessions:  # the persistent sessions Faultline resumes: its client id, its subscription
         run_child(["rawsub", "--url", url, "--client-id", cid, "--topic", topic, "--register"])
     if v311:
@@ -126,7 +138,7 @@ def drain_once(services: Services, work: Path, n: int, devices: int = 1000, infl
         _drain_v311(run, services, work, f"fl-{tag}-311", inflight, batch_size, group, timeout)
     children = [_start_ingest(services, db, work, cid, inflight, batch_size, group, workers) for cid in cids]
     try:
-        out = _drain(services, db, n, children, timeout)
+        out = _drain(services, db, n, children, timeout, workers, relay=workers > 1 and not pool)
         run.stored, run.rss_mb, run.rate, run.ingest_cpu_pct = out["stored"], out["rss_mb"], out["rate"], out["cpu_pct"]
         if run.rate is None:
             run.error = f"only {run.stored} of {n} stored after {timeout:.0f}s"

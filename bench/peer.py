@@ -5,13 +5,13 @@ folder is ``$BENCH_PEER_DIR``, else ``shared/peers/nodered`` beside the
 repository (where the development machines keep it); without it the peer
 section reports that it did not run. Scenario A (drain a 100k QoS 1 backlog,
 with the raw paho drain of the same backlog as the ceiling) runs for
-``flows-join.json`` and for Faultline twice (SUT_CMD): ``faultline ingest
---workers 0`` (one worker per core, label ``faultline-workers``) and
-``faultline ingest`` as a user starts it (one process, the default, label
-``faultline-one-process``). Scenario C (kill -9 mid-stream at 10k msg/s;
-InfluxDB stopped 15 s) runs for both. With the pool, the kill -9 hits the
-pool's parent: its workers stop on their own within a second, and the pool
-started again gets from their sessions what they had not acknowledged. The
+``flows-join.json`` and for Faultline twice (SUT_CMD): ``faultline ingest``
+as a user starts it (the default: one writer per core fed by one session,
+label ``faultline-workers``) and ``faultline ingest --workers 1`` (one
+process, label ``faultline-one-process``). Scenario C (kill -9 mid-stream at
+10k msg/s; InfluxDB stopped 15 s) runs for both. With workers, the kill -9
+hits the relay: its workers stop on their own within a second, and the
+relay started again gets from its session what they had not acknowledged. The
 peer's script owns its ports (127.0.0.1:18830 and 18086/18088) and stops
 everything it starts.
 """
@@ -76,24 +76,23 @@ def _rows(stdout) -> list[dict]:
 POOL, ONE_PROCESS = "faultline-workers", "faultline-one-process"  # the two Faultline passes (SUT_LABEL)
 
 
-def ready_pattern(client_id: str, workers: int) -> str:
-    """SUT_READY: one process subscribed, or every worker of the pool (``<client id>-1..N``), in any order.
+def ready_pattern(workers: int) -> str:
+    """SUT_READY: one process subscribed, or the relay subscribed and every one of its workers, in any order.
 
     >>> import re
-    >>> rx = ready_pattern("fl", 2)
-    >>> log = "faultline ingest: subscribed to $share/ingest/devices/# as fl-2\\n"
-    >>> bool(re.search(rx, log)), bool(re.search(rx, log + log.replace("fl-2", "fl-1")))
+    >>> rx = ready_pattern(2)
+    >>> log = "faultline ingest: subscribed to devices/# as fl, 2 workers behind it\\nfaultline ingest: worker 2 fed by the relay\\n"
+    >>> bool(re.search(rx, log)), bool(re.search(rx, log + log.replace("worker 2", "worker 1")))
     (False, True)
     """
     if workers <= 1:
         return READY
-    return "(?s)" + "".join(rf"(?=.*{re.escape(READY)} \S+ as {re.escape(client_id)}-{i}\b)"
-                            for i in range(1, workers + 1))
+    return "(?s)" + rf"(?=.*{re.escape(READY)})" + "".join(rf"(?=.*worker {i} fed by the relay)"
+                                                          for i in range(1, workers + 1))
 
 
 def faultline_sut_env(work: Path, inflight: int, label: str = POOL) -> dict[str, str]:
-    """The peer's environment for one Faultline pass: its own client id and a fresh data dir of its own (so the
-    automatic worker count of ``--workers 0`` is the cores', `ingest.pool_size`)."""
+    """The peer's environment for one Faultline pass: its own client id and a fresh data dir of its own."""
     from ingest.workers import auto_workers
 
     one = label == ONE_PROCESS
@@ -101,8 +100,8 @@ def faultline_sut_env(work: Path, inflight: int, label: str = POOL) -> dict[str,
     shutil.rmtree(data_dir, ignore_errors=True)
     client_id = f"faultline-peer-{label}"
     return {
-        "SUT_CMD": f"{FAULTLINE} ingest" + ("" if one else " --workers 0"), "SUT_LABEL": label,
-        "SUT_READY": ready_pattern(client_id, 1 if one else auto_workers()),
+        "SUT_CMD": f"{FAULTLINE} ingest" + (" --workers 1" if one else ""), "SUT_LABEL": label,
+        "SUT_READY": ready_pattern(1 if one else auto_workers()),
         "FLOWS": "flows-join.json",  # one pass: the label comes from SUT_LABEL
         "FAULTLINE_MQTT_URL": "mqtt://127.0.0.1:18830", "FAULTLINE_MQTT_CLIENT_ID": client_id,
         "FAULTLINE_INFLUX_URL": "http://127.0.0.1:18086", "FAULTLINE_INFLUX_DB": "nr",

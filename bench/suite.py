@@ -110,22 +110,29 @@ def shared(report: Report, services: Services, work: Path, plan: Plan) -> None:
 
 
 def workers(report: Report, services: Services, work: Path, plan: Plan) -> None:
-    """`faultline ingest --workers 2` against one process and the bare paho drains, interleaved per repetition."""
-    ones, twos, raws, raws311 = [], [], [], []
+    """`faultline ingest --workers 2` (two writers fed by one session, and two sessions on a shared subscription)
+    against one process and the bare paho drains, interleaved per repetition."""
+    ones, twos, pools, raws, raws311 = [], [], [], [], []
     for _ in range(plan.shared_reps):
         one = drain_once(services, work, plan.shared_n, raw=True)
         ones.append(one.rate)
         raws.append(one.raw_rate)
         raws311.append(one.raw_v311_rate)
         twos.append(drain_once(services, work, plan.shared_n, workers=2).rate)
+        pools.append(drain_once(services, work, plan.shared_n, workers=2, shared_pool=True).rate)
         _log(f"workers: raw {raws[-1] or 0:,.0f}/s (3.1.1 {raws311[-1] or 0:,.0f}/s), "
-             f"1 process {ones[-1] or 0:,.0f}/s, --workers 2 {twos[-1] or 0:,.0f}/s")
+             f"1 process {ones[-1] or 0:,.0f}/s, --workers 2 {twos[-1] or 0:,.0f}/s, "
+             f"shared pool of 2 {pools[-1] or 0:,.0f}/s")
     note = f"N={plan.shared_n:,}, 1k devices"
     report.figure(None, "bare paho drain, MQTT 5", Summary.of(raws), "msg/s", note, 0, "workers")
     report.figure(None, "bare paho drain, MQTT 3.1.1", Summary.of(raws311), "msg/s", note, 0, "workers")
     report.figure(None, "faultline ingest, 1 process", Summary.of(ones), "msg/s", note, 0, "workers")
-    report.figure(None, "faultline ingest --workers 2", Summary.of(twos), "msg/s", note, 0, "workers")
+    report.figure(None, "faultline ingest --workers 2 (one session)", Summary.of(twos), "msg/s", note, 0, "workers")
+    report.figure(None, "faultline ingest --workers 2, shared subscription", Summary.of(pools), "msg/s", note, 0,
+                  "workers")
     report.figure("workers_scaling", "--workers 2 / 1 process, paired", paired_ratios(twos, ones), "", "", 2, "workers")
+    report.figure("shared_pool_scaling", "shared pool of 2 / 1 process, paired", paired_ratios(pools, ones), "", "",
+                  2, "workers")
     report.figure("workers_ratio", "--workers 2 / bare paho MQTT 5, paired", paired_ratios(twos, raws), "", "", 2,
                   "workers")
 
@@ -283,9 +290,9 @@ def simulator(report: Report, plan: Plan) -> None:
 
 
 def peer(report: Report, work: Path, plan: Plan) -> None:
-    """The peer's scenarios (bench/peer.py): Node-RED's tuned flow, Faultline with one worker per core
-    (`--workers 0`, the headline) and as one process (the default), each against the raw paho drain of its own
-    pass; kill -9 and InfluxDB stopped 15 s for both Faultline deployments."""
+    """The peer's scenarios (bench/peer.py): Node-RED's tuned flow, Faultline as a user starts it (the default:
+    one writer per core fed by one session, the headline) and as one process (`--workers 1`), each against the
+    raw paho drain of its own pass; kill -9 and InfluxDB stopped 15 s for both Faultline deployments."""
     from bench.peer import ONE_PROCESS, POOL, run_peer
 
     result = run_peer(work / "peer", n=plan.peer_n, reps=plan.reps, inflight=plan.peer_inflight)
@@ -299,8 +306,8 @@ def peer(report: Report, work: Path, plan: Plan) -> None:
     report.figure(None, "Node-RED tuned: points never stored", Summary.of(r.get("nr_missing") for r in nr), "msgs",
                   "", 0, "peer")
     everyone = list(nr)
-    for label, suffix, what in ((POOL, "", "one worker per core (--workers 0)"),
-                                (ONE_PROCESS, "_one_process", "one process (the default)")):
+    for label, suffix, what in ((POOL, "", "the default (one writer per core, one session)"),
+                                (ONE_PROCESS, "_one_process", "one process (--workers 1)")):
         fl = result.of("A_drain", label)
         everyone += fl
         fl_rate = Summary.of(r.get("nr_msg_s") for r in fl)

@@ -1,10 +1,10 @@
 """kill -9 of one worker of `faultline ingest --workers 2` under load: nothing lost, nothing stored twice.
 
-One repetition: a fresh broker and database; the pool starts and both
-workers subscribe; a publisher sends N QoS 1 telemetry messages at a fixed
+One repetition: a fresh broker and database; the relay subscribes and both
+workers start; a publisher sends N QoS 1 telemetry messages at a fixed
 rate (1,000 devices, ``ts`` unique per message, ``seq`` per device); once a
-share of them is stored, worker 1 gets SIGKILL, and the pool starts it again
-with the same client id (its session holds what it had not acknowledged).
+share of them is stored, worker 1 gets SIGKILL: the relay hands what it had
+not acknowledged to worker 2 and starts worker 1 again.
 When InfluxDB holds every message, or nothing more arrives, it counts:
 
 - ``points``: ``count(seq)``, one per stored point (a redelivery lands on
@@ -29,7 +29,7 @@ from bench.services import FAULTLINE, Child, Services, faultline_env, wait_count
 from bench.traffic import run_child
 from influx.client import InfluxClient
 
-SUBSCRIBED = "faultline ingest: subscribed to"
+READY = "fed by the relay"  # a worker of the relay, started
 
 
 @dataclass
@@ -42,8 +42,8 @@ class KillRun:
     distinct: int | None = None
     lost: int | None = None
     duplicates: int | None = None
-    restarted: bool = False  # the killed worker subscribed again
-    back_s: float | None = None  # kill → the killed worker subscribed again
+    restarted: bool = False  # the killed worker started again
+    back_s: float | None = None  # kill → the killed worker started again
     lag_s: float | None = None  # publisher's last ack → all stored
     error: str | None = None
 
@@ -86,8 +86,8 @@ def kill_one_worker(services: Services, work: Path, n: int, rate: float, kill_at
                  work / f"{cid}.log").start()
     published: dict = {}
     try:
-        if not _wait(lambda: pool.log_text().count(SUBSCRIBED) >= 2, 60):
-            raise RuntimeError(f"the pool's workers did not both subscribe: {pool.log_text()[-1500:]}")
+        if not _wait(lambda: pool.log_text().count(READY) >= 2, 60):
+            raise RuntimeError(f"the relay's workers did not both start: {pool.log_text()[-1500:]}")
         base_ms = int(time.time() * 1000) - n - 60_000
         publisher = threading.Thread(target=lambda: published.update(run_child(
             ["publish", "--url", services.mosquitto.url, "--n", str(n), "--devices", "1000", "--base-ms",
@@ -95,14 +95,14 @@ def kill_one_worker(services: Services, work: Path, n: int, rate: float, kill_at
         publisher.start()
         if not _wait(lambda: (services.count(db) or 0) >= kill_at * n, timeout):
             raise RuntimeError(f"fewer than {kill_at * n:.0f} stored before the kill")
-        victim = f"as {cid}-1"
+        victim = f"worker 1 {READY}"
         target = next(p for p in worker_pids(pool.pid) if _client_id_of(p) == f"{cid}-1")
         os.kill(target, signal.SIGKILL)
         t_kill = time.time()
         run.stored_at_kill = services.count(db)
         if (run.stored_at_kill or 0) >= n:
             raise RuntimeError("the kill landed after everything was stored: raise N or lower kill_at")
-        run.restarted = _wait(lambda: pool.log_text().count(SUBSCRIBED) >= 3
+        run.restarted = _wait(lambda: pool.log_text().count(READY) >= 3
                               and victim in pool.log_text().rsplit("ended with signal 9", 1)[-1], 90)
         run.back_s = time.time() - t_kill if run.restarted else None
         publisher.join(timeout)

@@ -16,9 +16,10 @@ no session; a plain subscription of a persistent session keeps it. And the
 session is the one a single process uses: going from one process to N and
 back needs no migration.
 
-- **Where a message goes**: by the hash of its topic over the workers
-  alive, so a device's readings of one kind go to one worker, in order, and
-  each worker's caches hold only its share of the devices.
+- **Where a message goes**: by the hash of its device (the topic level
+  after the prefix) over the workers alive, so a device's messages go to one
+  worker in the order they came, as in one process (a ``meta`` before the
+  logs it tags), and each worker's caches hold only its share of the devices.
 - **Acknowledgement**: a worker acknowledges a message (by the relay's own
   number for it) only once it is durable; the relay keeps every message it
   handed out until then. A worker that dies (crash, kill -9, OOM) closes its
@@ -115,14 +116,14 @@ class Link:
 class Relay:
     """The receiving process: `subscriber` delivers to `receive`; `attach` joins a worker's pipes."""
 
-    def __init__(self, subscriber, inbox_max_bytes: int):
+    def __init__(self, subscriber, inbox_max_bytes: int, prefix: str = "devices"):
         self.subscriber = subscriber  # an `ingest.mqtt.Subscriber` whose on_message is `receive`
+        self._device_at = len(prefix.rstrip("/")) + 1  # where a topic's device begins
         self.inbox = Inbox(inbox_max_bytes)
         self.links: dict[int, Link] = {}
         self.acked = 0  # messages acknowledged to the broker
         self.handed_on = 0  # messages of workers that died, handed to others
         self.out_of_order = 0  # acknowledged before an older message (held back too long, or at the stop)
-        self.ack_calls = 0
         self._next = 0
         self._retry: list[tuple[int, Incoming]] = []  # a dead worker's messages, handed out again before new ones
         # Acknowledged to the broker in the order it delivered them: Mosquitto looks an acknowledged message up
@@ -231,10 +232,11 @@ class Relay:
         if not links:  # stopping with no worker alive: they stay unacknowledged with the broker
             return
         parts: list[list[tuple]] = [[] for _ in links]
-        count = len(links)
+        count, at = len(links), self._device_at
         with self._lock:
             for n, msg in msgs:
-                i = hash(msg.topic) % count
+                topic = msg.topic
+                i = hash(topic[at:topic.find("/", at)]) % count
                 links[i].outstanding[n] = msg
                 parts[i].append((n, msg.topic, msg.payload, msg.received_ms, msg.qos, msg.generation, msg.dup,
                                  msg.replayed))
@@ -262,7 +264,6 @@ class Relay:
             durable.clear()
             self._order = collections.deque(n for n in order if n not in gone)
         if msgs:
-            self.ack_calls += 1
             self.subscriber.ack_all([(m.mid, m.qos, m.generation) for m in msgs])
             self.acked += len(msgs)
 

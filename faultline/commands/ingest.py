@@ -22,9 +22,9 @@ WORKER_COMMAND = [sys.executable, "-c", "from faultline.cli import main; main(pr
 
 @click.command()
 @click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Ingest processes on one shared subscription, restarted if they die; 0: one per core "
-                   "(up to 8, never fewer than the pool last run with the data dir); 1: one process. "
-                   "Default: FAULTLINE_INGEST_WORKERS (1)")
+              help="Writer processes fed by one MQTT session, restarted if they die; 0: one per core (up to 8); "
+                   "1: one process. Default: FAULTLINE_INGEST_WORKERS (0). With FAULTLINE_MQTT_SHARED_GROUP: "
+                   "N sessions on one shared subscription (docs/operators.md)")
 @click.option("--worker", type=int, default=None, hidden=True)  # set by the pool on each of its processes
 @click.option("--ledger-fd", type=int, default=None, hidden=True)  # a worker's pipe to the pool's ledger
 @click.option("--relay", "relay_fds", default=None, hidden=True)  # a relay worker's pipes: messages,acks,workers
@@ -98,7 +98,7 @@ def _run_relay(settings, count: int, stop: threading.Event) -> None:
     from ingest.workers import DEFAULT_GROUP, WorkerPool
 
     keeper = ledger_keeper(settings)  # migrates the database once, before the workers share it
-    relay = Relay(None, settings.inbox_max_mb * 1_048_576)
+    relay = Relay(None, settings.inbox_max_mb * 1_048_576, settings.mqtt_topic_prefix)
     relay.subscriber = relay_subscriber(settings, relay.receive, count)
     done = threading.Event()
     keeping = threading.Thread(target=keeper.run, args=(done,), name="ledger", daemon=True)
@@ -114,13 +114,14 @@ def _run_relay(settings, count: int, stop: threading.Event) -> None:
                                f" as {settings.mqtt_client_id}, {count} workers behind it, one completeness ledger",
                                lambda: pool.watch() or relay.dead())  # (once a second: restarts a worker gone)
     click.echo("faultline ingest: stopping (the workers flush and acknowledge what is stored)", err=True)
-    relay.stop(time.monotonic() + settings.stop_timeout_s + 10)
-    pool.stop()
+    deadline = time.monotonic() + settings.stop_timeout_s + 2  # the workers' own stop, from the end of their pipe
+    relay.stop(deadline)
+    pool.stop(grace_s=max(1.0, deadline - time.monotonic()))
     done.set()
     keeping.join(30)  # what the workers made durable last, observed and saved
     leftovers.join(5)
     click.echo(f"faultline ingest: stopped ({relay.acked} acknowledged, {relay.handed_on} handed on from workers "
-               f"that ended, {relay.out_of_order} out of order, {relay.ack_calls} ack calls)", err=True)
+               f"that ended)", err=True)
     if relay.subscriber.taken_over.is_set():
         raise session_taken_over(settings.mqtt_client_id)
     if dead or relay.dead():

@@ -105,7 +105,7 @@ def test_a_thread_that_dies_makes_ready_say_so_and_the_command_exit_non_zero(sta
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("FAULTLINE_MQTT_CLIENT_ID", f"ready-cli-{uuid.uuid4().hex[:8]}")
-    result = CliRunner().invoke(ingest_cli.ingest, [])
+    result = CliRunner().invoke(ingest_cli.ingest, ["--workers", "1"])  # this process's threads, patched above
     assert result.exit_code == EXIT_DEAD, result.output
 
 
