@@ -223,17 +223,17 @@ class Relay:
         return n
 
     def _hand_out(self, msgs: list[tuple[int, Incoming]]) -> None:
-        while True:
-            with self._lock:
+        at = self._device_at
+        with self._lock:  # (a link is given messages only while writable: its reader hands on all it was given)
+            while True:
                 links = [link for link in self.links.values() if link.writable]
                 if links or not self._accepting:
                     break
                 self._changed.wait(NO_WORKER_WAIT_S)
-        if not links:  # stopping with no worker alive: they stay unacknowledged with the broker
-            return
-        parts: list[list[tuple]] = [[] for _ in links]
-        count, at = len(links), self._device_at
-        with self._lock:
+            if not links:  # stopping with no worker alive: they stay unacknowledged with the broker
+                return
+            parts: list[list[tuple]] = [[] for _ in links]
+            count = len(links)
             for n, msg in msgs:
                 topic = msg.topic
                 i = hash(topic[at:topic.find("/", at)]) % count
