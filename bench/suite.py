@@ -153,7 +153,7 @@ def worker_kill(report: Report, services: Services, work: Path, plan: Plan) -> N
                   "msgs", note, 0, "worker_kill")
     report.figure("kill9_one_worker_duplicates", "  duplicates (points − distinct seqs)",
                   Summary.of(r.duplicates for r in runs), "points", "", 0, "worker_kill")
-    report.figure(None, "  killed worker subscribed again after", Summary.of(r.back_s for r in runs), "s",
+    report.figure(None, "  killed worker started again after", Summary.of(r.back_s for r in runs), "s",
                   "", 1, "worker_kill")
     report.figure(None, "  last publish → all stored", Summary.of(r.lag_s for r in runs), "s", "", 2,
                   "worker_kill")
