@@ -58,6 +58,9 @@ def ingest(workers, worker, ledger_fd, relay_fds):
         from ingest.relay import PipeFeed
         messages_fd, acks_fd, share = (int(fd) for fd in relay_fds.split(","))
         feed = PipeFeed(messages_fd, acks_fd, on_end=stop.set)
+        # The relay's inbox holds what arrives; a worker's needs only its share of half of it (the relay keeps
+        # each message a worker holds until it is durable, so this bounds the relay's memory too).
+        settings = settings.model_copy(update={"inbox_max_mb": max(1, settings.inbox_max_mb // (2 * share))})
     service = ingest_service(settings, spool=spool_dir(settings.data_dir, worker),
                              ledger_feed=LedgerFeed(ledger_fd) if ledger_fd is not None else None, feed=feed)
     if feed is not None:  # the relay's window is shared by its workers (`ingest.relay.window`)
