@@ -10,8 +10,6 @@ left behind is drained; a spool is used by one process at a time.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -20,12 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from database import make_engine
 from influx.client import InfluxClient
 from ingest.batch import SpooledBatch
-from ingest.ledger import load_entries
 from ingest.spool import Spool
-from support.ingest_checks import BAD_EVERY, bad_payloads, children, per_device, queued_for, stored, stream_with_bad
+from support.ingest_checks import children, kill_a_worker_under_load, per_device, queued_for, stored
 from support.processes import IngestProcess
 from support.publishing import publish_all, telemetry_stream
 from support.waiting import wait_until
@@ -53,39 +49,8 @@ def test_kill_9_of_one_worker_loses_nothing_and_adds_no_duplicate(stack, tmp_pat
     client = InfluxClient(stack.influx_url, db)
     log_path = tmp_path / "relay.log"
     relay = start_relay(env, log_path)
-    workers: list[int] = []
-    try:
-        workers = children(relay.proc.pid)
-        assert len(workers) == 2
-        publisher = threading.Thread(target=publish_all, daemon=True, args=(
-            stack.mqtt_url, stream_with_bad(N, DEVICES, int(time.time() * 1000) - 3_600_000)))
-        publisher.start()
-        wait_until(lambda: stored(client) >= 5_000, 120, what="5,000 stored before the kill")
-        os.kill(workers[0], signal.SIGKILL)
-        assert stored(client) < N, "the kill must land mid-stream"
-        wait_until(lambda: b"ingest worker 1 started" in log_path.read_bytes().split(b"ended with signal 9")[-1],
-                   60, what="the killed worker restarted")
-        publisher.join(300)
-        wait_until(lambda: stored(client) == N, 300, what=f"all {N} stored")
-        assert per_device(client) == {f"dev-{d:04d}": N // DEVICES for d in range(DEVICES)}
-        assert b"worker 1 is gone" in log_path.read_bytes()
-        engine = make_engine(database_url or f"sqlite:///{tmp_path / 'data' / 'database'}")
-        expected = list(range(0, N, BAD_EVERY))
-        wait_until(lambda: len(bad_payloads(engine)) == len(expected), 60, what="every bad message dead-lettered")
-        assert relay.terminate() == 0
-        assert sorted(bad_payloads(engine)) == expected
-        ledger = {r.device: r for r in load_entries(engine)}
-        assert set(ledger) == {f"dev-{d:04d}" for d in range(DEVICES)}
-        for row in ledger.values():  # a reading fed to the ledger but not acknowledged before the kill: a duplicate
-            assert (row.topic, row.missing, row.last_seq) == ("telemetry", "[]", N // DEVICES), row.device
-            assert row.received - row.duplicates == N // DEVICES, row
-        assert not client.rows('SELECT count("missing") FROM "ingest_gaps"')
-    finally:
-        relay.stop_if_running()
-        for pid in workers:
-            if Path(f"/proc/{pid}").exists():
-                os.kill(pid, signal.SIGKILL)
-    assert stored(client) == N
+    kill_a_worker_under_load(stack, relay, client, log_path, database_url or f"sqlite:///{tmp_path / 'data' / 'database'}",
+                             N, DEVICES, said=b"worker 1 is gone")
     if protocol == "5":  # everything stored was acknowledged: the session holds nothing more
         assert queued_for(stack.mqtt_url, f"ingest-{db}", None, idle_s=1.0) == 0
 

@@ -14,13 +14,9 @@ workers, and none after a kill once the broker has delivered again.
 
 from __future__ import annotations
 
-import os
-import signal
-from dataclasses import dataclass
-import threading
 import time
 import uuid
-from pathlib import Path
+from dataclasses import dataclass
 
 import orjson
 import pytest
@@ -28,7 +24,7 @@ import pytest
 from database import make_engine
 from influx.client import InfluxClient
 from ingest.ledger import load_entries
-from support.ingest_checks import BAD_EVERY, bad_payloads, children, per_device, stored, stream_with_bad
+from support.ingest_checks import kill_a_worker_under_load
 from support.processes import IngestProcess
 from support.publishing import publish_all
 from support.waiting import wait_until
@@ -51,41 +47,14 @@ def test_kill_9_of_one_worker_loses_nothing_and_adds_no_duplicate(stack, tmp_pat
     client = InfluxClient(stack.influx_url, db)
     log_path = tmp_path / "pool.log"
     pool = IngestProcess(env, log_path, args=("--workers", "2")).start()
-    workers: list[int] = []
+    ready = f"faultline ingest: subscribed to $share/{group}/".encode()
     try:
-        ready = f"faultline ingest: subscribed to $share/{group}/".encode()
-        wait_until(lambda: log_path.read_bytes().count(ready) >= 2, 60,
-                   what="both workers subscribed")
-        workers = children(pool.proc.pid)
-        assert len(workers) == 2
-        publisher = threading.Thread(target=publish_all, daemon=True, args=(
-            stack.mqtt_url, stream_with_bad(N, DEVICES, int(time.time() * 1000) - 3_600_000)))
-        publisher.start()
-        wait_until(lambda: stored(client) >= 5_000, 120, what="5,000 stored before the kill")
-        os.kill(workers[0], signal.SIGKILL)
-        assert stored(client) < N, "the kill must land mid-stream"
-        wait_until(lambda: b"ingest worker 1 started" in log_path.read_bytes().split(b"ended with signal 9")[-1],
-                   60, what="the killed worker restarted")
-        publisher.join(300)
-        wait_until(lambda: stored(client) == N, 300, what=f"all {N} stored")
-        assert per_device(client) == {f"dev-{d:04d}": N // DEVICES for d in range(DEVICES)}
-        engine = make_engine(database_url or f"sqlite:///{tmp_path / 'data' / 'database'}")
-        expected = list(range(0, N, BAD_EVERY))
-        wait_until(lambda: len(bad_payloads(engine)) == len(expected), 60, what="every bad message dead-lettered")
-        assert pool.terminate() == 0
-        assert sorted(bad_payloads(engine)) == expected
-        ledger = {r.device: r for r in load_entries(engine)}
-        assert set(ledger) == {f"dev-{d:04d}" for d in range(DEVICES)}
-        for row in ledger.values():  # a reading fed to the ledger but not acknowledged before the kill: a duplicate
-            assert (row.topic, row.missing, row.last_seq) == ("telemetry", "[]", N // DEVICES), row.device
-            assert row.received - row.duplicates == N // DEVICES, row
-        assert not client.rows('SELECT count("missing") FROM "ingest_gaps"')
-    finally:
+        wait_until(lambda: log_path.read_bytes().count(ready) >= 2, 60, what="both workers subscribed")
+    except AssertionError:
         pool.stop_if_running()
-        for pid in workers:
-            if Path(f"/proc/{pid}").exists():
-                os.kill(pid, signal.SIGKILL)
-    assert stored(client) == N
+        raise
+    kill_a_worker_under_load(stack, pool, client, log_path, database_url or f"sqlite:///{tmp_path / 'data' / 'database'}",
+                             N, DEVICES)
 
 
 @dataclass(frozen=True)

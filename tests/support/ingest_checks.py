@@ -78,3 +78,52 @@ def queued_for(url: str, client_id: str, topic: str | None, idle_s: float = 3.0)
     return got["n"]
 
 
+
+
+def kill_a_worker_under_load(stack, process, client: InfluxClient, log_path: Path, engine_url: str, n: int,
+                             devices: int, said: bytes = b"") -> None:
+    """kill -9 of the first of the two workers of `process` (`support.processes.IngestProcess`) while `n`
+    telemetry messages of `devices` devices and a bad one every `BAD_EVERY` are published: every message is
+    stored once, every bad one dead-lettered, the one ledger shows no gap, the log `said` it; `process` then
+    stops with exit code 0."""
+    import os
+    import signal
+
+    from database import make_engine
+    from ingest.ledger import load_entries
+    from support.publishing import publish_all
+    from support.waiting import wait_until
+
+    workers: list[int] = []
+    try:
+        workers = children(process.proc.pid)
+        assert len(workers) == 2
+        publisher = threading.Thread(target=publish_all, daemon=True, args=(
+            stack.mqtt_url, stream_with_bad(n, devices, int(time.time() * 1000) - 3_600_000)))
+        publisher.start()
+        wait_until(lambda: stored(client) >= 5_000, 120, what="5,000 stored before the kill")
+        os.kill(workers[0], signal.SIGKILL)
+        assert stored(client) < n, "the kill must land mid-stream"
+        wait_until(lambda: b"ingest worker 1 started" in log_path.read_bytes().split(b"ended with signal 9")[-1],
+                   60, what="the killed worker restarted")
+        publisher.join(300)
+        wait_until(lambda: stored(client) == n, 300, what=f"all {n} stored")
+        assert per_device(client) == {f"dev-{d:04d}": n // devices for d in range(devices)}
+        assert said in log_path.read_bytes()
+        engine = make_engine(engine_url)
+        expected = list(range(0, n, BAD_EVERY))
+        wait_until(lambda: len(bad_payloads(engine)) == len(expected), 60, what="every bad message dead-lettered")
+        assert process.terminate() == 0
+        assert sorted(bad_payloads(engine)) == expected
+        ledger = {r.device: r for r in load_entries(engine)}
+        assert set(ledger) == {f"dev-{d:04d}" for d in range(devices)}
+        for row in ledger.values():  # a reading fed to the ledger but not acknowledged before the kill: a duplicate
+            assert (row.topic, row.missing, row.last_seq) == ("telemetry", "[]", n // devices), row.device
+            assert row.received - row.duplicates == n // devices, row
+        assert not client.rows('SELECT count("missing") FROM "ingest_gaps"')
+    finally:
+        process.stop_if_running()
+        for pid in workers:
+            if Path(f"/proc/{pid}").exists():
+                os.kill(pid, signal.SIGKILL)
+    assert stored(client) == n
