@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     database_url: str = Field("", description="SQLAlchemy URL for tickets and registry; default SQLite file in the data dir")
 
     # --- Ingest ---------------------------------------------------------------
-    ingest_workers: int = Field(0, ge=0, le=64, description="Processes of `faultline ingest` (its --workers): 0, the default, is one writer per core, up to 8, fed by one MQTT session (one process on one core); 1 is one process; N > 1 is N writers. With FAULTLINE_MQTT_SHARED_GROUP or FAULTLINE_DETECTOR_HANDOFF, or in a data dir a shared pool ran in, the workers are N sessions on one shared subscription, never fewer than the pool last run there (docs/operators.md)")
+    ingest_workers: int = Field(0, ge=0, le=64, description="Processes of `faultline ingest` (its --workers): 0, the default, is one writer per core, up to 8, fed by one MQTT session (one process on one core); 1 is one process; N > 1 is N writers. With FAULTLINE_MQTT_SHARED_GROUP or FAULTLINE_DETECTOR_HANDOFF, or in a data dir a shared pool ran in, the workers are N sessions on one shared subscription, asked for by their number (0 there: one process, or the pool last run there; docs/operators.md)")
     batch_size: int = Field(5000, ge=1, le=1_000_000, description="Points per InfluxDB write")
     linger_ms: int = Field(200, ge=0, le=60_000, description="Longest wait before a partial batch is written")
     max_payload_bytes: int = Field(262_144, ge=64, description="Largest accepted MQTT payload")

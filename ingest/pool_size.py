@@ -1,14 +1,14 @@
 """How many processes `faultline ingest` runs: the setting, the cores, and what the data dir remembers.
 
-``--workers`` (``FAULTLINE_INGEST_WORKERS``) 1, the default, is one process
-on a plain subscription; 0 means one worker per core, up to 8
-(`ingest.workers.auto_workers`). The default is not 0 because Mosquitto
-2.0.11 does not keep a shared subscription across its own restart: a
-message published after the broker is back and before the workers have
-subscribed again reaches no session and is lost (measured: 500 of 500;
-a plain subscription of a persistent session loses none). Things the
-broker does also make the automatic count unsafe to change on its own, so
-it never does:
+``--workers`` (``FAULTLINE_INGEST_WORKERS``) 0, the default, is one writer
+per core, up to 8 (`ingest.workers.auto_workers`), fed by one session
+(`ingest.relay`): that session is the one a single process has, so the count
+may change from run to run and nothing below applies. 1 is one process.
+
+Where the relay is not used (``FAULTLINE_MQTT_SHARED_GROUP`` or
+``FAULTLINE_DETECTOR_HANDOFF`` set, or a shared pool ran with the data dir)
+the workers are sessions on one shared subscription, and things the broker
+does make their count unsafe to change on its own:
 
 - A shared subscription's messages go to every session of the group in
   turn, connected or not: a pool that comes back with fewer workers (a
@@ -16,36 +16,22 @@ it never does:
   sessions nobody reads. So the pool writes its size to
   ``<data dir>/ingest-workers``, and the automatic count is never below it.
 - The group is the pool's alone: a pool of another deployment on the same
-  broker, group and topics (another client id, the same default group
-  ``ingest``) takes its turn of every message into its own sessions, read
-  or not. Two pools on one broker need two groups
-  (``FAULTLINE_MQTT_SHARED_GROUP``). A kill -9 of the whole pool over MQTT
-  3.1.1 once kept half of a 50,000-message stream away from the restarted
-  workers for that reason: another pool's sessions in the group ``ingest``
-  on the same test broker (on a broker of its own: 0 lost in 6 of 6 runs).
-- One process on a plain subscription (``--workers 1``, or `faultline run`)
-  has a session of its own that holds what was published while it was
-  stopped. A pool started in its place subscribes anew and never reads
-  that session. So when the data dir shows one process ran there (its
-  ``spool`` folder) and no pool did, the automatic count stays 1 and says
-  why; docs/operators.md ("Going from one process to workers") tells how
-  to move.
+  broker, group and topics takes its turn of every message into its own
+  sessions, read or not. Two pools on one broker need two groups.
+- Mosquitto 2.0.11 does not keep a shared subscription across its own
+  restart (what is published before the workers subscribe again is lost).
 
-An explicit count is obeyed; fewer workers than the pool last ran is
+So there the automatic count is one process, as before workers were the
+default, until a shared pool is asked for by its size (``--workers N``);
+an explicit count is obeyed, and fewer workers than the pool last ran is
 logged as the risk it is.
 
->>> PoolSize.choose(0, cores=2, last=None, single_before=False)
-PoolSize(count=2, note='', relay=False)
->>> PoolSize.choose(0, cores=2, last=4, single_before=False).count
-4
->>> PoolSize.choose(0, cores=2, last=None, single_before=True).count
-1
->>> PoolSize.choose(3, cores=2, last=None, single_before=True)
-PoolSize(count=3, note='', relay=False)
->>> PoolSize.choose(0, cores=2, last=None, single_before=True, relay=True)
+>>> PoolSize.choose(0, cores=2, last=None, relay=True)
 PoolSize(count=2, note='', relay=True)
->>> PoolSize.choose(0, cores=2, last=3, single_before=False, relay=True).relay  # a shared pool ran here
-False
+>>> PoolSize.choose(0, cores=2, last=None), PoolSize.choose(3, cores=2, last=None)
+(PoolSize(count=1, note='', relay=False), PoolSize(count=3, note='', relay=False))
+>>> PoolSize.choose(0, cores=2, last=4).count, PoolSize.choose(0, cores=2, last=3, relay=True).relay
+(4, False)
 """
 
 from __future__ import annotations
@@ -55,7 +41,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RECORD = "ingest-workers"  # in the data dir: the size of the pool last started there
-SINGLE_SPOOL = "spool"  # in the data dir: the spool of one ingest process (`ingest.workers.spool_dir`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +50,9 @@ class PoolSize:
     relay: bool = False  # the workers are fed by one session (`ingest.relay`), not a shared subscription
 
     @classmethod
-    def choose(cls, requested: int, cores: int, last: int | None, single_before: bool,
-               relay: bool = False) -> "PoolSize":
-        """`requested` 0: automatic; `last`: the pool size recorded in the data dir; `single_before`: one
-        process has run in the data dir; `relay`: workers may be fed by one session (`ingest.relay`: the
-        session of one process, so none of the rules below applies) unless a shared pool ran here."""
+    def choose(cls, requested: int, cores: int, last: int | None, relay: bool = False) -> "PoolSize":
+        """`requested` 0: automatic; `last`: the size of the shared pool recorded in the data dir; `relay`: the
+        workers may be fed by one session (`ingest.relay`), unless a shared pool ran here."""
         if relay and not last and requested != 1:
             count = requested or cores
             return cls(count, relay=count > 1)
@@ -84,16 +67,11 @@ class PoolSize:
                 return cls(last, f"{last} workers as last run with this data dir, though {cores} cores: "
                                  "fewer would leave a share of the stream in sessions nobody reads")
             return cls(cores)
-        if single_before:
-            return cls(1, "one process, as before with this data dir: a pool would not read what the single "
-                          "process's session holds; to move to workers see docs/operators.md (\"Going from one "
-                          "process to workers\"), then start with --workers N")
-        return cls(cores)
+        return cls(1)  # a shared pool is asked for by its size
 
     @classmethod
     def for_data_dir(cls, requested: int, data_dir: Path, cores: int, relay: bool = False) -> "PoolSize":
-        return cls.choose(requested, cores, last_pool_size(data_dir), (Path(data_dir) / SINGLE_SPOOL).is_dir(),
-                          relay)
+        return cls.choose(requested, cores, last_pool_size(data_dir), relay)
 
 
 def last_pool_size(data_dir: Path) -> int | None:

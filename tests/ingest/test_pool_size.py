@@ -5,8 +5,11 @@ from __future__ import annotations
 from ingest.pool_size import PoolSize, last_pool_size, remember_pool_size
 
 
-def test_a_fresh_data_dir_gets_one_worker_per_core(tmp_path):
-    assert PoolSize.for_data_dir(0, tmp_path / "data", cores=3) == PoolSize(3)
+def test_a_fresh_data_dir_gets_one_writer_per_core_behind_one_session(tmp_path):
+    assert PoolSize.for_data_dir(0, tmp_path / "data", cores=3, relay=True) == PoolSize(3, relay=True)
+    assert PoolSize.for_data_dir(1, tmp_path / "data", cores=3, relay=True) == PoolSize(1)
+    (tmp_path / "data" / "spool").mkdir(parents=True)  # one process ran here: its session is the relay's
+    assert PoolSize.for_data_dir(0, tmp_path / "data", cores=3, relay=True) == PoolSize(3, relay=True)
 
 
 def test_the_automatic_count_never_drops_below_the_pool_last_run(tmp_path):
@@ -23,13 +26,13 @@ def test_an_explicit_smaller_pool_runs_and_says_what_it_leaves_behind(tmp_path):
     assert size.count == 2 and "workers 3..4" in size.note
 
 
-def test_where_one_process_ran_the_automatic_count_stays_one(tmp_path):
-    (tmp_path / "spool").mkdir()  # the spool of one `faultline ingest --workers 1` or `faultline run`
-    size = PoolSize.for_data_dir(0, tmp_path, cores=2)
-    assert size.count == 1 and "Going from one process to workers" in size.note
+def test_without_the_relay_the_automatic_count_is_one_process_until_a_pool_is_asked_for(tmp_path):
+    """A shared group or the detector handoff: workers would be sessions on a shared subscription."""
+    assert PoolSize.for_data_dir(0, tmp_path, cores=2) == PoolSize(1)
     assert PoolSize.for_data_dir(2, tmp_path, cores=2) == PoolSize(2)  # asked for: obeyed
     remember_pool_size(tmp_path, 2)  # a pool ran since: its sessions are the ones to keep read
     assert PoolSize.for_data_dir(0, tmp_path, cores=2) == PoolSize(2)
+    assert PoolSize.for_data_dir(0, tmp_path, cores=2, relay=True) == PoolSize(2)  # not the relay's session
 
 
 def test_an_unreadable_record_counts_as_none(tmp_path):
