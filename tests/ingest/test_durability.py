@@ -50,12 +50,12 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_add_no_points(private_st
     client = InfluxClient(stack.influx_url, db)
     ingest = IngestProcess(env, tmp_path / "ingest.log", args=args).start()
     workers = 1 if args else auto_workers()  # as a user starts it: one writer per core
-    if workers > 1:  # (said once the relay's session is subscribed, just after paho's own log line)
-        wait_until(lambda: f"{workers} workers behind it" in (tmp_path / "ingest.log").read_text(), 30,
-                   what="the relay's start line")
-    else:
-        assert "workers behind it" not in (tmp_path / "ingest.log").read_text()
     try:
+        if workers > 1:  # (said once the relay's session is subscribed, just after paho's own log line)
+            wait_until(lambda: f"{workers} workers behind it" in (tmp_path / "ingest.log").read_text(), 30,
+                       what="the relay's start line")
+        else:
+            assert "workers behind it" not in (tmp_path / "ingest.log").read_text()
         publisher = in_background(publish_all, stack.mqtt_url, telemetry_stream(n, devices, int(time.time() * 1000) - 3_600_000))
         wait_until(lambda: stored(client) >= 10_000, 120, what="10,000 stored before the kill")
         ingest.kill()
