@@ -38,8 +38,12 @@ def relay_env(stack, tmp_path, db: str, **extra) -> dict[str, str]:
 def start_relay(env, log_path: Path, workers: int = 2) -> IngestProcess:
     relay = IngestProcess(env, log_path, args=("--workers", str(workers))).start()
     said = f"{workers} workers behind it".encode()
-    wait_until(lambda: log_path.read_bytes().count(b"fed by the relay") >= workers and said in log_path.read_bytes(),
-               60, what="the relay subscribed and its workers started")
+    try:
+        wait_until(lambda: log_path.read_bytes().count(b"fed by the relay") >= workers
+                   and said in log_path.read_bytes(), 60, what="the relay subscribed and its workers started")
+    except AssertionError:
+        relay.stop_if_running()
+        raise
     return relay
 
 
