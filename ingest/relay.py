@@ -54,6 +54,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from ingest.inbox import CLOSED, Inbox
 from ingest.mqtt import Incoming, held_size
@@ -305,7 +306,6 @@ class PipeFeed:
         self.on_end = on_end  # called when the relay closes the pipe (stop) or is gone
         self.connected = threading.Event()
         self.taken_over = threading.Event()  # never: there is no session to take over
-        self.client_id = "relay"
         self._in = Connection(in_fd, writable=False)
         self._acks = Connection(ack_fd, readable=False)
         self._reader = threading.Thread(target=self._read, name="relay-feed", daemon=True)
@@ -351,8 +351,6 @@ def leftover_spools(data_dir, count: int) -> list:
     >>> [p.name for p in leftover_spools(d, 2)]
     ['spool', 'spool-3']
     """
-    from pathlib import Path
-
     found = []
     for path in sorted(Path(data_dir).glob("spool*")):
         name = path.name
@@ -380,3 +378,4 @@ def drain_spools(spools: list, client, store_dead, stop: threading.Event) -> Non
             pass
         done.set()
         drainer.join(client.timeout + 5)
+        spool.close()  # drained (or stopping): a later run may use it

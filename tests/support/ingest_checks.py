@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from pathlib import Path
 
+from database import make_engine
 from influx.client import InfluxClient
 from ingest import deadletters
-from support.publishing import telemetry_stream
+from ingest.ledger import load_entries
+from support.publishing import publish_all, telemetry_stream
+from support.waiting import wait_until
 
 BAD_EVERY = 200
 
@@ -86,14 +91,6 @@ def kill_a_worker_under_load(stack, process, client: InfluxClient, log_path: Pat
     telemetry messages of `devices` devices and a bad one every `BAD_EVERY` are published: every message is
     stored once, every bad one dead-lettered, the one ledger shows no gap, the log `said` it; `process` then
     stops with exit code 0."""
-    import os
-    import signal
-
-    from database import make_engine
-    from ingest.ledger import load_entries
-    from support.publishing import publish_all
-    from support.waiting import wait_until
-
     workers: list[int] = []
     try:
         workers = children(process.proc.pid)
