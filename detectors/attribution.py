@@ -85,10 +85,14 @@ Excess = Callable[[frozenset, frozenset], bool]  # (cells tested, cells left out
 
 
 def explain(ranked: list[CohortKey], cells_of: Mapping[CohortKey, frozenset],
-            excess: Excess, enough: Callable[[frozenset], bool]) -> list[CohortKey]:
+            excess: Excess, enough: Callable[[frozenset], bool],
+            concentrated: Excess | None = None) -> list[CohortKey]:
     """The cohorts that explain the significant excess (see the module docstring).
 
-    ``ranked`` lists the significant cohorts, best score first.
+    ``ranked`` lists the significant cohorts, best score first;
+    ``concentrated(rest, child)``, where given, must also hold to narrow to
+    ``child``: the rest has clearly less excess than the child (not merely
+    too little evidence to show one).
 
     >>> cells = {("A", None, None): frozenset({1, 2}), (None, None, "s"): frozenset({2, 3})}
     >>> bad = {1, 2}
@@ -104,7 +108,8 @@ def explain(ranked: list[CohortKey], cells_of: Mapping[CohortKey, frozenset],
         if rest and excess(frozenset(rest), frozenset(covered)):
             kept.append(key)
             covered |= cells_of[key]
-    return [_general(_narrow(key, ranked, cells_of, excess, enough), ranked, cells_of) for key in kept]
+    return [_general(_narrow(key, ranked, cells_of, excess, enough, concentrated), ranked, cells_of)
+            for key in kept]
 
 
 def _general(key, ranked, cells_of) -> CohortKey:
@@ -113,14 +118,15 @@ def _general(key, ranked, cells_of) -> CohortKey:
     return min(same, key=lambda k: (generality(k), ranked.index(k) if k in ranked else len(ranked)))
 
 
-def _narrow(key, ranked, cells_of, excess, enough) -> CohortKey:
+def _narrow(key, ranked, cells_of, excess, enough, concentrated=None) -> CohortKey:
     while True:
         inner = [k for k in ranked
                  if generality(k) > generality(key) and cells_of[k] < cells_of[key]
                  and all(v is None or v == k[i] for i, v in enumerate(key))]
         for child in inner:
             rest = cells_of[key] - cells_of[child]
-            if enough(rest) and not excess(rest, cells_of[child]):
+            if enough(rest) and not excess(rest, cells_of[child]) and (
+                    concentrated is None or concentrated(rest, cells_of[child])):
                 key = child
                 break
         else:

@@ -36,9 +36,10 @@ from typing import Iterable, Mapping
 
 from detectors.attribution import Cell, CohortKey, explain, generality, keys_of, label
 from detectors.fleet import DeviceState
-from detectors.tails import negbin_sf, surprise
+from detectors.tails import binomial_cdf, negbin_sf, surprise
 
 HORIZONS = (24, 168)  # the last 6 windows are the devices-with-a-fault test's; a young cohort's whole life is in 24
+ONSET_HORIZONS = (1, 3)  # at a window close, established cohorts only: an onset not yet diluted by a day
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +111,15 @@ class PooledScan:
     """Tests every cohort's pooled fault count against its model's devices outside it."""
 
     def __init__(self, alpha: float = 1e-3, min_devices: int = 5, min_affected: int = 3,
-                 young_windows: int = 24, min_reference: float = 200.0, rearm: float = 0.8):
+                 young_windows: int = 24, min_reference: float = 200.0, rearm: float = 0.8,
+                 concentrated_p: float = 0.05):
         self.alpha = alpha
         self.min_devices = min_devices
         self.min_affected = min_affected
         self.young_windows = young_windows
         self.min_reference = min_reference  # device-windows of reference needed to test
         self.rearm = rearm  # a cohort found stays reported down to this share of the threshold
+        self.concentrated_p = concentrated_p  # narrowed only if the rest's count is this unlikely at the narrower rate
         self.watched: dict[CohortKey, frozenset] = {}  # cohorts found, re-tested at every look until they clear
 
     def scan(self, counts: dict[int, dict[Cell, _Agg]], long_run: Mapping[Cell, tuple[float, float]],
@@ -156,6 +159,8 @@ class PooledScan:
                 continue
             seen = set()
             for h in sorted(counts):
+                if young and h < self.young_windows:
+                    continue  # a young cohort is counted since its devices joined it
                 p, stats = p_value(h, cells, frozenset())
                 if not stats or stats in seen:
                     continue  # nothing to test, or the same counts as a shorter horizon
@@ -178,8 +183,27 @@ class PooledScan:
         def enough(cells: frozenset) -> bool:
             return sum(counts[max(counts)][c].devices for c in cells if c in counts[max(counts)]) >= self.min_devices
 
+        def concentrated(rest: frozenset, child: frozenset) -> bool:
+            """The rest of a cohort has clearly fewer faults than ``child``'s rate would give it.
+
+            Not merely too few to be significant: an hour into a site-wide
+            fault, the site's chillers have too few faults to show an excess
+            of their own while its pumps already do, yet as many as the pumps'
+            rate predicts; the site, not its pumps, is the answer. Equal rates
+            tested given the total (binomial), at the child's best horizon.
+            """
+            p, stats, h = min((p_value(h, child, frozenset()) + (h,) for h in counts), key=lambda t: t[0])
+            aggs = [(c, counts[h][c]) for c in rest if c in counts[h]]
+            reference = self._expected(aggs, rest | child, long_run, model_totals) if stats and aggs else None
+            if reference is None:
+                return False
+            observed = sum(agg.faults for _, agg in aggs)
+            total = observed + stats[2]
+            share = reference[0] / (reference[0] + stats[4])  # the rest's share of the faults at equal rates
+            return binomial_cdf(observed, total, share) <= self.concentrated_p
+
         findings = []
-        for key in explain(significant, cells_of, excess, enough):
+        for key in explain(significant, cells_of, excess, enough, concentrated):
             findings.append(self._finding(key, cells_of[key], tests[key], factor, threshold))
         return self._carry_over(tests, factor, cells_of, threshold, findings)
 
@@ -207,6 +231,18 @@ class PooledScan:
         observed = sum(agg.faults for _, agg in aggs)
         if observed < self.min_affected:
             return 1.0, ()
+        reference = self._expected(aggs, excluded, long_run, model_totals)
+        if reference is None:
+            return 1.0, ()
+        expected, ref_windows = reference
+        total_exposure = sum(agg.exposure for _, agg in aggs)
+        n, m = sum(a.devices for _, a in aggs), sum(a.faulty for _, a in aggs)
+        stats = (n, m, observed, round(total_exposure, 3), expected)
+        rate = ref_windows / total_exposure
+        return negbin_sf(observed, expected * rate, rate), stats
+
+    def _expected(self, aggs, excluded: frozenset, long_run, model_totals) -> tuple[float, float] | None:
+        """(expected faults, reference device-windows) at the rate of the same models' devices outside ``excluded``."""
         exposure_by_model: dict[str, float] = defaultdict(float)
         for cell, agg in aggs:
             exposure_by_model[cell[0]] += agg.exposure
@@ -222,14 +258,10 @@ class PooledScan:
             faults -= out_of_reference[model][0]
             windows -= out_of_reference[model][1]
             if windows < self.min_reference:
-                return 1.0, ()
+                return None
             expected += exposure * (max(faults, 0.0) + 0.5) / windows
             ref_windows += windows
-        total_exposure = sum(exposure_by_model.values())
-        n, m = sum(a.devices for _, a in aggs), sum(a.faulty for _, a in aggs)
-        stats = (n, m, observed, round(total_exposure, 3), expected)
-        rate = ref_windows / total_exposure
-        return negbin_sf(observed, expected * rate, rate), stats
+        return expected, ref_windows
 
 
 def _matches(key: CohortKey, cell: Cell) -> bool:

@@ -38,7 +38,7 @@ from detectors import bounds, checkpoint
 from detectors.anomaly import Anomaly
 from detectors.attribution import Cell
 from detectors.cohort_incidents import CohortIncidents
-from detectors.cohort_pooled import PooledScan, pooled_counts
+from detectors.cohort_pooled import HORIZONS, ONSET_HORIZONS, PooledScan, pooled_counts
 from detectors.cohort_rate import CohortScan
 from detectors.cohort_report import devices_anomaly, pooled_anomaly
 from detectors.connectivity import Connectivity
@@ -52,7 +52,6 @@ from ingest.records import Cohort, DeviceEvent, DeviceMeta, DeviceStatus, LogLin
 
 MODEL_SAMPLE = 8  # one reading in this many feeds the model's pooled statistics
 EVICT_SHARE = 0.1  # past max_devices, this share of it (the longest silent) is dropped at once
-POOLED_EVERY = 3  # the pooled cohort test over the whole fleet runs at every third window close
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,11 +227,10 @@ class DetectorEngine:
         long_run = {cell: (v[2], v[1]) for cell, v in self.cell_rate.items()}
         counts = cohort_counts(self.devices, w, self.scan.horizons)
         out = [devices_anomaly(self.devices, f, w, end_ms, wm) for f in self.scan.scan(counts, long_run)]
-        if w % POOLED_EVERY == 0:  # horizons of a day and a week: every few windows is often enough
-            fault_rate = {cell: (v[0], v[1]) for cell, v in self.cell_rate.items()}
-            pooled = pooled_counts(self.devices, w, end_ms, wm)
-            out += [pooled_anomaly(self.devices, f, w, end_ms, wm)
-                    for f in self.pooled.scan(pooled, fault_rate, end_ms, wm, looks=self.looks)]
+        fault_rate = {cell: (v[0], v[1]) for cell, v in self.cell_rate.items()}
+        pooled = pooled_counts(self.devices, w, end_ms, wm, horizons=ONSET_HORIZONS + HORIZONS)
+        out += [pooled_anomaly(self.devices, f, w, end_ms, wm)
+                for f in self.pooled.scan(pooled, fault_rate, end_ms, wm, looks=self.looks)]
         return self.incidents.stick(out, end_ms, wm)
 
     def tick(self, now_ms: int) -> list[Anomaly]:

@@ -87,6 +87,22 @@ def binomial_sf(k: int, n: int, p: float) -> float:
     return _sum_upwards(log_first, lambda j: (n - k - j) / (k + j + 1) * odds)
 
 
+def binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p), summed exactly (``n`` is a count of faults: small).
+
+    >>> round(binomial_cdf(2, 10, 0.3), 4), round(binomial_cdf(0, 10, 0.3), 4), binomial_cdf(10, 10, 0.3)
+    (0.3828, 0.0282, 1.0)
+    """
+    if k >= n or p <= 0.0:
+        return 1.0
+    if k < 0 or p >= 1.0:
+        return 0.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    total = sum(math.exp(math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1) + j * log_p + (n - j) * log_q)
+                for j in range(k + 1))
+    return min(1.0, total)
+
+
 def negbin_sf(k: int, shape: float, rate: float) -> float:
     """P(X >= k) for the Gamma(shape, rate)-Poisson mixture (negative binomial).
 
