@@ -6,7 +6,9 @@ formed (a firmware rollout) is diluted by faults its devices had before
 they joined it, and a weak excess (×2–3 in a small share of a model) needs
 more than a day of devices-with-a-fault to show. This test counts *faults*
 per cohort since each device joined it (a firmware update starts the count
-again), over horizons of 24 and 168 windows, against the time at risk
+again), over horizons of 24 and 168 windows (established cohorts also over
+the last 1 and 3: an onset at one site or in one hardware batch, not yet
+diluted by a day of background), against the time at risk
 (device-windows in the cohort) times the fault rate of the same model's
 devices outside it (their long-run rate per device-window). Each device
 contributes at most ``cap`` faults per horizon (one if its own fault-rate
@@ -25,7 +27,10 @@ horizons that slide with it). Cohorts with the same devices are one test.
 A cohort once found is re-tested at every look until its score falls below
 ``rearm`` times the threshold, and reported meanwhile (hysteresis: the alert
 stage keeps one alert alive instead of seeing it blink at each window).
-Attribution follows `detectors.attribution` on the same pooled counts.
+Attribution follows `detectors.attribution` on the same pooled counts; a
+cohort is narrowed to one inside it only when the rest has clearly fewer
+faults than the narrower cohort's rate would give it (equal rates tested
+given the total), not merely too few to be significant on their own.
 """
 
 from __future__ import annotations
@@ -109,6 +114,8 @@ def pooled_counts(devices: Mapping[str, DeviceState], w: int, now_ms: int, windo
 
 class PooledScan:
     """Tests every cohort's pooled fault count against its model's devices outside it."""
+
+    concentrated_p = 0.05  # the default for a scan restored from a checkpoint written before this setting
 
     def __init__(self, alpha: float = 1e-3, min_devices: int = 5, min_affected: int = 3,
                  young_windows: int = 24, min_reference: float = 200.0, rearm: float = 0.8,

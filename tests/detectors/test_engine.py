@@ -124,3 +124,15 @@ def test_a_small_lasting_shift_of_a_grown_device_is_reported_by_its_short_term_l
     assert [a.subject for a in tele] == ["d004"], [(a.subject, a.explanation) for a in tele]
     assert "pressure_bar has left its usual level" in tele[0].explanation
     assert step <= tele[0].ts_ms <= step + 8 * HOUR
+
+
+def test_a_pooled_scan_from_a_checkpoint_written_before_its_newer_settings_still_scans(tmp_path):
+    records = stream(6, hours=30)
+    _, engine = run(records[: len(records) // 2])
+    del engine.pooled.__dict__["concentrated_p"]  # as pickled by a version without the setting
+    engine.checkpoint(tmp_path / "state.pkl")
+    restored = DetectorEngine(CONFIG)
+    assert restored.restore(tmp_path / "state.pkl")
+    assert "concentrated_p" not in restored.pooled.__dict__
+    assert restored.pooled.concentrated_p == 0.05
+    run(records[len(records) // 2:], restored)  # window closes run the pooled scan and its attribution
