@@ -6,9 +6,10 @@ formed (a firmware rollout) is diluted by faults its devices had before
 they joined it, and a weak excess (×2–3 in a small share of a model) needs
 more than a day of devices-with-a-fault to show. This test counts *faults*
 per cohort since each device joined it (a firmware update starts the count
-again), over horizons of 24 and 168 windows (established cohorts also over
-the last 1 and 3: an onset at one site or in one hardware batch, not yet
-diluted by a day of background), against the time at risk
+again), over horizons of 24 and 168 windows (established cohorts of one or
+two attributes also over the last 1, 3 and 8: an onset at one site or in
+one hardware batch, not yet diluted by a day of background), against the
+time at risk
 (device-windows in the cohort) times the fault rate of the same model's
 devices outside it (their long-run rate per device-window). Each device
 contributes at most ``cap`` faults per horizon (one if its own fault-rate
@@ -17,13 +18,16 @@ detector flagged it lately: it is explained on its own), and at least
 make its cohort look bad. The tail is negative binomial (the reference rate
 is known only as well as its exposure is large).
 
-False-alarm control: two families, each at family-wise ``alpha`` per window
-(Bonferroni over its tests): *young* cohorts (tested at every look into the
-open windows, so times the looks per window),
-whose devices all moved into them (a firmware update) within
-``young_windows`` (a rollout: few tests, so a strong early signal passes
-soon), and the established ones (tested when a window closes, over
-horizons that slide with it). Cohorts with the same devices are one test.
+False-alarm control: three families, each at family-wise ``alpha`` per
+window (Bonferroni over its tests): *young* cohorts (tested at every look
+into the open windows, so times the looks per window), whose devices all
+moved into them (a firmware update) within ``young_windows`` (a rollout:
+few tests, so a strong early signal passes soon); the established ones over
+a day and a week, and their *onsets* over the last hours (both tested when
+a window closes, over horizons that slide with it; the onsets only in
+cohorts of one or two attributes, so a family of a few dozen tests rather
+than every combination). A cohort's best test, each scaled by its family's
+factor, is its score. Cohorts with the same devices are one test.
 A cohort once found is re-tested at every look until its score falls below
 ``rearm`` times the threshold, and reported meanwhile (hysteresis: the alert
 stage keeps one alert alive instead of seeing it blink at each window).
@@ -44,7 +48,8 @@ from detectors.fleet import DeviceState
 from detectors.tails import binomial_cdf, negbin_sf, surprise
 
 HORIZONS = (24, 168)  # the last 6 windows are the devices-with-a-fault test's; a young cohort's whole life is in 24
-ONSET_HORIZONS = (1, 3)  # at a window close, established cohorts only: an onset not yet diluted by a day
+ONSET_HORIZONS = (1, 3, 8)  # at a window close, established cohorts only: an onset not yet diluted by a day
+ONSET_GENERALITY = 2  # ... in cohorts of one or two attributes (a site, a hardware revision, a model at a site)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +158,8 @@ class PooledScan:
         for cell in counts[max(counts)]:
             for key in keys_of(cell):
                 cells_of[key] = cells_of.get(key, frozenset()) | {cell}
-        tests: dict[CohortKey, tuple] = {}
-        families = {True: 0, False: 0}
+        candidates: dict[CohortKey, list] = {}
+        families = {"young": 0, "established": 0, "onset": 0}
         representatives = {}  # cohorts with the same devices are one test (firmware 2.1.0 = PX-200 on 2.1.0)
         for key in sorted(cells_of, key=lambda k: (generality(k), label(k))):
             representatives.setdefault(cells_of[key], key)
@@ -168,15 +173,19 @@ class PooledScan:
             for h in sorted(counts):
                 if young and h < self.young_windows:
                     continue  # a young cohort is counted since its devices joined it
+                family = "young" if young else "onset" if h in ONSET_HORIZONS else "established"
+                if family == "onset" and generality(key) > ONSET_GENERALITY:
+                    continue
                 p, stats = p_value(h, cells, frozenset())
                 if not stats or stats in seen:
                     continue  # nothing to test, or the same counts as a shorter horizon
                 seen.add(stats)
-                families[young] += 1
-                if key not in tests or p < tests[key][0]:
-                    tests[key] = (p, h, stats, young)
-        factor = {True: max(1, families[True]) * max(1, looks),
-                  False: max(1, families[False]) * (max(1, looks) if young_only else 1)}
+                families[family] += 1
+                candidates.setdefault(key, []).append((p, h, stats, family))
+        factor = {"young": max(1, families["young"]) * max(1, looks),
+                  "established": max(1, families["established"]) * (max(1, looks) if young_only else 1),
+                  "onset": max(1, families["onset"])}
+        tests = {key: min(found, key=lambda t: t[0] * factor[t[3]]) for key, found in candidates.items()}
         threshold = surprise(self.alpha)
         significant = sorted((k for k, t in tests.items() if t[0] * factor[t[3]] <= self.alpha),
                              key=lambda k: tests[k][0])
