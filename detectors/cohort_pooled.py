@@ -39,8 +39,10 @@ given the total), not merely too few to be significant on their own.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Iterable, Mapping
 
 from detectors.attribution import Cell, CohortKey, explain, generality, keys_of, label
@@ -85,6 +87,7 @@ def pooled_counts(devices: Mapping[str, DeviceState], w: int, now_ms: int, windo
     """
     tables: list[tuple[int, dict]] = [((w - h + 1) * window_ms, {}) for h in horizons]
     stale = now_ms - 2 * window_ms
+    plain: dict[Cell, list] = {}  # per cell, the devices without a fault to count: [born, join times]
     for device in (devices if only is None else only):
         st = devices[device]
         cell = st.cell
@@ -94,6 +97,16 @@ def pooled_counts(devices: Mapping[str, DeviceState], w: int, now_ms: int, windo
         fws, joined = st.fault_windows, st.joined_ms
         # a device that has been in its cell since it was first seen makes the cell established
         born = joined if joined > st.first_seen_ms else -(1 << 62)
+        if not fws and not extra:  # most of a fleet: only their time at risk, summed per cell below
+            if joined < now_ms:
+                slot = plain.get(cell)
+                if slot is None:
+                    plain[cell] = [born, [joined]]
+                else:
+                    slot[1].append(joined)
+                    if born < slot[0]:
+                        slot[0] = born
+            continue
         limit = 1 if st.flagged_ms >= tables[-1][0] else cap
         for horizon_start, table in tables:
             start = joined if joined > horizon_start else horizon_start
@@ -111,6 +124,21 @@ def pooled_counts(devices: Mapping[str, DeviceState], w: int, now_ms: int, windo
             # a device its own detector flagged is explained on its own: it counts once, not `cap` times
             agg[2] += faults if faults < limit else limit
             agg[3] += now_ms - start
+            if born < agg[4]:
+                agg[4] = born
+    for cell, (born, joins) in plain.items():
+        joins.sort()
+        n = len(joins)
+        latest = list(accumulate(reversed(joins)))  # latest[i]: the sum of the i + 1 latest join times
+        for horizon_start, table in tables:
+            if horizon_start >= now_ms:
+                continue
+            since = n - bisect_right(joins, horizon_start)  # joined after the horizon started: at risk since then
+            agg = table.get(cell)
+            if agg is None:
+                agg = table[cell] = [0, 0, 0, 0, born]
+            agg[0] += n
+            agg[3] += (n - since) * (now_ms - horizon_start) + (since * now_ms - latest[since - 1] if since else 0)
             if born < agg[4]:
                 agg[4] = born
     return {h: {c: _Agg(a[0], a[1], a[2], a[3] / window_ms, a[4]) for c, a in table.items()}
