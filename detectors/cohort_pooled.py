@@ -52,6 +52,7 @@ from detectors.tails import binomial_cdf, negbin_sf, surprise
 HORIZONS = (24, 168)  # the last 6 windows are the devices-with-a-fault test's; a young cohort's whole life is in 24
 ONSET_HORIZONS = (1, 3, 8)  # at a window close, established cohorts only: an onset not yet diluted by a day
 ONSET_GENERALITY = 2  # ... in cohorts of one or two attributes (a site, a hardware revision, a model at a site)
+CONCENTRATED_P = 0.05  # a cohort is narrowed only if the rest's count is this unlikely at the narrower cohort's rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,18 +149,18 @@ def pooled_counts(devices: Mapping[str, DeviceState], w: int, now_ms: int, windo
 class PooledScan:
     """Tests every cohort's pooled fault count against its model's devices outside it."""
 
-    concentrated_p = 0.05  # the default for a scan restored from a checkpoint written before this setting
+    concentrated_p = CONCENTRATED_P  # for a scan restored from a checkpoint written before this setting
 
     def __init__(self, alpha: float = 1e-3, min_devices: int = 5, min_affected: int = 3,
                  young_windows: int = 24, min_reference: float = 200.0, rearm: float = 0.8,
-                 concentrated_p: float = 0.05):
+                 concentrated_p: float = CONCENTRATED_P):
         self.alpha = alpha
         self.min_devices = min_devices
         self.min_affected = min_affected
         self.young_windows = young_windows
         self.min_reference = min_reference  # device-windows of reference needed to test
         self.rearm = rearm  # a cohort found stays reported down to this share of the threshold
-        self.concentrated_p = concentrated_p  # narrowed only if the rest's count is this unlikely at the narrower rate
+        self.concentrated_p = concentrated_p
         self.watched: dict[CohortKey, frozenset] = {}  # cohorts found, re-tested at every look until they clear
 
     def scan(self, counts: dict[int, dict[Cell, _Agg]], long_run: Mapping[Cell, tuple[float, float]],
@@ -252,8 +253,8 @@ class PooledScan:
         return self._carry_over(tests, factor, cells_of, threshold, findings)
 
     def _finding(self, key, cells, test, factor, threshold) -> PooledFinding:
-        p, h, (n, m, faults, exposure, expected), young = test
-        return PooledFinding(key, cells, h, n, m, faults, exposure, expected, surprise(p * factor[young]), threshold)
+        p, h, (n, m, faults, exposure, expected), family = test
+        return PooledFinding(key, cells, h, n, m, faults, exposure, expected, surprise(p * factor[family]), threshold)
 
     def _carry_over(self, tests, factor, cells_of, threshold, findings: list) -> list[PooledFinding]:
         """Hysteresis: a cohort found before stays reported while it scores at least ``rearm`` x the threshold."""

@@ -97,8 +97,8 @@ def binomial_cdf(k: int, n: int, p: float) -> float:
         return 1.0
     if k < 0 or p >= 1.0:
         return 0.0
-    log_p, log_q = math.log(p), math.log1p(-p)
-    total = sum(math.exp(math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1) + j * log_p + (n - j) * log_q)
+    log_p, log_q, log_n = math.log(p), math.log1p(-p), math.lgamma(n + 1)
+    total = sum(math.exp(log_n - math.lgamma(j + 1) - math.lgamma(n - j + 1) + j * log_p + (n - j) * log_q)
                 for j in range(k + 1))
     return min(1.0, total)
 
