@@ -30,7 +30,11 @@ than every combination). A cohort's best test, each scaled by its family's
 factor, is its score. Cohorts with the same devices are one test.
 A cohort once found is re-tested at every look until its score falls below
 ``rearm`` times the threshold, and reported meanwhile (hysteresis: the alert
-stage keeps one alert alive instead of seeing it blink at each window).
+stage keeps one alert alive instead of seeing it blink at each window); at a
+look each horizon reaches as far back as at the last close and on into the
+open window, so an onset found over one closed window is re-tested on that
+window and what followed, not on a horizon that slid past it, its family's
+tests times the looks per window.
 Attribution follows `detectors.attribution` on the same pooled counts; a
 cohort is narrowed to one inside it only when the rest has clearly fewer
 faults than the narrower cohort's rate would give it (equal rates tested
@@ -189,20 +193,29 @@ class PooledScan:
                 cells_of[key] = cells_of.get(key, frozenset()) | {cell}
         candidates: dict[CohortKey, list] = {}
         families = {"young": 0, "established": 0, "onset": 0}
-        representatives = {}  # cohorts with the same devices are one test (firmware 2.1.0 = PX-200 on 2.1.0)
-        for key in sorted(cells_of, key=lambda k: (generality(k), label(k))):
-            representatives.setdefault(cells_of[key], key)
         known = set(long_run) | set(counts[max(counts)])
+
+        def young(cells: frozenset) -> bool:
+            return all(counts[max(counts)][c].born_ms >= young_before for c in cells)
+
+        def testable(key: CohortKey) -> bool:
+            """At a look, the young cohorts and those found, counted whole (only their devices are counted)."""
+            return not young_only or ((young(cells_of[key]) or key in self.watched)
+                                      and all(c in cells_of[key] for c in known if _matches(key, c)))
+
+        representatives = {}  # cohorts with the same devices are one test (firmware 2.1.0 = PX-200 on 2.1.0)
+        # at a look only some devices are counted, so more cohorts coincide: one found is re-tested under its name
+        for key in sorted(cells_of, key=lambda k: (young_only and k not in self.watched, generality(k), label(k))):
+            representatives.setdefault(cells_of[key], key)
         for cells, key in representatives.items():
-            young = all(counts[max(counts)][c].born_ms >= young_before for c in cells)
-            if young_only and not ((young or key in self.watched)
-                                   and all(c in cells for c in known if _matches(key, c))):
+            if not testable(key):
                 continue
+            young_cohort = young(cells)
             seen = set()
             for h in sorted(counts):
-                if young and h < self.young_windows:
+                if young_cohort and h < self.young_windows:
                     continue  # a young cohort is counted since its devices joined it
-                family = "young" if young else "onset" if h in ONSET_HORIZONS else "established"
+                family = "young" if young_cohort else "onset" if h in ONSET_HORIZONS else "established"
                 if family == "onset" and generality(key) > ONSET_GENERALITY:
                     continue
                 p, stats = p_value(h, cells, frozenset())
@@ -213,14 +226,16 @@ class PooledScan:
                 candidates.setdefault(key, []).append((p, h, stats, family))
         factor = {"young": max(1, families["young"]) * max(1, looks),
                   "established": max(1, families["established"]) * (max(1, looks) if young_only else 1),
-                  "onset": max(1, families["onset"])}
+                  "onset": max(1, families["onset"]) * (max(1, looks) if young_only else 1)}
         tests = {key: min(found, key=lambda t: t[0] * factor[t[3]]) for key, found in candidates.items()}
         threshold = surprise(self.alpha)
         significant = sorted((k for k, t in tests.items() if t[0] * factor[t[3]] <= self.alpha),
                              key=lambda k: tests[k][0])
         if not significant:
             return self._carry_over(tests, factor, cells_of, threshold, [])
-        worst = max(factor.values())
+        # the strictest correction in play; at a look, that of the families found significant, so a rollout's
+        # test is not held to the looks' re-tests of cohorts found earlier
+        worst = max(factor[tests[k][3]] for k in significant) if young_only else max(factor.values())
 
         def excess(cells: frozenset, left_out: frozenset) -> bool:
             return any(p_value(h, cells, left_out)[0] * worst <= self.alpha for h in counts)
@@ -248,7 +263,7 @@ class PooledScan:
             return binomial_cdf(observed, total, share) <= self.concentrated_p
 
         findings = []
-        for key in explain(significant, cells_of, excess, enough, concentrated):
+        for key in explain(significant, {k: cells_of[k] for k in tests}, excess, enough, concentrated):
             findings.append(self._finding(key, cells_of[key], tests[key], factor, threshold))
         return self._carry_over(tests, factor, cells_of, threshold, findings)
 

@@ -208,18 +208,26 @@ class DetectorEngine:
         return out
 
     def _young_cohorts(self, w: int, now_ms: int, at: int) -> list[Anomaly]:
-        """A look at the cohorts devices moved into lately (a rollout) and those already found: pooled counts."""
+        """A look at the cohorts devices moved into lately (a rollout) and those already found: pooled counts.
+
+        Over the onset horizons as well as the long ones: an onset found at a
+        close is re-tested on the windows that found it, not dropped for the
+        want of a horizon short enough to see it.
+        """
         wm = self.window_ms
         young_since = now_ms - self.pooled.young_windows * wm
         self.moved = {d: t for d, t in self.moved.items() if t >= young_since and d in self.devices}
         cells = {self.devices[d].cell for d in self.moved}.union(*self.pooled.watched.values())
         members = [d for d, st in self.devices.items() if st.cell in cells]
         open_faults = {d: open_counts(self.devices[d], self.next_window, w) for d in members}
-        counts = pooled_counts(self.devices, w, now_ms, wm, {d: k + sum(b) for d, (k, b) in open_faults.items()},
-                               only=members)
+        # a horizon of h windows at a look: the h closed windows its test at the last close counted, and the open
+        # one, so a finding is re-tested on at least the evidence that found it, not on a horizon slid past it;
+        # the affected devices likewise
+        counts = pooled_counts(self.devices, w - 1, now_ms, wm, {d: k + sum(b) for d, (k, b) in open_faults.items()},
+                               horizons=ONSET_HORIZONS + HORIZONS, only=members)
         fault_rate = {cell: (v[0], v[1]) for cell, v in self.cell_rate.items()}
         findings = self.pooled.scan(counts, fault_rate, now_ms, wm, looks=self.looks, young_only=True)
-        return self.incidents.stick([pooled_anomaly(self.devices, f, w, at, wm) for f in findings], now_ms, wm)
+        return self.incidents.stick([pooled_anomaly(self.devices, f, w - 1, at, wm) for f in findings], now_ms, wm)
 
     def _cohorts(self, w: int, end_ms: int) -> list[Anomaly]:
         """Both cohort tests when window ``w`` closes (the devices test learns its histories)."""

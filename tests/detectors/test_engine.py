@@ -136,3 +136,24 @@ def test_a_pooled_scan_from_a_checkpoint_written_before_its_newer_settings_still
     assert "concentrated_p" not in restored.pooled.__dict__
     assert restored.pooled.concentrated_p == 0.05
     run(records[len(records) // 2:], restored)  # window closes run the pooled scan and its attribution
+
+
+def test_an_onset_found_at_a_window_close_is_reported_at_the_next_looks_with_its_devices():
+    # a burst of faults at one site in one hour: the close that ends the hour finds the onset; the looks
+    # into the next hour re-test it on that hour and the open one, and name the devices that faulted
+    records = stream(7, hours=40, devices=60)
+    burst_at = T0 + 30 * HOUR + 600_000
+    burst = [d for i, d in enumerate(f"d{i:03d}" for i in range(60)) if i % 3 == 1][:8]
+    for k, d in enumerate(burst):
+        t = burst_at + k * 300_000
+        records += [DeviceEvent(d, t, None, "fault", "P510", "major", "{}"),
+                    LogLine(d, t, None, "ERROR", "power", "P510", "supply voltage sag")]
+    records.sort(key=lambda r: r.ts_ms)
+    found, _ = run(records)
+    site = [a for a in found if a.scope == "cohort" and a.attribution == "site=s1"]
+    assert site, [(a.subject, a.ts_ms) for a in found]
+    first = site[0]
+    assert first.ts_ms == T0 + 31 * HOUR  # the close of the burst's hour
+    looks = [a for a in site if first.ts_ms < a.ts_ms <= first.ts_ms + 15 * 60_000]
+    assert looks, "the onset dropped out at the looks after the close"
+    assert all(set(a.devices) >= set(burst) for a in looks), [a.devices for a in looks]
