@@ -6,8 +6,9 @@ by ``model=PX-200,site=sh-02``; a firmware regression on pumps of one
 hardware revision may be named by either attribute from one look to the
 next. Each name is its own alert key, hence its own ticket. `CohortIncidents`
 remembers the cohort reports of the last ``forget_windows`` windows; a new
-finding that narrows or widens an incident already reported (its
-attribution's attributes contain the incident's, or the other way round)
+finding that narrows or widens an incident already reported (what it
+names, its attribution and the attributes its whole cohort shares, contains
+what the incident names, or the other way round)
 and whose affected devices are mostly (``overlap`` of the smaller set)
 the incident's is reported under that incident's subject, attribution and
 code, with the union of the devices, so the alert stage sees one key and the
@@ -63,10 +64,10 @@ class CohortIncidents:
         return out
 
     def _continued(self, a: Anomaly) -> _Incident | None:
-        devices, named = set(a.devices), _pairs(a.attribution)
+        devices, named = set(a.devices), _named(a)
         best, best_share = None, 0.0
         for incident in self.open.values():
-            known = _pairs(incident.first.attribution)
+            known = _named(incident.first)
             if not (named <= known or known <= named):
                 continue  # another explanation (firmware against hardware revision): its own incident
             shared = len(devices & incident.devices)
@@ -74,6 +75,17 @@ class CohortIncidents:
             if share >= self.overlap and share > best_share:
                 best, best_share = incident, share
         return best
+
+
+def _named(a: Anomaly) -> frozenset:
+    """What a finding names: its attribution and the attributes its cohort shares.
+
+    An attribution omits what it implies: ``firmware=2.0.3,site=sh-02`` on a
+    firmware only pumps run is ``model=PX-200,firmware=2.0.3,site=sh-02``, a
+    narrowing of ``model=PX-200,site=sh-02``, which its attribution alone
+    would not show.
+    """
+    return _pairs(a.attribution) | _pairs(a.subject)
 
 
 def _pairs(attribution: str) -> frozenset:

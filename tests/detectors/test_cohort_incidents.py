@@ -40,3 +40,12 @@ def test_a_wider_cause_renames_the_attribution_but_keeps_the_key():
         ("model=PX-200,firmware=2.0.3,site=sh-02", "firmware=2.0.3,site=sh-02"),
         ("model=PX-200,firmware=2.0.3,site=sh-02", "site=sh-02")]
     assert out[1].key == out[0].key
+
+
+def test_a_narrower_finding_whose_attribution_leaves_its_model_implied_continues_the_incident():
+    # firmware 2.0.3 runs on pumps only: its attribution omits model=PX-200, its cohort does not
+    memory = CohortIncidents()
+    first = cohort("model=PX-200,site=sh-02", "model=PX-200,site=sh-02", ["a", "b", "c"], 0)
+    narrower = cohort("model=PX-200,firmware=2.0.3,site=sh-02", "firmware=2.0.3,site=sh-02", ["a", "b"], 6 * H)
+    out = memory.stick([first], 0, H) + memory.stick([narrower], 6 * H, H)
+    assert [(a.subject, a.attribution) for a in out] == [("model=PX-200,site=sh-02", "model=PX-200,site=sh-02")] * 2
