@@ -265,14 +265,26 @@ class PooledScan:
         findings = []
         for key in explain(significant, {k: cells_of[k] for k in tests}, excess, enough, concentrated):
             findings.append(self._finding(key, cells_of[key], tests[key], factor, threshold))
-        return self._carry_over(tests, factor, cells_of, threshold, findings)
+
+        def explained(cells: frozenset, young: frozenset) -> bool:
+            """An established cohort's excess lies in the devices of a rollout found: nothing left without them."""
+            return bool(cells & young) and not excess(cells - young, young)
+
+        return self._carry_over(tests, factor, cells_of, threshold, findings, explained)
 
     def _finding(self, key, cells, test, factor, threshold) -> PooledFinding:
         p, h, (n, m, faults, exposure, expected), family = test
         return PooledFinding(key, cells, h, n, m, faults, exposure, expected, surprise(p * factor[family]), threshold)
 
-    def _carry_over(self, tests, factor, cells_of, threshold, findings: list) -> list[PooledFinding]:
-        """Hysteresis: a cohort found before stays reported while it scores at least ``rearm`` x the threshold."""
+    def _carry_over(self, tests, factor, cells_of, threshold, findings: list, explained=None) -> list[PooledFinding]:
+        """Hysteresis: a cohort found before stays reported while it scores at least ``rearm`` x the threshold.
+
+        ``explained(cells, young)``: whether an established cohort's excess is
+        the devices of the rollouts reported with it (found now or before);
+        such a cohort is not reported. A rollout is a change on its devices, a
+        site or a hardware batch is not: when the updated pumps of one
+        hardware revision fault, the revision is not a second incident.
+        """
         found = {f.key for f in findings}
         for key in list(self.watched):
             if key in found:
@@ -282,6 +294,12 @@ class PooledScan:
                 del self.watched[key]
                 continue
             findings.append(self._finding(key, cells_of[key], test, factor, threshold))
+        if explained is not None:
+            young = frozenset().union(*(f.cells for f in findings if tests[f.key][3] == "young"))
+            if young:
+                for f in [f for f in findings if tests[f.key][3] != "young" and explained(f.cells, young)]:
+                    findings.remove(f)
+                    self.watched.pop(f.key, None)
         for f in findings:
             self.watched[f.key] = f.cells
         return findings

@@ -55,6 +55,16 @@ def test_a_cohort_incident_is_one_ticket_with_the_devices_folded_in():
     assert result.tickets.false_tickets == 0
 
 
+def test_a_rollout_whose_faults_fall_on_one_hardware_revision_is_one_ticket_for_the_firmware():
+    # seed 2: the updated pumps that fault are mostly of revision B, whose own test then shows an excess too;
+    # the rollout found, that excess is its devices', not a second incident
+    result, anomalies = evaluate_scenario("firmware-regression", devices=100, seed=2, tickets=True,
+                                          topics=("logs", "events", "meta", "status"))
+    (outcome,) = result.tickets.incidents
+    assert outcome.opened and outcome.tickets == 1
+    assert {a.attribution for a in anomalies if a.scope == "cohort"} == {"firmware=2.1.0"}
+
+
 def test_eval_cli_prints_ticket_lines():
     out = CliRunner().invoke(evaluate, ["--scenario", "stuck-sensor", "--devices", "20", "--duration", "12h"])
     assert out.exit_code == 0, out.output
