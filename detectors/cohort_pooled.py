@@ -168,11 +168,14 @@ class PooledScan:
         self.watched: dict[CohortKey, frozenset] = {}  # cohorts found, re-tested at every look until they clear
 
     def scan(self, counts: dict[int, dict[Cell, _Agg]], long_run: Mapping[Cell, tuple[float, float]],
-             now_ms: int, window_ms: int, looks: int = 1, young_only: bool = False) -> list[PooledFinding]:
+             now_ms: int, window_ms: int, looks: int = 1, young_only: bool = False,
+             occupied: set | None = None) -> list[PooledFinding]:
         """``long_run``: per cell (faults, device-windows), exponentially forgetting.
 
         ``young_only``: a look into the open windows; ``counts`` holds only the
-        young cells, and only cohorts made of young cells alone are tested.
+        young cells and those of cohorts found, and only cohorts whose
+        occupied cells (``occupied``: the cells with devices counted anywhere;
+        default: every cell ever seen) are all counted are tested.
         """
         model_totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
         for cell, (faults, windows) in long_run.items():
@@ -193,7 +196,8 @@ class PooledScan:
                 cells_of[key] = cells_of.get(key, frozenset()) | {cell}
         candidates: dict[CohortKey, list] = {}
         families = {"young": 0, "established": 0, "onset": 0}
-        known = set(long_run) | set(counts[max(counts)])
+        # a cell its devices all left (a firmware update) keeps a long-run rate but has no devices to count
+        known = (set(long_run) if occupied is None else occupied) | set(counts[max(counts)])
 
         def young(cells: frozenset) -> bool:
             return all(counts[max(counts)][c].born_ms >= young_before for c in cells)

@@ -218,7 +218,13 @@ class DetectorEngine:
         young_since = now_ms - self.pooled.young_windows * wm
         self.moved = {d: t for d, t in self.moved.items() if t >= young_since and d in self.devices}
         cells = {self.devices[d].cell for d in self.moved}.union(*self.pooled.watched.values())
-        members = [d for d, st in self.devices.items() if st.cell in cells]
+        members, occupied = [], set()  # the devices counted; the cells with devices counted anywhere
+        stale = now_ms - 2 * wm
+        for d, st in self.devices.items():
+            if st.last_seen_ms >= stale:
+                occupied.add(st.cell)
+            if st.cell in cells:
+                members.append(d)
         open_faults = {d: open_counts(self.devices[d], self.next_window, w) for d in members}
         # a horizon of h windows at a look: the h closed windows its test at the last close counted, and the open
         # one, so a finding is re-tested on at least the evidence that found it, not on a horizon slid past it;
@@ -226,7 +232,8 @@ class DetectorEngine:
         counts = pooled_counts(self.devices, w - 1, now_ms, wm, {d: k + sum(b) for d, (k, b) in open_faults.items()},
                                horizons=ONSET_HORIZONS + HORIZONS, only=members)
         fault_rate = {cell: (v[0], v[1]) for cell, v in self.cell_rate.items()}
-        findings = self.pooled.scan(counts, fault_rate, now_ms, wm, looks=self.looks, young_only=True)
+        findings = self.pooled.scan(counts, fault_rate, now_ms, wm, looks=self.looks, young_only=True,
+                                    occupied=occupied)
         return self.incidents.stick([pooled_anomaly(self.devices, f, w - 1, at, wm) for f in findings], now_ms, wm)
 
     def _cohorts(self, w: int, end_ms: int) -> list[Anomaly]:

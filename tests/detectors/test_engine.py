@@ -2,6 +2,8 @@
 
 import random
 
+import pytest
+
 from detectors.engine import DetectorEngine, EngineConfig
 from ingest.records import DeviceEvent, DeviceMeta, LogLine, Telemetry
 
@@ -138,10 +140,15 @@ def test_a_pooled_scan_from_a_checkpoint_written_before_its_newer_settings_still
     run(records[len(records) // 2:], restored)  # window closes run the pooled scan and its attribution
 
 
-def test_an_onset_found_at_a_window_close_is_reported_at_the_next_looks_with_its_devices():
+@pytest.mark.parametrize("pumps_updated", [False, True])
+def test_an_onset_found_at_a_window_close_is_reported_at_the_next_looks_with_its_devices(pumps_updated):
     # a burst of faults at one site in one hour: the close that ends the hour finds the onset; the looks
-    # into the next hour re-test it on that hour and the open one, and name the devices that faulted
+    # into the next hour re-test it on that hour and the open one, and name the devices that faulted.
+    # pumps_updated: the site's pumps moved to another firmware a day before, leaving their old cell empty
     records = stream(7, hours=40, devices=60)
+    if pumps_updated:
+        records += [DeviceMeta(f"d{i:03d}", T0 + 6 * HOUR, model="PX-200", firmware="1.1", site="s1")
+                    for i in range(60) if i % 2 and i % 3 == 1]
     burst_at = T0 + 30 * HOUR + 600_000
     burst = [d for i, d in enumerate(f"d{i:03d}" for i in range(60)) if i % 3 == 1][:8]
     for k, d in enumerate(burst):
