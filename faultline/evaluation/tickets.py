@@ -150,10 +150,16 @@ def _drive(stage, clock: list[int], anomalies: list[Anomaly], until_ms: int, ste
 
 
 def _belongs(ticket, incident) -> bool:
+    """Whether ``ticket`` is one of ``incident``'s: as `detectors.eval_sim.matches` for anomalies.
+
+    A cohort ticket that lists among its devices a device with an incident of
+    its own (a degrading pump of the hardware revision a rollout's faults fell
+    on) is the cohort incident's, not a second ticket of the device's.
+    """
     affected = set(incident.affected_devices) or {incident.device}
     if ticket.scope == "device":
         return ticket.subject in affected
-    return bool(affected.intersection(ticket.devices))
+    return incident.scope != "device" and bool(affected.intersection(ticket.devices))
 
 
 def _score(truth, tickets, targets, grace_ms: int) -> TicketReport:

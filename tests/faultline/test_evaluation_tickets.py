@@ -69,3 +69,17 @@ def test_eval_cli_prints_ticket_lines():
     out = CliRunner().invoke(evaluate, ["--scenario", "stuck-sensor", "--devices", "20", "--duration", "12h"])
     assert out.exit_code == 0, out.output
     assert "ticket" in out.output and "opened" in out.output and "tickets: 1 opened, 0 false" in out.output
+
+
+def test_a_cohort_ticket_listing_a_device_with_an_incident_of_its_own_is_not_that_incident_s_ticket():
+    from types import SimpleNamespace
+
+    from faultline.evaluation.tickets import _belongs
+
+    pump = SimpleNamespace(scope="device", device="px200-0007", affected_devices=())
+    rollout = SimpleNamespace(scope="cohort", device="", affected_devices=("px200-0007", "px200-0010"))
+    cohort_ticket = SimpleNamespace(scope="cohort", subject="model=PX-200,hw_rev=B",
+                                    devices=("px200-0007", "px200-0013"))
+    device_ticket = SimpleNamespace(scope="device", subject="px200-0007", devices=())
+    assert _belongs(cohort_ticket, rollout) and not _belongs(cohort_ticket, pump)
+    assert _belongs(device_ticket, pump) and _belongs(device_ticket, rollout)
