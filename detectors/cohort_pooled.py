@@ -189,7 +189,6 @@ class PooledScan:
                 return 1.0, ()
             return self._tail(aggs, cells | left_out, long_run, model_totals)
 
-        young_before = now_ms - self.young_windows * window_ms
         cells_of: dict[CohortKey, frozenset] = {}
         for cell in counts[max(counts)]:
             for key in keys_of(cell):
@@ -199,8 +198,10 @@ class PooledScan:
         # a cell its devices all left (a firmware update) keeps a long-run rate but has no devices to count
         known = (set(long_run) if occupied is None else occupied) | set(counts[max(counts)])
 
+        young_set = young_cells(counts, now_ms, window_ms, self.young_windows)
+
         def young(cells: frozenset) -> bool:
-            return all(counts[max(counts)][c].born_ms >= young_before for c in cells)
+            return cells <= young_set
 
         def testable(key: CohortKey) -> bool:
             """At a look, the young cohorts and those found, counted whole (only their devices are counted)."""
@@ -228,9 +229,9 @@ class PooledScan:
                 seen.add(stats)
                 families[family] += 1
                 candidates.setdefault(key, []).append((p, h, stats, family))
-        factor = {"young": max(1, families["young"]) * max(1, looks),
-                  "established": max(1, families["established"]) * (max(1, looks) if young_only else 1),
-                  "onset": max(1, families["onset"]) * (max(1, looks) if young_only else 1)}
+        # Bonferroni: a family's tests, times the looks per window where it is tested at every look
+        factor = {family: max(1, n) * (max(1, looks) if family == "young" or young_only else 1)
+                  for family, n in families.items()}
         tests = {key: min(found, key=lambda t: t[0] * factor[t[3]]) for key, found in candidates.items()}
         threshold = surprise(self.alpha)
         significant = sorted((k for k, t in tests.items() if t[0] * factor[t[3]] <= self.alpha),

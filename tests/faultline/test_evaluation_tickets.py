@@ -1,10 +1,13 @@
 """`faultline eval` scores tickets: the real alert and ticket stages replayed on the simulated clock."""
 
+from types import SimpleNamespace
+
 import pytest
 from click.testing import CliRunner
 
 from faultline.commands.detect import evaluate
 from faultline.evaluation.scenario import evaluate_scenario
+from faultline.evaluation.tickets import _belongs
 
 DEVICE_INCIDENTS = """
 description: one degrading, one flapping and one stuck device, one outage
@@ -72,10 +75,6 @@ def test_eval_cli_prints_ticket_lines():
 
 
 def test_a_cohort_ticket_listing_a_device_with_an_incident_of_its_own_is_not_that_incident_s_ticket():
-    from types import SimpleNamespace
-
-    from faultline.evaluation.tickets import _belongs
-
     pump = SimpleNamespace(scope="device", device="px200-0007", affected_devices=())
     rollout = SimpleNamespace(scope="cohort", device="", affected_devices=("px200-0007", "px200-0010"))
     cohort_ticket = SimpleNamespace(scope="cohort", subject="model=PX-200,hw_rev=B",
