@@ -23,21 +23,8 @@ from pathlib import Path
 from river import anomaly
 
 from bench.synthetic_nab import write_corpus
-from detectors.eval_nab import evaluate_nab
+from detectors.eval_nab import evaluate_nab, river_detector
 from detectors.eval_skab import TelemetryParams, alarms, read_series, time_ms
-from detectors.telemetry import EpisodeGate
-
-
-def river_detector(make, threshold: float):
-    def run(rows: list[dict], times_ms: list[int]) -> list[int]:
-        model, gate, out = make(), EpisodeGate(threshold, 60, tail=1.0), []
-        for x, ts in zip(rows, times_ms):
-            y = x["value"]
-            gate.step(ts, model.score_one(None, y))
-            model.learn_one(None, y)
-            out.append(int(gate.active))
-        return out
-    return run
 
 
 DETECTORS = {

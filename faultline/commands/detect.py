@@ -191,13 +191,17 @@ def loop_lines(loop) -> list[str]:
 
 
 def _eval_nab(root: Path, fmt: str) -> None:
-    from detectors.eval_nab import REFERENCES, evaluate_nab
+    from detectors.eval_nab import REFERENCES, baseline_scores, evaluate_nab
 
     result = evaluate_nab(root)
+    same = baseline_scores(root) if result.partial else {}
     if fmt == "json":
-        click.echo(json.dumps({**asdict(result), "references": dict(REFERENCES)}, indent=2))
+        click.echo(json.dumps({**asdict(result), "references": dict(REFERENCES), "same_files": same}, indent=2))
         return
     refs = ", ".join(f"{name} {score:g}" for name, score in REFERENCES)
     click.echo(f"NAB ({result.files} files, {result.rows} rows, {result.windows} windows): standard score "
                f"{result.score:.2f}; {result.detected} windows found, {result.onsets} alarm onsets, "
                f"{result.false_onsets} outside windows (published: {refs})")
+    if result.partial:
+        click.echo(f"  {result.files} of the {result.labelled} labelled files: the published scores are over the "
+                   f"whole corpus. On the same files: " + "; ".join(f"{n} {v:.2f}" for n, v in same.items()))
