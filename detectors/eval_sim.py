@@ -72,6 +72,9 @@ class ScenarioResult:
     tickets: object | None = None  # faultline.evaluation.tickets.TicketReport: the alert and ticket stages replayed
 
 
+
+SCENARIO_START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: where scenario evaluations start unless told
+
 def run_simulation(sim, config: EngineConfig = EngineConfig()) -> tuple[list[Anomaly], int, int, DetectorEngine]:
     """Feed a simulation through a fresh engine; returns (anomalies, records, rejected, engine)."""
     engine = DetectorEngine(config)
@@ -136,7 +139,7 @@ def _incident_result(inc, hits: list[Anomaly]) -> IncidentResult:
 
 
 def evaluate_scenario(scenario, devices: int | None = None, duration_s: float | None = None, seed: int = 0,
-                      config: EngineConfig = EngineConfig(), topics=None, start_ms: int = 1_767_225_600_000):
+                      config: EngineConfig = EngineConfig(), topics=None, start_ms: int = SCENARIO_START_MS):
     """Simulate, detect, score; returns (result, anomalies). ``topics`` restricts the simulated topics.
 
     The alert and ticket stages on the same run: `faultline.evaluation.scenario`.
@@ -146,7 +149,7 @@ def evaluate_scenario(scenario, devices: int | None = None, duration_s: float | 
 
 
 def detect_scenario(scenario, devices: int | None = None, duration_s: float | None = None, seed: int = 0,
-                    config: EngineConfig = EngineConfig(), topics=None, start_ms: int = 1_767_225_600_000):
+                    config: EngineConfig = EngineConfig(), topics=None, start_ms: int = SCENARIO_START_MS):
     """`evaluate_scenario`, with the simulation's ground truth: (result, anomalies, truth)."""
     from simulators.fleet import Simulation
 

@@ -34,6 +34,7 @@ from faultline.stack import LocalStack, StackError, free_port, port_is_free
 from influx.client import InfluxClient
 from influx.query import quote_ident
 from simulators.publisher import PublishError, clear_retained
+from simulators.timespan import parse_span
 
 DEMO_DB = "faultline_demo"
 DEMO_PREFIX = "demo/devices"
@@ -79,15 +80,16 @@ def _prepare() -> DemoSetup:
     return DemoSetup(settings, tuple(notes))
 
 
-def _publish(settings, scenario: str, devices: int, duration: str, seed: int, topics, result: dict) -> None:
+def _publish(settings, scenario: str, devices: int, duration: str, seed: int, topics, result: dict,
+             start_ms: int) -> None:
     from simulators.fleet import Simulation
     from simulators.publisher import publish
     from simulators.scenario import load_scenario
-    from simulators.timespan import parse_span
 
     try:
         plan = load_scenario(scenario).model_copy(update={"topic_prefix": DEMO_PREFIX})
-        sim = Simulation(plan, devices=devices, seed=seed, duration_s=parse_span(duration), topics=topics)
+        sim = Simulation(plan, devices=devices, seed=seed, duration_s=parse_span(duration), start_ms=start_ms,
+                         topics=topics)
         result["truth"] = sim.truth()
         result["summary"] = publish(sim, settings.mqtt_url, progress=lambda p: result.__setitem__("sent", p.messages))
         result["sent"] = result["summary"].messages
@@ -110,6 +112,10 @@ def demo(scenario, devices, duration, seed, no_telemetry, exit_after):
     from faultline.run import Faultline
     from faultline.process import configure_logging, stop_on_signals
 
+    try:
+        parse_span(duration)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--duration") from None
     stop = stop_on_signals()
     setup = _prepare()
     settings = setup.settings
@@ -145,11 +151,15 @@ def _play(service, setup: DemoSetup, scenario, devices, duration, seed, no_telem
     click.echo(f"Faultline is running: broker {settings.mqtt_url} (topics {DEMO_PREFIX}/#), InfluxDB "
                f"{settings.influx_url} (database {DEMO_DB}), API http://{settings.api_host}:{settings.api_port}/docs")
     topics = ("logs", "events", "meta", "status") if no_telemetry else None
-    click.echo(f"Playing '{scenario}': {devices} devices, {duration} of simulated time, seed {seed}"
+    start_ms = round(time.time() - parse_span(duration)) * 1000  # the simulated span ends now
+    start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start_ms / 1000))
+    click.echo(f"Playing '{scenario}': {devices} devices, {duration} of simulated time from {start}, seed {seed}"
                f"{' (no telemetry)' if no_telemetry else ''} ...")
+    click.echo(f"  the same run without the services: faultline eval --scenario {scenario} --devices {devices} "
+               f"--duration {duration} --seed {seed} --start {start}{' --no-telemetry' if no_telemetry else ''}")
     result: dict = {"sent": 0}
-    publisher = threading.Thread(target=_publish, args=(settings, scenario, devices, duration, seed, topics, result),
-                                 daemon=True)
+    publisher = threading.Thread(target=_publish, daemon=True,
+                                 args=(settings, scenario, devices, duration, seed, topics, result, start_ms))
     publisher.start()
     _watch(service, publisher, result, stop)
     return _report(service, settings, result)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import signal
 import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 
 import click
+
+DEFAULT_START = "2026-01-01T00:00:00Z"  # detectors.eval_sim.SCENARIO_START_MS
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -81,6 +84,9 @@ def detect(shard: str, cohort: bool | None, alerts: bool):
 @click.option("--duration", default=None, help="Simulated span, e.g. 2d (default: the scenario's)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-telemetry", is_flag=True, help="Simulate events, logs, meta and status only (faster)")
+@click.option("--start", default=DEFAULT_START, show_default=True,
+              help="Simulated start: RFC 3339 (UTC unless it has an offset) or epoch ms; the time of day shifts "
+                   "the daily cycles (`faultline demo` prints the start it played)")
 @click.option("--tickets/--no-tickets", default=True, show_default=True,
               help="Also run the alert and ticket stages on the simulated clock and score the tickets")
 @click.option("--loop", is_flag=True, help="Simulated technicians work the tickets (truth as root cause); "
@@ -100,7 +106,7 @@ def detect(shard: str, cohort: bool | None, alerts: bool):
 @click.option("--value-columns", default="", help="Comma-separated; default: every other column")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Scores CSV (with --csv)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def evaluate(scenario, devices, duration, seed, no_telemetry, tickets, loop, wrong_share, nff_share, skab, nab,
+def evaluate(scenario, devices, duration, seed, no_telemetry, start, tickets, loop, wrong_share, nff_share, skab, nab,
              csv_file, time_column, value_columns, out, fmt):
     """Measure the detectors on a simulator scenario, on SKAB or NAB, or score a CSV."""
     if sum(x is not None for x in (scenario, skab, nab, csv_file)) != 1:
@@ -115,7 +121,13 @@ def evaluate(scenario, devices, duration, seed, no_telemetry, tickets, loop, wro
                 people = TechnicianModel(wrong_share=wrong_share, nff_share=nff_share, seed=seed)
             except ValueError as exc:
                 raise click.UsageError(str(exc)) from None
-        _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt, people)
+        from tickets.review import parse_time
+        try:
+            start_ms = parse_time(start)
+        except ValueError:
+            raise click.BadParameter(f"expected an RFC 3339 time (2026-01-01T00:00:00Z) or epoch milliseconds, "
+                                     f"not {start!r}", param_hint="--start") from None
+        _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt, people, start_ms)
     elif skab:
         from detectors.eval_skab import TelemetryParams, evaluate_skab
         result = evaluate_skab(skab)
@@ -141,17 +153,20 @@ def evaluate(scenario, devices, duration, seed, no_telemetry, tickets, loop, wro
             "missing": f"one row a second (no column {time_column!r}: --time-column names the time column)"}[clock])
 
 
-def _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt, people=None) -> None:
+def _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt, people=None,
+                   start_ms: int | None = None) -> None:
     from faultline.evaluation.scenario import evaluate_scenario
     from simulators.timespan import parse_span
 
     topics = ("logs", "events", "meta", "status") if no_telemetry else None
     result, _ = evaluate_scenario(scenario, devices=devices, seed=seed, topics=topics, tickets=tickets,
-                                  duration_s=parse_span(duration) if duration else None, technicians=people)
+                                  duration_s=parse_span(duration) if duration else None, technicians=people,
+                                  **({} if start_ms is None else {"start_ms": start_ms}))
     if fmt == "json":
         click.echo(json.dumps(asdict(result), indent=2))
         return
-    click.echo(f"scenario {result.scenario} seed {result.seed}: {result.devices} devices x {result.days:g} days, "
+    begins = "" if start_ms is None else time.strftime(" from %Y-%m-%dT%H:%M:%SZ", time.gmtime(start_ms / 1000))
+    click.echo(f"scenario {result.scenario} seed {result.seed}: {result.devices} devices x {result.days:g} days{begins}, "
                f"{result.records} records ({result.rejected} rejected), {result.anomalies} anomalies")
     for inc in result.incidents:
         delay = f"{inc.delay_s / 60:.0f} min" if inc.delay_s is not None else "-"

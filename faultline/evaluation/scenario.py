@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from detectors.engine import EngineConfig
-from detectors.eval_sim import TARGETS, detect_scenario, grace_ms
+from detectors.eval_sim import SCENARIO_START_MS, TARGETS, detect_scenario, grace_ms
 from faultline.evaluation.tickets import replay_tickets
 
 
 def evaluate_scenario(scenario, devices: int | None = None, duration_s: float | None = None, seed: int = 0,
-                      config: EngineConfig = EngineConfig(), topics=None, start_ms: int = 1_767_225_600_000,
+                      config: EngineConfig = EngineConfig(), topics=None, start_ms: int = SCENARIO_START_MS,
                       tickets: bool = False, alert_config=None, technicians=None):
     """Simulate, detect, score; returns (result, anomalies). ``topics`` restricts the simulated topics.
 

@@ -5,9 +5,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from faultline.commands.detect import evaluate
+from faultline.commands.detect import DEFAULT_START, evaluate
+from faultline.evaluation.scenario import evaluate_scenario as evaluate_run
 from detectors.anomaly import Anomaly
-from detectors.eval_sim import evaluate_scenario, matches
+from detectors.eval_sim import SCENARIO_START_MS, evaluate_scenario, matches
+from simulators.scenario import load_scenario
+from tickets.review import parse_time
 
 NO_TELEMETRY = ("logs", "events", "meta", "status")
 DEVICE_INCIDENTS = """
@@ -165,3 +168,20 @@ def test_a_weak_excess_in_a_small_share_is_found_within_days(tmp_path):
     assert inc.detected and inc.attribution_found == "hw_rev=C2", inc  # about 75 of 600 devices, x2.5
     assert inc.delay_s < 3 * 86400
     assert result.false_alarms_per_1000_device_days <= 1.0
+
+
+def test_a_scenario_run_starts_where_it_is_told_and_says_so():
+    assert parse_time(DEFAULT_START) == SCENARIO_START_MS
+    start = parse_time("2026-12-06T04:58:10Z")
+    result, anomalies = evaluate_run(load_scenario("offline"), devices=20, duration_s=6 * 3600, start_ms=start)
+    assert anomalies and all(start <= a.ts_ms <= start + 7 * 3600_000 for a in anomalies)
+    assert all(inc.detected for inc in result.incidents)
+
+    runner = CliRunner()
+    args = ["--scenario", "offline", "--devices", "20", "--duration", "6h", "--no-tickets"]
+    by_time = runner.invoke(evaluate, [*args, "--start", "2026-12-06T04:58:10Z"])
+    by_ms = runner.invoke(evaluate, [*args, "--start", str(start)])
+    assert by_time.exit_code == 0, by_time.output
+    assert "20 devices x 0.25 days from 2026-12-06T04:58:10Z" in by_time.output and by_ms.output == by_time.output
+    bad = runner.invoke(evaluate, [*args, "--start", "yesterday"])
+    assert bad.exit_code == 2 and "Invalid value for --start" in bad.output and "RFC 3339" in bad.output

@@ -79,6 +79,10 @@ def test_five_demos_in_a_row_each_print_the_firmware_ticket(project):
         assert demo.returncode == 0, f"run {run}:\n{out[-3000:]}\n{demo.stderr[-3000:]}"
         assert "Injected: firmware-regression fw-2.1.0-regression, attribution firmware=2.1.0" in out
         assert "-> ticket 1" in out and "1 ticket(s) opened" in out, out[-3000:]
+        replay = [line for line in out.splitlines() if "the same run without the services:" in line]
+        assert replay and replay[0].split(": ", 1)[1].startswith(
+            "faultline eval --scenario firmware-regression --devices 100 --duration 2d --seed 0 --start 20")
+        assert replay[0].endswith("--no-telemetry"), replay
         assert "cohort model=PX-200,firmware=2.1.0" in out and "0 ticket(s) opened" not in out
         assert f"Demo data: {project / '.faultline' / 'demo'}" in out
         assert f"FAULTLINE_DATA_DIR={project / '.faultline' / 'demo'}" in out and "tickets list" in out
