@@ -72,8 +72,8 @@ class ScenarioResult:
     tickets: object | None = None  # faultline.evaluation.tickets.TicketReport: the alert and ticket stages replayed
 
 
-
 SCENARIO_START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: where scenario evaluations start unless told
+
 
 def run_simulation(sim, config: EngineConfig = EngineConfig()) -> tuple[list[Anomaly], int, int, DetectorEngine]:
     """Feed a simulation through a fresh engine; returns (anomalies, records, rejected, engine)."""

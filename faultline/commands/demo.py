@@ -80,16 +80,15 @@ def _prepare() -> DemoSetup:
     return DemoSetup(settings, tuple(notes))
 
 
-def _publish(settings, scenario: str, devices: int, duration: str, seed: int, topics, result: dict,
-             start_ms: int) -> None:
+def _publish(settings, scenario: str, devices: int, duration_s: float, start_ms: int, seed: int, topics,
+             result: dict) -> None:
     from simulators.fleet import Simulation
     from simulators.publisher import publish
     from simulators.scenario import load_scenario
 
     try:
         plan = load_scenario(scenario).model_copy(update={"topic_prefix": DEMO_PREFIX})
-        sim = Simulation(plan, devices=devices, seed=seed, duration_s=parse_span(duration), start_ms=start_ms,
-                         topics=topics)
+        sim = Simulation(plan, devices=devices, seed=seed, duration_s=duration_s, start_ms=start_ms, topics=topics)
         result["truth"] = sim.truth()
         result["summary"] = publish(sim, settings.mqtt_url, progress=lambda p: result.__setitem__("sent", p.messages))
         result["sent"] = result["summary"].messages
@@ -113,7 +112,7 @@ def demo(scenario, devices, duration, seed, no_telemetry, exit_after):
     from faultline.process import configure_logging, stop_on_signals
 
     try:
-        parse_span(duration)
+        duration_s = parse_span(duration)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--duration") from None
     stop = stop_on_signals()
@@ -126,7 +125,7 @@ def demo(scenario, devices, duration, seed, no_telemetry, exit_after):
     except ApiPortError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        ok = _play(service, setup, scenario, devices, duration, seed, no_telemetry, stop)
+        ok = _play(service, setup, scenario, devices, duration, duration_s, seed, no_telemetry, stop)
     except Interrupted:
         click.echo("\ndemo interrupted; stopping", err=True)
         service.stop()
@@ -141,7 +140,9 @@ def demo(scenario, devices, duration, seed, no_telemetry, exit_after):
         sys.exit(1)
 
 
-def _play(service, setup: DemoSetup, scenario, devices, duration, seed, no_telemetry, stop) -> bool:
+def _play(service, setup: DemoSetup, scenario, devices, duration, duration_s, seed, no_telemetry, stop) -> bool:
+    from faultline.commands.silence import format_time
+
     settings = setup.settings
     if not service.ingest.subscriber.wait_connected(30):
         raise click.ClickException(f"could not connect to the broker at {settings.mqtt_url}; "
@@ -151,15 +152,15 @@ def _play(service, setup: DemoSetup, scenario, devices, duration, seed, no_telem
     click.echo(f"Faultline is running: broker {settings.mqtt_url} (topics {DEMO_PREFIX}/#), InfluxDB "
                f"{settings.influx_url} (database {DEMO_DB}), API http://{settings.api_host}:{settings.api_port}/docs")
     topics = ("logs", "events", "meta", "status") if no_telemetry else None
-    start_ms = round(time.time() - parse_span(duration)) * 1000  # the simulated span ends now
-    start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start_ms / 1000))
+    start_ms = round(time.time() - duration_s) * 1000  # the simulated span ends now
+    start = format_time(start_ms)
     click.echo(f"Playing '{scenario}': {devices} devices, {duration} of simulated time from {start}, seed {seed}"
                f"{' (no telemetry)' if no_telemetry else ''} ...")
     click.echo(f"  the same run without the services: faultline eval --scenario {scenario} --devices {devices} "
                f"--duration {duration} --seed {seed} --start {start}{' --no-telemetry' if no_telemetry else ''}")
     result: dict = {"sent": 0}
     publisher = threading.Thread(target=_publish, daemon=True,
-                                 args=(settings, scenario, devices, duration, seed, topics, result, start_ms))
+                                 args=(settings, scenario, devices, duration_s, start_ms, seed, topics, result))
     publisher.start()
     _watch(service, publisher, result, stop)
     return _report(service, settings, result)

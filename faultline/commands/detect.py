@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import threading
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -153,20 +152,20 @@ def evaluate(scenario, devices, duration, seed, no_telemetry, start, tickets, lo
             "missing": f"one row a second (no column {time_column!r}: --time-column names the time column)"}[clock])
 
 
-def _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt, people=None,
-                   start_ms: int | None = None) -> None:
+def _eval_scenario(scenario, devices, duration, seed, no_telemetry, tickets, fmt, people, start_ms: int) -> None:
+    from faultline.commands.silence import format_time
     from faultline.evaluation.scenario import evaluate_scenario
     from simulators.timespan import parse_span
 
     topics = ("logs", "events", "meta", "status") if no_telemetry else None
     result, _ = evaluate_scenario(scenario, devices=devices, seed=seed, topics=topics, tickets=tickets,
                                   duration_s=parse_span(duration) if duration else None, technicians=people,
-                                  **({} if start_ms is None else {"start_ms": start_ms}))
+                                  start_ms=start_ms)
     if fmt == "json":
         click.echo(json.dumps(asdict(result), indent=2))
         return
-    begins = "" if start_ms is None else time.strftime(" from %Y-%m-%dT%H:%M:%SZ", time.gmtime(start_ms / 1000))
-    click.echo(f"scenario {result.scenario} seed {result.seed}: {result.devices} devices x {result.days:g} days{begins}, "
+    click.echo(f"scenario {result.scenario} seed {result.seed}: {result.devices} devices x {result.days:g} days "
+               f"from {format_time(start_ms)}, "
                f"{result.records} records ({result.rejected} rejected), {result.anomalies} anomalies")
     for inc in result.incidents:
         delay = f"{inc.delay_s / 60:.0f} min" if inc.delay_s is not None else "-"
